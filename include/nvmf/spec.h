@@ -1,0 +1,1162 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * NVMe, NVMe over Fabrics and NVMe/TCP wire structures.
+ *
+ * Every multi-byte field is little-endian on the wire.  This stack builds
+ * only for little-endian hosts (asserted below), so fields are plain
+ * integers.  Each structure's size and every field offset are asserted at
+ * the bottom of this file against the specifications:
+ *   - NVM Express Base Specification 2.0 (commands, Identify, log pages);
+ *   - NVM Express over Fabrics 1.1 (Fabrics commands, discovery);
+ *   - NVM Express TCP Transport Specification 1.0a (PDUs).
+ */
+#ifndef NVMF_SPEC_H
+#define NVMF_SPEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "libnvmf assumes a little-endian host"
+#endif
+
+#define NVMF_PACKED __attribute__((packed))
+
+/* ------------------------------------------------------------------ */
+/* Submission and completion queue entries (Base 2.0 §4.2, §4.6)       */
+/* ------------------------------------------------------------------ */
+
+/* SGL descriptor (Base 2.0 §4.3.2): 16 bytes. */
+struct nvme_sgl_desc {
+	uint64_t address;  /* data block address, or offset into in-capsule data */
+	uint32_t length;   /* bytes described */
+	uint8_t rsvd12[3];
+	uint8_t type;      /* bits 7:4 descriptor type, bits 3:0 subtype */
+};
+
+#define NVME_SGL_TYPE_DATA_BLOCK 0x0
+#define NVME_SGL_TYPE_TRANSPORT_DATA_BLOCK 0x5
+#define NVME_SGL_SUBTYPE_ADDRESS 0x0
+#define NVME_SGL_SUBTYPE_OFFSET 0x1
+#define NVME_SGL_SUBTYPE_TRANSPORT 0xa
+#define NVME_SGL_ID(type, subtype) ((uint8_t)(((type) << 4) | (subtype)))
+/* In-capsule data: Data Block, subtype Offset (NVMe/TCP 1.0a §3.3.1). */
+#define NVME_SGL_ID_ICD NVME_SGL_ID(NVME_SGL_TYPE_DATA_BLOCK, NVME_SGL_SUBTYPE_OFFSET)
+/* Data moved by R2T/H2CData or C2HData: Transport SGL Data Block. */
+#define NVME_SGL_ID_TRANSPORT                                                 \
+	NVME_SGL_ID(NVME_SGL_TYPE_TRANSPORT_DATA_BLOCK, NVME_SGL_SUBTYPE_TRANSPORT)
+
+/* Submission queue entry: 64 bytes. */
+struct nvme_sqe {
+	uint8_t opc;       /* opcode */
+	uint8_t flags;     /* bits 1:0 FUSE, bits 7:6 PSDT */
+	uint16_t cid;      /* command identifier, opaque to the controller */
+	uint32_t nsid;     /* namespace; byte 4 is FCTYPE for Fabrics commands */
+	uint32_t cdw2;
+	uint32_t cdw3;
+	uint64_t mptr;     /* metadata pointer (unused on Fabrics) */
+	struct nvme_sgl_desc sgl1; /* data pointer: always an SGL on Fabrics */
+	uint32_t cdw10;
+	uint32_t cdw11;
+	uint32_t cdw12;
+	uint32_t cdw13;
+	uint32_t cdw14;
+	uint32_t cdw15;
+};
+
+#define NVME_SQE_PSDT_SGL (1u << 6) /* PSDT 01b: SGL for data, MPTR a pointer */
+#define NVME_SQE_PSDT_MASK 0xc0u
+
+/* Completion queue entry: 16 bytes. */
+struct nvme_cqe {
+	uint32_t cdw0;     /* command specific */
+	uint32_t cdw1;     /* command specific */
+	uint16_t sqhd;     /* SQ head; 0xffff when SQ flow control is disabled */
+	uint16_t sqid;
+	uint16_t cid;
+	uint16_t status;   /* bit 0 P, 8:1 SC, 11:9 SCT, 13:12 CRD, 14 M, 15 DNR */
+};
+
+#define NVME_SQHD_INVALID 0xffff
+
+/* Status field helpers; an "nvme status" below is SCT << 8 | SC. */
+#define NVME_STATUS(sct, sc) ((uint16_t)(((sct) << 8) | (sc)))
+#define NVME_STATUS_SCT(st) (((st) >> 8) & 0x7)
+#define NVME_STATUS_SC(st) ((st) & 0xff)
+#define NVME_CQE_STATUS_DNR (1u << 15)
+#define NVME_CQE_STATUS_MORE (1u << 14)
+/* CQE status word from an nvme status (SCT << 8 | SC), phase bit clear. */
+#define NVME_CQE_STATUS(st, dnr)                                              \
+	((uint16_t)((((st) & 0x7ff) << 1) | ((dnr) ? NVME_CQE_STATUS_DNR : 0)))
+/* nvme status (SCT << 8 | SC) from a CQE status word. */
+#define NVME_CQE_TO_STATUS(w) ((uint16_t)(((w) >> 1) & 0x7ff))
+
+/* Status code types (Base 2.0 §4.6.1.2). */
+enum nvme_sct {
+	NVME_SCT_GENERIC = 0x0,
+	NVME_SCT_COMMAND_SPECIFIC = 0x1,
+	NVME_SCT_MEDIA = 0x2,
+	NVME_SCT_PATH = 0x3,
+};
+
+/* Generic command status (SCT 0). */
+enum nvme_generic_sc {
+	NVME_SC_SUCCESS = 0x00,
+	NVME_SC_INVALID_OPCODE = 0x01,
+	NVME_SC_INVALID_FIELD = 0x02,
+	NVME_SC_COMMAND_ID_CONFLICT = 0x03,
+	NVME_SC_DATA_TRANSFER_ERROR = 0x04,
+	NVME_SC_ABORTED_POWER_LOSS = 0x05,
+	NVME_SC_INTERNAL_DEVICE_ERROR = 0x06,
+	NVME_SC_ABORTED_BY_REQUEST = 0x07,
+	NVME_SC_ABORTED_SQ_DELETION = 0x08,
+	NVME_SC_INVALID_NAMESPACE_OR_FORMAT = 0x0b,
+	NVME_SC_COMMAND_SEQUENCE_ERROR = 0x0c,
+	NVME_SC_INVALID_SGL_DESCRIPTOR = 0x0d,
+	NVME_SC_DATA_SGL_LENGTH_INVALID = 0x0f,
+	NVME_SC_SGL_DESCRIPTOR_TYPE_INVALID = 0x11,
+	NVME_SC_SGL_OFFSET_INVALID = 0x16,
+	NVME_SC_KEEP_ALIVE_TIMEOUT_EXPIRED = 0x1c,
+	NVME_SC_KEEP_ALIVE_TIMEOUT_INVALID = 0x1d,
+	NVME_SC_TRANSIENT_TRANSPORT_ERROR = 0x22,
+	NVME_SC_LBA_OUT_OF_RANGE = 0x80,
+	NVME_SC_CAPACITY_EXCEEDED = 0x81,
+	NVME_SC_NAMESPACE_NOT_READY = 0x82,
+};
+
+/* Command specific status (SCT 1). */
+enum nvme_command_specific_sc {
+	NVME_SC_INVALID_QUEUE_IDENTIFIER = 0x01,
+	NVME_SC_INVALID_QUEUE_SIZE = 0x02,
+	NVME_SC_ABORT_COMMAND_LIMIT_EXCEEDED = 0x03,
+	NVME_SC_ASYNC_EVENT_REQUEST_LIMIT_EXCEEDED = 0x05,
+	NVME_SC_INVALID_LOG_PAGE = 0x09,
+	NVME_SC_FEATURE_NOT_SAVEABLE = 0x0d,
+	NVME_SC_FEATURE_NOT_CHANGEABLE = 0x0e,
+	NVME_SC_CONFLICTING_ATTRIBUTES = 0x80, /* I/O commands */
+	/* Fabrics (NVMe-oF 1.1 §2.4). */
+	NVME_SC_CONNECT_INCOMPATIBLE_FORMAT = 0x80,
+	NVME_SC_CONNECT_CONTROLLER_BUSY = 0x81,
+	NVME_SC_CONNECT_INVALID_PARAMETERS = 0x82,
+	NVME_SC_CONNECT_RESTART_DISCOVERY = 0x83,
+	NVME_SC_CONNECT_INVALID_HOST = 0x84,
+	NVME_SC_INVALID_QUEUE_TYPE = 0x85,
+	NVME_SC_DISCOVERY_RESTART = 0x90,
+	NVME_SC_AUTHENTICATION_REQUIRED = 0x91,
+};
+
+/* Media and data integrity errors (SCT 2). */
+enum nvme_media_sc {
+	NVME_SC_WRITE_FAULT = 0x80,
+	NVME_SC_UNRECOVERED_READ_ERROR = 0x81,
+	NVME_SC_COMPARE_FAILURE = 0x85,
+	NVME_SC_ACCESS_DENIED = 0x86,
+};
+
+/* Path related status (SCT 3). */
+enum nvme_path_sc {
+	NVME_SC_INTERNAL_PATH_ERROR = 0x00,
+	NVME_SC_CONTROLLER_PATHING_ERROR = 0x60,
+	NVME_SC_HOST_PATHING_ERROR = 0x70,
+	NVME_SC_COMMAND_ABORTED_BY_HOST = 0x71,
+};
+
+/* Admin opcodes (Base 2.0 §5). */
+enum nvme_admin_opcode {
+	NVME_ADMIN_DELETE_IO_SQ = 0x00,
+	NVME_ADMIN_CREATE_IO_SQ = 0x01,
+	NVME_ADMIN_GET_LOG_PAGE = 0x02,
+	NVME_ADMIN_DELETE_IO_CQ = 0x04,
+	NVME_ADMIN_CREATE_IO_CQ = 0x05,
+	NVME_ADMIN_IDENTIFY = 0x06,
+	NVME_ADMIN_ABORT = 0x08,
+	NVME_ADMIN_SET_FEATURES = 0x09,
+	NVME_ADMIN_GET_FEATURES = 0x0a,
+	NVME_ADMIN_ASYNC_EVENT_REQUEST = 0x0c,
+	NVME_ADMIN_KEEP_ALIVE = 0x18,
+	NVME_ADMIN_FABRICS = 0x7f,
+};
+
+/* NVM command set I/O opcodes. */
+enum nvme_io_opcode {
+	NVME_IO_FLUSH = 0x00,
+	NVME_IO_WRITE = 0x01,
+	NVME_IO_READ = 0x02,
+	NVME_IO_COMPARE = 0x05,
+	NVME_IO_WRITE_ZEROES = 0x08,
+	NVME_IO_DATASET_MANAGEMENT = 0x09,
+	NVME_IO_FABRICS = 0x7f,
+};
+
+/* Read/Write CDW12 bits. */
+#define NVME_RW_FUA (1u << 30)
+#define NVME_RW_LR (1u << 31)
+/* Write Zeroes CDW12: deallocate. */
+#define NVME_WZ_DEAC (1u << 25)
+/* Dataset Management CDW11: attribute - deallocate. */
+#define NVME_DSM_ATTR_DEALLOCATE (1u << 2)
+
+/* Dataset Management range (Base 2.0 §7.3 NVM CS): 16 bytes. */
+struct nvme_dsm_range {
+	uint32_t cattr;  /* context attributes */
+	uint32_t nlb;    /* number of logical blocks (1's based) */
+	uint64_t slba;   /* starting LBA */
+};
+#define NVME_DSM_MAX_RANGES 256
+
+/* Identify CNS values. */
+enum nvme_identify_cns {
+	NVME_CNS_NAMESPACE = 0x00,
+	NVME_CNS_CONTROLLER = 0x01,
+	NVME_CNS_ACTIVE_NS_LIST = 0x02,
+	NVME_CNS_NS_ID_DESCRIPTORS = 0x03,
+};
+
+/* Log page identifiers. */
+enum nvme_log_page {
+	NVME_LOG_SUPPORTED_PAGES = 0x00,
+	NVME_LOG_ERROR = 0x01,
+	NVME_LOG_SMART = 0x02,
+	NVME_LOG_FIRMWARE_SLOT = 0x03,
+	NVME_LOG_CHANGED_NS_LIST = 0x04,
+	NVME_LOG_COMMAND_EFFECTS = 0x05,
+	NVME_LOG_DISCOVERY = 0x70,
+};
+
+/* Feature identifiers. */
+enum nvme_feature {
+	NVME_FEAT_VOLATILE_WRITE_CACHE = 0x06,
+	NVME_FEAT_NUMBER_OF_QUEUES = 0x07,
+	NVME_FEAT_ASYNC_EVENT_CONFIG = 0x0b,
+	NVME_FEAT_KEEP_ALIVE_TIMER = 0x0f,
+};
+
+/* Get Features CDW10 SEL (bits 10:8). */
+enum nvme_feature_sel {
+	NVME_FEAT_SEL_CURRENT = 0,
+	NVME_FEAT_SEL_DEFAULT = 1,
+	NVME_FEAT_SEL_SAVED = 2,
+	NVME_FEAT_SEL_SUPPORTED = 3,
+};
+
+/* Asynchronous event completion DW0: type 2:0, info 15:8, log page 23:16. */
+enum nvme_async_event_type {
+	NVME_AER_TYPE_ERROR = 0x0,
+	NVME_AER_TYPE_SMART = 0x1,
+	NVME_AER_TYPE_NOTICE = 0x2,
+};
+enum nvme_async_event_notice {
+	NVME_AER_NOTICE_NS_CHANGED = 0x00,
+	NVME_AER_NOTICE_DISCOVERY_CHANGE = 0xf0,
+};
+#define NVME_AER_DW0(type, info, lid)                                         \
+	((uint32_t)(type) | ((uint32_t)(info) << 8) | ((uint32_t)(lid) << 16))
+/* Async Event Configuration bits (Set Features 0Bh). */
+#define NVME_AEC_NS_ATTR_NOTICES (1u << 8)
+#define NVME_AEC_DISCOVERY_LOG_CHANGE (1u << 31)
+
+/* ------------------------------------------------------------------ */
+/* Controller properties (Base 2.0 §3.1.3; Fabrics: Property Get/Set)  */
+/* ------------------------------------------------------------------ */
+
+enum nvme_property {
+	NVME_PROP_CAP = 0x00,  /* 8 bytes */
+	NVME_PROP_VS = 0x08,   /* 4 bytes */
+	NVME_PROP_CC = 0x14,   /* 4 bytes */
+	NVME_PROP_CSTS = 0x1c, /* 4 bytes */
+	NVME_PROP_NSSR = 0x20, /* 4 bytes */
+};
+
+#define NVME_CAP_MQES(cap) ((uint32_t)((cap) & 0xffff))
+#define NVME_CAP_CQR (1ull << 16)
+#define NVME_CAP_TO(cap) ((uint32_t)(((cap) >> 24) & 0xff))
+#define NVME_CAP_CSS_NVM (1ull << 37)
+#define NVME_CAP_MPSMIN(cap) ((uint32_t)(((cap) >> 48) & 0xf))
+#define NVME_CAP_MPSMAX(cap) ((uint32_t)(((cap) >> 52) & 0xf))
+
+#define NVME_VS(major, minor, tertiary)                                       \
+	(((uint32_t)(major) << 16) | ((uint32_t)(minor) << 8) | (tertiary))
+
+#define NVME_CC_EN (1u << 0)
+#define NVME_CC_CSS(cc) (((cc) >> 4) & 0x7)
+#define NVME_CC_MPS(cc) (((cc) >> 7) & 0xf)
+#define NVME_CC_AMS(cc) (((cc) >> 11) & 0x7)
+#define NVME_CC_SHN(cc) (((cc) >> 14) & 0x3)
+#define NVME_CC_SHN_NORMAL (1u << 14)
+#define NVME_CC_SHN_ABRUPT (2u << 14)
+#define NVME_CC_SHN_MASK (3u << 14)
+#define NVME_CC_IOSQES(cc) (((cc) >> 16) & 0xf)
+#define NVME_CC_IOCQES(cc) (((cc) >> 20) & 0xf)
+
+#define NVME_CSTS_RDY (1u << 0)
+#define NVME_CSTS_CFS (1u << 1)
+#define NVME_CSTS_SHST_MASK (3u << 2)
+#define NVME_CSTS_SHST_OCCURRING (1u << 2)
+#define NVME_CSTS_SHST_COMPLETE (2u << 2)
+
+/* ------------------------------------------------------------------ */
+/* Fabrics commands (NVMe-oF 1.1 §3)                                   */
+/* ------------------------------------------------------------------ */
+
+enum nvmf_fctype {
+	NVMF_FCTYPE_PROPERTY_SET = 0x00,
+	NVMF_FCTYPE_CONNECT = 0x01,
+	NVMF_FCTYPE_PROPERTY_GET = 0x04,
+	NVMF_FCTYPE_AUTH_SEND = 0x05,
+	NVMF_FCTYPE_AUTH_RECV = 0x06,
+	NVMF_FCTYPE_DISCONNECT = 0x08,
+};
+
+/* Common layout of a Fabrics command SQE. */
+struct nvmf_fabrics_cmd {
+	uint8_t opc;        /* 7Fh */
+	uint8_t flags;
+	uint16_t cid;
+	uint8_t fctype;     /* Fabrics command type */
+	uint8_t rsvd5[19];
+	struct nvme_sgl_desc sgl1;
+	uint8_t fctype_specific[24];
+};
+
+/* Connect command (NVMe-oF 1.1 §3.3). */
+struct nvmf_connect_cmd {
+	uint8_t opc;
+	uint8_t flags;
+	uint16_t cid;
+	uint8_t fctype;     /* 01h */
+	uint8_t rsvd5[19];
+	struct nvme_sgl_desc sgl1; /* in-capsule, 1024 bytes of connect data */
+	uint16_t recfmt;    /* record format, 0 */
+	uint16_t qid;       /* 0 = admin queue */
+	uint16_t sqsize;    /* 0's based */
+	uint8_t cattr;      /* bit 2: disable SQ flow control */
+	uint8_t rsvd47;
+	uint32_t kato;      /* keep alive timeout, ms (admin queue) */
+	uint8_t rsvd52[12];
+};
+
+#define NVMF_CONNECT_ATTR_PRIORITY_MASK 0x3
+#define NVMF_CONNECT_ATTR_DISABLE_SQ_FC (1u << 2)
+
+/* Connect command data (NVMe-oF 1.1 §3.3): 1024 bytes. */
+struct nvmf_connect_data {
+	uint8_t hostid[16];
+	uint16_t cntlid;    /* FFFFh dynamic, FFFEh any static; I/O: admin's */
+	uint8_t rsvd18[238];
+	char subnqn[256];
+	char hostnqn[256];
+	uint8_t rsvd768[256];
+};
+
+#define NVMF_CNTLID_DYNAMIC 0xffff
+#define NVMF_CNTLID_STATIC_ANY 0xfffe
+#define NVMF_CNTLID_MAX 0xffef /* 0001h-FFEFh are valid controller IDs */
+#define NVMF_NQN_FIELD_SIZE 256
+#define NVMF_NQN_MAX_LEN 223   /* bytes, excluding the terminating NUL */
+#define NVMF_DISCOVERY_NQN "nqn.2014-08.org.nvmexpress.discovery"
+
+/* Connect response DW0 on success: CNTLID 15:0, AUTHREQ 31:16. */
+#define NVMF_CONNECT_RSP_ATR (1u << 17)
+#define NVMF_CONNECT_RSP_ASCR (1u << 18)
+/* Connect Invalid Parameters DW0: IPO 15:0, IATTR bit 16 (1: in data). */
+#define NVMF_CONNECT_IPO_DATA (1u << 16)
+
+/* Property Get (NVMe-oF 1.1 §3.4). */
+struct nvmf_property_get_cmd {
+	uint8_t opc;
+	uint8_t flags;
+	uint16_t cid;
+	uint8_t fctype;     /* 04h */
+	uint8_t rsvd5[35];
+	uint8_t attrib;     /* bits 2:0 size: 0 = 4 bytes, 1 = 8 bytes */
+	uint8_t rsvd41[3];
+	uint32_t ofst;      /* property offset */
+	uint8_t rsvd48[16];
+};
+
+/* Property Set (NVMe-oF 1.1 §3.5). */
+struct nvmf_property_set_cmd {
+	uint8_t opc;
+	uint8_t flags;
+	uint16_t cid;
+	uint8_t fctype;     /* 00h */
+	uint8_t rsvd5[35];
+	uint8_t attrib;
+	uint8_t rsvd41[3];
+	uint32_t ofst;
+	uint64_t value;
+	uint8_t rsvd56[8];
+};
+
+#define NVMF_PROP_SIZE_4 0
+#define NVMF_PROP_SIZE_8 1
+
+/* Authentication Send / Receive (NVMe-oF 1.1 §3.6, TP 8006). */
+struct nvmf_auth_cmd {
+	uint8_t opc;
+	uint8_t flags;
+	uint16_t cid;
+	uint8_t fctype;     /* 05h send, 06h receive */
+	uint8_t rsvd5[19];
+	struct nvme_sgl_desc sgl1;
+	uint8_t rsvd40;
+	uint8_t spsp0;      /* 01h */
+	uint8_t spsp1;      /* 01h */
+	uint8_t secp;       /* E9h: NVMe in-band authentication */
+	uint32_t length;    /* TL (send) or AL (receive) */
+	uint8_t rsvd48[16];
+};
+
+#define NVMF_AUTH_SECP 0xe9
+
+/* Disconnect (NVMe-oF 1.1 §3.x, FCTYPE 08h). */
+struct nvmf_disconnect_cmd {
+	uint8_t opc;
+	uint8_t flags;
+	uint16_t cid;
+	uint8_t fctype;     /* 08h */
+	uint8_t rsvd5[35];
+	uint16_t recfmt;
+	uint8_t rsvd42[22];
+};
+
+/* ------------------------------------------------------------------ */
+/* Identify data structures (Base 2.0 §5.17.2)                         */
+/* ------------------------------------------------------------------ */
+
+/* Power state descriptor: 32 bytes. */
+struct nvme_power_state {
+	uint16_t mp;
+	uint8_t rsvd2;
+	uint8_t flags;
+	uint32_t enlat;
+	uint32_t exlat;
+	uint8_t rrt;
+	uint8_t rrl;
+	uint8_t rwt;
+	uint8_t rwl;
+	uint16_t idlp;
+	uint8_t ips;
+	uint8_t rsvd19;
+	uint16_t actp;
+	uint8_t apws;
+	uint8_t rsvd23[9];
+};
+
+/* Identify Controller data structure: 4096 bytes. */
+struct nvme_id_ctrl {
+	uint16_t vid;          /* PCI vendor ID */
+	uint16_t ssvid;        /* PCI subsystem vendor ID */
+	char sn[20];           /* serial number, ASCII, space padded */
+	char mn[40];           /* model number */
+	char fr[8];            /* firmware revision */
+	uint8_t rab;           /* recommended arbitration burst */
+	uint8_t ieee[3];       /* IEEE OUI */
+	uint8_t cmic;          /* multi-path I/O and namespace sharing */
+	uint8_t mdts;          /* max data transfer size, 2^n min pages */
+	uint16_t cntlid;       /* controller ID */
+	uint32_t ver;          /* version, as the VS property */
+	uint32_t rtd3r;
+	uint32_t rtd3e;
+	uint32_t oaes;         /* optional asynchronous events supported */
+	uint32_t ctratt;       /* controller attributes */
+	uint16_t rrls;
+	uint8_t rsvd102[9];
+	uint8_t cntrltype;     /* 1 I/O, 2 discovery, 3 administrative */
+	uint8_t fguid[16];
+	uint16_t crdt[3];
+	uint8_t rsvd134[119];
+	uint8_t nvmsr;
+	uint8_t vwci;
+	uint8_t mec;
+	uint16_t oacs;         /* optional admin command support */
+	uint8_t acl;           /* abort command limit, 0's based */
+	uint8_t aerl;          /* async event request limit, 0's based */
+	uint8_t frmw;          /* firmware updates */
+	uint8_t lpa;           /* log page attributes */
+	uint8_t elpe;          /* error log page entries, 0's based */
+	uint8_t npss;
+	uint8_t avscc;
+	uint8_t apsta;
+	uint16_t wctemp;
+	uint16_t cctemp;
+	uint16_t mtfa;
+	uint32_t hmpre;
+	uint32_t hmmin;
+	uint8_t tnvmcap[16];
+	uint8_t unvmcap[16];
+	uint32_t rpmbs;
+	uint16_t edstt;
+	uint8_t dsto;
+	uint8_t fwug;
+	uint16_t kas;          /* keep alive support, 100 ms units */
+	uint16_t hctma;
+	uint16_t mntmt;
+	uint16_t mxtmt;
+	uint32_t sanicap;
+	uint32_t hmminds;
+	uint16_t hmmaxd;
+	uint16_t nsetidmax;
+	uint16_t endgidmax;
+	uint8_t anatt;
+	uint8_t anacap;
+	uint32_t anagrpmax;
+	uint32_t nanagrpid;
+	uint32_t pels;
+	uint16_t domainid;
+	uint8_t rsvd358[10];
+	uint8_t megcap[16];
+	uint8_t rsvd384[128];
+	uint8_t sqes;          /* 3:0 required, 7:4 maximum (log2) */
+	uint8_t cqes;
+	uint16_t maxcmd;       /* max outstanding commands per queue */
+	uint32_t nn;           /* number of namespaces (max NSID) */
+	uint16_t oncs;         /* optional NVM command support */
+	uint16_t fuses;
+	uint8_t fna;
+	uint8_t vwc;           /* volatile write cache */
+	uint16_t awun;
+	uint16_t awupf;
+	uint8_t icsvscc;
+	uint8_t nwpc;
+	uint16_t acwu;
+	uint16_t ocfs;
+	uint32_t sgls;         /* SGL support */
+	uint32_t mnan;
+	uint8_t maxdna[16];
+	uint32_t maxcna;
+	uint8_t rsvd564[204];
+	char subnqn[256];
+	uint8_t rsvd1024[768];
+	/* Fabrics (NVMe-oF 1.1 §4.1). */
+	uint32_t ioccsz;       /* I/O queue command capsule size, 16 B units */
+	uint32_t iorcsz;       /* I/O queue response capsule size, 16 B units */
+	uint16_t icdoff;       /* in-capsule data offset, 16 B units */
+	uint8_t fcatt;         /* bit 0: static controller model */
+	uint8_t msdbd;         /* max SGL data block descriptors */
+	uint16_t ofcs;         /* optional fabrics commands supported */
+	uint8_t rsvd1806[242];
+	struct nvme_power_state psd[32];
+	uint8_t vs[1024];
+};
+
+#define NVME_CTRL_TYPE_IO 1
+#define NVME_CTRL_TYPE_DISCOVERY 2
+#define NVME_CTRL_OAES_NS_ATTR (1u << 8)
+#define NVME_CTRL_OAES_DISCOVERY_CHANGE (1u << 31)
+#define NVME_CTRL_LPA_CMD_EFFECTS (1u << 1)
+#define NVME_CTRL_LPA_EXTENDED (1u << 2)
+#define NVME_CTRL_ONCS_COMPARE (1u << 0)
+#define NVME_CTRL_ONCS_DSM (1u << 2)
+#define NVME_CTRL_ONCS_WRITE_ZEROES (1u << 3)
+#define NVME_CTRL_VWC_PRESENT (1u << 0)
+#define NVME_CTRL_VWC_FLUSH_ALL_NS (3u << 1) /* FFFFFFFFh NSID flushes all */
+#define NVME_CTRL_SGLS_SUPPORTED (1u << 0)   /* no alignment requirement */
+#define NVME_CTRL_SGLS_KEYED (1u << 2)
+#define NVME_CTRL_SGLS_OFFSET (1u << 20)     /* Data Block with Offset */
+#define NVME_CTRL_CMIC_MULTI_CTRL (1u << 1)
+#define NVME_CTRL_FRMW_SLOT1_RO (1u << 0)
+#define NVME_CTRL_OFCS_DISCONNECT (1u << 0)
+
+/* LBA format descriptor. */
+struct nvme_lbaf {
+	uint16_t ms;       /* metadata size */
+	uint8_t lbads;     /* LBA data size, log2 */
+	uint8_t rp;        /* relative performance */
+};
+
+/* Identify Namespace (NVM command set): 4096 bytes. */
+struct nvme_id_ns {
+	uint64_t nsze;     /* namespace size, blocks */
+	uint64_t ncap;     /* capacity, blocks */
+	uint64_t nuse;     /* utilization, blocks */
+	uint8_t nsfeat;
+	uint8_t nlbaf;     /* number of LBA formats, 0's based */
+	uint8_t flbas;     /* formatted LBA size: index into lbaf */
+	uint8_t mc;
+	uint8_t dpc;
+	uint8_t dps;
+	uint8_t nmic;      /* namespace multi-path and sharing */
+	uint8_t rescap;
+	uint8_t fpi;
+	uint8_t dlfeat;    /* deallocate logical block features */
+	uint16_t nawun;
+	uint16_t nawupf;
+	uint16_t nacwu;
+	uint16_t nabsn;
+	uint16_t nabo;
+	uint16_t nabspf;
+	uint16_t noiob;
+	uint8_t nvmcap[16];
+	uint16_t npwg;
+	uint16_t npwa;
+	uint16_t npdg;
+	uint16_t npda;
+	uint16_t nows;
+	uint16_t mssrl;
+	uint32_t mcl;
+	uint8_t msrc;
+	uint8_t rsvd81;
+	uint8_t nulbaf;
+	uint8_t rsvd83[9];
+	uint32_t anagrpid;
+	uint8_t rsvd96[3];
+	uint8_t nsattr;
+	uint16_t nvmsetid;
+	uint16_t endgid;
+	uint8_t nguid[16];
+	uint8_t eui64[8];
+	struct nvme_lbaf lbaf[64];
+	uint8_t vs[3712];
+};
+
+#define NVME_NS_NSFEAT_THIN (1u << 0)
+#define NVME_NS_NSFEAT_DEALLOC_ERR (1u << 2) /* DULBE */
+#define NVME_NS_DLFEAT_READ_ZEROES 0x01    /* deallocated blocks read 0 */
+#define NVME_NS_DLFEAT_WZ_DEALLOC (1u << 3)
+
+/* Namespace identification descriptor header (CNS 03h). */
+struct nvme_ns_id_desc {
+	uint8_t nidt;      /* type */
+	uint8_t nidl;      /* length of the identifier that follows */
+	uint16_t rsvd2;
+};
+
+enum nvme_nidt {
+	NVME_NIDT_EUI64 = 1,  /* 8 bytes */
+	NVME_NIDT_NGUID = 2,  /* 16 bytes */
+	NVME_NIDT_UUID = 3,   /* 16 bytes */
+	NVME_NIDT_CSI = 4,    /* 1 byte */
+};
+
+/* ------------------------------------------------------------------ */
+/* Log pages (Base 2.0 §5.16.1)                                        */
+/* ------------------------------------------------------------------ */
+
+/* Error information log entry: 64 bytes. */
+struct nvme_error_log_entry {
+	uint64_t error_count;
+	uint16_t sqid;
+	uint16_t cid;
+	uint16_t status;       /* status field of the CQE (bits 15:1) */
+	uint16_t parm_error_location;
+	uint64_t lba;
+	uint32_t nsid;
+	uint8_t vs;
+	uint8_t trtype;
+	uint8_t rsvd30[2];
+	uint64_t cs;
+	uint16_t trtype_specific;
+	uint8_t rsvd42[22];
+};
+
+/* SMART / health information log: 512 bytes. */
+struct NVMF_PACKED nvme_smart_log {
+	uint8_t critical_warning;
+	uint16_t temperature;      /* Kelvin */
+	uint8_t avail_spare;
+	uint8_t spare_thresh;
+	uint8_t percent_used;
+	uint8_t endu_grp_crit_warn;
+	uint8_t rsvd7[25];
+	uint8_t data_units_read[16];     /* 1000 x 512 B units */
+	uint8_t data_units_written[16];
+	uint8_t host_read_commands[16];
+	uint8_t host_write_commands[16];
+	uint8_t ctrl_busy_time[16];
+	uint8_t power_cycles[16];
+	uint8_t power_on_hours[16];
+	uint8_t unsafe_shutdowns[16];
+	uint8_t media_errors[16];
+	uint8_t num_err_log_entries[16];
+	uint32_t warning_temp_time;
+	uint32_t critical_comp_time;
+	uint16_t temp_sensor[8];
+	uint32_t thm_temp1_trans_count;
+	uint32_t thm_temp2_trans_count;
+	uint32_t thm_temp1_total_time;
+	uint32_t thm_temp2_total_time;
+	uint8_t rsvd232[280];
+};
+
+/* Firmware slot information log: 512 bytes. */
+struct nvme_firmware_slot_log {
+	uint8_t afi;           /* active firmware info: bits 2:0 active slot */
+	uint8_t rsvd1[7];
+	char frs[7][8];        /* firmware revision per slot */
+	uint8_t rsvd64[448];
+};
+
+/* Commands supported and effects log: 4096 bytes. */
+struct nvme_cmd_effects_log {
+	uint32_t acs[256];     /* admin commands, by opcode */
+	uint32_t iocs[256];    /* I/O commands, by opcode */
+	uint8_t rsvd2048[2048];
+};
+
+#define NVME_CMD_EFFECTS_CSUPP (1u << 0)
+#define NVME_CMD_EFFECTS_LBCC (1u << 1)
+#define NVME_CMD_EFFECTS_NCC (1u << 2)
+#define NVME_CMD_EFFECTS_NIC (1u << 3)
+#define NVME_CMD_EFFECTS_CCC (1u << 4)
+
+/* Changed namespace list log: 4096 bytes (1024 NSIDs). */
+struct nvme_changed_ns_list_log {
+	uint32_t nsid[1024];
+};
+#define NVME_CHANGED_NS_OVERFLOW 0xffffffffu
+
+/* Supported log pages log: 1024 bytes. */
+struct nvme_supported_log_pages {
+	uint32_t lid[256];     /* bit 0: LSUPP */
+};
+
+/* Get Log Page CDW10..CDW13 helpers. */
+#define NVME_GLP_LID(cdw10) ((cdw10) & 0xff)
+#define NVME_GLP_RAE(cdw10) (((cdw10) >> 15) & 0x1)
+/* Number of dwords (0's based) from NUMDL (cdw10 31:16) and NUMDU (cdw11 15:0). */
+#define NVME_GLP_NUMD(cdw10, cdw11)                                           \
+	((((uint32_t)(cdw11) & 0xffff) << 16) | ((uint32_t)(cdw10) >> 16))
+
+/* ------------------------------------------------------------------ */
+/* Discovery (NVMe-oF 1.1 §5.3)                                        */
+/* ------------------------------------------------------------------ */
+
+/* Discovery log page entry: 1024 bytes. */
+struct nvmf_discovery_log_entry {
+	uint8_t trtype;        /* 3 = TCP */
+	uint8_t adrfam;        /* 1 IPv4, 2 IPv6 */
+	uint8_t subtype;       /* 1 referral, 2 NVM subsystem, 3 current DC */
+	uint8_t treq;          /* 1:0 secure channel, bit 2 SQ FC disable OK */
+	uint16_t portid;
+	uint16_t cntlid;
+	uint16_t asqsz;        /* admin max SQ size */
+	uint16_t eflags;
+	uint8_t rsvd12[20];
+	char trsvcid[32];      /* port, ASCII, space padded */
+	uint8_t rsvd64[192];
+	char subnqn[256];
+	char traddr[256];      /* address, ASCII, space padded */
+	union {
+		uint8_t raw[256];
+		struct {
+			uint8_t sectype;   /* 0 none, 1 TLS 1.2, 2 TLS 1.3 */
+			uint8_t rsvd1[255];
+		} tcp;
+	} tsas;
+};
+
+/* Discovery log page header: 1024 bytes, then NUMREC entries. */
+struct nvmf_discovery_log {
+	uint64_t genctr;       /* generation counter */
+	uint64_t numrec;       /* number of records */
+	uint16_t recfmt;
+	uint8_t rsvd18[1006];
+	struct nvmf_discovery_log_entry entries[];
+};
+
+enum nvmf_trtype {
+	NVMF_TRTYPE_RDMA = 1,
+	NVMF_TRTYPE_FC = 2,
+	NVMF_TRTYPE_TCP = 3,
+	NVMF_TRTYPE_LOOP = 254,
+};
+
+enum nvmf_adrfam {
+	NVMF_ADRFAM_IPV4 = 1,
+	NVMF_ADRFAM_IPV6 = 2,
+};
+
+enum nvmf_subtype {
+	NVMF_SUBTYPE_REFERRAL = 1,
+	NVMF_SUBTYPE_NVME = 2,
+	NVMF_SUBTYPE_CURRENT_DISCOVERY = 3,
+};
+
+#define NVMF_TREQ_SECURE_NOT_SPECIFIED 0x0
+#define NVMF_TREQ_SECURE_REQUIRED 0x1
+#define NVMF_TREQ_SECURE_NOT_REQUIRED 0x2
+#define NVMF_TREQ_DISABLE_SQFLOW (1u << 2)
+#define NVMF_EFLAGS_EPCSD (1u << 1)
+#define NVMF_TCP_SECTYPE_NONE 0
+#define NVMF_TCP_SECTYPE_TLS12 1
+#define NVMF_TCP_SECTYPE_TLS13 2
+
+/* ------------------------------------------------------------------ */
+/* NVMe/TCP PDUs (TCP Transport 1.0a §3.6)                             */
+/* ------------------------------------------------------------------ */
+
+enum nvme_tcp_pdu_type {
+	NVME_TCP_PDU_ICREQ = 0x00,
+	NVME_TCP_PDU_ICRESP = 0x01,
+	NVME_TCP_PDU_H2C_TERM_REQ = 0x02,
+	NVME_TCP_PDU_C2H_TERM_REQ = 0x03,
+	NVME_TCP_PDU_CAPSULE_CMD = 0x04,
+	NVME_TCP_PDU_CAPSULE_RESP = 0x05,
+	NVME_TCP_PDU_H2C_DATA = 0x06,
+	NVME_TCP_PDU_C2H_DATA = 0x07,
+	NVME_TCP_PDU_R2T = 0x09,
+};
+
+#define NVME_TCP_FLAG_HDGSTF (1u << 0)
+#define NVME_TCP_FLAG_DDGSTF (1u << 1)
+#define NVME_TCP_FLAG_LAST_PDU (1u << 2) /* H2CData, C2HData */
+#define NVME_TCP_FLAG_SUCCESS (1u << 3)  /* C2HData */
+
+/* Common header: 8 bytes. */
+struct nvme_tcp_common_hdr {
+	uint8_t pdu_type;
+	uint8_t flags;
+	uint8_t hlen;      /* CH + PSH length, excluding HDGST */
+	uint8_t pdo;       /* PDU data offset; 0 if no data */
+	uint32_t plen;     /* total PDU length, digests and padding included */
+};
+
+/* ICReq: 128 bytes. */
+struct nvme_tcp_icreq {
+	struct nvme_tcp_common_hdr ch;
+	uint16_t pfv;      /* PDU format version, 0 */
+	uint8_t hpda;      /* host PDU data alignment, (n+1)*4 bytes */
+	uint8_t dgst;      /* bit 0 HDGST_ENABLE, bit 1 DDGST_ENABLE */
+	uint32_t maxr2t;   /* max outstanding R2Ts per command, 0's based */
+	uint8_t rsvd16[112];
+};
+
+/* ICResp: 128 bytes. */
+struct nvme_tcp_icresp {
+	struct nvme_tcp_common_hdr ch;
+	uint16_t pfv;
+	uint8_t cpda;      /* controller PDU data alignment */
+	uint8_t dgst;
+	uint32_t maxh2cdata; /* max data bytes per H2CData PDU */
+	uint8_t rsvd16[112];
+};
+
+#define NVME_TCP_DGST_HDGST (1u << 0)
+#define NVME_TCP_DGST_DDGST (1u << 1)
+#define NVME_TCP_PDA_MAX 31
+#define NVME_TCP_MIN_MAXH2CDATA 4096
+
+/* H2CTermReq / C2HTermReq header: 24 bytes. */
+struct NVMF_PACKED nvme_tcp_term_req_hdr {
+	struct nvme_tcp_common_hdr ch;
+	uint16_t fes;      /* fatal error status */
+	uint32_t fei;      /* fatal error information */
+	uint8_t rsvd14[10];
+};
+
+#define NVME_TCP_TERM_REQ_MAX_DATA 128
+#define NVME_TCP_TERM_REQ_MAX_PLEN                                            \
+	(sizeof(struct nvme_tcp_term_req_hdr) + NVME_TCP_TERM_REQ_MAX_DATA)
+
+enum nvme_tcp_fes {
+	NVME_TCP_FES_INVALID_HEADER_FIELD = 0x01,
+	NVME_TCP_FES_PDU_SEQUENCE_ERROR = 0x02,
+	NVME_TCP_FES_HDGST_ERROR = 0x03,
+	NVME_TCP_FES_DATA_OUT_OF_RANGE = 0x04,
+	NVME_TCP_FES_R2T_LIMIT_EXCEEDED = 0x05, /* also: data transfer limit */
+	NVME_TCP_FES_UNSUPPORTED_PARAMETER = 0x06,
+};
+
+/* CapsuleCmd header: 72 bytes. */
+struct nvme_tcp_cmd {
+	struct nvme_tcp_common_hdr ch;
+	struct nvme_sqe sqe;
+};
+
+/* CapsuleResp header: 24 bytes. */
+struct nvme_tcp_rsp {
+	struct nvme_tcp_common_hdr ch;
+	struct nvme_cqe cqe;
+};
+
+/* H2CData header: 24 bytes. */
+struct nvme_tcp_h2c_data_hdr {
+	struct nvme_tcp_common_hdr ch;
+	uint16_t cccid;    /* command capsule CID */
+	uint16_t ttag;     /* transfer tag from the R2T */
+	uint32_t datao;    /* offset within the command's data */
+	uint32_t datal;    /* data bytes in this PDU */
+	uint8_t rsvd20[4];
+};
+
+/* C2HData header: 24 bytes. */
+struct nvme_tcp_c2h_data_hdr {
+	struct nvme_tcp_common_hdr ch;
+	uint16_t cccid;
+	uint16_t rsvd10;
+	uint32_t datao;
+	uint32_t datal;
+	uint8_t rsvd20[4];
+};
+
+/* R2T header: 24 bytes. */
+struct nvme_tcp_r2t_hdr {
+	struct nvme_tcp_common_hdr ch;
+	uint16_t cccid;
+	uint16_t ttag;     /* transfer tag, echoed in H2CData */
+	uint32_t r2to;     /* requested offset */
+	uint32_t r2tl;     /* requested length, never 0 */
+	uint8_t rsvd20[4];
+};
+
+#define NVME_TCP_DIGEST_LEN 4
+#define NVME_TCP_PDO_MAX 128
+
+/* ------------------------------------------------------------------ */
+/* Size and offset assertions                                          */
+/* ------------------------------------------------------------------ */
+
+#define NVMF_ASSERT_SIZE(t, n) _Static_assert(sizeof(struct t) == (n), #t " size")
+#define NVMF_ASSERT_OFF(t, f, n)                                              \
+	_Static_assert(offsetof(struct t, f) == (n), #t "." #f " offset")
+
+NVMF_ASSERT_SIZE(nvme_sgl_desc, 16);
+NVMF_ASSERT_OFF(nvme_sgl_desc, address, 0);
+NVMF_ASSERT_OFF(nvme_sgl_desc, length, 8);
+NVMF_ASSERT_OFF(nvme_sgl_desc, type, 15);
+
+NVMF_ASSERT_SIZE(nvme_sqe, 64);
+NVMF_ASSERT_OFF(nvme_sqe, opc, 0);
+NVMF_ASSERT_OFF(nvme_sqe, flags, 1);
+NVMF_ASSERT_OFF(nvme_sqe, cid, 2);
+NVMF_ASSERT_OFF(nvme_sqe, nsid, 4);
+NVMF_ASSERT_OFF(nvme_sqe, cdw2, 8);
+NVMF_ASSERT_OFF(nvme_sqe, cdw3, 12);
+NVMF_ASSERT_OFF(nvme_sqe, mptr, 16);
+NVMF_ASSERT_OFF(nvme_sqe, sgl1, 24);
+NVMF_ASSERT_OFF(nvme_sqe, cdw10, 40);
+NVMF_ASSERT_OFF(nvme_sqe, cdw11, 44);
+NVMF_ASSERT_OFF(nvme_sqe, cdw12, 48);
+NVMF_ASSERT_OFF(nvme_sqe, cdw13, 52);
+NVMF_ASSERT_OFF(nvme_sqe, cdw14, 56);
+NVMF_ASSERT_OFF(nvme_sqe, cdw15, 60);
+
+NVMF_ASSERT_SIZE(nvme_cqe, 16);
+NVMF_ASSERT_OFF(nvme_cqe, cdw0, 0);
+NVMF_ASSERT_OFF(nvme_cqe, cdw1, 4);
+NVMF_ASSERT_OFF(nvme_cqe, sqhd, 8);
+NVMF_ASSERT_OFF(nvme_cqe, sqid, 10);
+NVMF_ASSERT_OFF(nvme_cqe, cid, 12);
+NVMF_ASSERT_OFF(nvme_cqe, status, 14);
+
+NVMF_ASSERT_SIZE(nvme_dsm_range, 16);
+NVMF_ASSERT_OFF(nvme_dsm_range, cattr, 0);
+NVMF_ASSERT_OFF(nvme_dsm_range, nlb, 4);
+NVMF_ASSERT_OFF(nvme_dsm_range, slba, 8);
+
+NVMF_ASSERT_SIZE(nvmf_fabrics_cmd, 64);
+NVMF_ASSERT_OFF(nvmf_fabrics_cmd, fctype, 4);
+NVMF_ASSERT_OFF(nvmf_fabrics_cmd, sgl1, 24);
+NVMF_ASSERT_OFF(nvmf_fabrics_cmd, fctype_specific, 40);
+
+NVMF_ASSERT_SIZE(nvmf_connect_cmd, 64);
+NVMF_ASSERT_OFF(nvmf_connect_cmd, fctype, 4);
+NVMF_ASSERT_OFF(nvmf_connect_cmd, sgl1, 24);
+NVMF_ASSERT_OFF(nvmf_connect_cmd, recfmt, 40);
+NVMF_ASSERT_OFF(nvmf_connect_cmd, qid, 42);
+NVMF_ASSERT_OFF(nvmf_connect_cmd, sqsize, 44);
+NVMF_ASSERT_OFF(nvmf_connect_cmd, cattr, 46);
+NVMF_ASSERT_OFF(nvmf_connect_cmd, kato, 48);
+
+NVMF_ASSERT_SIZE(nvmf_connect_data, 1024);
+NVMF_ASSERT_OFF(nvmf_connect_data, hostid, 0);
+NVMF_ASSERT_OFF(nvmf_connect_data, cntlid, 16);
+NVMF_ASSERT_OFF(nvmf_connect_data, subnqn, 256);
+NVMF_ASSERT_OFF(nvmf_connect_data, hostnqn, 512);
+NVMF_ASSERT_OFF(nvmf_connect_data, rsvd768, 768);
+
+NVMF_ASSERT_SIZE(nvmf_property_get_cmd, 64);
+NVMF_ASSERT_OFF(nvmf_property_get_cmd, fctype, 4);
+NVMF_ASSERT_OFF(nvmf_property_get_cmd, attrib, 40);
+NVMF_ASSERT_OFF(nvmf_property_get_cmd, ofst, 44);
+
+NVMF_ASSERT_SIZE(nvmf_property_set_cmd, 64);
+NVMF_ASSERT_OFF(nvmf_property_set_cmd, attrib, 40);
+NVMF_ASSERT_OFF(nvmf_property_set_cmd, ofst, 44);
+NVMF_ASSERT_OFF(nvmf_property_set_cmd, value, 48);
+
+NVMF_ASSERT_SIZE(nvmf_auth_cmd, 64);
+NVMF_ASSERT_OFF(nvmf_auth_cmd, sgl1, 24);
+NVMF_ASSERT_OFF(nvmf_auth_cmd, spsp0, 41);
+NVMF_ASSERT_OFF(nvmf_auth_cmd, spsp1, 42);
+NVMF_ASSERT_OFF(nvmf_auth_cmd, secp, 43);
+NVMF_ASSERT_OFF(nvmf_auth_cmd, length, 44);
+
+NVMF_ASSERT_SIZE(nvmf_disconnect_cmd, 64);
+NVMF_ASSERT_OFF(nvmf_disconnect_cmd, recfmt, 40);
+
+NVMF_ASSERT_SIZE(nvme_power_state, 32);
+
+NVMF_ASSERT_SIZE(nvme_id_ctrl, 4096);
+NVMF_ASSERT_OFF(nvme_id_ctrl, sn, 4);
+NVMF_ASSERT_OFF(nvme_id_ctrl, mn, 24);
+NVMF_ASSERT_OFF(nvme_id_ctrl, fr, 64);
+NVMF_ASSERT_OFF(nvme_id_ctrl, rab, 72);
+NVMF_ASSERT_OFF(nvme_id_ctrl, ieee, 73);
+NVMF_ASSERT_OFF(nvme_id_ctrl, cmic, 76);
+NVMF_ASSERT_OFF(nvme_id_ctrl, mdts, 77);
+NVMF_ASSERT_OFF(nvme_id_ctrl, cntlid, 78);
+NVMF_ASSERT_OFF(nvme_id_ctrl, ver, 80);
+NVMF_ASSERT_OFF(nvme_id_ctrl, oaes, 92);
+NVMF_ASSERT_OFF(nvme_id_ctrl, ctratt, 96);
+NVMF_ASSERT_OFF(nvme_id_ctrl, cntrltype, 111);
+NVMF_ASSERT_OFF(nvme_id_ctrl, fguid, 112);
+NVMF_ASSERT_OFF(nvme_id_ctrl, crdt, 128);
+NVMF_ASSERT_OFF(nvme_id_ctrl, nvmsr, 253);
+NVMF_ASSERT_OFF(nvme_id_ctrl, oacs, 256);
+NVMF_ASSERT_OFF(nvme_id_ctrl, acl, 258);
+NVMF_ASSERT_OFF(nvme_id_ctrl, aerl, 259);
+NVMF_ASSERT_OFF(nvme_id_ctrl, frmw, 260);
+NVMF_ASSERT_OFF(nvme_id_ctrl, lpa, 261);
+NVMF_ASSERT_OFF(nvme_id_ctrl, elpe, 262);
+NVMF_ASSERT_OFF(nvme_id_ctrl, wctemp, 266);
+NVMF_ASSERT_OFF(nvme_id_ctrl, tnvmcap, 280);
+NVMF_ASSERT_OFF(nvme_id_ctrl, rpmbs, 312);
+NVMF_ASSERT_OFF(nvme_id_ctrl, kas, 320);
+NVMF_ASSERT_OFF(nvme_id_ctrl, sanicap, 328);
+NVMF_ASSERT_OFF(nvme_id_ctrl, anatt, 342);
+NVMF_ASSERT_OFF(nvme_id_ctrl, anagrpmax, 344);
+NVMF_ASSERT_OFF(nvme_id_ctrl, pels, 352);
+NVMF_ASSERT_OFF(nvme_id_ctrl, megcap, 368);
+NVMF_ASSERT_OFF(nvme_id_ctrl, sqes, 512);
+NVMF_ASSERT_OFF(nvme_id_ctrl, cqes, 513);
+NVMF_ASSERT_OFF(nvme_id_ctrl, maxcmd, 514);
+NVMF_ASSERT_OFF(nvme_id_ctrl, nn, 516);
+NVMF_ASSERT_OFF(nvme_id_ctrl, oncs, 520);
+NVMF_ASSERT_OFF(nvme_id_ctrl, fuses, 522);
+NVMF_ASSERT_OFF(nvme_id_ctrl, fna, 524);
+NVMF_ASSERT_OFF(nvme_id_ctrl, vwc, 525);
+NVMF_ASSERT_OFF(nvme_id_ctrl, awun, 526);
+NVMF_ASSERT_OFF(nvme_id_ctrl, sgls, 536);
+NVMF_ASSERT_OFF(nvme_id_ctrl, mnan, 540);
+NVMF_ASSERT_OFF(nvme_id_ctrl, maxcna, 560);
+NVMF_ASSERT_OFF(nvme_id_ctrl, subnqn, 768);
+NVMF_ASSERT_OFF(nvme_id_ctrl, ioccsz, 1792);
+NVMF_ASSERT_OFF(nvme_id_ctrl, iorcsz, 1796);
+NVMF_ASSERT_OFF(nvme_id_ctrl, icdoff, 1800);
+NVMF_ASSERT_OFF(nvme_id_ctrl, fcatt, 1802);
+NVMF_ASSERT_OFF(nvme_id_ctrl, msdbd, 1803);
+NVMF_ASSERT_OFF(nvme_id_ctrl, ofcs, 1804);
+NVMF_ASSERT_OFF(nvme_id_ctrl, psd, 2048);
+NVMF_ASSERT_OFF(nvme_id_ctrl, vs, 3072);
+
+NVMF_ASSERT_SIZE(nvme_lbaf, 4);
+NVMF_ASSERT_SIZE(nvme_id_ns, 4096);
+NVMF_ASSERT_OFF(nvme_id_ns, ncap, 8);
+NVMF_ASSERT_OFF(nvme_id_ns, nuse, 16);
+NVMF_ASSERT_OFF(nvme_id_ns, nsfeat, 24);
+NVMF_ASSERT_OFF(nvme_id_ns, nlbaf, 25);
+NVMF_ASSERT_OFF(nvme_id_ns, flbas, 26);
+NVMF_ASSERT_OFF(nvme_id_ns, nmic, 30);
+NVMF_ASSERT_OFF(nvme_id_ns, dlfeat, 33);
+NVMF_ASSERT_OFF(nvme_id_ns, nawun, 34);
+NVMF_ASSERT_OFF(nvme_id_ns, noiob, 46);
+NVMF_ASSERT_OFF(nvme_id_ns, nvmcap, 48);
+NVMF_ASSERT_OFF(nvme_id_ns, npwg, 64);
+NVMF_ASSERT_OFF(nvme_id_ns, mssrl, 74);
+NVMF_ASSERT_OFF(nvme_id_ns, mcl, 76);
+NVMF_ASSERT_OFF(nvme_id_ns, msrc, 80);
+NVMF_ASSERT_OFF(nvme_id_ns, anagrpid, 92);
+NVMF_ASSERT_OFF(nvme_id_ns, nsattr, 99);
+NVMF_ASSERT_OFF(nvme_id_ns, nvmsetid, 100);
+NVMF_ASSERT_OFF(nvme_id_ns, endgid, 102);
+NVMF_ASSERT_OFF(nvme_id_ns, nguid, 104);
+NVMF_ASSERT_OFF(nvme_id_ns, eui64, 120);
+NVMF_ASSERT_OFF(nvme_id_ns, lbaf, 128);
+NVMF_ASSERT_OFF(nvme_id_ns, vs, 384);
+
+NVMF_ASSERT_SIZE(nvme_ns_id_desc, 4);
+
+NVMF_ASSERT_SIZE(nvme_error_log_entry, 64);
+NVMF_ASSERT_OFF(nvme_error_log_entry, sqid, 8);
+NVMF_ASSERT_OFF(nvme_error_log_entry, cid, 10);
+NVMF_ASSERT_OFF(nvme_error_log_entry, status, 12);
+NVMF_ASSERT_OFF(nvme_error_log_entry, lba, 16);
+NVMF_ASSERT_OFF(nvme_error_log_entry, nsid, 24);
+NVMF_ASSERT_OFF(nvme_error_log_entry, trtype, 29);
+NVMF_ASSERT_OFF(nvme_error_log_entry, cs, 32);
+
+NVMF_ASSERT_SIZE(nvme_smart_log, 512);
+NVMF_ASSERT_OFF(nvme_smart_log, temperature, 1);
+NVMF_ASSERT_OFF(nvme_smart_log, avail_spare, 3);
+NVMF_ASSERT_OFF(nvme_smart_log, data_units_read, 32);
+NVMF_ASSERT_OFF(nvme_smart_log, power_cycles, 112);
+NVMF_ASSERT_OFF(nvme_smart_log, unsafe_shutdowns, 144);
+NVMF_ASSERT_OFF(nvme_smart_log, num_err_log_entries, 176);
+NVMF_ASSERT_OFF(nvme_smart_log, warning_temp_time, 192);
+NVMF_ASSERT_OFF(nvme_smart_log, temp_sensor, 200);
+
+NVMF_ASSERT_SIZE(nvme_firmware_slot_log, 512);
+NVMF_ASSERT_OFF(nvme_firmware_slot_log, frs, 8);
+NVMF_ASSERT_SIZE(nvme_cmd_effects_log, 4096);
+NVMF_ASSERT_OFF(nvme_cmd_effects_log, iocs, 1024);
+NVMF_ASSERT_SIZE(nvme_changed_ns_list_log, 4096);
+NVMF_ASSERT_SIZE(nvme_supported_log_pages, 1024);
+
+NVMF_ASSERT_SIZE(nvmf_discovery_log_entry, 1024);
+NVMF_ASSERT_OFF(nvmf_discovery_log_entry, adrfam, 1);
+NVMF_ASSERT_OFF(nvmf_discovery_log_entry, subtype, 2);
+NVMF_ASSERT_OFF(nvmf_discovery_log_entry, treq, 3);
+NVMF_ASSERT_OFF(nvmf_discovery_log_entry, portid, 4);
+NVMF_ASSERT_OFF(nvmf_discovery_log_entry, cntlid, 6);
+NVMF_ASSERT_OFF(nvmf_discovery_log_entry, asqsz, 8);
+NVMF_ASSERT_OFF(nvmf_discovery_log_entry, eflags, 10);
+NVMF_ASSERT_OFF(nvmf_discovery_log_entry, trsvcid, 32);
+NVMF_ASSERT_OFF(nvmf_discovery_log_entry, subnqn, 256);
+NVMF_ASSERT_OFF(nvmf_discovery_log_entry, traddr, 512);
+NVMF_ASSERT_OFF(nvmf_discovery_log_entry, tsas, 768);
+
+NVMF_ASSERT_SIZE(nvmf_discovery_log, 1024);
+NVMF_ASSERT_OFF(nvmf_discovery_log, numrec, 8);
+NVMF_ASSERT_OFF(nvmf_discovery_log, recfmt, 16);
+NVMF_ASSERT_OFF(nvmf_discovery_log, entries, 1024);
+
+NVMF_ASSERT_SIZE(nvme_tcp_common_hdr, 8);
+NVMF_ASSERT_OFF(nvme_tcp_common_hdr, flags, 1);
+NVMF_ASSERT_OFF(nvme_tcp_common_hdr, hlen, 2);
+NVMF_ASSERT_OFF(nvme_tcp_common_hdr, pdo, 3);
+NVMF_ASSERT_OFF(nvme_tcp_common_hdr, plen, 4);
+
+NVMF_ASSERT_SIZE(nvme_tcp_icreq, 128);
+NVMF_ASSERT_OFF(nvme_tcp_icreq, pfv, 8);
+NVMF_ASSERT_OFF(nvme_tcp_icreq, hpda, 10);
+NVMF_ASSERT_OFF(nvme_tcp_icreq, dgst, 11);
+NVMF_ASSERT_OFF(nvme_tcp_icreq, maxr2t, 12);
+
+NVMF_ASSERT_SIZE(nvme_tcp_icresp, 128);
+NVMF_ASSERT_OFF(nvme_tcp_icresp, pfv, 8);
+NVMF_ASSERT_OFF(nvme_tcp_icresp, cpda, 10);
+NVMF_ASSERT_OFF(nvme_tcp_icresp, dgst, 11);
+NVMF_ASSERT_OFF(nvme_tcp_icresp, maxh2cdata, 12);
+
+NVMF_ASSERT_SIZE(nvme_tcp_term_req_hdr, 24);
+NVMF_ASSERT_OFF(nvme_tcp_term_req_hdr, fes, 8);
+NVMF_ASSERT_OFF(nvme_tcp_term_req_hdr, fei, 10);
+
+NVMF_ASSERT_SIZE(nvme_tcp_cmd, 72);
+NVMF_ASSERT_OFF(nvme_tcp_cmd, sqe, 8);
+NVMF_ASSERT_SIZE(nvme_tcp_rsp, 24);
+NVMF_ASSERT_OFF(nvme_tcp_rsp, cqe, 8);
+
+NVMF_ASSERT_SIZE(nvme_tcp_h2c_data_hdr, 24);
+NVMF_ASSERT_OFF(nvme_tcp_h2c_data_hdr, cccid, 8);
+NVMF_ASSERT_OFF(nvme_tcp_h2c_data_hdr, ttag, 10);
+NVMF_ASSERT_OFF(nvme_tcp_h2c_data_hdr, datao, 12);
+NVMF_ASSERT_OFF(nvme_tcp_h2c_data_hdr, datal, 16);
+
+NVMF_ASSERT_SIZE(nvme_tcp_c2h_data_hdr, 24);
+NVMF_ASSERT_OFF(nvme_tcp_c2h_data_hdr, cccid, 8);
+NVMF_ASSERT_OFF(nvme_tcp_c2h_data_hdr, datao, 12);
+NVMF_ASSERT_OFF(nvme_tcp_c2h_data_hdr, datal, 16);
+
+NVMF_ASSERT_SIZE(nvme_tcp_r2t_hdr, 24);
+NVMF_ASSERT_OFF(nvme_tcp_r2t_hdr, cccid, 8);
+NVMF_ASSERT_OFF(nvme_tcp_r2t_hdr, ttag, 10);
+NVMF_ASSERT_OFF(nvme_tcp_r2t_hdr, r2to, 12);
+NVMF_ASSERT_OFF(nvme_tcp_r2t_hdr, r2tl, 16);
+
+#undef NVMF_ASSERT_SIZE
+#undef NVMF_ASSERT_OFF
+
+#endif /* NVMF_SPEC_H */

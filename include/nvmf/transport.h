@@ -1,0 +1,220 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Transport-independent queue pair and capsule API.
+ *
+ * A queue pair (qpair) is one NVMe submission/completion queue pair carried
+ * over one transport connection, in either the host or the controller role.
+ * Upper layers exchange capsules (a 64-byte SQE or a 16-byte CQE plus an
+ * optional data buffer) through it; everything below - PDU framing, digests,
+ * in-capsule data, R2T/H2CData and C2HData transfers - is the transport's
+ * business.  The TCP transport is the first implementation; a transport plugs
+ * in through an ops table (see src/transport/transport.h).
+ *
+ * Threading: callbacks (capsule received, I/O complete, qpair error) run on a
+ * transport thread.  They must not block, and must not free the qpair they
+ * are called for; everything else in this API may be called from them.
+ */
+#ifndef NVMF_TRANSPORT_H
+#define NVMF_TRANSPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "nvmf/spec.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct nvmf_qpair;
+struct nvmf_capsule;
+struct nvmf_engine;
+
+/*
+ * Called once when the qpair stops: error is 0 for an orderly close by the
+ * peer, else a positive errno (EPROTO for a protocol violation by the peer,
+ * ECONNRESET for a TermReq received, ETIMEDOUT, ...).
+ */
+typedef void nvmf_qpair_error_cb(void *arg, int error);
+
+/* A command capsule (controller role) or response capsule (host role). */
+typedef void nvmf_capsule_received_cb(void *arg, struct nvmf_capsule *nc);
+
+/*
+ * A data transfer attached to a capsule has finished and the transport no
+ * longer touches the caller's buffer.  error is 0, or a positive errno:
+ * EBADMSG for a data digest mismatch, ECONNABORTED when the qpair went away.
+ */
+typedef void nvmf_io_complete_cb(void *arg, size_t xfered, int error);
+
+/* A caller's data buffer: an iovec list and the bytes it covers. */
+struct nvmf_iov {
+	const struct iovec *iov; /* must stay valid until the data completes */
+	int iovcnt;
+	size_t len;              /* <= sum of iov lengths */
+};
+
+/* TCP connection parameters (see the NVMe/TCP specification, ICReq/ICResp). */
+struct nvmf_tcp_params {
+	int fd;                  /* connected stream socket; the qpair owns it */
+	bool header_digests;     /* host: request; controller: permit */
+	bool data_digests;
+	uint8_t pda;             /* our PDU data alignment (0..31); 0 interoperates */
+	uint32_t maxr2t;         /* host: MAXR2T to offer (0's based) */
+	uint32_t maxh2cdata;     /* controller: MAXH2CDATA to offer (>= 4096, %4) */
+	uint32_t max_icd;        /* host: in-capsule bytes usable on this queue;
+	                            controller: in-capsule bytes accepted */
+	uint32_t max_c2h_data;   /* controller: split C2HData PDUs at this size */
+	uint32_t max_io_size;    /* largest transfer a command may carry */
+	uint32_t connect_timeout_ms; /* host: time allowed for ICResp */
+};
+
+struct nvmf_qpair_params {
+	enum nvmf_trtype trtype;
+	bool controller;         /* role: true for the controller side */
+	bool admin;              /* QID 0 */
+	bool sq_flow_control;    /* maintain SQHD; the controller learns it from
+	                            Connect (nvmf_qpair_set_connected) */
+	uint16_t qsize;          /* queue entries (1's based); the controller
+	                            passes the most it will accept */
+	struct nvmf_engine *engine; /* NULL: the default engine */
+	nvmf_qpair_error_cb *error_cb;
+	nvmf_capsule_received_cb *receive_cb;
+	void *cb_arg;
+	union {
+		struct nvmf_tcp_params tcp;
+	};
+};
+
+/* What the connection negotiated, for the upper layer and for logs. */
+struct nvmf_qpair_info {
+	bool header_digests;
+	bool data_digests;
+	uint8_t txpda;           /* alignment we pad to, bytes */
+	uint8_t rxpda;           /* alignment the peer pads to, bytes */
+	uint32_t maxr2t;         /* 0's based */
+	uint32_t maxh2cdata;
+	uint32_t max_icd;
+};
+
+/*
+ * Queue pairs.  nvmf_qpair_create returns NULL with errno set.  In the host
+ * role it returns once the connection is initialised (ICReq/ICResp done);
+ * in the controller role it returns at once and the peer's ICReq is answered
+ * as it arrives.
+ */
+struct nvmf_qpair *nvmf_qpair_create(const struct nvmf_qpair_params *params);
+/* Stops the transport, fails outstanding transfers, closes the socket. */
+void nvmf_qpair_free(struct nvmf_qpair *qp);
+/* Orderly shutdown: stops receiving, lets queued PDUs go out first. */
+void nvmf_qpair_shutdown(struct nvmf_qpair *qp);
+void nvmf_qpair_get_info(const struct nvmf_qpair *qp, struct nvmf_qpair_info *info);
+bool nvmf_qpair_is_admin(const struct nvmf_qpair *qp);
+uint16_t nvmf_qpair_qsize(const struct nvmf_qpair *qp);
+/*
+ * Controller: record what an accepted Connect asked for: the queue ID, the
+ * queue size (<= the qsize the qpair was created with) and whether SQ flow
+ * control stays on (CATTR bit 2 clear).
+ */
+void nvmf_qpair_set_connected(struct nvmf_qpair *qp, uint16_t qid, uint16_t qsize,
+			      bool sq_flow_control);
+uint16_t nvmf_qpair_qid(const struct nvmf_qpair *qp);
+bool nvmf_qpair_sq_flow_control(const struct nvmf_qpair *qp);
+/* The qpair's engine thread, when the caller runs on it (for inline work). */
+bool nvmf_qpair_on_engine_thread(const struct nvmf_qpair *qp);
+
+/*
+ * Capsules.  Allocation takes a capsule from the qpair's pool (no heap
+ * allocation) and returns NULL when the pool is empty.  The SQE/CQE is
+ * copied in.
+ */
+struct nvmf_capsule *nvmf_capsule_command(struct nvmf_qpair *qp, const struct nvme_sqe *sqe);
+struct nvmf_capsule *nvmf_capsule_response(struct nvmf_qpair *qp, const struct nvme_cqe *cqe);
+/* A response for a received command: CID, SQID and SQHD filled in. */
+struct nvmf_capsule *nvmf_capsule_response_for(struct nvmf_capsule *cmd, uint16_t status,
+					       uint32_t cdw0, uint32_t cdw1);
+void nvmf_capsule_free(struct nvmf_capsule *nc);
+struct nvme_sqe *nvmf_capsule_sqe(struct nvmf_capsule *nc);
+struct nvme_cqe *nvmf_capsule_cqe(struct nvmf_capsule *nc);
+struct nvmf_qpair *nvmf_capsule_qpair(const struct nvmf_capsule *nc);
+/* Host: false when the response was synthesised from a C2H SUCCESS flag. */
+bool nvmf_capsule_sqhd_valid(const struct nvmf_capsule *nc);
+
+/*
+ * Host: attach the command's data buffer.  send is true for host-to-
+ * controller data (writes).  complete_cb runs once the transfer is finished
+ * and the transport has released the buffer (for reads, before the response
+ * capsule is delivered).  The transport picks in-capsule data or R2T
+ * transfers and fills in SGL1.
+ */
+int nvmf_capsule_append_data(struct nvmf_capsule *nc, const struct nvmf_iov *data, bool send,
+			     nvmf_io_complete_cb *complete_cb, void *cb_arg);
+
+/* Queue a capsule for transmission; the qpair holds it until it is sent. */
+int nvmf_capsule_transmit(struct nvmf_capsule *nc);
+
+/*
+ * Controller: check a received command's SGL against the transport (returns
+ * an nvme status, SCT << 8 | SC), and the length of the data it describes.
+ */
+uint16_t nvmf_capsule_validate_command(const struct nvmf_capsule *nc);
+size_t nvmf_capsule_data_len(const struct nvmf_capsule *nc);
+
+/*
+ * Controller: pull len bytes of the command's host-to-controller data at
+ * data_offset into the caller's buffer, from in-capsule data or via
+ * R2T/H2CData.  complete_cb runs on completion or error.
+ */
+int nvmf_receive_controller_data(struct nvmf_capsule *nc, uint32_t data_offset,
+				 const struct nvmf_iov *data, nvmf_io_complete_cb *complete_cb,
+				 void *cb_arg);
+
+/*
+ * Controller: send the bytes at data_offset of the command's controller-to-
+ * host data as one or more C2HData PDUs.  May be called repeatedly with
+ * increasing offsets; the piece that reaches the end of the command's data
+ * (nvmf_capsule_data_len) carries LAST_PDU.  If that piece is sent with
+ * success_status true while SQ flow control is disabled, it also carries the
+ * SUCCESS flag and ends the command: NVMF_SUCCESS_SENT is returned and the
+ * caller must not send a response.  complete_cb (may be NULL) runs when the
+ * transport has released the caller's buffer.  Returns an nvme status (0 on
+ * success) or NVMF_SUCCESS_SENT.
+ */
+#define NVMF_SUCCESS_SENT 0xffffu
+uint16_t nvmf_send_controller_data(struct nvmf_capsule *nc, uint32_t data_offset,
+				   const struct nvmf_iov *data, bool success_status,
+				   nvmf_io_complete_cb *complete_cb, void *cb_arg);
+
+/*
+ * Engines drive the queue pairs' sockets.  The default engine gives every
+ * queue pair its own receive and transmit threads; an event-loop engine
+ * serves many queue pairs from one thread and may busy-poll.
+ */
+enum nvmf_engine_kind {
+	NVMF_ENGINE_THREADS,     /* receive + transmit thread per qpair, sleeping */
+	NVMF_ENGINE_EPOLL,       /* one event-loop thread for many qpairs */
+};
+
+struct nvmf_engine_params {
+	enum nvmf_engine_kind kind;
+	unsigned nthreads;       /* EPOLL: loop threads (qpairs spread over them) */
+	int cpu;                 /* EPOLL: pin loop thread i to cpu + i; -1: none */
+	/* EPOLL: busy-poll this long (us) after the last event before sleeping;
+	 * 0 sleeps at once, NVMF_ENGINE_POLL_FOREVER never sleeps. */
+	uint32_t poll_usec;
+};
+#define NVMF_ENGINE_POLL_FOREVER UINT32_MAX
+
+struct nvmf_engine *nvmf_engine_create(const struct nvmf_engine_params *params);
+/* All qpairs using the engine must have been freed first. */
+void nvmf_engine_destroy(struct nvmf_engine *engine);
+/* "threads", "epoll", "poll" (epoll, never sleeps), "hybrid:USEC". */
+int nvmf_engine_parse(const char *spec, struct nvmf_engine_params *params);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* NVMF_TRANSPORT_H */

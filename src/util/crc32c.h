@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * CRC32C (Castagnoli), the NVMe/TCP header and data digest, through ISA-L.
+ * A running CRC starts at NVMF_CRC32C_INIT and is finished with
+ * nvmf_crc32c_final; the wire form is the finished value, little-endian.
+ */
+#ifndef NVMF_UTIL_CRC32C_H
+#define NVMF_UTIL_CRC32C_H
+
+#include <isa-l/crc.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define NVMF_CRC32C_INIT 0xffffffffu
+
+static inline uint32_t nvmf_crc32c_update(uint32_t crc, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+
+	/* ISA-L takes an int length. */
+	while (len > (1u << 30)) {
+		crc = crc32_iscsi((unsigned char *)p, 1 << 30, crc);
+		p += 1u << 30;
+		len -= 1u << 30;
+	}
+	return crc32_iscsi((unsigned char *)p, (int)len, crc);
+}
+
+static inline uint32_t nvmf_crc32c_final(uint32_t crc)
+{
+	return ~crc;
+}
+
+static inline uint32_t nvmf_crc32c(const void *buf, size_t len)
+{
+	return nvmf_crc32c_final(nvmf_crc32c_update(NVMF_CRC32C_INIT, buf, len));
+}
+
+#endif
