@@ -126,7 +126,7 @@ struct tcp_r2t_slot {
 	uint32_t end;                /* R2TO + R2TL */
 	uint16_t next_free;
 	struct tcp_tx_item item;     /* the R2T PDU */
-	uint8_t hdr[sizeof(struct nvme_tcp_r2t_hdr) + NVME_TCP_DIGEST_LEN];
+	_Alignas(8) uint8_t hdr[sizeof(struct nvme_tcp_r2t_hdr) + NVME_TCP_DIGEST_LEN];
 };
 
 struct tcp_capsule {
@@ -135,7 +135,7 @@ struct tcp_capsule {
 	bool from_rx_pool;
 	int refs;                    /* upper layer + transmit queue */
 	struct tcp_tx_item item;
-	uint8_t hdr[TCP_HDR_MAX];
+	_Alignas(8) uint8_t hdr[TCP_HDR_MAX];
 	uint32_t ddgst;              /* in-capsule data digest, little-endian */
 	struct iovec icd_iov;
 	struct tcp_cmd_buffer cb;
@@ -168,7 +168,7 @@ struct tcp_rx {
 	enum tcp_rx_phase phase;
 	bool ch_valid;               /* the common header at rd passed */
 	struct nvmf_tcp_pdu_layout layout;
-	uint8_t hdr[TCP_HDR_MAX];    /* the current PDU's header */
+	_Alignas(8) uint8_t hdr[TCP_HDR_MAX];    /* the current PDU's header */
 	uint32_t pad_left;
 	uint32_t data_left;
 	uint32_t crc;
@@ -188,7 +188,7 @@ struct tcp_tx_batch {
 	int iovcnt;
 	int iov_pos;                 /* first iovec not fully sent */
 	size_t bytes;
-	uint8_t hdrs[TCP_TX_PDUS][NVME_TCP_PDO_MAX]; /* run PDU headers, padded */
+	_Alignas(8) uint8_t hdrs[TCP_TX_PDUS][NVME_TCP_PDO_MAX]; /* run PDU headers, padded */
 	uint32_t ddgst[TCP_TX_PDUS];
 	struct {
 		uint8_t *hdr;            /* header to digest, or NULL */
@@ -259,9 +259,9 @@ struct tcp_qpair {
 
 	/* Fixed items for the connection's own PDUs. */
 	struct tcp_tx_item ic_item;
-	uint8_t ic_hdr[TCP_HDR_MAX];
+	_Alignas(8) uint8_t ic_hdr[TCP_HDR_MAX];
 	struct tcp_tx_item term_item;
-	uint8_t term_hdr[TCP_HDR_MAX];
+	_Alignas(8) uint8_t term_hdr[TCP_HDR_MAX];
 
 	struct tcp_rx rx;            /* owned by tcp_rx */
 };
@@ -1033,7 +1033,9 @@ static bool handle_term_req(struct tcp_qpair *tq, const struct nvme_tcp_term_req
 {
 	NVMF_ERR("nvme-tcp: peer terminated the connection: FES %#x (%s), FEI %u", term->fes,
 		 nvmf_tcp_fes_name(term->fes), term->fei);
+	/* Tear down at once; nothing more is sent (NVMe-oF 1.1 §7.4.7). */
 	tq->rx.phase = RX_DRAIN;
+	shutdown(tq->conn.fd, SHUT_RDWR);
 	tcp_report(tq, ECONNRESET);
 	return false;
 }
@@ -1457,13 +1459,16 @@ static bool rx_process(struct tcp_qpair *tq)
 
 		switch (rx->phase) {
 		case RX_HEADER: {
-			const struct nvme_tcp_common_hdr *ch = (const void *)p;
+			struct nvme_tcp_common_hdr ch_copy;
+			const struct nvme_tcp_common_hdr *ch = &ch_copy;
 			struct nvmf_tcp_rx_rules rules;
 			uint16_t fes;
 			uint32_t fei;
 
 			if (avail < sizeof(*ch))
 				return true;
+			/* The ring holds PDUs at any byte offset. */
+			memcpy(&ch_copy, p, sizeof(ch_copy));
 			if (!rx->ch_valid) {
 				rules = rx_rules(tq);
 				switch (nvmf_tcp_validate_ch(ch, &rules, &rx->layout, &fes, &fei)) {

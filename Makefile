@@ -1,0 +1,55 @@
+# Front door: `make` builds everything into build/; see README.md.
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?= -DNVMF_WERROR=ON
+
+.PHONY: all deps build asan run test test-fast test-asan test-interop bench soak install clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+$(BUILD)/Makefile:
+	cmake -S . -B $(BUILD) $(CMAKE_FLAGS)
+
+build: $(BUILD)/Makefile
+	cmake --build $(BUILD) -j $(JOBS)
+
+$(ASAN_BUILD)/Makefile:
+	cmake -S . -B $(ASAN_BUILD) $(CMAKE_FLAGS) -DNVMF_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+
+asan: $(ASAN_BUILD)/Makefile
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+# The main job: serve a namespace on 127.0.0.1:4420 (Ctrl-C stops it).
+run: deps build
+	$(BUILD)/nvmfd
+
+# Everything CI runs: the suite, then the suite again under ASan + UBSan
+# (interop runs boot real Linux kernels under emulation; they run once).
+test: deps build asan
+	ctest --test-dir $(BUILD) --output-on-failure -j 2
+	ctest --test-dir $(ASAN_BUILD) --output-on-failure -j 2 -LE 'interop|slow'
+
+test-fast: build
+	ctest --test-dir $(BUILD) --output-on-failure -j 2 -LE 'interop|slow'
+
+test-asan: asan
+	ctest --test-dir $(ASAN_BUILD) --output-on-failure -j 2 -LE 'interop|slow'
+
+test-interop: build
+	ctest --test-dir $(BUILD) --output-on-failure -L interop
+
+bench: deps build
+	bench/run.sh $(BUILD)
+
+soak: deps build
+	tests/soak/run.sh $(BUILD)
+
+install: build
+	cmake --install $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the project needs to build, test and
+# benchmark, if any is missing.  Safe to run repeatedly; needs root (or sudo).
+set -euo pipefail
+
+packages=(
+	build-essential cmake pkg-config
+	libisal-dev        # CRC32C header and data digests
+	libjansson-dev     # nvmetcli-format configuration, JSON output
+	liburing-dev       # io_uring engine
+	libfuse3-dev fuse3 # nvmf mount
+	libssl-dev         # TLS 1.3 PSK and DH-HMAC-CHAP
+	clang libclang-rt-14-dev # libFuzzer targets, sanitizers
+	fio e2fsprogs util-linux # filesystem and fio tests through the mount
+	iproute2 procps python3
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "install-deps: installing ${missing[*]}"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

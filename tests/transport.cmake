@@ -1,0 +1,7 @@
+# Transport: CRC32C, the PDU validator, end-to-end qpairs, malformed PDUs.
+nvmf_add_test(transport_loopback SOURCES transport/test_transport.c transport/loopback.c
+              LABELS transport)
+nvmf_add_test(transport_malformed SOURCES transport/test_malformed.c transport/loopback.c
+              LABELS transport)
+nvmf_add_test(transport_crc32c SOURCES transport/test_crc32c.c LABELS transport)
+nvmf_add_test(transport_pdu_validator SOURCES transport/test_pdu.c LABELS transport)
