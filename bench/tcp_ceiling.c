@@ -43,6 +43,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/histogram.h"
+
 #define CMD_PDU_BYTES   72u     /* capsule command: 8 B PDU header + 64 B SQE */
 #define C2H_HDR_BYTES   24u     /* C2H data PDU header */
 #define RESP_PDU_BYTES  24u     /* capsule response: 8 B PDU header + 16 B CQE */
@@ -60,12 +62,6 @@
 #define UNITS_PER_SEND  MAX_IODEPTH
 #define IOVS_PER_SEND   (2 * UNITS_PER_SEND + 1)
 _Static_assert(IOVS_PER_SEND <= IOV_MAX, "a whole batch must fit one sendmsg");
-
-/* Log-linear latency histogram in ns: 64 sub-buckets per power of two (<1.6% error). */
-#define HIST_SUB_BITS   6u
-#define HIST_SUB        (1u << HIST_SUB_BITS)
-#define HIST_MAX_MSB    40u     /* ~18 minutes; longer latencies land in the last bucket */
-#define HIST_BUCKETS    ((HIST_MAX_MSB - HIST_SUB_BITS + 2) * HIST_SUB)
 
 struct config {
 	bool write;
@@ -102,12 +98,6 @@ struct peer {
 	int fail_errno;
 };
 
-struct latency_hist {
-	uint64_t count;
-	uint64_t sum_ns;
-	uint64_t buckets[HIST_BUCKETS];
-};
-
 struct sample {
 	uint64_t wall_ns;
 	uint64_t server_cpu_ns;
@@ -119,7 +109,7 @@ struct bench {
 	struct peer server, client;
 	clockid_t server_cpu_clock;     /* lets the client sample both threads at one instant */
 	uint64_t *issue_ns;             /* per in-flight I/O submit time, FIFO of iodepth */
-	struct latency_hist hist;
+	struct nvmf_histogram hist;
 	struct sample begin, end;       /* the measured interval */
 };
 
@@ -279,46 +269,6 @@ static void *server_thread(void *arg)
 	return NULL;
 }
 
-static unsigned hist_index(uint64_t ns)
-{
-	if (ns < HIST_SUB)
-		return (unsigned)ns;
-	unsigned msb = 63u - (unsigned)__builtin_clzll(ns);
-
-	if (msb > HIST_MAX_MSB)
-		return HIST_BUCKETS - 1;
-	unsigned shift = msb - HIST_SUB_BITS;
-
-	return (shift + 1) * HIST_SUB + (unsigned)(ns >> shift) - HIST_SUB;
-}
-
-/* Midpoint of a bucket, in ns. */
-static double hist_bucket_ns(unsigned index)
-{
-	if (index < HIST_SUB)
-		return index;
-	unsigned shift = index / HIST_SUB - 1;
-	uint64_t low = (uint64_t)(index % HIST_SUB + HIST_SUB) << shift;
-
-	return (double)low + (double)((1ull << shift) - 1) / 2;
-}
-
-static double hist_percentile_usec(const struct latency_hist *h, double fraction)
-{
-	double exact_rank = fraction * (double)h->count;
-	uint64_t rank = (uint64_t)exact_rank;
-	uint64_t seen = 0;
-
-	if ((double)rank < exact_rank || rank == 0)
-		rank++;
-	for (unsigned i = 0; i < HIST_BUCKETS; i++) {
-		seen += h->buckets[i];
-		if (seen >= rank)
-			return hist_bucket_ns(i) / 1000;
-	}
-	return 0;
-}
-
 static int take_sample(struct bench *b, uint64_t now, struct sample *s)
 {
 	s->wall_ns = now;
@@ -381,9 +331,7 @@ static int client_run(struct bench *b)
 
 			q.oldest = (q.oldest + 1) % b->cfg.iodepth;
 			if (phase == MEASURE) {
-				b->hist.count++;
-				b->hist.sum_ns += latency;
-				b->hist.buckets[hist_index(latency)]++;
+				nvmf_hist_add(&b->hist, latency);
 			}
 		}
 		q.count -= completed;
@@ -644,14 +592,14 @@ static int start_thread(pthread_t *thread, void *(*fn)(void *), void *arg, int c
 static void report(const struct bench *b)
 {
 	const struct config *c = &b->cfg;
-	const struct latency_hist *h = &b->hist;
+	const struct nvmf_histogram *h = &b->hist;
 	double seconds = (double)(b->end.wall_ns - b->begin.wall_ns) / 1e9;
 	double iops = (double)h->count / seconds;
 	double mib_per_sec = iops * (double)c->bs / (1 << 20);
 	double mean = (double)h->sum_ns / (double)h->count / 1000;
-	double p50 = hist_percentile_usec(h, 0.50);
-	double p99 = hist_percentile_usec(h, 0.99);
-	double p999 = hist_percentile_usec(h, 0.999);
+	double p50 = nvmf_hist_percentile_usec(h, 0.50);
+	double p99 = nvmf_hist_percentile_usec(h, 0.99);
+	double p999 = nvmf_hist_percentile_usec(h, 0.999);
 	double server_cpu = (double)(b->end.server_cpu_ns - b->begin.server_cpu_ns) / 1e9;
 	double client_cpu = (double)(b->end.client_cpu_ns - b->begin.client_cpu_ns) / 1e9;
 	double server_per_io = server_cpu * 1e6 / (double)h->count;

@@ -47,7 +47,8 @@
 #define TCP_MAX_DATA_IOVCNT 64     /* iovecs in one caller buffer */
 #define TCP_MAX_R2T 4              /* R2Ts outstanding per command, at most */
 #define TCP_ADMIN_MAX_ICD 8192     /* admin and Fabrics commands, any queue */
-#define TCP_POOL_SLACK 16          /* capsules beyond qsize, per direction */
+#define TCP_POOL_SLACK 16          /* capsules beyond the bound below, per direction */
+#define TCP_POOL_CHUNK 16          /* capsules allocated at a time, on demand */
 #define TCP_FLUSH_TIMEOUT_MS 1000  /* queued PDUs get this long at free */
 
 struct tcp_qpair;
@@ -131,6 +132,7 @@ struct tcp_r2t_slot {
 
 struct tcp_capsule {
 	struct nvmf_capsule nc;
+	struct tcp_qpair *tq;
 	struct tcp_capsule *next_free;
 	bool from_rx_pool;
 	int refs;                    /* upper layer + transmit queue */
@@ -143,6 +145,12 @@ struct tcp_capsule {
 	uint8_t *icd;
 	uint32_t icd_len;
 	bool icd_digest_error;
+};
+
+/* Capsules come in chunks, allocated as the queue gets busy. */
+struct tcp_capsule_chunk {
+	struct tcp_capsule_chunk *next;
+	struct tcp_capsule capsules[TCP_POOL_CHUNK];
 };
 
 enum tcp_rx_phase {
@@ -242,8 +250,9 @@ struct tcp_qpair {
 	bool batch_pending;
 
 	/* Pools (lock). */
-	struct tcp_capsule *capsules;
-	unsigned ncapsules;
+	struct tcp_capsule_chunk *chunks;
+	unsigned pool_max;           /* capsules per direction, at most */
+	unsigned pool_size[2];       /* allocated: [0] transmit, [1] receive */
 	struct tcp_capsule *free_rx, *free_tx;
 	struct tcp_tx_item *c2h_items;
 	struct tcp_tx_item *free_c2h;
@@ -438,13 +447,41 @@ static void tcp_fatal(struct tcp_qpair *tq, uint16_t fes, uint32_t fei, const vo
 /* Capsule pool                                                        */
 /* ------------------------------------------------------------------ */
 
+/* Add a chunk of capsules to a direction's free list, within its bound. */
+static bool pool_grow_locked(struct tcp_qpair *tq, bool rx)
+{
+	struct tcp_capsule **head = rx ? &tq->free_rx : &tq->free_tx;
+	struct tcp_capsule_chunk *chunk;
+
+	if (tq->pool_size[rx] >= tq->pool_max)
+		return false;
+	chunk = calloc(1, sizeof(*chunk));
+	if (chunk == NULL)
+		return false;
+	chunk->next = tq->chunks;
+	tq->chunks = chunk;
+	for (unsigned i = 0; i < TCP_POOL_CHUNK; i++) {
+		struct tcp_capsule *tc = &chunk->capsules[i];
+
+		tc->tq = tq;
+		tc->from_rx_pool = rx;
+		tc->next_free = *head;
+		*head = tc;
+	}
+	tq->pool_size[rx] += TCP_POOL_CHUNK;
+	return true;
+}
+
 static struct tcp_capsule *capsule_get_locked(struct tcp_qpair *tq, bool rx)
 {
 	struct tcp_capsule **head = rx ? &tq->free_rx : &tq->free_tx;
 	struct tcp_capsule *tc = *head;
 
-	if (tc == NULL)
-		return NULL;
+	if (tc == NULL) {
+		if (!pool_grow_locked(tq, rx))
+			return NULL;
+		tc = *head;
+	}
 	*head = tc->next_free;
 	tc->refs = 1;
 	tq->refs++;
@@ -987,6 +1024,20 @@ static bool handle_icreq(struct tcp_qpair *tq, const struct nvme_tcp_icreq *req)
 	tq->maxr2t = req->maxr2t;
 	tq->r2t_per_cmd = req->maxr2t < TCP_MAX_R2T - 1 ? req->maxr2t + 1 : TCP_MAX_R2T;
 	tq->maxh2cdata = tq->cfg.maxh2cdata;
+	/* Transfer tags: queue size x R2Ts per command (TCP 1.0a §3.6.2.9). */
+	tq->nttags = (uint32_t)tq->qp.qsize * tq->r2t_per_cmd;
+	if (tq->nttags > TTAG_NONE)
+		tq->nttags = TTAG_NONE;
+	tq->ttags = calloc(tq->nttags, sizeof(*tq->ttags));
+	if (tq->ttags == NULL) {
+		pthread_mutex_unlock(&tq->lock);
+		NVMF_ERR("nvme-tcp: out of memory for transfer tags");
+		tcp_report(tq, ENOMEM);
+		tq->rx.phase = RX_DRAIN;
+		return false;
+	}
+	for (uint32_t i = tq->nttags; i-- > 0;)
+		r2t_slot_free_locked(tq, &tq->ttags[i]);
 
 	memset(rsp, 0, sizeof(*rsp));
 	rsp->ch.pdu_type = NVME_TCP_PDU_ICRESP;
@@ -1676,9 +1727,14 @@ static void tcp_rx_done(struct nvmf_engine_conn *conn)
 
 static void tcp_qpair_release(struct tcp_qpair *tq)
 {
-	for (unsigned i = 0; i < tq->ncapsules; i++)
-		free(tq->capsules[i].icd);
-	free(tq->capsules);
+	while (tq->chunks != NULL) {
+		struct tcp_capsule_chunk *chunk = tq->chunks;
+
+		tq->chunks = chunk->next;
+		for (unsigned i = 0; i < TCP_POOL_CHUNK; i++)
+			free(chunk->capsules[i].icd);
+		free(chunk);
+	}
 	free(tq->c2h_items);
 	free(tq->cid_hash);
 	free(tq->ttags);
@@ -1701,18 +1757,15 @@ static int tcp_alloc_pools(struct tcp_qpair *tq)
 {
 	const unsigned per_dir = tq->qp.qsize + TCP_POOL_SLACK;
 
-	tq->ncapsules = 2 * per_dir;
-	tq->capsules = calloc(tq->ncapsules, sizeof(*tq->capsules));
+	/*
+	 * Capsules in use at once, per direction: the queue's commands (or
+	 * responses), plus those of one transmit batch already answered but
+	 * not yet released by the transmit side.
+	 */
+	tq->pool_max = tq->qp.qsize + TCP_TX_PDUS + TCP_POOL_SLACK;
 	tq->rx.ring = malloc(TCP_RX_RING_SIZE);
-	if (tq->capsules == NULL || tq->rx.ring == NULL)
+	if (tq->rx.ring == NULL)
 		return ENOMEM;
-	for (unsigned i = 0; i < tq->ncapsules; i++) {
-		struct tcp_capsule *tc = &tq->capsules[i];
-
-		tc->from_rx_pool = i < per_dir;
-		capsule_put_locked(tq, tc); /* refs 0 -> onto its free list */
-		tq->refs++;
-	}
 	if (tq->qp.controller) {
 		tq->nc2h_items = per_dir;
 		tq->c2h_items = calloc(tq->nc2h_items, sizeof(*tq->c2h_items));
@@ -1723,16 +1776,7 @@ static int tcp_alloc_pools(struct tcp_qpair *tq)
 			tq->c2h_items[i].next = tq->free_c2h;
 			tq->free_c2h = &tq->c2h_items[i];
 		}
-		/* Transfer tags: queue size x R2Ts per command (TCP 1.0a §3.6.2.9). */
-		tq->nttags = (uint32_t)tq->qp.qsize * TCP_MAX_R2T;
-		if (tq->nttags > TTAG_NONE)
-			tq->nttags = TTAG_NONE;
-		tq->ttags = calloc(tq->nttags, sizeof(*tq->ttags));
-		if (tq->ttags == NULL)
-			return ENOMEM;
-		tq->ttag_free = TTAG_NONE;
-		for (uint32_t i = tq->nttags; i-- > 0;)
-			r2t_slot_free_locked(tq, &tq->ttags[i]);
+		tq->ttag_free = TTAG_NONE; /* sized once ICReq gives MAXR2T */
 	} else {
 		tq->cid_hash_mask = round_pow2(2u * tq->qp.qsize) - 1;
 		tq->cid_hash = calloc(tq->cid_hash_mask + 1, sizeof(*tq->cid_hash));
@@ -1892,22 +1936,24 @@ static void tcp_qpair_abort_all(struct tcp_qpair *tq)
 	tq->cap_tail = &tq->cap_head;
 
 	/* Transfers waiting for data from the peer. */
-	for (unsigned i = 0; i < tq->ncapsules; i++) {
-		struct tcp_cmd_buffer *cb = &tq->capsules[i].cb;
-		bool complete = false;
+	for (struct tcp_capsule_chunk *chunk = tq->chunks; chunk != NULL; chunk = chunk->next) {
+		for (unsigned i = 0; i < TCP_POOL_CHUNK; i++) {
+			struct tcp_cmd_buffer *cb = &chunk->capsules[i].cb;
+			bool complete = false;
 
-		pthread_mutex_lock(&tq->lock);
-		if (cb->active) {
-			if (cb->registered)
-				cb_unregister_locked(tq, cb);
-			if (cb->error == 0)
-				cb->error = ECONNABORTED;
-			cb->refs = 1;
-			complete = cb_put_locked(cb);
+			pthread_mutex_lock(&tq->lock);
+			if (cb->active) {
+				if (cb->registered)
+					cb_unregister_locked(tq, cb);
+				if (cb->error == 0)
+					cb->error = ECONNABORTED;
+				cb->refs = 1;
+				complete = cb_put_locked(cb);
+			}
+			pthread_mutex_unlock(&tq->lock);
+			if (complete)
+				cb_complete(tq, cb);
 		}
-		pthread_mutex_unlock(&tq->lock);
-		if (complete)
-			cb_complete(tq, cb);
 	}
 	for (uint32_t i = 0; i < tq->nttags; i++)
 		if (tq->ttags[i].cb != NULL)
