@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The NVMe over Fabrics controller (target) side of libnvmf.
+ *
+ * A target serves NVM subsystems (each with namespaces and a host access
+ * list) on ports, and a discovery controller under the well-known discovery
+ * NQN on every port.  It follows the dynamic controller model: every admin
+ * queue Connect creates a controller, I/O queue Connects join it by CNTLID.
+ *
+ * Usage: fill a struct nvmf_target_conf (by hand, or from a configuration
+ * file as nvmfd does), create the target, apply the configuration (which
+ * opens the listening sockets), and later apply a new configuration to
+ * reload, or shut down.  The configuration structures are only read during
+ * nvmf_target_configure(); the caller keeps ownership.
+ *
+ * Threading: every function here may be called from any thread except the
+ * transport's callback threads; nvmf_target_configure, nvmf_target_shutdown
+ * and nvmf_target_destroy must not run concurrently with each other.
+ */
+#ifndef NVMF_CONTROLLER_H
+#define NVMF_CONTROLLER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nvmf/spec.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NVMF_NQN_SIZE (NVMF_NQN_MAX_LEN + 1)
+#define NVMF_PATH_SIZE 1024
+#define NVMF_MAX_NSID 1024            /* namespace IDs 1..1024 (Identify NN) */
+#define NVMF_SERIAL_SIZE 21           /* Identify SN: 20 ASCII characters */
+#define NVMF_MODEL_SIZE 41            /* Identify MN: 40 */
+#define NVMF_FIRMWARE_SIZE 9          /* Identify FR: 8 */
+
+/* A namespace and its backing store. */
+struct nvmf_ns_conf {
+	uint32_t nsid;                /* 1..NVMF_MAX_NSID */
+	/* A regular file, a block device, or "ramdisk:SIZE" (SIZE like 512M, 4G). */
+	char path[NVMF_PATH_SIZE];
+	uint64_t size;                /* regular file: create it this size when missing */
+	uint32_t block_size;          /* 512 or 4096; 0: the backing's (files: 4096) */
+	bool enabled;                 /* disabled namespaces are configured but not served */
+	bool readonly;
+	/* Identifiers; those not given are derived from subsystem NQN, NSID and
+	 * path, so they stay the same across restarts. */
+	bool has_uuid, has_nguid, has_eui64;
+	uint8_t uuid[16];
+	uint8_t nguid[16];
+	uint8_t eui64[8];
+};
+
+struct nvmf_subsys_conf {
+	char nqn[NVMF_NQN_SIZE];
+	char serial[NVMF_SERIAL_SIZE];   /* "": derived from the NQN */
+	char model[NVMF_MODEL_SIZE];     /* "": "nvmfd" */
+	char firmware[NVMF_FIRMWARE_SIZE]; /* "": the library version */
+	bool allow_any_host;
+	unsigned nhosts;
+	char (*hosts)[NVMF_NQN_SIZE];    /* allowed host NQNs */
+	unsigned nns;
+	struct nvmf_ns_conf *ns;
+	uint16_t cntlid_min, cntlid_max; /* 0: 1 and NVMF_CNTLID_MAX */
+	uint16_t max_io_queues;          /* 0: the target's limit */
+};
+
+struct nvmf_port_conf {
+	uint16_t portid;
+	enum nvmf_adrfam adrfam;
+	char traddr[256];                /* numeric IPv4/IPv6 address */
+	char trsvcid[32];                /* TCP port; "0": an ephemeral one */
+	uint32_t inline_data_size;       /* in-capsule data per I/O command, bytes;
+	                                    UINT32_MAX: the target's default */
+	unsigned nsubsys;
+	char (*subsystems)[NVMF_NQN_SIZE]; /* NQNs served here (none: discovery only) */
+};
+
+struct nvmf_target_conf {
+	unsigned nports;
+	struct nvmf_port_conf *ports;
+	unsigned nsubsys;
+	struct nvmf_subsys_conf *subsys;
+};
+
+/* Limits and defaults for the whole target. */
+struct nvmf_target_params {
+	uint32_t max_connections;     /* TCP connections at once (128) */
+	uint16_t max_io_queues;       /* per controller (16) */
+	uint16_t max_queue_depth;     /* entries per queue: CAP.MQES + 1 (128) */
+	uint32_t max_io_size;         /* bytes per command, a power of two >= 4096 (128 KiB) */
+	uint32_t inline_data_size;    /* default in-capsule data (16 KiB) */
+	uint32_t connect_timeout_ms;  /* a new connection must Connect within (10000) */
+	uint32_t shutdown_timeout_ms; /* graceful shutdown waits this long (10000) */
+	unsigned io_workers;          /* threads for blocking backend I/O (4) */
+	bool allow_digests;           /* permit header/data digests (true) */
+};
+
+struct nvmf_target;
+
+void nvmf_target_params_default(struct nvmf_target_params *params);
+
+/* Returns NULL with errno set. */
+struct nvmf_target *nvmf_target_create(const struct nvmf_target_params *params);
+
+/*
+ * Apply a configuration: the first call opens the ports; later calls
+ * reload, keeping what did not change.  Added, removed or replaced
+ * namespaces raise the namespace attribute changed event on the
+ * subsystem's controllers; changes to what discovery shows bump the
+ * discovery generation counter and raise the discovery log change event.
+ * On error (returns an errno, with a message in err) nothing is changed.
+ */
+int nvmf_target_configure(struct nvmf_target *target, const struct nvmf_target_conf *conf,
+			  char *err, size_t errlen);
+
+/* Check a configuration without applying it (0, or an errno and err). */
+int nvmf_target_conf_validate(const struct nvmf_target_conf *conf, char *err, size_t errlen);
+
+/* The TCP port a configured port listens on (useful with trsvcid "0"). */
+int nvmf_target_listen_port(struct nvmf_target *target, uint16_t portid);
+
+/*
+ * Serve an already accepted TCP connection as if it had arrived on portid
+ * (the target takes the fd).  Returns 0 or an errno.
+ */
+int nvmf_target_add_connection(struct nvmf_target *target, int fd, uint16_t portid);
+
+/*
+ * Graceful stop: close the listening sockets, let commands in flight finish
+ * (answering new ones with a retryable error), flush every namespace, close
+ * every connection.  Returns 0, or EIO if a flush failed or ETIMEDOUT if
+ * commands were still in flight after shutdown_timeout_ms.
+ */
+int nvmf_target_shutdown(struct nvmf_target *target);
+
+/* Shuts down if needed, then frees everything. */
+void nvmf_target_destroy(struct nvmf_target *target);
+
+/* Counters for tests and logs. */
+struct nvmf_target_stats {
+	unsigned connections;
+	unsigned controllers;
+	uint64_t discovery_genctr;
+	uint64_t kato_expired;        /* associations torn down by keep alive */
+	uint64_t connect_timeouts;    /* connections closed before Connect */
+	uint64_t refused_connections; /* over max_connections */
+};
+void nvmf_target_get_stats(struct nvmf_target *target, struct nvmf_target_stats *stats);
+
+/* "4096", "512K", "64M", "4G", "1T" (binary units) to bytes; 0 or EINVAL. */
+int nvmf_parse_size(const char *text, uint64_t *bytes);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* NVMF_CONTROLLER_H */

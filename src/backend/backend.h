@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Namespace backends: the storage behind a namespace, reached through an
+ * ops table.  Offsets and lengths are in bytes and already checked against
+ * the namespace size by the caller.  Operations return 0 or a negative
+ * errno.  A backend with inline_io set never blocks (the ramdisk), so the
+ * controller may run it on the transport's receive thread; the others run
+ * on the worker pool (struct nvmf_workq).
+ */
+#ifndef NVMF_BACKEND_H
+#define NVMF_BACKEND_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct nvmf_bdev;
+
+struct nvmf_backend_ops {
+	const char *name;
+	bool inline_io;
+	int (*read)(struct nvmf_bdev *bdev, void *buf, size_t len, uint64_t offset);
+	int (*write)(struct nvmf_bdev *bdev, const void *buf, size_t len, uint64_t offset,
+		     bool fua);
+	int (*flush)(struct nvmf_bdev *bdev);
+	/* Zero a range; deallocate: the blocks may be unmapped (reads give 0). */
+	int (*write_zeroes)(struct nvmf_bdev *bdev, uint64_t offset, uint64_t len,
+			    bool deallocate);
+	/* Deallocate (punch a hole) where the backing supports it; a no-op otherwise. */
+	int (*deallocate)(struct nvmf_bdev *bdev, uint64_t offset, uint64_t len);
+	void (*close)(struct nvmf_bdev *bdev);
+};
+
+struct nvmf_bdev {
+	const struct nvmf_backend_ops *ops;
+	uint64_t size;                /* bytes, a multiple of block_size */
+	uint32_t block_size;
+	bool readonly;
+	bool deallocate_zeroes;       /* deallocated blocks read back as zeroes */
+	int fd;                       /* file and block device */
+	uint8_t *mem;                 /* ramdisk */
+};
+
+/*
+ * Open the backing named by path: "ramdisk:SIZE", a block device, or a
+ * regular file (created with create_size bytes when missing and
+ * create_size != 0).  block_size 0 picks the backing's own.  Returns 0 or
+ * a negative errno with a reason in err.
+ */
+int nvmf_bdev_open(const char *path, uint64_t create_size, uint32_t block_size, bool readonly,
+		   struct nvmf_bdev **bdev, char *err, size_t errlen);
+void nvmf_bdev_close(struct nvmf_bdev *bdev);
+
+extern const struct nvmf_backend_ops nvmf_backend_file_ops;
+extern const struct nvmf_backend_ops nvmf_backend_blockdev_ops;
+extern const struct nvmf_backend_ops nvmf_backend_ramdisk_ops;
+
+int nvmf_backend_file_open(const char *path, uint64_t create_size, uint32_t block_size,
+			   bool readonly, struct nvmf_bdev **bdev, char *err, size_t errlen);
+int nvmf_backend_ramdisk_open(uint64_t size, uint32_t block_size, struct nvmf_bdev **bdev,
+			      char *err, size_t errlen);
+
+/*
+ * The worker pool: a fixed set of threads running queued work items in
+ * order.  Items are embedded in their owner (no allocation per item).
+ */
+struct nvmf_work {
+	struct nvmf_work *next;
+	void (*fn)(struct nvmf_work *work);
+};
+
+struct nvmf_workq;
+
+struct nvmf_workq *nvmf_workq_create(unsigned nthreads);
+void nvmf_workq_submit(struct nvmf_workq *wq, struct nvmf_work *work);
+/* Runs what is queued, then stops the threads and frees the pool. */
+void nvmf_workq_destroy(struct nvmf_workq *wq);
+
+#endif

@@ -1,0 +1,639 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Connections: one queue pair each.  Received command capsules enter here
+ * (conn_receive), get a context from the connection's pool, and go to the
+ * Fabrics, admin or I/O handlers.  Connect (NVMe-oF 1.1 §3.3) binds the
+ * connection to a controller: a new one for an admin queue (dynamic
+ * controller model), an existing one by CNTLID for an I/O queue.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "controller/internal.h"
+#include "util/log.h"
+
+#define CONN_FREE_WARN_MS 10000
+
+struct nvme_sqe *cmd_sqe(struct nvmf_cmd *cmd)
+{
+	return nvmf_capsule_sqe(cmd->nc);
+}
+
+/* ------------------------------------------------------------------ */
+/* Command contexts                                                    */
+/* ------------------------------------------------------------------ */
+
+static struct nvmf_cmd *cmd_get(struct nvmf_conn *conn)
+{
+	struct nvmf_cmd *cmd;
+
+	pthread_mutex_lock(&conn->lock);
+	cmd = conn->free_cmds;
+	if (cmd != NULL) {
+		conn->free_cmds = cmd->next_free;
+		conn->inflight++;
+	}
+	pthread_mutex_unlock(&conn->lock);
+	if (cmd != NULL) {
+		atomic_store(&cmd->refs, 1);
+		cmd->ns = NULL;
+		cmd->len = 0;
+		cmd->status = 0;
+		cmd->fua = false;
+	}
+	return cmd;
+}
+
+void cmd_put(struct nvmf_cmd *cmd)
+{
+	struct nvmf_conn *conn = cmd->conn;
+
+	if (atomic_fetch_sub(&cmd->refs, 1) != 1)
+		return;
+	if (cmd->ns != NULL) {
+		ns_put(cmd->ns);
+		cmd->ns = NULL;
+	}
+	nvmf_capsule_free(cmd->nc);
+	cmd->nc = NULL;
+	pthread_mutex_lock(&conn->lock);
+	cmd->next_free = conn->free_cmds;
+	conn->free_cmds = cmd;
+	if (--conn->inflight == 0)
+		pthread_cond_broadcast(&conn->idle);
+	pthread_mutex_unlock(&conn->lock);
+}
+
+bool cmd_buf(struct nvmf_cmd *cmd, size_t len)
+{
+	size_t cap = 4096;
+	void *p;
+
+	if (len <= cmd->buf_cap)
+		return true;
+	while (cap < len)
+		cap <<= 1;
+	/* Grows only: a queue settles on buffers of its largest transfer. */
+	if (posix_memalign(&p, 4096, cap) != 0)
+		return false;
+	free(cmd->buf);
+	cmd->buf = p;
+	cmd->buf_cap = cap;
+	return true;
+}
+
+void cmd_complete(struct nvmf_cmd *cmd, uint16_t status, uint32_t dw0, uint32_t dw1)
+{
+	struct nvmf_capsule *rsp;
+
+	if (status != 0 && cmd->conn->ctrl != NULL)
+		ctrl_record_error(cmd->conn->ctrl, cmd, status);
+	rsp = nvmf_capsule_response_for(cmd->nc, status, dw0, dw1);
+	if (rsp == NULL)
+		NVMF_ERR("nvmfd: %s: no response capsule free (cid %u)", cmd->conn->peer,
+			 cmd_sqe(cmd)->cid);
+	else if (nvmf_capsule_transmit(rsp) != 0)
+		nvmf_capsule_free(rsp); /* the connection is going away */
+	cmd_put(cmd);
+}
+
+static void data_sent(void *arg, size_t xfered, int error)
+{
+	cmd_put(arg);
+}
+
+void cmd_reply_data(struct nvmf_cmd *cmd, size_t len)
+{
+	struct nvmf_iov data;
+	uint16_t st;
+
+	if (len == 0) {
+		cmd_complete(cmd, 0, 0, 0);
+		return;
+	}
+	cmd->iov = (struct iovec){.iov_base = cmd->buf, .iov_len = len};
+	data = (struct nvmf_iov){.iov = &cmd->iov, .iovcnt = 1, .len = len};
+	atomic_fetch_add(&cmd->refs, 1); /* released once the transport lets go */
+	st = nvmf_send_controller_data(cmd->nc, 0, &data, true, data_sent, cmd);
+	if (st == NVMF_SUCCESS_SENT) {
+		cmd_put(cmd);
+		return;
+	}
+	if (st != 0)
+		cmd_put(cmd); /* not queued: no callback will come */
+	cmd_complete(cmd, st, 0, 0);
+}
+
+static void data_received(void *arg, size_t xfered, int error)
+{
+	struct nvmf_cmd *cmd = arg;
+
+	if (error == EBADMSG) {
+		/* A data digest error fails this command only (TCP 1.0a §3.6.2.13). */
+		cmd_complete(cmd, NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_TRANSIENT_TRANSPORT_ERROR),
+			     0, 0);
+		return;
+	}
+	if (error != 0) {
+		cmd_complete(cmd, NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_DATA_TRANSFER_ERROR), 0,
+			     0);
+		return;
+	}
+	cmd->cont(cmd);
+}
+
+void cmd_receive_data(struct nvmf_cmd *cmd, size_t len, void (*done)(struct nvmf_cmd *cmd))
+{
+	struct nvmf_iov data;
+	int error;
+
+	if (!cmd_buf(cmd, len)) {
+		cmd_complete(cmd, NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_INTERNAL_DEVICE_ERROR), 0,
+			     0);
+		return;
+	}
+	cmd->len = len;
+	if (len == 0) {
+		done(cmd);
+		return;
+	}
+	cmd->iov = (struct iovec){.iov_base = cmd->buf, .iov_len = len};
+	data = (struct nvmf_iov){.iov = &cmd->iov, .iovcnt = 1, .len = len};
+	cmd->cont = done;
+	error = nvmf_receive_controller_data(cmd->nc, 0, &data, data_received, cmd);
+	if (error != 0)
+		cmd_complete(cmd, NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_DATA_TRANSFER_ERROR), 0,
+			     0);
+}
+
+uint16_t cmd_check_data(struct nvmf_cmd *cmd, size_t len, bool to_host)
+{
+	const struct nvme_sgl_desc *sgl = &cmd_sqe(cmd)->sgl1;
+
+	/* In-capsule data only ever flows host to controller (TCP 1.0a §3.3.1). */
+	if (to_host && sgl->type == NVME_SGL_ID_ICD && sgl->length != 0)
+		return NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_INVALID_FIELD);
+	if (nvmf_capsule_data_len(cmd->nc) != len)
+		return NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_DATA_SGL_LENGTH_INVALID);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Connect (NVMe-oF 1.1 §3.3)                                          */
+/* ------------------------------------------------------------------ */
+
+static void connect_invalid(struct nvmf_cmd *cmd, uint32_t offset, bool in_data)
+{
+	cmd_complete(cmd, NVME_STATUS(NVME_SCT_COMMAND_SPECIFIC, NVME_SC_CONNECT_INVALID_PARAMETERS),
+		     offset | (in_data ? NVMF_CONNECT_IPO_DATA : 0), 0);
+}
+
+static bool nqn_field_ok(const char *field)
+{
+	const char *nul = memchr(field, '\0', NVMF_NQN_FIELD_SIZE);
+
+	return nul != NULL && nul != field && (size_t)(nul - field) <= NVMF_NQN_MAX_LEN;
+}
+
+static void connect_admin(struct nvmf_cmd *cmd, struct nvmf_subsys *subsys,
+			  const struct nvmf_connect_data *data)
+{
+	const struct nvmf_connect_cmd *c = (const struct nvmf_connect_cmd *)cmd_sqe(cmd);
+	struct nvmf_conn *conn = cmd->conn;
+	struct nvmf_target *t = conn->target;
+	struct nvmf_ctrl *ctrl;
+	uint16_t status;
+
+	if (data->cntlid != NVMF_CNTLID_DYNAMIC) {
+		NVMF_WARN("nvmfd: %s: admin Connect with CNTLID %#x; only the dynamic model (FFFFh) is served",
+			  conn->peer, data->cntlid);
+		connect_invalid(cmd, offsetof(struct nvmf_connect_data, cntlid), true);
+		return;
+	}
+	if (c->sqsize == 0 || c->sqsize >= CTRL_ADMIN_QSIZE) {
+		NVMF_WARN("nvmfd: %s: admin queue SQSIZE %u out of range 1..%u", conn->peer,
+			  c->sqsize, CTRL_ADMIN_QSIZE - 1);
+		connect_invalid(cmd, offsetof(struct nvmf_connect_cmd, sqsize), false);
+		return;
+	}
+	ctrl = ctrl_create(t, subsys, conn, data, c->kato, &status);
+	if (ctrl == NULL) {
+		cmd_complete(cmd, status, 0, 0);
+		return;
+	}
+	nvmf_qpair_set_connected(conn->qp, 0, (uint16_t)(c->sqsize + 1),
+				 (c->cattr & NVMF_CONNECT_ATTR_DISABLE_SQ_FC) == 0);
+	conn->qid = 0;
+	conn->ctrl = ctrl;
+	atomic_store(&conn->connected, true);
+	NVMF_INFO("nvmfd: %s: %s controller %u for %s on %s (KATO %u ms, sqsize %u%s)", conn->peer,
+		  subsys->discovery ? "discovery" : "NVM", ctrl->cntlid, data->hostnqn,
+		  subsys->nqn, c->kato, c->sqsize + 1,
+		  (c->cattr & NVMF_CONNECT_ATTR_DISABLE_SQ_FC) ? ", SQ flow control off" : "");
+	cmd_complete(cmd, 0, ctrl->cntlid, 0);
+}
+
+static void connect_io(struct nvmf_cmd *cmd, struct nvmf_subsys *subsys,
+		       const struct nvmf_connect_data *data)
+{
+	const struct nvmf_connect_cmd *c = (const struct nvmf_connect_cmd *)cmd_sqe(cmd);
+	struct nvmf_conn *conn = cmd->conn;
+	struct nvmf_target *t = conn->target;
+	struct nvmf_ctrl *ctrl;
+	uint32_t ipo = 0;
+	bool in_data = false;
+	uint16_t status = 0;
+
+	pthread_mutex_lock(&t->lock);
+	for (ctrl = subsys->ctrls; ctrl != NULL; ctrl = ctrl->next)
+		if (ctrl->cntlid == data->cntlid)
+			break;
+	if (subsys->discovery) {
+		ipo = offsetof(struct nvmf_connect_cmd, qid);
+	} else if (ctrl == NULL || atomic_load(&ctrl->dead) ||
+		   strcmp(ctrl->hostnqn, data->hostnqn) != 0 ||
+		   memcmp(ctrl->hostid, data->hostid, sizeof(ctrl->hostid)) != 0) {
+		NVMF_WARN("nvmfd: %s: I/O queue Connect for unknown controller %u of %s",
+			  conn->peer, data->cntlid, subsys->nqn);
+		ipo = offsetof(struct nvmf_connect_data, cntlid);
+		in_data = true;
+	} else if (!ctrl_ready(ctrl)) {
+		status = NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_COMMAND_SEQUENCE_ERROR);
+	} else if (c->qid > ctrl->nr_io_queues) {
+		NVMF_WARN("nvmfd: %s: QID %u beyond the %u I/O queues of controller %u", conn->peer,
+			  c->qid, ctrl->nr_io_queues, ctrl->cntlid);
+		ipo = offsetof(struct nvmf_connect_cmd, qid);
+	} else if (c->sqsize == 0 || c->sqsize >= ctrl->max_qsize) {
+		NVMF_WARN("nvmfd: %s: I/O queue SQSIZE %u out of range 1..%u", conn->peer,
+			  c->sqsize, ctrl->max_qsize - 1);
+		ipo = offsetof(struct nvmf_connect_cmd, sqsize);
+	} else if (ctrl->io[c->qid] != NULL) {
+		/* The host must delete a queue before reusing its QID. */
+		NVMF_WARN("nvmfd: %s: QID %u of controller %u is already connected", conn->peer,
+			  c->qid, ctrl->cntlid);
+		ipo = offsetof(struct nvmf_connect_cmd, qid);
+	} else {
+		ctrl->io[c->qid] = conn;
+		ctrl->nconns++;
+		conn->ctrl = ctrl;
+		conn->qid = c->qid;
+	}
+	pthread_mutex_unlock(&t->lock);
+	if (status != 0) {
+		cmd_complete(cmd, status, 0, 0);
+		return;
+	}
+	if (ipo != 0) {
+		connect_invalid(cmd, ipo, in_data);
+		return;
+	}
+	nvmf_qpair_set_connected(conn->qp, c->qid, (uint16_t)(c->sqsize + 1),
+				 (c->cattr & NVMF_CONNECT_ATTR_DISABLE_SQ_FC) == 0);
+	atomic_store(&conn->connected, true);
+	ctrl_touch(ctrl);
+	NVMF_DEBUG("nvmfd: %s: I/O queue %u of controller %u (sqsize %u)", conn->peer, c->qid,
+		   ctrl->cntlid, c->sqsize + 1);
+	cmd_complete(cmd, 0, ctrl->cntlid, 0);
+}
+
+static void connect_data_received(struct nvmf_cmd *cmd)
+{
+	const struct nvmf_connect_cmd *c = (const struct nvmf_connect_cmd *)cmd_sqe(cmd);
+	const struct nvmf_connect_data *data = (const struct nvmf_connect_data *)cmd->buf;
+	struct nvmf_conn *conn = cmd->conn;
+	struct nvmf_target *t = conn->target;
+	struct nvmf_subsys *subsys = NULL;
+	struct nvmf_port *port;
+	bool allowed = false;
+
+	if (!nqn_field_ok(data->subnqn)) {
+		NVMF_WARN("nvmfd: %s: Connect with a malformed subsystem NQN", conn->peer);
+		connect_invalid(cmd, offsetof(struct nvmf_connect_data, subnqn), true);
+		return;
+	}
+	if (!nqn_field_ok(data->hostnqn)) {
+		NVMF_WARN("nvmfd: %s: Connect with a malformed host NQN", conn->peer);
+		connect_invalid(cmd, offsetof(struct nvmf_connect_data, hostnqn), true);
+		return;
+	}
+	pthread_mutex_lock(&t->lock);
+	if (strcmp(data->subnqn, NVMF_DISCOVERY_NQN) == 0) {
+		subsys = t->discovery;
+		allowed = true;
+	} else {
+		port = target_find_port(t, conn->portid);
+		subsys = target_find_subsys(t, data->subnqn);
+		/* A subsystem is reachable only through the ports it is linked to. */
+		if (subsys != NULL && (port == NULL || !port_has_subsys(port, subsys->nqn)))
+			subsys = NULL;
+		if (subsys != NULL)
+			allowed = subsys_host_allowed(subsys, data->hostnqn);
+	}
+	pthread_mutex_unlock(&t->lock);
+	if (subsys == NULL) {
+		NVMF_WARN("nvmfd: %s: Connect to unknown subsystem %s (host %s)", conn->peer,
+			  data->subnqn, data->hostnqn);
+		connect_invalid(cmd, offsetof(struct nvmf_connect_data, subnqn), true);
+		return;
+	}
+	if (!allowed) {
+		NVMF_WARN("nvmfd: %s: host %s is not allowed on %s", conn->peer, data->hostnqn,
+			  data->subnqn);
+		cmd_complete(cmd, NVME_STATUS(NVME_SCT_COMMAND_SPECIFIC, NVME_SC_CONNECT_INVALID_HOST),
+			     offsetof(struct nvmf_connect_data, hostnqn) | NVMF_CONNECT_IPO_DATA, 0);
+		return;
+	}
+	/* Subsystems are freed only by the reaper and configure, which do not
+	 * run concurrently with a receive callback holding a Connect: a removed
+	 * subsystem is merely marked removed until its controllers are gone. */
+	if (c->qid == 0)
+		connect_admin(cmd, subsys, data);
+	else
+		connect_io(cmd, subsys, data);
+}
+
+static void handle_connect(struct nvmf_cmd *cmd)
+{
+	const struct nvmf_connect_cmd *c = (const struct nvmf_connect_cmd *)cmd_sqe(cmd);
+	uint16_t st;
+
+	if (atomic_load(&cmd->conn->connected)) {
+		cmd_complete(cmd, NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_COMMAND_SEQUENCE_ERROR), 0, 0);
+		return;
+	}
+	if (c->recfmt != 0) {
+		cmd_complete(cmd,
+			     NVME_STATUS(NVME_SCT_COMMAND_SPECIFIC, NVME_SC_CONNECT_INCOMPATIBLE_FORMAT),
+			     0, 0);
+		return;
+	}
+	st = cmd_check_data(cmd, sizeof(struct nvmf_connect_data), false);
+	if (st != 0) {
+		cmd_complete(cmd, st, 0, 0);
+		return;
+	}
+	cmd_receive_data(cmd, sizeof(struct nvmf_connect_data), connect_data_received);
+}
+
+/* ------------------------------------------------------------------ */
+/* Other Fabrics commands                                              */
+/* ------------------------------------------------------------------ */
+
+static void handle_property_get(struct nvmf_cmd *cmd)
+{
+	const struct nvmf_property_get_cmd *c = (const struct nvmf_property_get_cmd *)cmd_sqe(cmd);
+	uint64_t value = 0;
+	uint16_t st;
+
+	st = ctrl_property_get(cmd->conn->ctrl, c->ofst, (c->attrib & 7) == NVMF_PROP_SIZE_8,
+			       &value);
+	cmd_complete(cmd, st, (uint32_t)value, (uint32_t)(value >> 32));
+}
+
+static void handle_fabrics(struct nvmf_cmd *cmd)
+{
+	const struct nvmf_fabrics_cmd *c = (const struct nvmf_fabrics_cmd *)cmd_sqe(cmd);
+	struct nvmf_conn *conn = cmd->conn;
+
+	if (c->fctype == NVMF_FCTYPE_CONNECT) {
+		handle_connect(cmd);
+		return;
+	}
+	if (!atomic_load(&conn->connected)) {
+		cmd_complete(cmd, NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_COMMAND_SEQUENCE_ERROR), 0, 0);
+		return;
+	}
+	switch (c->fctype) {
+	case NVMF_FCTYPE_PROPERTY_GET:
+	case NVMF_FCTYPE_PROPERTY_SET:
+		if (conn->qid != 0)
+			break;
+		if (c->fctype == NVMF_FCTYPE_PROPERTY_GET)
+			handle_property_get(cmd);
+		else
+			ctrl_property_set(cmd);
+		return;
+	case NVMF_FCTYPE_DISCONNECT:
+		/* Deletes an I/O queue (NVMe-oF 1.1 §3.2); the admin queue stays. */
+		if (conn->qid == 0) {
+			cmd_complete(cmd, NVME_STATUS(NVME_SCT_COMMAND_SPECIFIC,
+						      NVME_SC_INVALID_QUEUE_TYPE), 0, 0);
+			return;
+		}
+		NVMF_DEBUG("nvmfd: %s: Disconnect of I/O queue %u", conn->peer, conn->qid);
+		cmd_complete(cmd, 0, 0, 0);
+		conn_mark_closing(conn);
+		return;
+	default:
+		break;
+	}
+	cmd_complete(cmd, NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_INVALID_OPCODE), 0, 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* Receive path                                                        */
+/* ------------------------------------------------------------------ */
+
+static void conn_receive(void *arg, struct nvmf_capsule *nc)
+{
+	struct nvmf_conn *conn = arg;
+	struct nvmf_target *t = conn->target;
+	struct nvmf_cmd *cmd = cmd_get(conn);
+	const struct nvme_sqe *sqe = nvmf_capsule_sqe(nc);
+	uint16_t st;
+
+	if (cmd == NULL) {
+		/* More commands than the queue holds (NVMe-oF 1.1 §2.3): refuse this one. */
+		struct nvmf_capsule *rsp = nvmf_capsule_response_for(
+			nc, NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_COMMAND_SEQUENCE_ERROR), 0, 0);
+
+		NVMF_WARN("nvmfd: %s: queue %u overrun by the host (cid %u)", conn->peer,
+			  conn->qid, sqe->cid);
+		if (rsp != NULL && nvmf_capsule_transmit(rsp) != 0)
+			nvmf_capsule_free(rsp);
+		nvmf_capsule_free(nc);
+		return;
+	}
+	cmd->nc = nc;
+	st = nvmf_capsule_validate_command(nc);
+	/* A command without data may carry any SGL type of length 0, as Linux
+	 * nvmet accepts; the transport only knows the two data-bearing ones. */
+	if (st == NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_SGL_DESCRIPTOR_TYPE_INVALID) &&
+	    sqe->sgl1.length == 0)
+		st = 0;
+	if (st != 0) {
+		NVMF_DEBUG("nvmfd: %s: bad SGL in opcode %#x: status %#x", conn->peer, sqe->opc, st);
+		cmd_complete(cmd, st, 0, 0);
+		return;
+	}
+	if (sqe->opc == NVME_ADMIN_FABRICS) {
+		handle_fabrics(cmd);
+		return;
+	}
+	if (!atomic_load(&conn->connected)) {
+		NVMF_WARN("nvmfd: %s: opcode %#x before Connect", conn->peer, sqe->opc);
+		cmd_complete(cmd, NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_COMMAND_SEQUENCE_ERROR), 0, 0);
+		return;
+	}
+	ctrl_touch(conn->ctrl);
+	if (atomic_load_explicit(&t->stopping, memory_order_relaxed)) {
+		/* Shutting down: the host may retry elsewhere or after a reconnect. */
+		cmd_complete(cmd, NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_TRANSIENT_TRANSPORT_ERROR),
+			     0, 0);
+		return;
+	}
+	if (conn->qid == 0)
+		ctrl_admin_command(cmd);
+	else
+		ctrl_io_command(cmd);
+}
+
+static void conn_error(void *arg, int error)
+{
+	struct nvmf_conn *conn = arg;
+
+	if (error != 0 && error != ECONNRESET)
+		NVMF_WARN("nvmfd: %s: connection ended: %s", conn->peer, strerror(error));
+	else
+		NVMF_DEBUG("nvmfd: %s: connection closed", conn->peer);
+	conn_mark_closing(conn);
+}
+
+void conn_mark_closing(struct nvmf_conn *conn)
+{
+	struct nvmf_target *t = conn->target;
+
+	pthread_mutex_lock(&t->lock);
+	conn->closing = true;
+	pthread_mutex_unlock(&t->lock);
+	target_wake_reaper(t);
+}
+
+struct nvmf_conn *conn_create(struct nvmf_target *t, int fd, const struct nvmf_port *port)
+{
+	struct nvmf_conn *conn = calloc(1, sizeof(*conn));
+	struct sockaddr_storage peer;
+	socklen_t len = sizeof(peer);
+	struct nvmf_qpair_params params;
+
+	if (conn == NULL) {
+		close(fd);
+		return NULL;
+	}
+	conn->target = t;
+	conn->portid = port->conf.portid;
+	conn->inline_data_size = port->inline_data_size;
+	conn->connect_deadline_ms = ctrl_now_ms() + t->params.connect_timeout_ms;
+	if (getpeername(fd, (struct sockaddr *)&peer, &len) == 0)
+		ctrl_format_addr(&peer, conn->peer, sizeof(conn->peer));
+	else
+		snprintf(conn->peer, sizeof(conn->peer), "fd %d", fd);
+	len = sizeof(conn->local);
+	if (getsockname(fd, (struct sockaddr *)&conn->local, &len) != 0)
+		memset(&conn->local, 0, sizeof(conn->local));
+	pthread_mutex_init(&conn->lock, NULL);
+	pthread_cond_init(&conn->idle, NULL);
+	conn->ncmds = t->params.max_queue_depth + CTRL_CMD_SLACK;
+	conn->cmds = calloc(conn->ncmds, sizeof(*conn->cmds));
+	if (conn->cmds == NULL)
+		goto fail;
+	for (unsigned i = conn->ncmds; i-- > 0;) {
+		conn->cmds[i].conn = conn;
+		conn->cmds[i].next_free = conn->free_cmds;
+		conn->free_cmds = &conn->cmds[i];
+	}
+
+	memset(&params, 0, sizeof(params));
+	params.trtype = NVMF_TRTYPE_TCP;
+	params.controller = true;
+	params.sq_flow_control = true;
+	params.qsize = t->params.max_queue_depth;
+	params.error_cb = conn_error;
+	params.receive_cb = conn_receive;
+	params.cb_arg = conn;
+	params.tcp.fd = fd;
+	params.tcp.header_digests = t->params.allow_digests;
+	params.tcp.data_digests = t->params.allow_digests;
+	params.tcp.maxh2cdata = t->params.max_io_size;
+	params.tcp.max_icd = port->inline_data_size;
+	params.tcp.max_c2h_data = t->params.max_io_size;
+	params.tcp.max_io_size = t->params.max_io_size;
+	conn->qp = nvmf_qpair_create(&params);
+	fd = -1; /* the qpair owns it, or closed it */
+	if (conn->qp == NULL) {
+		NVMF_ERR("nvmfd: %s: cannot set up the queue pair: %s", conn->peer, strerror(errno));
+		goto fail;
+	}
+	return conn;
+
+fail:
+	if (fd >= 0)
+		close(fd);
+	free(conn->cmds);
+	pthread_cond_destroy(&conn->idle);
+	pthread_mutex_destroy(&conn->lock);
+	free(conn);
+	return NULL;
+}
+
+void conn_free(struct nvmf_conn *conn)
+{
+	struct nvmf_target *t = conn->target;
+	struct nvmf_ctrl *ctrl = conn->ctrl;
+	bool free_ctrl = false;
+
+	/* No callback runs after this returns; transfers waiting for data fail. */
+	nvmf_qpair_free(conn->qp);
+	if (ctrl != NULL && conn->qid == 0 && ctrl->admin == conn)
+		ctrl_drop_aers(ctrl);
+	pthread_mutex_lock(&conn->lock);
+	while (conn->inflight > 0) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += CONN_FREE_WARN_MS / 1000;
+		if (pthread_cond_timedwait(&conn->idle, &conn->lock, &ts) == ETIMEDOUT)
+			NVMF_WARN("nvmfd: %s: still waiting for %u command(s) to finish",
+				  conn->peer, conn->inflight);
+	}
+	pthread_mutex_unlock(&conn->lock);
+
+	if (ctrl != NULL) {
+		pthread_mutex_lock(&t->lock);
+		if (ctrl->admin == conn) {
+			/* The association goes with its admin queue. */
+			ctrl->admin = NULL;
+			atomic_store(&ctrl->dead, true);
+			for (unsigned q = 1; q <= ctrl->max_io_queues; q++)
+				if (ctrl->io[q] != NULL)
+					ctrl->io[q]->closing = true;
+		} else if (conn->qid != 0 && ctrl->io[conn->qid] == conn) {
+			ctrl->io[conn->qid] = NULL;
+		}
+		if (--ctrl->nconns == 0) {
+			struct nvmf_ctrl **pp = &ctrl->subsys->ctrls;
+
+			while (*pp != ctrl)
+				pp = &(*pp)->next;
+			*pp = ctrl->next;
+			t->nctrls--;
+			free_ctrl = true;
+		}
+		pthread_mutex_unlock(&t->lock);
+		if (free_ctrl)
+			ctrl_free(ctrl);
+		else
+			target_wake_reaper(t);
+	}
+	for (unsigned i = 0; i < conn->ncmds; i++)
+		free(conn->cmds[i].buf);
+	free(conn->cmds);
+	pthread_cond_destroy(&conn->idle);
+	pthread_mutex_destroy(&conn->lock);
+	free(conn);
+}

@@ -1,0 +1,252 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Controller internals: the target's object model and the functions the
+ * controller's source files share.
+ *
+ * Objects and who guards them:
+ *   target  - lock: ports, subsystems, connections, controller lists, the
+ *             discovery generation counter.
+ *   subsys  - ns_lock (rwlock): the namespace table; the rest is fixed once
+ *             created except the host list, which changes under target lock.
+ *   ns      - immutable; refcounted (the table holds one reference, every
+ *             command using it another), closed when the last goes.
+ *   ctrl    - lock: properties, features, AEN state, its queue table.
+ *   conn    - one queue pair.  Commands arrive on the transport's receive
+ *             thread; the command contexts (struct nvmf_cmd) come from a
+ *             preallocated pool under conn->lock.
+ *
+ * Teardown never runs on a transport thread: callbacks only mark a
+ * connection closing, and the target's reaper thread frees it (after the
+ * transport has stopped and its commands have finished), then the
+ * controller once its last connection is gone.
+ */
+#ifndef NVMF_CONTROLLER_INTERNAL_H
+#define NVMF_CONTROLLER_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "backend/backend.h"
+#include "nvmf/controller.h"
+#include "nvmf/transport.h"
+
+#define CTRL_AERL 4                 /* AERs held at once (Identify AERL + 1) */
+#define CTRL_EVENTS_MAX 16          /* events waiting for an AER */
+#define CTRL_ERROR_SLOTS 64         /* error log entries (Identify ELPE + 1) */
+#define CTRL_KAS 10                 /* keep alive granularity: 10 x 100 ms */
+#define CTRL_ADMIN_QSIZE 32         /* admin queue entries, at most */
+#define CTRL_CMD_SLACK 16           /* contexts beyond the queue size */
+#define CTRL_DISC_MAX_RECORDS 1024  /* discovery log entries, at most */
+#define CTRL_FIRMWARE "0.1.0"
+
+struct nvmf_ns {
+	_Atomic int refs;
+	uint32_t nsid;
+	struct nvmf_bdev *bdev;
+	uint64_t nsze;                 /* blocks */
+	uint8_t lbads;                 /* log2 of the block size */
+	uint8_t uuid[16];
+	uint8_t nguid[16];
+	uint8_t eui64[8];
+	struct nvmf_ns_conf conf;      /* as configured, to compare on reload */
+};
+
+struct nvmf_subsys {
+	struct nvmf_target *target;
+	struct nvmf_subsys *next;
+	int refs;                      /* target list + controllers (target lock) */
+	bool discovery;
+	bool removed;
+	char nqn[NVMF_NQN_SIZE];
+	char serial[NVMF_SERIAL_SIZE];
+	char model[NVMF_MODEL_SIZE];
+	char firmware[NVMF_FIRMWARE_SIZE];
+	bool allow_any_host;
+	unsigned nhosts;
+	char (*hosts)[NVMF_NQN_SIZE];
+	uint16_t cntlid_min, cntlid_max, next_cntlid;
+	uint16_t max_io_queues;
+	struct nvmf_ctrl *ctrls;       /* target lock */
+	pthread_rwlock_t ns_lock;
+	struct nvmf_ns *ns[NVMF_MAX_NSID + 1];
+};
+
+struct nvmf_port {
+	struct nvmf_port *next;
+	struct nvmf_port_conf conf;    /* subsystems owned */
+	int listen_fd;
+	uint16_t bound_port;           /* what trsvcid resolved to */
+	uint32_t inline_data_size;
+};
+
+struct nvmf_cmd {
+	struct nvmf_conn *conn;
+	struct nvmf_capsule *nc;
+	struct nvmf_cmd *next_free;
+	struct nvmf_ns *ns;            /* held while the command runs */
+	_Atomic int refs;              /* the command + a data transfer */
+	uint8_t *buf;                  /* grows to the largest transfer, kept */
+	size_t buf_cap;
+	size_t len;
+	struct iovec iov;
+	uint64_t offset;               /* bytes into the namespace */
+	uint16_t status;
+	bool fua;
+	bool deallocate;               /* Write Zeroes DEAC */
+	void (*cont)(struct nvmf_cmd *cmd); /* what runs once the data is in */
+	struct nvmf_work work;
+};
+
+struct nvmf_conn {
+	struct nvmf_target *target;
+	struct nvmf_conn *next;        /* target list */
+	struct nvmf_qpair *qp;
+	uint16_t portid;
+	uint32_t inline_data_size;
+	char peer[64];                 /* for log lines */
+	struct sockaddr_storage local; /* the address the host reached us on */
+	/* Set by Connect on the receive thread; read by others after that. */
+	struct nvmf_ctrl *ctrl;
+	uint16_t qid;
+	_Atomic bool connected;
+	bool closing;                  /* target lock: the reaper frees it */
+	uint64_t connect_deadline_ms;
+	pthread_mutex_t lock;          /* the context pool */
+	pthread_cond_t idle;
+	struct nvmf_cmd *cmds;
+	unsigned ncmds;
+	struct nvmf_cmd *free_cmds;
+	unsigned inflight;
+	/* SMART counters, written by this queue's receive thread only. */
+	_Atomic uint64_t reads, writes, read_units, write_units;
+};
+
+struct nvmf_ctrl {
+	struct nvmf_target *target;
+	struct nvmf_subsys *subsys;
+	struct nvmf_ctrl *next;        /* subsystem list (target lock) */
+	pthread_mutex_t lock;
+	uint16_t cntlid;
+	uint16_t portid;
+	char hostnqn[NVMF_NQN_SIZE];
+	uint8_t hostid[16];
+	struct sockaddr_storage local;
+	uint32_t ioccsz;
+	uint16_t max_qsize;
+	_Atomic uint32_t kato_ms;
+	_Atomic uint64_t last_activity_ms;
+	_Atomic bool dead;             /* being torn down */
+	uint32_t cc;
+	_Atomic uint32_t csts;         /* written under lock, read without */
+	uint32_t aec;
+	bool vwc;
+	uint16_t nr_io_queues;         /* granted by Set Features */
+	uint16_t max_io_queues;
+	struct nvmf_conn *admin;
+	struct nvmf_conn **io;         /* [max_io_queues + 1], by QID */
+	unsigned nconns;               /* target lock */
+	struct nvmf_cmd *aers[CTRL_AERL];
+	unsigned naers;
+	uint32_t events[CTRL_EVENTS_MAX];
+	unsigned nevents;
+	bool ns_aen_masked;
+	bool disc_aen_masked;
+	uint32_t changed_ns[1024];
+	unsigned nchanged;
+	bool changed_overflow;
+	struct nvme_error_log_entry errors[CTRL_ERROR_SLOTS];
+	uint64_t error_count;
+};
+
+struct nvmf_target {
+	struct nvmf_target_params params;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;           /* reaper wake-ups; connection counts */
+	struct nvmf_port *ports;
+	struct nvmf_subsys *subsystems;
+	struct nvmf_subsys *discovery;
+	struct nvmf_conn *conns;
+	unsigned nconns;
+	unsigned nctrls;
+	uint64_t genctr;
+	uint64_t disc_signature;
+	bool configured;
+	_Atomic bool stopping;         /* shutdown under way: no new commands */
+	bool reaper_stop;
+	bool listener_running;
+	pthread_t reaper;
+	pthread_t listener;
+	int wake[2];                   /* listener wake-up pipe */
+	struct nvmf_workq *wq;
+	struct nvmf_target_stats stats;
+};
+
+/* util */
+uint64_t ctrl_now_ms(void);
+void ctrl_format_addr(const struct sockaddr_storage *ss, char *buf, size_t len);
+
+/* conn.c */
+struct nvmf_conn *conn_create(struct nvmf_target *t, int fd, const struct nvmf_port *port);
+void conn_mark_closing(struct nvmf_conn *conn);
+/* Stops the transport and waits for the commands to finish (reaper only). */
+void conn_free(struct nvmf_conn *conn);
+void cmd_complete(struct nvmf_cmd *cmd, uint16_t status, uint32_t dw0, uint32_t dw1);
+void cmd_put(struct nvmf_cmd *cmd);
+/* Make cmd->buf hold len bytes; false if out of memory. */
+bool cmd_buf(struct nvmf_cmd *cmd, size_t len);
+/* Send cmd->buf[0..len) to the host, then complete with success. */
+void cmd_reply_data(struct nvmf_cmd *cmd, size_t len);
+/* Pull the command's host-to-controller data into cmd->buf, then call done. */
+void cmd_receive_data(struct nvmf_cmd *cmd, size_t len, void (*done)(struct nvmf_cmd *cmd));
+/* The SGL length, checked to be exactly len and in the given direction. */
+uint16_t cmd_check_data(struct nvmf_cmd *cmd, size_t len, bool to_host);
+struct nvme_sqe *cmd_sqe(struct nvmf_cmd *cmd);
+
+/* admin.c */
+struct nvmf_ctrl *ctrl_create(struct nvmf_target *t, struct nvmf_subsys *subsys,
+			      struct nvmf_conn *admin, const struct nvmf_connect_data *data,
+			      uint32_t kato_ms, uint16_t *status);
+void ctrl_admin_command(struct nvmf_cmd *cmd);
+uint16_t ctrl_property_get(struct nvmf_ctrl *ctrl, uint32_t ofst, bool size8, uint64_t *value);
+/* Property Set (completes the command, maybe later: shutdown flushes). */
+void ctrl_property_set(struct nvmf_cmd *cmd);
+void ctrl_touch(struct nvmf_ctrl *ctrl);
+/* Queue an asynchronous event for the host (any thread but the reaper's lock). */
+void ctrl_raise_event(struct nvmf_ctrl *ctrl, uint32_t dw0);
+void ctrl_ns_changed(struct nvmf_ctrl *ctrl, uint32_t nsid);
+void ctrl_discovery_changed(struct nvmf_ctrl *ctrl);
+/* Hand back held AERs without answering (the admin queue is going). */
+void ctrl_drop_aers(struct nvmf_ctrl *ctrl);
+void ctrl_free(struct nvmf_ctrl *ctrl);
+bool ctrl_ready(struct nvmf_ctrl *ctrl);
+void ctrl_record_error(struct nvmf_ctrl *ctrl, struct nvmf_cmd *cmd, uint16_t status);
+
+/* io.c */
+void ctrl_io_command(struct nvmf_cmd *cmd);
+/* Look a namespace up and take a reference (NULL if not active). */
+struct nvmf_ns *subsys_get_ns(struct nvmf_subsys *subsys, uint32_t nsid);
+void ns_put(struct nvmf_ns *ns);
+/* Map a backend errno to an NVMe status. */
+uint16_t io_errno_status(int rc, bool write);
+
+/* discovery.c */
+/* Build the discovery log for a host into a new buffer (free it). */
+uint8_t *discovery_log_build(struct nvmf_target *t, struct nvmf_ctrl *ctrl, size_t *len);
+/* A digest of what discovery shows, to notice changes on reload. */
+uint64_t discovery_signature(struct nvmf_target *t);
+
+/* target.c */
+void subsys_put(struct nvmf_subsys *subsys);
+/* Flush every namespace of a subsystem; 0 or the first error. */
+int subsys_flush_all(struct nvmf_subsys *subsys);
+bool subsys_host_allowed(struct nvmf_subsys *subsys, const char *hostnqn);
+bool port_has_subsys(const struct nvmf_port *port, const char *nqn);
+struct nvmf_port *target_find_port(struct nvmf_target *t, uint16_t portid);
+struct nvmf_subsys *target_find_subsys(struct nvmf_target *t, const char *nqn);
+void target_wake_reaper(struct nvmf_target *t);
+
+#endif

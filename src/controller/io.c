@@ -1,0 +1,327 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * NVM command set I/O commands: Read, Write (FUA), Flush, Write Zeroes,
+ * Dataset Management (deallocate) and Compare (NVM Command Set 1.0 §3).
+ * Checks run on the receive thread; the backend call runs inline for
+ * backends that never block (ramdisk) and on the worker pool otherwise.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "controller/internal.h"
+#include "util/log.h"
+
+#define NSID_BROADCAST 0xffffffffu
+#define SC_NS_WRITE_PROTECTED 0x20 /* SCT 1 (Base 2.0 §4.6.1.2.2) */
+#define NLB(cdw12) (((cdw12) & 0xffffu) + 1)
+
+struct nvmf_ns *subsys_get_ns(struct nvmf_subsys *subsys, uint32_t nsid)
+{
+	struct nvmf_ns *ns;
+
+	if (nsid == 0 || nsid > NVMF_MAX_NSID)
+		return NULL;
+	pthread_rwlock_rdlock(&subsys->ns_lock);
+	ns = subsys->ns[nsid];
+	if (ns != NULL)
+		atomic_fetch_add(&ns->refs, 1);
+	pthread_rwlock_unlock(&subsys->ns_lock);
+	return ns;
+}
+
+void ns_put(struct nvmf_ns *ns)
+{
+	if (atomic_fetch_sub(&ns->refs, 1) != 1)
+		return;
+	nvmf_bdev_close(ns->bdev);
+	free(ns);
+}
+
+uint16_t io_errno_status(int rc, bool write)
+{
+	switch (-rc) {
+	case ENOSPC:
+	case EDQUOT:
+		return NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_CAPACITY_EXCEEDED);
+	case EROFS:
+	case EPERM:
+	case EACCES:
+	case EBADF:
+		return NVME_STATUS(NVME_SCT_COMMAND_SPECIFIC, SC_NS_WRITE_PROTECTED);
+	case EIO:
+		return write ? NVME_STATUS(NVME_SCT_MEDIA, NVME_SC_WRITE_FAULT)
+			     : NVME_STATUS(NVME_SCT_MEDIA, NVME_SC_UNRECOVERED_READ_ERROR);
+	default:
+		return NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_INTERNAL_DEVICE_ERROR);
+	}
+}
+
+static struct nvmf_cmd *work_cmd(struct nvmf_work *work)
+{
+	return (struct nvmf_cmd *)((uint8_t *)work - offsetof(struct nvmf_cmd, work));
+}
+
+static void io_run(struct nvmf_cmd *cmd, void (*fn)(struct nvmf_work *work))
+{
+	cmd->work.fn = fn;
+	if (cmd->ns->bdev->ops->inline_io)
+		fn(&cmd->work);
+	else
+		nvmf_workq_submit(cmd->conn->target->wq, &cmd->work);
+}
+
+static void io_log_error(struct nvmf_cmd *cmd, const char *what, int rc)
+{
+	NVMF_ERR("nvmfd: namespace %u: %s of %zu bytes at %llu failed: %s", cmd->ns->nsid, what,
+		 cmd->len, (unsigned long long)cmd->offset, strerror(-rc));
+}
+
+static void read_work(struct nvmf_work *work)
+{
+	struct nvmf_cmd *cmd = work_cmd(work);
+	struct nvmf_bdev *bdev = cmd->ns->bdev;
+	int rc = bdev->ops->read(bdev, cmd->buf, cmd->len, cmd->offset);
+
+	if (rc != 0) {
+		io_log_error(cmd, "read", rc);
+		cmd_complete(cmd, io_errno_status(rc, false), 0, 0);
+		return;
+	}
+	cmd_reply_data(cmd, cmd->len);
+}
+
+static void write_work(struct nvmf_work *work)
+{
+	struct nvmf_cmd *cmd = work_cmd(work);
+	struct nvmf_bdev *bdev = cmd->ns->bdev;
+	int rc = bdev->ops->write(bdev, cmd->buf, cmd->len, cmd->offset, cmd->fua);
+
+	if (rc != 0)
+		io_log_error(cmd, "write", rc);
+	cmd_complete(cmd, rc != 0 ? io_errno_status(rc, true) : 0, 0, 0);
+}
+
+static void write_data_in(struct nvmf_cmd *cmd)
+{
+	io_run(cmd, write_work);
+}
+
+static void compare_work(struct nvmf_work *work)
+{
+	struct nvmf_cmd *cmd = work_cmd(work);
+	struct nvmf_bdev *bdev = cmd->ns->bdev;
+	uint8_t *media = cmd->buf + cmd->len;
+	int rc = bdev->ops->read(bdev, media, cmd->len, cmd->offset);
+
+	if (rc != 0) {
+		io_log_error(cmd, "compare read", rc);
+		cmd_complete(cmd, io_errno_status(rc, false), 0, 0);
+		return;
+	}
+	cmd_complete(cmd,
+		     memcmp(cmd->buf, media, cmd->len) == 0
+			     ? 0
+			     : NVME_STATUS(NVME_SCT_MEDIA, NVME_SC_COMPARE_FAILURE),
+		     0, 0);
+}
+
+static void compare_data_in(struct nvmf_cmd *cmd)
+{
+	io_run(cmd, compare_work);
+}
+
+static void flush_work(struct nvmf_work *work)
+{
+	struct nvmf_cmd *cmd = work_cmd(work);
+	struct nvmf_bdev *bdev = cmd->ns->bdev;
+	int rc = bdev->ops->flush(bdev);
+
+	if (rc != 0)
+		io_log_error(cmd, "flush", rc);
+	cmd_complete(cmd, rc != 0 ? io_errno_status(rc, true) : 0, 0, 0);
+}
+
+static void flush_all_work(struct nvmf_work *work)
+{
+	struct nvmf_cmd *cmd = work_cmd(work);
+	int rc = subsys_flush_all(cmd->conn->ctrl->subsys);
+
+	cmd_complete(cmd, rc != 0 ? io_errno_status(rc, true) : 0, 0, 0);
+}
+
+static void write_zeroes_work(struct nvmf_work *work)
+{
+	struct nvmf_cmd *cmd = work_cmd(work);
+	struct nvmf_bdev *bdev = cmd->ns->bdev;
+	int rc = bdev->ops->write_zeroes(bdev, cmd->offset, cmd->len, cmd->deallocate);
+
+	if (rc != 0)
+		io_log_error(cmd, "write zeroes", rc);
+	cmd_complete(cmd, rc != 0 ? io_errno_status(rc, true) : 0, 0, 0);
+}
+
+static void dsm_work(struct nvmf_work *work)
+{
+	struct nvmf_cmd *cmd = work_cmd(work);
+	struct nvmf_bdev *bdev = cmd->ns->bdev;
+	const struct nvme_dsm_range *ranges = (const struct nvme_dsm_range *)cmd->buf;
+	size_t n = cmd->len / sizeof(*ranges);
+	int rc = 0;
+
+	for (size_t i = 0; i < n && rc == 0; i++)
+		if (ranges[i].nlb != 0)
+			rc = bdev->ops->deallocate(bdev, ranges[i].slba << cmd->ns->lbads,
+						   (uint64_t)ranges[i].nlb << cmd->ns->lbads);
+	if (rc != 0)
+		NVMF_ERR("nvmfd: namespace %u: deallocate failed: %s", cmd->ns->nsid, strerror(-rc));
+	cmd_complete(cmd, rc != 0 ? io_errno_status(rc, true) : 0, 0, 0);
+}
+
+static void dsm_data_in(struct nvmf_cmd *cmd)
+{
+	const struct nvme_dsm_range *ranges = (const struct nvme_dsm_range *)cmd->buf;
+	size_t n = cmd->len / sizeof(*ranges);
+
+	for (size_t i = 0; i < n; i++) {
+		if (ranges[i].slba > cmd->ns->nsze || ranges[i].nlb > cmd->ns->nsze - ranges[i].slba) {
+			cmd_complete(cmd, NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_LBA_OUT_OF_RANGE), 0, 0);
+			return;
+		}
+	}
+	/* Only the deallocate attribute does anything; hints are accepted. */
+	if ((cmd_sqe(cmd)->cdw11 & NVME_DSM_ATTR_DEALLOCATE) == 0) {
+		cmd_complete(cmd, 0, 0, 0);
+		return;
+	}
+	io_run(cmd, dsm_work);
+}
+
+/* Counters with a single writer (the queue's receive thread): no atomic add. */
+static void counter_add(_Atomic uint64_t *counter, uint64_t v)
+{
+	atomic_store_explicit(counter, atomic_load_explicit(counter, memory_order_relaxed) + v,
+			      memory_order_relaxed);
+}
+
+/* The LBA range of a Read/Write/Compare/Write Zeroes, in bytes. */
+static uint16_t io_range(struct nvmf_cmd *cmd, uint64_t *offset, uint64_t *len)
+{
+	const struct nvme_sqe *sqe = cmd_sqe(cmd);
+	uint64_t slba = sqe->cdw10 | ((uint64_t)sqe->cdw11 << 32);
+	uint64_t nlb = NLB(sqe->cdw12);
+
+	if (slba > cmd->ns->nsze || nlb > cmd->ns->nsze - slba)
+		return NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_LBA_OUT_OF_RANGE);
+	*offset = slba << cmd->ns->lbads;
+	*len = nlb << cmd->ns->lbads;
+	return 0;
+}
+
+void ctrl_io_command(struct nvmf_cmd *cmd)
+{
+	const struct nvme_sqe *sqe = cmd_sqe(cmd);
+	struct nvmf_conn *conn = cmd->conn;
+	struct nvmf_ctrl *ctrl = conn->ctrl;
+	uint64_t offset = 0, len = 0;
+	uint16_t st = 0;
+
+	if (!ctrl_ready(ctrl)) {
+		cmd_complete(cmd, NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_COMMAND_SEQUENCE_ERROR), 0, 0);
+		return;
+	}
+	if (sqe->opc == NVME_IO_FLUSH && sqe->nsid == NSID_BROADCAST) {
+		cmd->work.fn = flush_all_work;
+		nvmf_workq_submit(conn->target->wq, &cmd->work);
+		return;
+	}
+	cmd->ns = subsys_get_ns(ctrl->subsys, sqe->nsid);
+	if (cmd->ns == NULL) {
+		cmd_complete(cmd, NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_INVALID_NAMESPACE_OR_FORMAT),
+			     0, 0);
+		return;
+	}
+	switch (sqe->opc) {
+	case NVME_IO_READ:
+		st = io_range(cmd, &offset, &len);
+		if (st == 0)
+			st = cmd_check_data(cmd, len, true);
+		if (st == 0 && !cmd_buf(cmd, len))
+			st = NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_INTERNAL_DEVICE_ERROR);
+		if (st != 0)
+			break;
+		cmd->offset = offset;
+		cmd->len = len;
+		counter_add(&conn->reads, 1);
+		counter_add(&conn->read_units, len / 512);
+		io_run(cmd, read_work);
+		return;
+	case NVME_IO_WRITE:
+		if (cmd->ns->bdev->readonly) {
+			st = NVME_STATUS(NVME_SCT_COMMAND_SPECIFIC, SC_NS_WRITE_PROTECTED);
+			break;
+		}
+		st = io_range(cmd, &offset, &len);
+		if (st == 0)
+			st = cmd_check_data(cmd, len, false);
+		if (st != 0)
+			break;
+		cmd->offset = offset;
+		pthread_mutex_lock(&ctrl->lock);
+		/* With the write cache off, every write is durable on completion. */
+		cmd->fua = (sqe->cdw12 & NVME_RW_FUA) != 0 || !ctrl->vwc;
+		pthread_mutex_unlock(&ctrl->lock);
+		counter_add(&conn->writes, 1);
+		counter_add(&conn->write_units, len / 512);
+		cmd_receive_data(cmd, len, write_data_in);
+		return;
+	case NVME_IO_COMPARE:
+		st = io_range(cmd, &offset, &len);
+		if (st == 0)
+			st = cmd_check_data(cmd, len, false);
+		/* Host data, then the media copy behind it. */
+		if (st == 0 && !cmd_buf(cmd, 2 * len))
+			st = NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_INTERNAL_DEVICE_ERROR);
+		if (st != 0)
+			break;
+		cmd->offset = offset;
+		cmd_receive_data(cmd, len, compare_data_in);
+		return;
+	case NVME_IO_FLUSH:
+		io_run(cmd, flush_work);
+		return;
+	case NVME_IO_WRITE_ZEROES:
+		if (cmd->ns->bdev->readonly) {
+			st = NVME_STATUS(NVME_SCT_COMMAND_SPECIFIC, SC_NS_WRITE_PROTECTED);
+			break;
+		}
+		st = io_range(cmd, &offset, &len);
+		if (st == 0)
+			st = cmd_check_data(cmd, 0, false);
+		if (st != 0)
+			break;
+		cmd->offset = offset;
+		cmd->len = len;
+		cmd->deallocate = (sqe->cdw12 & NVME_WZ_DEAC) != 0;
+		io_run(cmd, write_zeroes_work);
+		return;
+	case NVME_IO_DATASET_MANAGEMENT: {
+		size_t nr = (sqe->cdw10 & 0xff) + 1;
+
+		if (cmd->ns->bdev->readonly && (sqe->cdw11 & NVME_DSM_ATTR_DEALLOCATE)) {
+			st = NVME_STATUS(NVME_SCT_COMMAND_SPECIFIC, SC_NS_WRITE_PROTECTED);
+			break;
+		}
+		st = cmd_check_data(cmd, nr * sizeof(struct nvme_dsm_range), false);
+		if (st != 0)
+			break;
+		cmd_receive_data(cmd, nr * sizeof(struct nvme_dsm_range), dsm_data_in);
+		return;
+	}
+	default:
+		st = NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_INVALID_OPCODE);
+		break;
+	}
+	cmd_complete(cmd, st, 0, 0);
+}

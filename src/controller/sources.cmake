@@ -1,0 +1,9 @@
+# The controller (target) layer of libnvmf: subsystems, controllers,
+# admin/I/O/discovery command handling.
+list(APPEND NVMF_SOURCES
+  controller/target.c
+  controller/conn.c
+  controller/admin.c
+  controller/io.c
+  controller/discovery.c
+)

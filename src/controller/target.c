@@ -1,0 +1,1213 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The target: configuration (validation, first setup and reload as a
+ * diff), listening ports, the reaper thread (connect timeouts, keep alive
+ * expiry, freeing connections and controllers) and graceful shutdown.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "controller/internal.h"
+#include "util/log.h"
+
+#define REAPER_TICK_MS 100
+#define LISTEN_BACKLOG 128
+#define MAX_INLINE_DATA (128 * 1024)
+#define DRAIN_POLL_MS 10
+
+uint64_t ctrl_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void ctrl_format_addr(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
+
+		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+		snprintf(buf, len, "%s:%u", host, ntohs(sin->sin_port));
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
+
+		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+		snprintf(buf, len, "[%s]:%u", host, ntohs(sin6->sin6_port));
+	} else {
+		snprintf(buf, len, "unknown");
+	}
+}
+
+void nvmf_target_params_default(struct nvmf_target_params *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->max_connections = 128;
+	p->max_io_queues = 16;
+	p->max_queue_depth = 128;
+	p->max_io_size = 128 * 1024;
+	p->inline_data_size = 16 * 1024;
+	p->connect_timeout_ms = 10000;
+	p->shutdown_timeout_ms = 10000;
+	p->io_workers = 4;
+	p->allow_digests = true;
+}
+
+/* ------------------------------------------------------------------ */
+/* Stable identifiers                                                  */
+/* ------------------------------------------------------------------ */
+
+static uint64_t hash_bytes(uint64_t h, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= b[i];
+		h *= 0x100000001b3ull; /* FNV-1a */
+	}
+	return h;
+}
+
+static uint64_t mix64(uint64_t z)
+{
+	/* splitmix64 finalizer: spreads FNV's weak low bits. */
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+/* Bytes that depend only on the configuration: kind, NQN, NSID, path. */
+static void derive(const char *kind, const char *nqn, uint32_t nsid, const char *path,
+		   uint8_t *out, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	h = hash_bytes(h, kind, strlen(kind) + 1);
+	h = hash_bytes(h, nqn, strlen(nqn) + 1);
+	h = hash_bytes(h, &nsid, sizeof(nsid));
+	h = hash_bytes(h, path, strlen(path) + 1);
+	for (size_t i = 0; i < n; i += 8) {
+		uint64_t v = mix64(h + i * 0x9e3779b97f4a7c15ull);
+
+		memcpy(out + i, &v, n - i < 8 ? n - i : 8);
+	}
+}
+
+static void ns_identifiers(struct nvmf_ns *ns, const char *subnqn)
+{
+	const struct nvmf_ns_conf *c = &ns->conf;
+
+	if (c->has_uuid) {
+		memcpy(ns->uuid, c->uuid, sizeof(ns->uuid));
+	} else {
+		derive("uuid", subnqn, c->nsid, c->path, ns->uuid, sizeof(ns->uuid));
+		ns->uuid[6] = (uint8_t)((ns->uuid[6] & 0x0f) | 0x80); /* RFC 9562 version 8 */
+		ns->uuid[8] = (uint8_t)((ns->uuid[8] & 0x3f) | 0x80); /* variant 10b */
+	}
+	if (c->has_nguid)
+		memcpy(ns->nguid, c->nguid, sizeof(ns->nguid));
+	else
+		derive("nguid", subnqn, c->nsid, c->path, ns->nguid, sizeof(ns->nguid));
+	if (c->has_eui64) {
+		memcpy(ns->eui64, c->eui64, sizeof(ns->eui64));
+	} else {
+		derive("eui64", subnqn, c->nsid, c->path, ns->eui64, sizeof(ns->eui64));
+		ns->eui64[0] = (uint8_t)((ns->eui64[0] & 0xfc) | 0x02); /* locally administered */
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Subsystems and namespaces                                           */
+/* ------------------------------------------------------------------ */
+
+bool subsys_host_allowed(struct nvmf_subsys *subsys, const char *hostnqn)
+{
+	if (subsys->allow_any_host)
+		return true;
+	for (unsigned i = 0; i < subsys->nhosts; i++)
+		if (strcmp(subsys->hosts[i], hostnqn) == 0)
+			return true;
+	return false;
+}
+
+bool port_has_subsys(const struct nvmf_port *port, const char *nqn)
+{
+	for (unsigned i = 0; i < port->conf.nsubsys; i++)
+		if (strcmp(port->conf.subsystems[i], nqn) == 0)
+			return true;
+	return false;
+}
+
+struct nvmf_port *target_find_port(struct nvmf_target *t, uint16_t portid)
+{
+	for (struct nvmf_port *p = t->ports; p != NULL; p = p->next)
+		if (p->conf.portid == portid)
+			return p;
+	return NULL;
+}
+
+struct nvmf_subsys *target_find_subsys(struct nvmf_target *t, const char *nqn)
+{
+	for (struct nvmf_subsys *s = t->subsystems; s != NULL; s = s->next)
+		if (strcmp(s->nqn, nqn) == 0)
+			return s;
+	return NULL;
+}
+
+static void subsys_free(struct nvmf_subsys *subsys)
+{
+	for (unsigned i = 0; i <= NVMF_MAX_NSID; i++)
+		if (subsys->ns[i] != NULL)
+			ns_put(subsys->ns[i]);
+	pthread_rwlock_destroy(&subsys->ns_lock);
+	free(subsys->hosts);
+	free(subsys);
+}
+
+void subsys_put(struct nvmf_subsys *subsys)
+{
+	struct nvmf_target *t = subsys->target;
+	bool last;
+
+	pthread_mutex_lock(&t->lock);
+	last = --subsys->refs == 0;
+	pthread_mutex_unlock(&t->lock);
+	if (last)
+		subsys_free(subsys);
+}
+
+int subsys_flush_all(struct nvmf_subsys *subsys)
+{
+	int first = 0;
+
+	for (uint32_t nsid = 1; nsid <= NVMF_MAX_NSID; nsid++) {
+		struct nvmf_ns *ns = subsys_get_ns(subsys, nsid);
+		int rc;
+
+		if (ns == NULL)
+			continue;
+		rc = ns->bdev->ops->flush(ns->bdev);
+		if (rc != 0 && first == 0)
+			first = rc;
+		ns_put(ns);
+	}
+	return first;
+}
+
+static struct nvmf_subsys *subsys_alloc(struct nvmf_target *t, const char *nqn)
+{
+	struct nvmf_subsys *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		return NULL;
+	s->target = t;
+	s->refs = 1;
+	snprintf(s->nqn, sizeof(s->nqn), "%s", nqn);
+	s->cntlid_min = 1;
+	s->cntlid_max = NVMF_CNTLID_MAX;
+	s->next_cntlid = 1;
+	pthread_rwlock_init(&s->ns_lock, NULL);
+	return s;
+}
+
+/* Serial number from the NQN: 16 hex digits, the same on every start. */
+static void derive_serial(const char *nqn, char *serial, size_t size)
+{
+	uint8_t b[8];
+
+	derive("serial", nqn, 0, "", b, sizeof(b));
+	snprintf(serial, size, "%02x%02x%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4],
+		 b[5], b[6], b[7]);
+}
+
+static void subsys_apply_attrs(struct nvmf_subsys *s, const struct nvmf_subsys_conf *c)
+{
+	if (c->serial[0] != '\0')
+		snprintf(s->serial, sizeof(s->serial), "%s", c->serial);
+	else
+		derive_serial(c->nqn, s->serial, sizeof(s->serial));
+	snprintf(s->model, sizeof(s->model), "%s", c->model[0] != '\0' ? c->model : "nvmfd");
+	snprintf(s->firmware, sizeof(s->firmware), "%s",
+		 c->firmware[0] != '\0' ? c->firmware : CTRL_FIRMWARE);
+	s->allow_any_host = c->allow_any_host;
+	s->max_io_queues = c->max_io_queues;
+	if (c->cntlid_min != 0) {
+		s->cntlid_min = c->cntlid_min;
+		s->cntlid_max = c->cntlid_max;
+		if (s->next_cntlid < s->cntlid_min || s->next_cntlid > s->cntlid_max)
+			s->next_cntlid = s->cntlid_min;
+	}
+}
+
+static bool ns_conf_equal(const struct nvmf_ns_conf *a, const struct nvmf_ns_conf *b)
+{
+	return a->nsid == b->nsid && strcmp(a->path, b->path) == 0 && a->size == b->size &&
+	       a->block_size == b->block_size && a->enabled == b->enabled &&
+	       a->readonly == b->readonly && a->has_uuid == b->has_uuid &&
+	       a->has_nguid == b->has_nguid && a->has_eui64 == b->has_eui64 &&
+	       (!a->has_uuid || memcmp(a->uuid, b->uuid, sizeof(a->uuid)) == 0) &&
+	       (!a->has_nguid || memcmp(a->nguid, b->nguid, sizeof(a->nguid)) == 0) &&
+	       (!a->has_eui64 || memcmp(a->eui64, b->eui64, sizeof(a->eui64)) == 0);
+}
+
+static int ns_open(const char *subnqn, const struct nvmf_ns_conf *c, struct nvmf_ns **out,
+		   char *err, size_t errlen)
+{
+	struct nvmf_ns *ns = calloc(1, sizeof(*ns));
+	char why[256];
+	int rc;
+
+	if (ns == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return ENOMEM;
+	}
+	rc = nvmf_bdev_open(c->path, c->size, c->block_size, c->readonly, &ns->bdev, why,
+			    sizeof(why));
+	if (rc != 0) {
+		snprintf(err, errlen, "subsystem %s namespace %u: %s", subnqn, c->nsid, why);
+		free(ns);
+		return -rc;
+	}
+	atomic_init(&ns->refs, 1);
+	ns->nsid = c->nsid;
+	ns->conf = *c;
+	ns->lbads = ns->bdev->block_size == 4096 ? 12 : 9;
+	ns->nsze = ns->bdev->size >> ns->lbads;
+	ns_identifiers(ns, subnqn);
+	NVMF_INFO("nvmfd: %s namespace %u: %s (%s, %llu blocks of %u bytes%s)", subnqn, c->nsid,
+		  c->path, ns->bdev->ops->name, (unsigned long long)ns->nsze, ns->bdev->block_size,
+		  c->readonly ? ", read-only" : "");
+	*out = ns;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Validation                                                          */
+/* ------------------------------------------------------------------ */
+
+static bool nqn_valid(const char *nqn)
+{
+	size_t n = strnlen(nqn, NVMF_NQN_SIZE);
+
+	return n > 4 && n <= NVMF_NQN_MAX_LEN && strncmp(nqn, "nqn.", 4) == 0;
+}
+
+static bool port_number(const char *s, uint16_t *port)
+{
+	char *end;
+	unsigned long v;
+
+	if (s[0] < '0' || s[0] > '9')
+		return false;
+	v = strtoul(s, &end, 10);
+	if (*end != '\0' || v > 65535)
+		return false;
+	*port = (uint16_t)v;
+	return true;
+}
+
+int nvmf_target_conf_validate(const struct nvmf_target_conf *conf, char *err, size_t errlen)
+{
+	for (unsigned i = 0; i < conf->nsubsys; i++) {
+		const struct nvmf_subsys_conf *s = &conf->subsys[i];
+
+		if (!nqn_valid(s->nqn)) {
+			snprintf(err, errlen, "subsystem \"%.240s\": not an NQN (\"nqn.\", at most %d bytes)",
+				 s->nqn, NVMF_NQN_MAX_LEN);
+			return EINVAL;
+		}
+		if (strcmp(s->nqn, NVMF_DISCOVERY_NQN) == 0) {
+			snprintf(err, errlen, "subsystem %s: the discovery NQN is served already", s->nqn);
+			return EINVAL;
+		}
+		for (unsigned j = 0; j < i; j++)
+			if (strcmp(conf->subsys[j].nqn, s->nqn) == 0) {
+				snprintf(err, errlen, "subsystem %s: defined twice", s->nqn);
+				return EINVAL;
+			}
+		for (unsigned h = 0; h < s->nhosts; h++)
+			if (!nqn_valid(s->hosts[h])) {
+				snprintf(err, errlen, "subsystem %s: allowed host \"%.240s\" is not an NQN",
+					 s->nqn, s->hosts[h]);
+				return EINVAL;
+			}
+		if (s->cntlid_min != 0 &&
+		    (s->cntlid_min > s->cntlid_max || s->cntlid_max > NVMF_CNTLID_MAX)) {
+			snprintf(err, errlen, "subsystem %s: controller IDs %u..%u outside 1..%u", s->nqn,
+				 s->cntlid_min, s->cntlid_max, NVMF_CNTLID_MAX);
+			return EINVAL;
+		}
+		for (unsigned n = 0; n < s->nns; n++) {
+			const struct nvmf_ns_conf *ns = &s->ns[n];
+
+			if (ns->nsid == 0 || ns->nsid > NVMF_MAX_NSID) {
+				snprintf(err, errlen, "subsystem %s: namespace ID %u outside 1..%u", s->nqn,
+					 ns->nsid, NVMF_MAX_NSID);
+				return EINVAL;
+			}
+			for (unsigned m = 0; m < n; m++)
+				if (s->ns[m].nsid == ns->nsid) {
+					snprintf(err, errlen, "subsystem %s: namespace %u defined twice",
+						 s->nqn, ns->nsid);
+					return EINVAL;
+				}
+			if (ns->enabled && ns->path[0] == '\0') {
+				snprintf(err, errlen, "subsystem %s: namespace %u has no device path",
+					 s->nqn, ns->nsid);
+				return EINVAL;
+			}
+			if (ns->block_size != 0 && ns->block_size != 512 && ns->block_size != 4096) {
+				snprintf(err, errlen, "subsystem %s: namespace %u: block size %u is not 512 or 4096",
+					 s->nqn, ns->nsid, ns->block_size);
+				return EINVAL;
+			}
+		}
+	}
+	for (unsigned i = 0; i < conf->nports; i++) {
+		const struct nvmf_port_conf *p = &conf->ports[i];
+		uint8_t addr[sizeof(struct in6_addr)];
+		uint16_t port;
+
+		for (unsigned j = 0; j < i; j++)
+			if (conf->ports[j].portid == p->portid) {
+				snprintf(err, errlen, "port %u: defined twice", p->portid);
+				return EINVAL;
+			}
+		if ((p->adrfam != NVMF_ADRFAM_IPV4 && p->adrfam != NVMF_ADRFAM_IPV6) ||
+		    inet_pton(p->adrfam == NVMF_ADRFAM_IPV4 ? AF_INET : AF_INET6, p->traddr, addr) != 1) {
+			snprintf(err, errlen, "port %u: \"%.200s\" is not a numeric %s address", p->portid,
+				 p->traddr, p->adrfam == NVMF_ADRFAM_IPV6 ? "IPv6" : "IPv4");
+			return EINVAL;
+		}
+		if (!port_number(p->trsvcid, &port)) {
+			snprintf(err, errlen, "port %u: trsvcid \"%.31s\" is not a TCP port number",
+				 p->portid, p->trsvcid);
+			return EINVAL;
+		}
+		if (p->inline_data_size != UINT32_MAX &&
+		    (p->inline_data_size > MAX_INLINE_DATA || p->inline_data_size % 16 != 0)) {
+			snprintf(err, errlen, "port %u: inline data size %u: want a multiple of 16 up to %u",
+				 p->portid, p->inline_data_size, MAX_INLINE_DATA);
+			return EINVAL;
+		}
+		for (unsigned k = 0; k < p->nsubsys; k++) {
+			bool found = false;
+
+			for (unsigned s = 0; s < conf->nsubsys && !found; s++)
+				found = strcmp(conf->subsys[s].nqn, p->subsystems[k]) == 0;
+			if (!found) {
+				snprintf(err, errlen, "port %u: subsystem \"%.240s\" is not defined",
+					 p->portid, p->subsystems[k]);
+				return EINVAL;
+			}
+		}
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Ports                                                               */
+/* ------------------------------------------------------------------ */
+
+static int port_listen(struct nvmf_port *port, char *err, size_t errlen)
+{
+	const struct nvmf_port_conf *c = &port->conf;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	uint16_t number = 0;
+	int one = 1, fd, rc;
+
+	memset(&ss, 0, sizeof(ss));
+	port_number(c->trsvcid, &number);
+	if (c->adrfam == NVMF_ADRFAM_IPV4) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(number);
+		inet_pton(AF_INET, c->traddr, &sin->sin_addr);
+		len = sizeof(*sin);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(number);
+		inet_pton(AF_INET6, c->traddr, &sin6->sin6_addr);
+		len = sizeof(*sin6);
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		rc = errno;
+		snprintf(err, errlen, "port %u: socket: %s", c->portid, strerror(rc));
+		return rc;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, LISTEN_BACKLOG) != 0) {
+		rc = errno;
+		snprintf(err, errlen, "port %u: cannot listen on %s port %s: %s", c->portid, c->traddr,
+			 c->trsvcid, strerror(rc));
+		close(fd);
+		return rc;
+	}
+	len = sizeof(ss);
+	getsockname(fd, (struct sockaddr *)&ss, &len);
+	port->bound_port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+							 : ((struct sockaddr_in6 *)&ss)->sin6_port);
+	port->listen_fd = fd;
+	return 0;
+}
+
+static void port_free(struct nvmf_port *port)
+{
+	if (port->listen_fd >= 0)
+		close(port->listen_fd);
+	free(port->conf.subsystems);
+	free(port);
+}
+
+static bool port_same_address(const struct nvmf_port_conf *a, const struct nvmf_port_conf *b)
+{
+	return a->adrfam == b->adrfam && strcmp(a->traddr, b->traddr) == 0 &&
+	       strcmp(a->trsvcid, b->trsvcid) == 0;
+}
+
+static bool traddr_loopback(const struct nvmf_port_conf *c)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (c->adrfam == NVMF_ADRFAM_IPV4)
+		return inet_pton(AF_INET, c->traddr, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127;
+	return inet_pton(AF_INET6, c->traddr, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+}
+
+/* ------------------------------------------------------------------ */
+/* Threads                                                             */
+/* ------------------------------------------------------------------ */
+
+static int start_thread(pthread_t *thread, void *(*fn)(void *), void *arg)
+{
+	sigset_t all, old;
+	int rc;
+
+	/* Signals belong to the application's threads. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(thread, NULL, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
+}
+
+void target_wake_reaper(struct nvmf_target *t)
+{
+	pthread_mutex_lock(&t->lock);
+	pthread_cond_broadcast(&t->cond);
+	pthread_mutex_unlock(&t->lock);
+}
+
+static void ctrl_kill_locked(struct nvmf_ctrl *ctrl)
+{
+	atomic_store(&ctrl->dead, true);
+	if (ctrl->admin != NULL)
+		ctrl->admin->closing = true;
+	for (unsigned q = 1; q <= ctrl->max_io_queues; q++)
+		if (ctrl->io[q] != NULL)
+			ctrl->io[q]->closing = true;
+}
+
+static void check_kato_locked(struct nvmf_target *t, struct nvmf_subsys *s, uint64_t now)
+{
+	for (struct nvmf_ctrl *ctrl = s->ctrls; ctrl != NULL; ctrl = ctrl->next) {
+		uint32_t kato = atomic_load(&ctrl->kato_ms);
+		uint64_t last = atomic_load(&ctrl->last_activity_ms);
+
+		if (kato == 0 || atomic_load(&ctrl->dead) || now < last || now - last <= kato)
+			continue;
+		NVMF_WARN("nvmfd: controller %u of %s (host %s): keep alive timeout (%u ms) expired, tearing the association down",
+			  ctrl->cntlid, s->nqn, ctrl->hostnqn, kato);
+		t->stats.kato_expired++;
+		ctrl_kill_locked(ctrl);
+	}
+}
+
+static void *reaper_main(void *arg)
+{
+	struct nvmf_target *t = arg;
+
+	pthread_mutex_lock(&t->lock);
+	while (!t->reaper_stop) {
+		uint64_t now = ctrl_now_ms();
+		struct nvmf_conn *doomed = NULL, **pp;
+		struct timespec ts;
+
+		for (struct nvmf_conn *c = t->conns; c != NULL; c = c->next) {
+			if (c->closing || atomic_load(&c->connected) || now < c->connect_deadline_ms)
+				continue;
+			NVMF_WARN("nvmfd: %s: no Connect within %u ms, closing", c->peer,
+				  t->params.connect_timeout_ms);
+			t->stats.connect_timeouts++;
+			c->closing = true;
+		}
+		check_kato_locked(t, t->discovery, now);
+		for (struct nvmf_subsys *s = t->subsystems; s != NULL; s = s->next)
+			check_kato_locked(t, s, now);
+		for (pp = &t->conns; *pp != NULL;) {
+			struct nvmf_conn *c = *pp;
+
+			if (!c->closing) {
+				pp = &c->next;
+				continue;
+			}
+			*pp = c->next;
+			c->next = doomed;
+			doomed = c;
+		}
+		if (doomed != NULL) {
+			pthread_mutex_unlock(&t->lock);
+			while (doomed != NULL) {
+				struct nvmf_conn *c = doomed;
+
+				doomed = c->next;
+				conn_free(c);
+				pthread_mutex_lock(&t->lock);
+				t->nconns--;
+				pthread_cond_broadcast(&t->cond);
+				pthread_mutex_unlock(&t->lock);
+			}
+			pthread_mutex_lock(&t->lock);
+			continue; /* freeing may have doomed others (I/O queues of an admin) */
+		}
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += REAPER_TICK_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&t->cond, &t->lock, &ts);
+	}
+	pthread_mutex_unlock(&t->lock);
+	return NULL;
+}
+
+static void *listener_main(void *arg)
+{
+	struct nvmf_target *t = arg;
+	struct pollfd *pfds = NULL;
+	uint16_t *portids = NULL;
+
+	for (;;) {
+		unsigned n = 1;
+		char drain[64];
+
+		pthread_mutex_lock(&t->lock);
+		if (!t->listener_running) {
+			pthread_mutex_unlock(&t->lock);
+			break;
+		}
+		for (struct nvmf_port *p = t->ports; p != NULL; p = p->next)
+			n++;
+		free(pfds);
+		free(portids);
+		pfds = calloc(n, sizeof(*pfds));
+		portids = calloc(n, sizeof(*portids));
+		if (pfds == NULL || portids == NULL) {
+			pthread_mutex_unlock(&t->lock);
+			NVMF_ERR("nvmfd: listener out of memory");
+			break;
+		}
+		pfds[0] = (struct pollfd){.fd = t->wake[0], .events = POLLIN};
+		n = 1;
+		for (struct nvmf_port *p = t->ports; p != NULL; p = p->next) {
+			pfds[n] = (struct pollfd){.fd = p->listen_fd, .events = POLLIN};
+			portids[n++] = p->conf.portid;
+		}
+		pthread_mutex_unlock(&t->lock);
+		/* The port list changes only while this thread is stopped. */
+		for (;;) {
+			if (poll(pfds, n, -1) < 0) {
+				if (errno == EINTR)
+					continue;
+				NVMF_ERR("nvmfd: poll: %s", strerror(errno));
+				break;
+			}
+			if (pfds[0].revents != 0)
+				break;
+			for (unsigned i = 1; i < n; i++) {
+				int fd;
+
+				if (!(pfds[i].revents & POLLIN))
+					continue;
+				fd = accept4(pfds[i].fd, NULL, NULL, SOCK_CLOEXEC);
+				if (fd >= 0)
+					nvmf_target_add_connection(t, fd, portids[i]);
+				else if (errno != EAGAIN && errno != ECONNABORTED && errno != EINTR)
+					NVMF_WARN("nvmfd: accept on port %u: %s", portids[i],
+						  strerror(errno));
+			}
+		}
+		while (read(t->wake[0], drain, sizeof(drain)) > 0)
+			;
+	}
+	free(pfds);
+	free(portids);
+	return NULL;
+}
+
+static void listener_stop(struct nvmf_target *t)
+{
+	pthread_mutex_lock(&t->lock);
+	if (!t->listener_running) {
+		pthread_mutex_unlock(&t->lock);
+		return;
+	}
+	t->listener_running = false;
+	pthread_mutex_unlock(&t->lock);
+	if (write(t->wake[1], "x", 1) < 0)
+		NVMF_WARN("nvmfd: cannot wake the listener: %s", strerror(errno));
+	pthread_join(t->listener, NULL);
+}
+
+static int listener_start(struct nvmf_target *t)
+{
+	int rc;
+
+	pthread_mutex_lock(&t->lock);
+	t->listener_running = true;
+	pthread_mutex_unlock(&t->lock);
+	rc = start_thread(&t->listener, listener_main, t);
+	if (rc != 0) {
+		pthread_mutex_lock(&t->lock);
+		t->listener_running = false;
+		pthread_mutex_unlock(&t->lock);
+	}
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Target                                                              */
+/* ------------------------------------------------------------------ */
+
+struct nvmf_target *nvmf_target_create(const struct nvmf_target_params *params)
+{
+	struct nvmf_target *t = calloc(1, sizeof(*t));
+	int rc;
+
+	if (t == NULL)
+		return NULL;
+	t->params = *params;
+	if (t->params.max_queue_depth < CTRL_ADMIN_QSIZE || t->params.max_io_size < 4096 ||
+	    (t->params.max_io_size & (t->params.max_io_size - 1)) != 0 ||
+	    t->params.inline_data_size > MAX_INLINE_DATA || t->params.max_connections == 0) {
+		free(t);
+		errno = EINVAL;
+		return NULL;
+	}
+	pthread_mutex_init(&t->lock, NULL);
+	pthread_cond_init(&t->cond, NULL);
+	t->wake[0] = t->wake[1] = -1;
+	t->discovery = subsys_alloc(t, NVMF_DISCOVERY_NQN);
+	t->wq = nvmf_workq_create(t->params.io_workers);
+	if (t->discovery == NULL || t->wq == NULL || pipe2(t->wake, O_CLOEXEC | O_NONBLOCK) != 0)
+		goto fail;
+	t->discovery->discovery = true;
+	t->discovery->allow_any_host = true;
+	snprintf(t->discovery->model, sizeof(t->discovery->model), "nvmfd");
+	snprintf(t->discovery->firmware, sizeof(t->discovery->firmware), "%s", CTRL_FIRMWARE);
+	derive_serial(NVMF_DISCOVERY_NQN, t->discovery->serial, sizeof(t->discovery->serial));
+	t->genctr = 1;
+	rc = start_thread(&t->reaper, reaper_main, t);
+	if (rc != 0) {
+		errno = rc;
+		goto fail;
+	}
+	return t;
+
+fail:
+	rc = errno;
+	if (t->discovery != NULL)
+		subsys_free(t->discovery);
+	nvmf_workq_destroy(t->wq);
+	if (t->wake[0] >= 0) {
+		close(t->wake[0]);
+		close(t->wake[1]);
+	}
+	pthread_cond_destroy(&t->cond);
+	pthread_mutex_destroy(&t->lock);
+	free(t);
+	errno = rc != 0 ? rc : ENOMEM;
+	return NULL;
+}
+
+int nvmf_target_listen_port(struct nvmf_target *t, uint16_t portid)
+{
+	struct nvmf_port *p;
+	int port = -1;
+
+	pthread_mutex_lock(&t->lock);
+	p = target_find_port(t, portid);
+	if (p != NULL)
+		port = p->bound_port;
+	pthread_mutex_unlock(&t->lock);
+	return port;
+}
+
+int nvmf_target_add_connection(struct nvmf_target *t, int fd, uint16_t portid)
+{
+	struct nvmf_port *port, snapshot;
+	struct nvmf_conn *conn;
+
+	pthread_mutex_lock(&t->lock);
+	port = target_find_port(t, portid);
+	if (port == NULL || atomic_load(&t->stopping)) {
+		pthread_mutex_unlock(&t->lock);
+		close(fd);
+		return port == NULL ? ENOENT : ESHUTDOWN;
+	}
+	if (t->nconns >= t->params.max_connections) {
+		t->stats.refused_connections++;
+		pthread_mutex_unlock(&t->lock);
+		NVMF_WARN("nvmfd: refusing a connection on port %u: the limit of %u connections is reached",
+			  portid, t->params.max_connections);
+		close(fd);
+		return EBUSY;
+	}
+	t->nconns++;
+	snapshot = *port;
+	pthread_mutex_unlock(&t->lock);
+
+	conn = conn_create(t, fd, &snapshot);
+	pthread_mutex_lock(&t->lock);
+	if (conn == NULL) {
+		t->nconns--;
+		pthread_cond_broadcast(&t->cond);
+	} else {
+		conn->next = t->conns;
+		t->conns = conn;
+	}
+	pthread_mutex_unlock(&t->lock);
+	if (conn == NULL)
+		return ENOMEM;
+	NVMF_DEBUG("nvmfd: %s: new connection on port %u", conn->peer, portid);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Configure and reload                                                */
+/* ------------------------------------------------------------------ */
+
+struct subsys_plan {
+	const struct nvmf_subsys_conf *conf;
+	struct nvmf_subsys *subsys;    /* existing, or new */
+	bool created;
+	struct nvmf_ns **table;        /* [NVMF_MAX_NSID + 1], one reference each */
+	char (*hosts)[NVMF_NQN_SIZE];
+};
+
+static void plan_release(struct subsys_plan *plans, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		if (plans[i].table != NULL)
+			for (unsigned id = 0; id <= NVMF_MAX_NSID; id++)
+				if (plans[i].table[id] != NULL)
+					ns_put(plans[i].table[id]);
+		free(plans[i].table);
+		free(plans[i].hosts);
+		if (plans[i].created)
+			subsys_free(plans[i].subsys);
+	}
+	free(plans);
+}
+
+static int plan_subsystem(struct nvmf_target *t, struct subsys_plan *plan,
+			  const struct nvmf_subsys_conf *c, char *err, size_t errlen)
+{
+	plan->conf = c;
+	pthread_mutex_lock(&t->lock);
+	plan->subsys = target_find_subsys(t, c->nqn);
+	pthread_mutex_unlock(&t->lock);
+	if (plan->subsys == NULL) {
+		plan->subsys = subsys_alloc(t, c->nqn);
+		if (plan->subsys == NULL)
+			goto nomem;
+		plan->created = true;
+	}
+	plan->table = calloc(NVMF_MAX_NSID + 1, sizeof(*plan->table));
+	plan->hosts = calloc(c->nhosts ? c->nhosts : 1, sizeof(*plan->hosts));
+	if (plan->table == NULL || plan->hosts == NULL)
+		goto nomem;
+	memcpy(plan->hosts, c->hosts, c->nhosts * sizeof(*plan->hosts));
+	for (unsigned i = 0; i < c->nns; i++) {
+		const struct nvmf_ns_conf *nc = &c->ns[i];
+		struct nvmf_ns *old;
+		int rc;
+
+		if (!nc->enabled)
+			continue;
+		/* An unchanged namespace keeps its open backing. */
+		old = plan->created ? NULL : subsys_get_ns(plan->subsys, nc->nsid);
+		if (old != NULL && ns_conf_equal(&old->conf, nc)) {
+			plan->table[nc->nsid] = old;
+			continue;
+		}
+		if (old != NULL)
+			ns_put(old);
+		rc = ns_open(c->nqn, nc, &plan->table[nc->nsid], err, errlen);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+nomem:
+	snprintf(err, errlen, "out of memory");
+	return ENOMEM;
+}
+
+/* Swap in a planned namespace table; tell the controllers what changed. */
+static void commit_namespaces(struct nvmf_target *t, struct subsys_plan *plan)
+{
+	struct nvmf_subsys *s = plan->subsys;
+	uint32_t *changed = calloc(NVMF_MAX_NSID, sizeof(*changed));
+	unsigned nchanged = 0;
+
+	pthread_rwlock_wrlock(&s->ns_lock);
+	for (uint32_t id = 1; id <= NVMF_MAX_NSID; id++) {
+		struct nvmf_ns *old = s->ns[id];
+
+		if (old == plan->table[id]) {
+			if (old != NULL)
+				ns_put(old); /* the plan's extra reference */
+			continue;
+		}
+		s->ns[id] = plan->table[id];
+		if (old != NULL)
+			ns_put(old);
+		if (changed != NULL)
+			changed[nchanged++] = id;
+		if (!plan->created)
+			NVMF_INFO("nvmfd: %s namespace %u %s", s->nqn, id,
+				  plan->table[id] == NULL ? "removed"
+				  : old == NULL		  ? "added"
+							  : "replaced");
+	}
+	pthread_rwlock_unlock(&s->ns_lock);
+	memset(plan->table, 0, (NVMF_MAX_NSID + 1) * sizeof(*plan->table));
+	if (nchanged > 0) {
+		pthread_mutex_lock(&t->lock);
+		for (struct nvmf_ctrl *ctrl = s->ctrls; ctrl != NULL; ctrl = ctrl->next)
+			for (unsigned i = 0; i < nchanged; i++)
+				ctrl_ns_changed(ctrl, changed[i]);
+		pthread_mutex_unlock(&t->lock);
+	}
+	free(changed);
+}
+
+static int plan_ports(struct nvmf_target *t, const struct nvmf_target_conf *conf,
+		      struct nvmf_port **out, char *err, size_t errlen)
+{
+	struct nvmf_port *head = NULL, **tail = &head;
+	int rc = 0;
+
+	for (unsigned i = 0; i < conf->nports && rc == 0; i++) {
+		const struct nvmf_port_conf *c = &conf->ports[i];
+		struct nvmf_port *p = calloc(1, sizeof(*p)), *old;
+
+		if (p == NULL || (p->conf = *c, p->conf.subsystems = calloc(c->nsubsys ? c->nsubsys : 1,
+									 sizeof(*c->subsystems))) == NULL) {
+			free(p);
+			snprintf(err, errlen, "out of memory");
+			rc = ENOMEM;
+			break;
+		}
+		memcpy(p->conf.subsystems, c->subsystems, c->nsubsys * sizeof(*c->subsystems));
+		p->listen_fd = -1;
+		p->inline_data_size =
+			c->inline_data_size == UINT32_MAX ? t->params.inline_data_size : c->inline_data_size;
+		*tail = p;
+		tail = &p->next;
+		pthread_mutex_lock(&t->lock);
+		old = target_find_port(t, c->portid);
+		if (old != NULL && port_same_address(&old->conf, c)) {
+			/* The listening socket carries over. */
+			p->listen_fd = old->listen_fd;
+			p->bound_port = old->bound_port;
+			old->listen_fd = -1;
+		}
+		pthread_mutex_unlock(&t->lock);
+		if (p->listen_fd < 0)
+			rc = port_listen(p, err, errlen);
+	}
+	*out = head;
+	return rc;
+}
+
+/* Put listening sockets that plan_ports took back where they came from. */
+static void unplan_ports(struct nvmf_target *t, struct nvmf_port *planned)
+{
+	while (planned != NULL) {
+		struct nvmf_port *p = planned, *old;
+
+		planned = p->next;
+		pthread_mutex_lock(&t->lock);
+		old = target_find_port(t, p->conf.portid);
+		if (old != NULL && old->listen_fd < 0 && port_same_address(&old->conf, &p->conf)) {
+			old->listen_fd = p->listen_fd;
+			p->listen_fd = -1;
+		}
+		pthread_mutex_unlock(&t->lock);
+		port_free(p);
+	}
+}
+
+static void warn_exposure(const struct nvmf_target_conf *conf)
+{
+	for (unsigned i = 0; i < conf->nports; i++) {
+		const struct nvmf_port_conf *p = &conf->ports[i];
+
+		if (traddr_loopback(p))
+			continue;
+		for (unsigned k = 0; k < p->nsubsys; k++)
+			for (unsigned s = 0; s < conf->nsubsys; s++)
+				if (conf->subsys[s].allow_any_host &&
+				    strcmp(conf->subsys[s].nqn, p->subsystems[k]) == 0)
+					NVMF_WARN("nvmfd: subsystem %s allows any host on %s port %s, which is not a loopback address: anyone who can reach it may read and write its namespaces",
+						  p->subsystems[k], p->traddr, p->trsvcid);
+	}
+}
+
+int nvmf_target_configure(struct nvmf_target *t, const struct nvmf_target_conf *conf, char *err,
+			  size_t errlen)
+{
+	struct subsys_plan *plans;
+	struct nvmf_port *ports = NULL, *old_ports;
+	struct nvmf_subsys *removed = NULL;
+	uint64_t sig;
+	int rc;
+
+	rc = nvmf_target_conf_validate(conf, err, errlen);
+	if (rc != 0)
+		return rc;
+	if (atomic_load(&t->stopping)) {
+		snprintf(err, errlen, "the target is shutting down");
+		return ESHUTDOWN;
+	}
+	plans = calloc(conf->nsubsys ? conf->nsubsys : 1, sizeof(*plans));
+	if (plans == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return ENOMEM;
+	}
+	for (unsigned i = 0; i < conf->nsubsys && rc == 0; i++)
+		rc = plan_subsystem(t, &plans[i], &conf->subsys[i], err, errlen);
+	if (rc != 0) {
+		plan_release(plans, conf->nsubsys);
+		return rc;
+	}
+	listener_stop(t);
+	rc = plan_ports(t, conf, &ports, err, errlen);
+	if (rc != 0) {
+		unplan_ports(t, ports);
+		plan_release(plans, conf->nsubsys);
+		if (t->configured)
+			listener_start(t);
+		return rc;
+	}
+	warn_exposure(conf);
+
+	pthread_mutex_lock(&t->lock);
+	/* Subsystems no longer configured go, with their controllers. */
+	for (struct nvmf_subsys **pp = &t->subsystems; *pp != NULL;) {
+		struct nvmf_subsys *s = *pp;
+		bool keep = false;
+
+		for (unsigned i = 0; i < conf->nsubsys && !keep; i++)
+			keep = plans[i].subsys == s;
+		if (keep) {
+			pp = &s->next;
+			continue;
+		}
+		*pp = s->next;
+		s->removed = true;
+		for (struct nvmf_ctrl *ctrl = s->ctrls; ctrl != NULL; ctrl = ctrl->next)
+			ctrl_kill_locked(ctrl);
+		s->next = removed;
+		removed = s;
+		NVMF_INFO("nvmfd: subsystem %s removed", s->nqn);
+	}
+	for (unsigned i = 0; i < conf->nsubsys; i++) {
+		struct subsys_plan *p = &plans[i];
+		char (*old_hosts)[NVMF_NQN_SIZE] = p->subsys->hosts;
+
+		subsys_apply_attrs(p->subsys, p->conf);
+		p->subsys->hosts = p->hosts;
+		p->subsys->nhosts = p->conf->nhosts;
+		p->hosts = old_hosts;
+		if (p->created) {
+			p->subsys->next = t->subsystems;
+			t->subsystems = p->subsys;
+		}
+	}
+	old_ports = t->ports;
+	t->ports = ports;
+	sig = discovery_signature(t);
+	if (t->configured && sig != t->disc_signature) {
+		t->genctr++;
+		for (struct nvmf_ctrl *ctrl = t->discovery->ctrls; ctrl != NULL; ctrl = ctrl->next)
+			ctrl_discovery_changed(ctrl);
+	}
+	t->disc_signature = sig;
+	t->stats.discovery_genctr = t->genctr;
+	pthread_mutex_unlock(&t->lock);
+
+	/* Namespace tables: each swap raises the changed-namespace events. */
+	for (unsigned i = 0; i < conf->nsubsys; i++) {
+		commit_namespaces(t, &plans[i]);
+		plans[i].created = false; /* now owned by the target */
+	}
+	plan_release(plans, conf->nsubsys);
+	while (old_ports != NULL) {
+		struct nvmf_port *p = old_ports;
+
+		old_ports = p->next;
+		port_free(p);
+	}
+	while (removed != NULL) {
+		struct nvmf_subsys *s = removed;
+
+		removed = s->next;
+		subsys_put(s);
+	}
+	for (struct nvmf_port *p = ports; p != NULL; p = p->next)
+		NVMF_INFO("nvmfd: port %u listening on %s port %u (%u subsystem(s))", p->conf.portid,
+			  p->conf.traddr, p->bound_port, p->conf.nsubsys);
+	t->configured = true;
+	target_wake_reaper(t);
+	rc = listener_start(t);
+	if (rc != 0)
+		snprintf(err, errlen, "cannot start the listener thread: %s", strerror(rc));
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Shutdown                                                            */
+/* ------------------------------------------------------------------ */
+
+/* Commands still running (held AERs do not count). */
+static unsigned busy_commands(struct nvmf_target *t)
+{
+	unsigned busy = 0;
+
+	pthread_mutex_lock(&t->lock);
+	for (struct nvmf_conn *c = t->conns; c != NULL; c = c->next) {
+		unsigned n;
+
+		pthread_mutex_lock(&c->lock);
+		n = c->inflight;
+		pthread_mutex_unlock(&c->lock);
+		if (c->ctrl != NULL && c->qid == 0 && atomic_load(&c->connected)) {
+			pthread_mutex_lock(&c->ctrl->lock);
+			n -= n >= c->ctrl->naers ? c->ctrl->naers : n;
+			pthread_mutex_unlock(&c->ctrl->lock);
+		}
+		busy += n;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return busy;
+}
+
+int nvmf_target_shutdown(struct nvmf_target *t)
+{
+	uint64_t deadline = ctrl_now_ms() + t->params.shutdown_timeout_ms;
+	struct nvmf_subsys *s;
+	unsigned busy;
+	int rc = 0;
+
+	if (atomic_exchange(&t->stopping, true))
+		return 0;
+	NVMF_INFO("nvmfd: shutting down: no new connections, finishing commands in flight");
+	listener_stop(t);
+	pthread_mutex_lock(&t->lock);
+	for (struct nvmf_port *p = t->ports; p != NULL; p = p->next) {
+		if (p->listen_fd >= 0)
+			close(p->listen_fd);
+		p->listen_fd = -1;
+	}
+	pthread_mutex_unlock(&t->lock);
+
+	while ((busy = busy_commands(t)) > 0 && ctrl_now_ms() < deadline)
+		usleep(DRAIN_POLL_MS * 1000);
+	if (busy > 0) {
+		NVMF_WARN("nvmfd: %u command(s) still in flight after %u ms", busy,
+			  t->params.shutdown_timeout_ms);
+		rc = ETIMEDOUT;
+	}
+	/* Subsystems stay put: configure refuses to run once stopping is set. */
+	for (s = t->subsystems; s != NULL; s = s->next) {
+		int frc = subsys_flush_all(s);
+
+		if (frc != 0) {
+			NVMF_ERR("nvmfd: %s: flush failed: %s", s->nqn, strerror(-frc));
+			rc = EIO;
+		}
+	}
+	pthread_mutex_lock(&t->lock);
+	for (struct nvmf_conn *c = t->conns; c != NULL; c = c->next)
+		c->closing = true;
+	pthread_cond_broadcast(&t->cond);
+	while (t->nconns > 0)
+		pthread_cond_wait(&t->cond, &t->lock);
+	pthread_mutex_unlock(&t->lock);
+	NVMF_INFO("nvmfd: every namespace flushed, every connection closed");
+	return rc;
+}
+
+void nvmf_target_destroy(struct nvmf_target *t)
+{
+	if (t == NULL)
+		return;
+	nvmf_target_shutdown(t);
+	pthread_mutex_lock(&t->lock);
+	t->reaper_stop = true;
+	pthread_cond_broadcast(&t->cond);
+	pthread_mutex_unlock(&t->lock);
+	pthread_join(t->reaper, NULL);
+	nvmf_workq_destroy(t->wq);
+	while (t->ports != NULL) {
+		struct nvmf_port *p = t->ports;
+
+		t->ports = p->next;
+		port_free(p);
+	}
+	while (t->subsystems != NULL) {
+		struct nvmf_subsys *s = t->subsystems;
+
+		t->subsystems = s->next;
+		subsys_put(s);
+	}
+	subsys_put(t->discovery);
+	close(t->wake[0]);
+	close(t->wake[1]);
+	pthread_cond_destroy(&t->cond);
+	pthread_mutex_destroy(&t->lock);
+	free(t);
+}
+
+void nvmf_target_get_stats(struct nvmf_target *t, struct nvmf_target_stats *stats)
+{
+	pthread_mutex_lock(&t->lock);
+	*stats = t->stats;
+	stats->connections = t->nconns;
+	stats->controllers = t->nctrls;
+	stats->discovery_genctr = t->genctr;
+	pthread_mutex_unlock(&t->lock);
+}

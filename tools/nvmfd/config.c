@@ -1,0 +1,754 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The nvmetcli JSON configuration (what `nvmetcli save` writes to
+ * /etc/nvmet/config.json), read strictly: every field nvmetcli writes is
+ * understood or refused with a reason, anything else is an error naming
+ * the field's path.  Values nvmetcli writes as strings ("1", "16384") are
+ * accepted as strings or numbers.
+ *
+ * nvmfd extensions, under a namespace's "device": "size" (create a missing
+ * file this size, e.g. "1G"), "block_size" (512 or 4096), "readonly", and
+ * "path": "ramdisk:SIZE".
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nvmfd.h"
+
+#define PATH_MAX_TEXT 256
+
+struct loader {
+	char *err;
+	size_t errlen;
+};
+
+static int fail(struct loader *l, const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(struct loader *l, const char *path, const char *fmt, ...)
+{
+	char why[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	snprintf(l->err, l->errlen, "%s: %s", path, why);
+	return -1;
+}
+
+/* "parent.key" or "parent[index]" */
+static void mark_truncated(char *out)
+{
+	memcpy(out + PATH_MAX_TEXT - 4, "...", 4);
+}
+
+static void sub_path(char *out, const char *parent, const char *key)
+{
+	if (snprintf(out, PATH_MAX_TEXT, "%s%s%s", parent, parent[0] ? "." : "", key) >=
+	    PATH_MAX_TEXT)
+		mark_truncated(out);
+}
+
+static void index_path(char *out, const char *parent, size_t index)
+{
+	if (snprintf(out, PATH_MAX_TEXT, "%s[%zu]", parent, index) >= PATH_MAX_TEXT)
+		mark_truncated(out);
+}
+
+/* Every key of obj must be one of the names listed. */
+static int check_keys(struct loader *l, const char *path, json_t *obj, const char *const *known)
+{
+	const char *key;
+	json_t *value;
+
+	json_object_foreach(obj, key, value) {
+		bool found = false;
+		char p[PATH_MAX_TEXT];
+
+		for (const char *const *k = known; *k != NULL && !found; k++)
+			found = strcmp(*k, key) == 0;
+		if (!found) {
+			sub_path(p, path, key);
+			return fail(l, p, "unknown field");
+		}
+	}
+	return 0;
+}
+
+static int want_object(struct loader *l, const char *path, json_t *v)
+{
+	return json_is_object(v) ? 0 : fail(l, path, "expected an object");
+}
+
+static int get_string(struct loader *l, const char *path, json_t *v, char *dst, size_t size)
+{
+	const char *s;
+
+	if (!json_is_string(v))
+		return fail(l, path, "expected a string");
+	s = json_string_value(v);
+	if (strlen(s) >= size)
+		return fail(l, path, "longer than %zu characters", size - 1);
+	memcpy(dst, s, strlen(s) + 1);
+	return 0;
+}
+
+/* An integer written as a number or as a decimal string. */
+static int get_uint(struct loader *l, const char *path, json_t *v, uint64_t max, uint64_t *out)
+{
+	uint64_t n;
+
+	if (json_is_integer(v)) {
+		if (json_integer_value(v) < 0)
+			return fail(l, path, "must not be negative");
+		n = (uint64_t)json_integer_value(v);
+	} else if (json_is_string(v)) {
+		const char *s = json_string_value(v);
+		char *end;
+
+		if (!isdigit((unsigned char)s[0]))
+			return fail(l, path, "\"%s\" is not a number", s);
+		errno = 0;
+		n = strtoull(s, &end, 0);
+		if (errno != 0 || *end != '\0')
+			return fail(l, path, "\"%s\" is not a number", s);
+	} else {
+		return fail(l, path, "expected a number");
+	}
+	if (n > max)
+		return fail(l, path, "%llu is above the maximum %llu", (unsigned long long)n,
+			    (unsigned long long)max);
+	*out = n;
+	return 0;
+}
+
+static int get_bool(struct loader *l, const char *path, json_t *v, bool *out)
+{
+	uint64_t n;
+
+	if (json_is_boolean(v)) {
+		*out = json_is_true(v);
+		return 0;
+	}
+	if (get_uint(l, path, v, 1, &n) != 0)
+		return fail(l, path, "expected 0 or 1");
+	*out = n != 0;
+	return 0;
+}
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Hex digits with optional '-' separators (UUID and NGUID forms). */
+static int get_hex_id(struct loader *l, const char *path, json_t *v, uint8_t *out, size_t n,
+		      bool *present)
+{
+	const char *s;
+	size_t got = 0;
+
+	if (!json_is_string(v))
+		return fail(l, path, "expected a string of %zu hex bytes", n);
+	s = json_string_value(v);
+	for (; *s != '\0'; s++) {
+		int hi, lo;
+
+		if (*s == '-')
+			continue;
+		hi = hexval((unsigned char)s[0]);
+		lo = s[1] != '\0' ? hexval((unsigned char)s[1]) : -1;
+		if (hi < 0 || lo < 0 || got == n)
+			return fail(l, path, "\"%s\" is not %zu hex bytes", json_string_value(v), n);
+		out[got++] = (uint8_t)(hi << 4 | lo);
+		s++;
+	}
+	if (got != n)
+		return fail(l, path, "\"%s\" is not %zu hex bytes", json_string_value(v), n);
+	/* nvmet writes an all-zero NGUID for "none": derive one instead. */
+	*present = false;
+	for (size_t i = 0; i < n; i++)
+		*present |= out[i] != 0;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+
+static int load_namespace(struct loader *l, const char *path, json_t *o, struct nvmf_ns_conf *ns)
+{
+	static const char *const keys[] = {"nsid", "enable", "device", "ana_grpid", "ana", "resv",
+					   NULL};
+	static const char *const dev_keys[] = {"path", "uuid", "nguid", "eui64", "size",
+					       "block_size", "readonly", NULL};
+	char p[PATH_MAX_TEXT], q[PATH_MAX_TEXT];
+	json_t *v, *dev, *d;
+	uint64_t n;
+
+	if (want_object(l, path, o) || check_keys(l, path, o, keys))
+		return -1;
+	memset(ns, 0, sizeof(*ns));
+	ns->enabled = true;
+	sub_path(p, path, "nsid");
+	v = json_object_get(o, "nsid");
+	if (v == NULL)
+		return fail(l, p, "missing");
+	if (get_uint(l, p, v, NVMF_MAX_NSID, &n) != 0)
+		return -1;
+	if (n == 0)
+		return fail(l, p, "namespace IDs start at 1");
+	ns->nsid = (uint32_t)n;
+	if ((v = json_object_get(o, "enable")) != NULL) {
+		sub_path(p, path, "enable");
+		if (get_bool(l, p, v, &ns->enabled) != 0)
+			return -1;
+	}
+	if ((v = json_object_get(o, "ana_grpid")) != NULL) {
+		sub_path(p, path, "ana_grpid");
+		if (get_uint(l, p, v, UINT32_MAX, &n) != 0)
+			return -1;
+		if (n > 1)
+			return fail(l, p, "ANA groups other than 1 are not supported");
+	}
+	if ((v = json_object_get(o, "ana")) != NULL) {
+		static const char *const ana_keys[] = {"grpid", NULL};
+
+		sub_path(p, path, "ana");
+		if (want_object(l, p, v) || check_keys(l, p, v, ana_keys))
+			return -1;
+		if ((d = json_object_get(v, "grpid")) != NULL) {
+			sub_path(q, p, "grpid");
+			if (get_uint(l, q, d, UINT32_MAX, &n) != 0)
+				return -1;
+			if (n > 1)
+				return fail(l, q, "ANA groups other than 1 are not supported");
+		}
+	}
+	if ((v = json_object_get(o, "resv")) != NULL) {
+		static const char *const resv_keys[] = {"enable", NULL};
+		bool on = false;
+
+		sub_path(p, path, "resv");
+		if (want_object(l, p, v) || check_keys(l, p, v, resv_keys))
+			return -1;
+		if ((d = json_object_get(v, "enable")) != NULL) {
+			sub_path(q, p, "enable");
+			if (get_bool(l, q, d, &on) != 0)
+				return -1;
+			if (on)
+				return fail(l, q, "reservations are not supported");
+		}
+	}
+	sub_path(p, path, "device");
+	dev = json_object_get(o, "device");
+	if (dev == NULL)
+		return ns->enabled ? fail(l, p, "missing (an enabled namespace needs a path)") : 0;
+	if (want_object(l, p, dev) || check_keys(l, p, dev, dev_keys))
+		return -1;
+	if ((d = json_object_get(dev, "path")) != NULL) {
+		sub_path(q, p, "path");
+		if (get_string(l, q, d, ns->path, sizeof(ns->path)) != 0)
+			return -1;
+	}
+	if (ns->enabled && ns->path[0] == '\0') {
+		sub_path(q, p, "path");
+		return fail(l, q, "missing or empty (an enabled namespace needs one)");
+	}
+	if ((d = json_object_get(dev, "uuid")) != NULL) {
+		sub_path(q, p, "uuid");
+		if (get_hex_id(l, q, d, ns->uuid, sizeof(ns->uuid), &ns->has_uuid) != 0)
+			return -1;
+	}
+	if ((d = json_object_get(dev, "nguid")) != NULL) {
+		sub_path(q, p, "nguid");
+		if (get_hex_id(l, q, d, ns->nguid, sizeof(ns->nguid), &ns->has_nguid) != 0)
+			return -1;
+	}
+	if ((d = json_object_get(dev, "eui64")) != NULL) {
+		sub_path(q, p, "eui64");
+		if (get_hex_id(l, q, d, ns->eui64, sizeof(ns->eui64), &ns->has_eui64) != 0)
+			return -1;
+	}
+	if ((d = json_object_get(dev, "size")) != NULL) {
+		sub_path(q, p, "size");
+		if (json_is_string(d)) {
+			if (nvmf_parse_size(json_string_value(d), &ns->size) != 0)
+				return fail(l, q, "\"%s\" is not a size (like 512M or 4G)",
+					    json_string_value(d));
+		} else if (get_uint(l, q, d, UINT64_MAX, &ns->size) != 0) {
+			return -1;
+		}
+	}
+	if ((d = json_object_get(dev, "block_size")) != NULL) {
+		sub_path(q, p, "block_size");
+		if (get_uint(l, q, d, 4096, &n) != 0)
+			return -1;
+		if (n != 512 && n != 4096)
+			return fail(l, q, "%llu: must be 512 or 4096", (unsigned long long)n);
+		ns->block_size = (uint32_t)n;
+	}
+	if ((d = json_object_get(dev, "readonly")) != NULL) {
+		sub_path(q, p, "readonly");
+		if (get_bool(l, q, d, &ns->readonly) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int load_subsystem(struct loader *l, const char *path, json_t *o,
+			  struct nvmf_subsys_conf *s)
+{
+	static const char *const keys[] = {"nqn", "attr", "namespaces", "allowed_hosts", "passthru",
+					   NULL};
+	static const char *const attr_keys[] = {"allow_any_host", "serial", "model", "version",
+						"cntlid_min", "cntlid_max", "pi_enable", "qid_max",
+						"firmware", "ieee_oui", NULL};
+	char p[PATH_MAX_TEXT], q[PATH_MAX_TEXT];
+	json_t *v, *a;
+	uint64_t n;
+	size_t i;
+
+	if (want_object(l, path, o) || check_keys(l, path, o, keys))
+		return -1;
+	sub_path(p, path, "nqn");
+	if ((v = json_object_get(o, "nqn")) == NULL)
+		return fail(l, p, "missing");
+	if (get_string(l, p, v, s->nqn, sizeof(s->nqn)) != 0)
+		return -1;
+	if ((v = json_object_get(o, "attr")) != NULL) {
+		sub_path(p, path, "attr");
+		if (want_object(l, p, v) || check_keys(l, p, v, attr_keys))
+			return -1;
+		if ((a = json_object_get(v, "allow_any_host")) != NULL) {
+			sub_path(q, p, "allow_any_host");
+			if (get_bool(l, q, a, &s->allow_any_host) != 0)
+				return -1;
+		}
+		if ((a = json_object_get(v, "serial")) != NULL) {
+			sub_path(q, p, "serial");
+			if (get_string(l, q, a, s->serial, sizeof(s->serial)) != 0)
+				return -1;
+		}
+		if ((a = json_object_get(v, "model")) != NULL) {
+			sub_path(q, p, "model");
+			if (get_string(l, q, a, s->model, sizeof(s->model)) != 0)
+				return -1;
+		}
+		if ((a = json_object_get(v, "firmware")) != NULL) {
+			sub_path(q, p, "firmware");
+			if (get_string(l, q, a, s->firmware, sizeof(s->firmware)) != 0)
+				return -1;
+		}
+		if ((a = json_object_get(v, "version")) != NULL) {
+			char version[16];
+			unsigned major, minor;
+
+			sub_path(q, p, "version");
+			if (get_string(l, q, a, version, sizeof(version)) != 0)
+				return -1;
+			if (sscanf(version, "%u.%u", &major, &minor) != 2 || major != 1 || minor > 3)
+				return fail(l, q, "\"%s\": nvmfd serves NVMe 1.3 (1.0 to 1.3 accepted)",
+					    version);
+		}
+		if ((a = json_object_get(v, "ieee_oui")) != NULL) {
+			sub_path(q, p, "ieee_oui");
+			if (get_uint(l, q, a, 0xffffff, &n) != 0)
+				return -1;
+		}
+		if ((a = json_object_get(v, "pi_enable")) != NULL) {
+			bool on;
+
+			sub_path(q, p, "pi_enable");
+			if (get_bool(l, q, a, &on) != 0)
+				return -1;
+			if (on)
+				return fail(l, q, "protection information is not supported");
+		}
+		if ((a = json_object_get(v, "cntlid_min")) != NULL) {
+			sub_path(q, p, "cntlid_min");
+			if (get_uint(l, q, a, NVMF_CNTLID_MAX, &n) != 0)
+				return -1;
+			if (n == 0)
+				return fail(l, q, "controller IDs start at 1");
+			s->cntlid_min = (uint16_t)n;
+			if (s->cntlid_max == 0)
+				s->cntlid_max = NVMF_CNTLID_MAX;
+		}
+		if ((a = json_object_get(v, "cntlid_max")) != NULL) {
+			sub_path(q, p, "cntlid_max");
+			if (get_uint(l, q, a, NVMF_CNTLID_MAX, &n) != 0)
+				return -1;
+			if (n == 0)
+				return fail(l, q, "controller IDs start at 1");
+			s->cntlid_max = (uint16_t)n;
+			if (s->cntlid_min == 0)
+				s->cntlid_min = 1;
+			if (s->cntlid_min > s->cntlid_max)
+				return fail(l, q, "below cntlid_min (%u)", s->cntlid_min);
+		}
+		if ((a = json_object_get(v, "qid_max")) != NULL) {
+			sub_path(q, p, "qid_max");
+			if (get_uint(l, q, a, UINT16_MAX, &n) != 0)
+				return -1;
+			if (n == 0)
+				return fail(l, q, "at least one I/O queue is needed");
+			s->max_io_queues = (uint16_t)n;
+		}
+	}
+	if ((v = json_object_get(o, "passthru")) != NULL && json_array_size(v) > 0) {
+		sub_path(p, path, "passthru");
+		return fail(l, p, "passthru controllers are not supported");
+	}
+	if ((v = json_object_get(o, "allowed_hosts")) != NULL) {
+		sub_path(p, path, "allowed_hosts");
+		if (!json_is_array(v))
+			return fail(l, p, "expected an array of host NQNs");
+		s->nhosts = (unsigned)json_array_size(v);
+		s->hosts = calloc(s->nhosts ? s->nhosts : 1, sizeof(*s->hosts));
+		if (s->hosts == NULL)
+			return fail(l, p, "out of memory");
+		json_array_foreach(v, i, a) {
+			index_path(q, p, i);
+			if (get_string(l, q, a, s->hosts[i], sizeof(s->hosts[i])) != 0)
+				return -1;
+		}
+	}
+	if ((v = json_object_get(o, "namespaces")) != NULL) {
+		sub_path(p, path, "namespaces");
+		if (!json_is_array(v))
+			return fail(l, p, "expected an array");
+		s->nns = (unsigned)json_array_size(v);
+		s->ns = calloc(s->nns ? s->nns : 1, sizeof(*s->ns));
+		if (s->ns == NULL)
+			return fail(l, p, "out of memory");
+		json_array_foreach(v, i, a) {
+			index_path(q, p, i);
+			if (load_namespace(l, q, a, &s->ns[i]) != 0)
+				return -1;
+			for (size_t j = 0; j < i; j++)
+				if (s->ns[j].nsid == s->ns[i].nsid)
+					return fail(l, q, "namespace %u defined twice", s->ns[i].nsid);
+		}
+	}
+	return 0;
+}
+
+static int load_addr(struct loader *l, const char *path, json_t *o, struct nvmf_port_conf *port)
+{
+	static const char *const keys[] = {"adrfam", "traddr", "trsvcid", "trtype", "treq", "tsas",
+					   NULL};
+	char p[PATH_MAX_TEXT], text[64];
+	json_t *v;
+
+	if (want_object(l, path, o) || check_keys(l, path, o, keys))
+		return -1;
+	sub_path(p, path, "trtype");
+	if ((v = json_object_get(o, "trtype")) == NULL)
+		return fail(l, p, "missing");
+	if (get_string(l, p, v, text, sizeof(text)) != 0)
+		return -1;
+	if (strcmp(text, "tcp") != 0)
+		return fail(l, p, "\"%s\": nvmfd serves only tcp", text);
+	sub_path(p, path, "adrfam");
+	if ((v = json_object_get(o, "adrfam")) == NULL)
+		return fail(l, p, "missing");
+	if (get_string(l, p, v, text, sizeof(text)) != 0)
+		return -1;
+	if (strcmp(text, "ipv4") == 0)
+		port->adrfam = NVMF_ADRFAM_IPV4;
+	else if (strcmp(text, "ipv6") == 0)
+		port->adrfam = NVMF_ADRFAM_IPV6;
+	else
+		return fail(l, p, "\"%s\": want ipv4 or ipv6", text);
+	sub_path(p, path, "traddr");
+	if ((v = json_object_get(o, "traddr")) == NULL)
+		return fail(l, p, "missing");
+	if (get_string(l, p, v, port->traddr, sizeof(port->traddr)) != 0)
+		return -1;
+	sub_path(p, path, "trsvcid");
+	if ((v = json_object_get(o, "trsvcid")) == NULL)
+		return fail(l, p, "missing");
+	if (json_is_integer(v))
+		snprintf(port->trsvcid, sizeof(port->trsvcid), "%lld",
+			 (long long)json_integer_value(v));
+	else if (get_string(l, p, v, port->trsvcid, sizeof(port->trsvcid)) != 0)
+		return -1;
+	if ((v = json_object_get(o, "treq")) != NULL) {
+		sub_path(p, path, "treq");
+		if (get_string(l, p, v, text, sizeof(text)) != 0)
+			return -1;
+		if (strcmp(text, "required") == 0)
+			return fail(l, p, "a secure channel (TLS) is not supported");
+		if (strcmp(text, "not specified") != 0 && strcmp(text, "not required") != 0)
+			return fail(l, p, "\"%s\": want \"not specified\" or \"not required\"", text);
+	}
+	if ((v = json_object_get(o, "tsas")) != NULL) {
+		sub_path(p, path, "tsas");
+		if (get_string(l, p, v, text, sizeof(text)) != 0)
+			return -1;
+		if (strcmp(text, "none") != 0 && text[0] != '\0')
+			return fail(l, p, "\"%s\": only \"none\" (no TLS) is supported", text);
+	}
+	return 0;
+}
+
+static int load_port(struct loader *l, const char *path, json_t *o, struct nvmf_port_conf *port)
+{
+	static const char *const keys[] = {"portid", "addr", "param", "subsystems", "referrals",
+					   "ana_groups", NULL};
+	static const char *const param_keys[] = {"inline_data_size", "pi_enable", "max_queue_size",
+						 NULL};
+	char p[PATH_MAX_TEXT], q[PATH_MAX_TEXT];
+	json_t *v, *a;
+	uint64_t n;
+	size_t i;
+
+	if (want_object(l, path, o) || check_keys(l, path, o, keys))
+		return -1;
+	port->inline_data_size = UINT32_MAX;
+	sub_path(p, path, "portid");
+	if ((v = json_object_get(o, "portid")) == NULL)
+		return fail(l, p, "missing");
+	if (get_uint(l, p, v, UINT16_MAX - 1, &n) != 0)
+		return -1;
+	port->portid = (uint16_t)n;
+	sub_path(p, path, "addr");
+	if ((v = json_object_get(o, "addr")) == NULL)
+		return fail(l, p, "missing");
+	if (load_addr(l, p, v, port) != 0)
+		return -1;
+	if ((v = json_object_get(o, "param")) != NULL) {
+		sub_path(p, path, "param");
+		if (want_object(l, p, v) || check_keys(l, p, v, param_keys))
+			return -1;
+		if ((a = json_object_get(v, "inline_data_size")) != NULL) {
+			sub_path(q, p, "inline_data_size");
+			if (get_uint(l, q, a, 128 * 1024, &n) != 0)
+				return -1;
+			port->inline_data_size = (uint32_t)n;
+		}
+		if ((a = json_object_get(v, "pi_enable")) != NULL) {
+			bool on;
+
+			sub_path(q, p, "pi_enable");
+			if (get_bool(l, q, a, &on) != 0)
+				return -1;
+			if (on)
+				return fail(l, q, "protection information is not supported");
+		}
+		if ((a = json_object_get(v, "max_queue_size")) != NULL) {
+			sub_path(q, p, "max_queue_size");
+			if (get_uint(l, q, a, UINT16_MAX, &n) != 0)
+				return -1;
+		}
+	}
+	if ((v = json_object_get(o, "referrals")) != NULL && json_array_size(v) > 0) {
+		sub_path(p, path, "referrals");
+		return fail(l, p, "discovery referrals are not supported");
+	}
+	if ((v = json_object_get(o, "ana_groups")) != NULL) {
+		sub_path(p, path, "ana_groups");
+		if (!json_is_array(v))
+			return fail(l, p, "expected an array");
+		json_array_foreach(v, i, a) {
+			static const char *const ana_keys[] = {"grpid", "ana", NULL};
+			json_t *g;
+
+			index_path(q, p, i);
+			if (want_object(l, q, a) || check_keys(l, q, a, ana_keys))
+				return -1;
+			g = json_object_get(a, "grpid");
+			if (g != NULL && (get_uint(l, q, g, UINT32_MAX, &n) != 0 || n != 1))
+				return fail(l, q, "ANA groups other than 1 are not supported");
+		}
+	}
+	if ((v = json_object_get(o, "subsystems")) != NULL) {
+		sub_path(p, path, "subsystems");
+		if (!json_is_array(v))
+			return fail(l, p, "expected an array of subsystem NQNs");
+		port->nsubsys = (unsigned)json_array_size(v);
+		port->subsystems = calloc(port->nsubsys ? port->nsubsys : 1, sizeof(*port->subsystems));
+		if (port->subsystems == NULL)
+			return fail(l, p, "out of memory");
+		json_array_foreach(v, i, a) {
+			index_path(q, p, i);
+			if (get_string(l, q, a, port->subsystems[i], sizeof(port->subsystems[i])) != 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+struct nvmf_subsys_conf *nvmfd_conf_add_subsys(struct nvmf_target_conf *conf)
+{
+	struct nvmf_subsys_conf *s = realloc(conf->subsys, (conf->nsubsys + 1) * sizeof(*s));
+
+	if (s == NULL)
+		return NULL;
+	conf->subsys = s;
+	s = &conf->subsys[conf->nsubsys++];
+	memset(s, 0, sizeof(*s));
+	return s;
+}
+
+struct nvmf_port_conf *nvmfd_conf_add_port(struct nvmf_target_conf *conf)
+{
+	struct nvmf_port_conf *p = realloc(conf->ports, (conf->nports + 1) * sizeof(*p));
+
+	if (p == NULL)
+		return NULL;
+	conf->ports = p;
+	p = &conf->ports[conf->nports++];
+	memset(p, 0, sizeof(*p));
+	p->inline_data_size = UINT32_MAX;
+	return p;
+}
+
+void nvmfd_config_free(struct nvmf_target_conf *conf)
+{
+	for (unsigned i = 0; i < conf->nsubsys; i++) {
+		free(conf->subsys[i].hosts);
+		free(conf->subsys[i].ns);
+	}
+	for (unsigned i = 0; i < conf->nports; i++)
+		free(conf->ports[i].subsystems);
+	free(conf->subsys);
+	free(conf->ports);
+	memset(conf, 0, sizeof(*conf));
+}
+
+int nvmfd_config_load(const char *file, struct nvmf_target_conf *conf, char *err, size_t errlen)
+{
+	static const char *const keys[] = {"hosts", "ports", "subsystems", NULL};
+	struct loader l = {.err = err, .errlen = errlen};
+	char p[PATH_MAX_TEXT];
+	json_error_t jerr;
+	json_t *root, *v, *a;
+	size_t i;
+	int rc = -1;
+
+	memset(conf, 0, sizeof(*conf));
+	root = json_load_file(file, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL) {
+		snprintf(err, errlen, "line %d column %d: %s", jerr.line, jerr.column, jerr.text);
+		return -1;
+	}
+	if (want_object(&l, "(top level)", root) || check_keys(&l, "", root, keys))
+		goto out;
+	if ((v = json_object_get(root, "hosts")) != NULL) {
+		static const char *const host_keys[] = {"nqn", NULL};
+
+		if (!json_is_array(v)) {
+			fail(&l, "hosts", "expected an array");
+			goto out;
+		}
+		json_array_foreach(v, i, a) {
+			index_path(p, "hosts", i);
+			if (want_object(&l, p, a) || check_keys(&l, p, a, host_keys))
+				goto out;
+			if (!json_is_string(json_object_get(a, "nqn"))) {
+				char q[PATH_MAX_TEXT];
+
+				sub_path(q, p, "nqn");
+				fail(&l, q, "missing, or not a string");
+				goto out;
+			}
+		}
+	}
+	if ((v = json_object_get(root, "subsystems")) != NULL) {
+		if (!json_is_array(v)) {
+			fail(&l, "subsystems", "expected an array");
+			goto out;
+		}
+		json_array_foreach(v, i, a) {
+			struct nvmf_subsys_conf *s = nvmfd_conf_add_subsys(conf);
+
+			index_path(p, "subsystems", i);
+			if (s == NULL) {
+				fail(&l, p, "out of memory");
+				goto out;
+			}
+			if (load_subsystem(&l, p, a, s) != 0)
+				goto out;
+		}
+	}
+	if ((v = json_object_get(root, "ports")) != NULL) {
+		if (!json_is_array(v)) {
+			fail(&l, "ports", "expected an array");
+			goto out;
+		}
+		json_array_foreach(v, i, a) {
+			struct nvmf_port_conf *port = nvmfd_conf_add_port(conf);
+
+			index_path(p, "ports", i);
+			if (port == NULL) {
+				fail(&l, p, "out of memory");
+				goto out;
+			}
+			if (load_port(&l, p, a, port) != 0)
+				goto out;
+		}
+	}
+	rc = 0;
+out:
+	json_decref(root);
+	if (rc != 0)
+		nvmfd_config_free(conf);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Command line namespaces                                             */
+/* ------------------------------------------------------------------ */
+
+int nvmfd_parse_backing(const char *spec, struct nvmf_ns_conf *ns, char *err, size_t errlen)
+{
+	char copy[NVMF_PATH_SIZE + 64];
+	char *opt, *save = NULL;
+
+	if (strlen(spec) >= sizeof(copy)) {
+		snprintf(err, errlen, "%.64s...: too long", spec);
+		return -1;
+	}
+	memset(ns, 0, sizeof(*ns));
+	ns->enabled = true;
+	memcpy(copy, spec, strlen(spec) + 1);
+	opt = strtok_r(copy, ",", &save);
+	if (opt == NULL || strlen(opt) >= sizeof(ns->path)) {
+		snprintf(err, errlen, "\"%s\": no path", spec);
+		return -1;
+	}
+	memcpy(ns->path, opt, strlen(opt) + 1);
+	while ((opt = strtok_r(NULL, ",", &save)) != NULL) {
+		if (strncmp(opt, "size=", 5) == 0) {
+			if (nvmf_parse_size(opt + 5, &ns->size) != 0 || ns->size == 0) {
+				snprintf(err, errlen, "%s: \"%s\" is not a size (like 512M or 4G)", spec,
+					 opt + 5);
+				return -1;
+			}
+		} else if (strncmp(opt, "bs=", 3) == 0) {
+			if (strcmp(opt + 3, "512") == 0) {
+				ns->block_size = 512;
+			} else if (strcmp(opt + 3, "4096") == 0 || strcmp(opt + 3, "4K") == 0) {
+				ns->block_size = 4096;
+			} else {
+				snprintf(err, errlen, "%s: block size must be 512 or 4096", spec);
+				return -1;
+			}
+		} else if (strcmp(opt, "ro") == 0) {
+			ns->readonly = true;
+		} else {
+			snprintf(err, errlen, "%s: unknown option \"%s\" (size=, bs=, ro)", spec, opt);
+			return -1;
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,486 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * nvmfd: the NVMe/TCP target daemon.
+ *
+ *   nvmfd [-a ADDR] [-s PORT] [-n SUBNQN] [--allow-host HOSTNQN]... [BACKING]...
+ *   nvmfd -c /etc/nvmet/config.json
+ *
+ * Runs in the foreground and logs to stderr.  SIGTERM/SIGINT: graceful
+ * stop (exit 0 once everything is flushed).  SIGHUP: reload the
+ * configuration file.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "nvmf/log.h"
+#include "nvmfd.h"
+
+#define DEFAULT_NQN "nqn.2024-01.org.nvmfd:default"
+#define DEFAULT_ADDR "127.0.0.1"
+#define DEFAULT_PORT "4420"
+#define DEFAULT_DISCOVERY_PORT 8009
+#define DEFAULT_NS_SIZE "1G"
+#define DEFAULT_NS_FILE "default.img"
+#define DISCOVERY_PORTID 65535      /* above nvmetcli's port IDs */
+#define IO_PORTID 1
+
+struct options {
+	const char *addr;
+	const char *port;
+	const char *nqn;
+	const char *config;
+	const char *pidfile;
+	const char *data_dir;
+	const char *default_size;
+	uint32_t block_size;
+	int discovery_port;         /* -1: none */
+	unsigned nhosts;
+	char **hosts;
+	int nbacking;
+	char **backing;
+	struct nvmf_target_params params;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: nvmfd [options] [BACKING]...\n"
+		"       nvmfd -c FILE [options]\n"
+		"Serves NVMe over TCP: one subsystem from the command line, or an nvmetcli\n"
+		"JSON configuration (-c). BACKING: a file (PATH[,size=SIZE][,bs=512|4096][,ro]),\n"
+		"a block device, or ramdisk:SIZE[,bs=...]. Without BACKING, a %s file\n"
+		"under the data directory is served.\n\n"
+		"  -a, --addr ADDR           listen address (%s)\n"
+		"  -s, --port PORT           NVMe/TCP port (%s)\n"
+		"  -n, --nqn NQN             subsystem NQN (%s)\n"
+		"      --allow-host NQN      allow this host (repeat); none given: any host\n"
+		"  -c, --config FILE         nvmetcli JSON configuration (SIGHUP reloads it)\n"
+		"      --discovery-port PORT dedicated discovery port (%d; 0: none)\n"
+		"      --data-dir DIR        default namespace directory ($STATE_DIRECTORY or /var/lib/nvmfd)\n"
+		"      --default-size SIZE   size of the default namespace file (%s)\n"
+		"      --block-size N        logical block size for BACKINGs: 512 or 4096\n"
+		"      --pidfile FILE        write the process ID here\n"
+		"      --max-connections N   TCP connections at once (128)\n"
+		"      --max-io-queues N     I/O queues per controller (16)\n"
+		"      --queue-depth N       entries per queue (128)\n"
+		"      --max-io-size SIZE    bytes per command, MDTS (128K)\n"
+		"      --inline-data-size N  in-capsule data per I/O command (16384)\n"
+		"      --connect-timeout MS  a new connection must Connect within (10000)\n"
+		"      --io-workers N        threads for file and block I/O (4)\n"
+		"  -v, --verbose             debug logs\n"
+		"  -q, --quiet               warnings and errors only\n"
+		"  -h, --help\n",
+		DEFAULT_NS_FILE, DEFAULT_ADDR, DEFAULT_PORT, DEFAULT_NQN, DEFAULT_DISCOVERY_PORT,
+		DEFAULT_NS_SIZE);
+}
+
+static int parse_uint(const char *opt, const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || *end != '\0' || s[0] == '\0' || s[0] == '-' || v > max) {
+		fprintf(stderr, "nvmfd: %s: \"%s\" is not a number up to %lu\n", opt, s, max);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+enum {
+	OPT_ALLOW_HOST = 256,
+	OPT_DISCOVERY_PORT,
+	OPT_DATA_DIR,
+	OPT_DEFAULT_SIZE,
+	OPT_BLOCK_SIZE,
+	OPT_PIDFILE,
+	OPT_MAX_CONNECTIONS,
+	OPT_MAX_IO_QUEUES,
+	OPT_QUEUE_DEPTH,
+	OPT_MAX_IO_SIZE,
+	OPT_INLINE_DATA_SIZE,
+	OPT_CONNECT_TIMEOUT,
+	OPT_IO_WORKERS,
+};
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{"addr", required_argument, NULL, 'a'},
+		{"port", required_argument, NULL, 's'},
+		{"nqn", required_argument, NULL, 'n'},
+		{"config", required_argument, NULL, 'c'},
+		{"allow-host", required_argument, NULL, OPT_ALLOW_HOST},
+		{"discovery-port", required_argument, NULL, OPT_DISCOVERY_PORT},
+		{"data-dir", required_argument, NULL, OPT_DATA_DIR},
+		{"default-size", required_argument, NULL, OPT_DEFAULT_SIZE},
+		{"block-size", required_argument, NULL, OPT_BLOCK_SIZE},
+		{"pidfile", required_argument, NULL, OPT_PIDFILE},
+		{"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
+		{"max-io-queues", required_argument, NULL, OPT_MAX_IO_QUEUES},
+		{"queue-depth", required_argument, NULL, OPT_QUEUE_DEPTH},
+		{"max-io-size", required_argument, NULL, OPT_MAX_IO_SIZE},
+		{"inline-data-size", required_argument, NULL, OPT_INLINE_DATA_SIZE},
+		{"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
+		{"io-workers", required_argument, NULL, OPT_IO_WORKERS},
+		{"verbose", no_argument, NULL, 'v'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	unsigned long v;
+	uint64_t size;
+	int c;
+
+	nvmf_target_params_default(&o->params);
+	o->discovery_port = DEFAULT_DISCOVERY_PORT;
+	while ((c = getopt_long(argc, argv, "a:s:n:c:vqh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'a':
+			o->addr = optarg;
+			break;
+		case 's':
+			if (parse_uint("--port", optarg, 65535, &v) != 0)
+				return -1;
+			o->port = optarg;
+			break;
+		case 'n':
+			o->nqn = optarg;
+			break;
+		case 'c':
+			o->config = optarg;
+			break;
+		case OPT_ALLOW_HOST: {
+			char **hosts = realloc(o->hosts, (o->nhosts + 1) * sizeof(*hosts));
+
+			if (hosts == NULL)
+				return -1;
+			o->hosts = hosts;
+			o->hosts[o->nhosts++] = optarg;
+			break;
+		}
+		case OPT_DISCOVERY_PORT:
+			if (parse_uint("--discovery-port", optarg, 65535, &v) != 0)
+				return -1;
+			o->discovery_port = v == 0 ? -1 : (int)v;
+			break;
+		case OPT_DATA_DIR:
+			o->data_dir = optarg;
+			break;
+		case OPT_DEFAULT_SIZE:
+			if (nvmf_parse_size(optarg, &size) != 0 || size == 0) {
+				fprintf(stderr, "nvmfd: --default-size: \"%s\" is not a size\n", optarg);
+				return -1;
+			}
+			o->default_size = optarg;
+			break;
+		case OPT_BLOCK_SIZE:
+			if (parse_uint("--block-size", optarg, 4096, &v) != 0)
+				return -1;
+			if (v != 512 && v != 4096) {
+				fprintf(stderr, "nvmfd: --block-size: must be 512 or 4096\n");
+				return -1;
+			}
+			o->block_size = (uint32_t)v;
+			break;
+		case OPT_PIDFILE:
+			o->pidfile = optarg;
+			break;
+		case OPT_MAX_CONNECTIONS:
+			if (parse_uint("--max-connections", optarg, 65536, &v) != 0 || v == 0)
+				return -1;
+			o->params.max_connections = (uint32_t)v;
+			break;
+		case OPT_MAX_IO_QUEUES:
+			if (parse_uint("--max-io-queues", optarg, 1024, &v) != 0 || v == 0)
+				return -1;
+			o->params.max_io_queues = (uint16_t)v;
+			break;
+		case OPT_QUEUE_DEPTH:
+			if (parse_uint("--queue-depth", optarg, 4096, &v) != 0 || v < 32) {
+				fprintf(stderr, "nvmfd: --queue-depth: 32 to 4096\n");
+				return -1;
+			}
+			o->params.max_queue_depth = (uint16_t)v;
+			break;
+		case OPT_MAX_IO_SIZE:
+			if (nvmf_parse_size(optarg, &size) != 0 || size < 4096 || size > (1u << 24) ||
+			    (size & (size - 1)) != 0) {
+				fprintf(stderr, "nvmfd: --max-io-size: a power of two from 4K to 16M\n");
+				return -1;
+			}
+			o->params.max_io_size = (uint32_t)size;
+			break;
+		case OPT_INLINE_DATA_SIZE:
+			if (parse_uint("--inline-data-size", optarg, 128 * 1024, &v) != 0 || v % 16 != 0) {
+				fprintf(stderr, "nvmfd: --inline-data-size: a multiple of 16 up to 131072\n");
+				return -1;
+			}
+			o->params.inline_data_size = (uint32_t)v;
+			break;
+		case OPT_CONNECT_TIMEOUT:
+			if (parse_uint("--connect-timeout", optarg, 3600000, &v) != 0 || v == 0)
+				return -1;
+			o->params.connect_timeout_ms = (uint32_t)v;
+			break;
+		case OPT_IO_WORKERS:
+			if (parse_uint("--io-workers", optarg, 256, &v) != 0 || v == 0)
+				return -1;
+			o->params.io_workers = (unsigned)v;
+			break;
+		case 'v':
+			nvmf_log_set_level(NVMF_LOG_DEBUG);
+			break;
+		case 'q':
+			nvmf_log_set_level(NVMF_LOG_WARN);
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	o->nbacking = argc - optind;
+	o->backing = argv + optind;
+	if (o->config != NULL && (o->nbacking > 0 || o->nqn != NULL || o->nhosts > 0 ||
+				  o->port != NULL)) {
+		fprintf(stderr, "nvmfd: -c takes the subsystems, ports and hosts from the file: "
+				"no BACKING, -s, -n or --allow-host with it\n");
+		return -1;
+	}
+	return 0;
+}
+
+static bool addr_is_ipv6(const char *addr)
+{
+	return strchr(addr, ':') != NULL;
+}
+
+/* Where the default namespace lives: systemd's StateDirectory, or /var/lib. */
+static int default_backing(const struct options *o, struct nvmf_ns_conf *ns)
+{
+	const char *dir = o->data_dir;
+	uint64_t size;
+
+	if (dir == NULL)
+		dir = getenv("STATE_DIRECTORY");
+	if (dir == NULL)
+		dir = "/var/lib/nvmfd";
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		fprintf(stderr, "nvmfd: data directory %s: %s\n", dir, strerror(errno));
+		return -1;
+	}
+	memset(ns, 0, sizeof(*ns));
+	if ((size_t)snprintf(ns->path, sizeof(ns->path), "%s/%s", dir, DEFAULT_NS_FILE) >=
+	    sizeof(ns->path)) {
+		fprintf(stderr, "nvmfd: data directory path too long\n");
+		return -1;
+	}
+	nvmf_parse_size(o->default_size != NULL ? o->default_size : DEFAULT_NS_SIZE, &size);
+	ns->size = size;
+	ns->enabled = true;
+	return 0;
+}
+
+static int add_port(struct nvmf_target_conf *conf, uint16_t portid, const char *addr,
+		    const char *port, const char *nqn)
+{
+	struct nvmf_port_conf *p = nvmfd_conf_add_port(conf);
+
+	if (p == NULL)
+		return -1;
+	p->portid = portid;
+	p->adrfam = addr_is_ipv6(addr) ? NVMF_ADRFAM_IPV6 : NVMF_ADRFAM_IPV4;
+	snprintf(p->traddr, sizeof(p->traddr), "%s", addr);
+	snprintf(p->trsvcid, sizeof(p->trsvcid), "%s", port);
+	if (nqn != NULL) {
+		p->subsystems = calloc(1, sizeof(*p->subsystems));
+		if (p->subsystems == NULL)
+			return -1;
+		snprintf(p->subsystems[0], sizeof(p->subsystems[0]), "%s", nqn);
+		p->nsubsys = 1;
+	}
+	return 0;
+}
+
+static int build_cli_conf(const struct options *o, struct nvmf_target_conf *conf)
+{
+	const char *addr = o->addr != NULL ? o->addr : DEFAULT_ADDR;
+	struct nvmf_subsys_conf *s;
+	char err[512];
+
+	memset(conf, 0, sizeof(*conf));
+	s = nvmfd_conf_add_subsys(conf);
+	if (s == NULL)
+		return -1;
+	snprintf(s->nqn, sizeof(s->nqn), "%s", o->nqn != NULL ? o->nqn : DEFAULT_NQN);
+	/* Without --allow-host, any host: the default address is loopback only. */
+	s->allow_any_host = o->nhosts == 0;
+	s->nhosts = o->nhosts;
+	s->hosts = calloc(o->nhosts ? o->nhosts : 1, sizeof(*s->hosts));
+	s->nns = o->nbacking > 0 ? (unsigned)o->nbacking : 1;
+	s->ns = calloc(s->nns, sizeof(*s->ns));
+	if (s->hosts == NULL || s->ns == NULL)
+		return -1;
+	for (unsigned i = 0; i < o->nhosts; i++)
+		snprintf(s->hosts[i], sizeof(s->hosts[i]), "%s", o->hosts[i]);
+	if (o->nbacking == 0) {
+		if (default_backing(o, &s->ns[0]) != 0)
+			return -1;
+		s->ns[0].block_size = o->block_size;
+	}
+	for (int i = 0; i < o->nbacking; i++) {
+		if (nvmfd_parse_backing(o->backing[i], &s->ns[i], err, sizeof(err)) != 0) {
+			fprintf(stderr, "nvmfd: %s\n", err);
+			return -1;
+		}
+		if (s->ns[i].block_size == 0)
+			s->ns[i].block_size = o->block_size;
+		s->ns[i].nsid = (uint32_t)i + 1;
+	}
+	s->ns[0].nsid = 1;
+	return add_port(conf, IO_PORTID, addr, o->port != NULL ? o->port : DEFAULT_PORT, s->nqn);
+}
+
+/* The dedicated discovery port, unless a configured port already is one. */
+static int add_discovery_port(const struct options *o, struct nvmf_target_conf *conf)
+{
+	char number[16];
+	const char *addr = o->addr;
+
+	if (o->discovery_port < 0)
+		return 0;
+	snprintf(number, sizeof(number), "%d", o->discovery_port);
+	for (unsigned i = 0; i < conf->nports; i++)
+		if (strcmp(conf->ports[i].trsvcid, number) == 0)
+			return 0;
+	if (addr == NULL)
+		addr = conf->nports > 0 ? conf->ports[0].traddr : DEFAULT_ADDR;
+	return add_port(conf, DISCOVERY_PORTID, addr, number, NULL);
+}
+
+static int load_conf(const struct options *o, struct nvmf_target_conf *conf)
+{
+	char err[1024];
+
+	if (o->config == NULL)
+		return build_cli_conf(o, conf) == 0 && add_discovery_port(o, conf) == 0 ? 0 : -1;
+	if (nvmfd_config_load(o->config, conf, err, sizeof(err)) != 0) {
+		fprintf(stderr, "nvmfd: %s: %s\n", o->config, err);
+		return -1;
+	}
+	if (add_discovery_port(o, conf) != 0) {
+		nvmfd_config_free(conf);
+		return -1;
+	}
+	return 0;
+}
+
+static int write_pidfile(const char *path)
+{
+	FILE *f = fopen(path, "w");
+
+	if (f == NULL) {
+		fprintf(stderr, "nvmfd: pidfile %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	fprintf(f, "%ld\n", (long)getpid());
+	if (fclose(f) != 0) {
+		fprintf(stderr, "nvmfd: pidfile %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void reload(const struct options *o, struct nvmf_target *target)
+{
+	struct nvmf_target_conf conf;
+	char err[1024];
+
+	if (o->config == NULL) {
+		fprintf(stderr, "nvmfd: SIGHUP: no configuration file (-c) to reload\n");
+		return;
+	}
+	fprintf(stderr, "nvmfd: SIGHUP: reloading %s\n", o->config);
+	if (load_conf(o, &conf) != 0) {
+		fprintf(stderr, "nvmfd: reload failed; the running configuration stays\n");
+		return;
+	}
+	if (nvmf_target_configure(target, &conf, err, sizeof(err)) != 0)
+		fprintf(stderr, "nvmfd: reload failed (%s); the running configuration stays\n", err);
+	else
+		fprintf(stderr, "nvmfd: configuration reloaded\n");
+	nvmfd_config_free(&conf);
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = {0};
+	struct nvmf_target_conf conf;
+	struct nvmf_target *target;
+	sigset_t sigs;
+	char err[1024];
+	int rc, sig;
+
+	nvmf_log_set_level(NVMF_LOG_INFO);
+	if (parse_options(argc, argv, &o) != 0)
+		return 2;
+	if (load_conf(&o, &conf) != 0)
+		return 1;
+	/* Every thread created from here on inherits the blocked signals;
+	 * this thread takes them with sigwait. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	target = nvmf_target_create(&o.params);
+	if (target == NULL) {
+		fprintf(stderr, "nvmfd: cannot create the target: %s\n", strerror(errno));
+		nvmfd_config_free(&conf);
+		return 1;
+	}
+	rc = nvmf_target_configure(target, &conf, err, sizeof(err));
+	nvmfd_config_free(&conf);
+	if (rc != 0) {
+		fprintf(stderr, "nvmfd: %s\n", err);
+		nvmf_target_destroy(target);
+		return 1;
+	}
+	if (o.pidfile != NULL && write_pidfile(o.pidfile) != 0) {
+		nvmf_target_destroy(target);
+		return 1;
+	}
+	fprintf(stderr, "nvmfd: ready (pid %ld)\n", (long)getpid());
+	for (;;) {
+		if (sigwait(&sigs, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			reload(&o, target);
+			continue;
+		}
+		fprintf(stderr, "nvmfd: %s: stopping\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+		break;
+	}
+	rc = nvmf_target_shutdown(target);
+	nvmf_target_destroy(target);
+	if (o.pidfile != NULL)
+		unlink(o.pidfile);
+	free(o.hosts);
+	fprintf(stderr, "nvmfd: stopped%s\n", rc == 0 ? "" : " (with errors, see above)");
+	return rc == 0 ? 0 : 1;
+}
