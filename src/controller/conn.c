@@ -98,7 +98,10 @@ void cmd_complete(struct nvmf_cmd *cmd, uint16_t status, uint32_t dw0, uint32_t 
 		NVMF_ERR("nvmfd: %s: no response capsule free (cid %u)", cmd->conn->peer,
 			 cmd_sqe(cmd)->cid);
 	else if (nvmf_capsule_transmit(rsp) != 0)
-		nvmf_capsule_free(rsp); /* the connection is going away */
+		NVMF_DEBUG("nvmfd: %s: response to cid %u dropped: connection closing",
+			   cmd->conn->peer, cmd_sqe(cmd)->cid);
+	/* The transport holds its own reference until the response is sent. */
+	nvmf_capsule_free(rsp);
 	cmd_put(cmd);
 }
 
@@ -454,8 +457,9 @@ static void conn_receive(void *arg, struct nvmf_capsule *nc)
 
 		NVMF_WARN("nvmfd: %s: queue %u overrun by the host (cid %u)", conn->peer,
 			  conn->qid, sqe->cid);
-		if (rsp != NULL && nvmf_capsule_transmit(rsp) != 0)
-			nvmf_capsule_free(rsp);
+		if (rsp != NULL)
+			nvmf_capsule_transmit(rsp);
+		nvmf_capsule_free(rsp);
 		nvmf_capsule_free(nc);
 		return;
 	}

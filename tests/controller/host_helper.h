@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A minimal synchronous NVMe/TCP host for the controller tests, built on
+ * the transport's host-role queue pairs: connect a queue, run a command
+ * and wait for its response.  Not a host library: just enough to drive
+ * nvmfd from tests.
+ */
+#ifndef TESTS_CONTROLLER_HOST_HELPER_H
+#define TESTS_CONTROLLER_HOST_HELPER_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "nvmf/spec.h"
+#include "nvmf/transport.h"
+
+#define TH_SLOTS 256
+#define TH_TIMEOUT_MS 10000
+
+struct th_slot {
+	bool busy;
+	bool done;
+	bool data_pending;
+	int data_error;
+	struct nvme_cqe cqe;
+	struct iovec iov;
+};
+
+struct th_queue {
+	struct nvmf_qpair *qp;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct th_slot slots[TH_SLOTS];
+	bool closed;
+	int error;
+	uint16_t cntlid;
+};
+
+struct th_opts {
+	bool hdgst, ddgst;
+	bool disable_sqflow;
+	uint16_t qsize;        /* entries; 0: 32 */
+	uint32_t kato_ms;
+	uint16_t cntlid;       /* I/O queues: the admin's; admin: 0 -> FFFFh */
+	const char *hostnqn;   /* NULL: a fixed test host NQN */
+	const uint8_t *hostid; /* NULL: a fixed host ID */
+};
+
+#define TH_HOSTNQN "nqn.2014-08.org.nvmexpress:uuid:11111111-2222-3333-4444-555555555555"
+
+/* TCP connect + ICReq; 0 or -1. */
+int th_open(struct th_queue *q, uint16_t port, const struct th_opts *opts);
+/* Fabrics Connect; returns the NVMe status (SCT << 8 | SC), -1 on timeout. */
+int th_connect(struct th_queue *q, const char *subnqn, uint16_t qid, const struct th_opts *opts,
+	       uint32_t *dw0);
+/* th_open + th_connect (+ enable the controller for admin queues); status. */
+int th_connect_admin(struct th_queue *q, uint16_t port, const char *subnqn,
+		     const struct th_opts *opts);
+int th_connect_io(struct th_queue *q, uint16_t port, const char *subnqn, uint16_t qid,
+		  uint16_t cntlid, const struct th_opts *opts);
+void th_close(struct th_queue *q);
+
+/* Submit without waiting (for AERs); returns the CID or -1. */
+int th_submit(struct th_queue *q, const struct nvme_sqe *sqe, void *buf, size_t len, bool write);
+/* Wait for a submitted CID; status, or -1 on timeout / closed. */
+int th_wait(struct th_queue *q, int cid, struct nvme_cqe *cqe, int timeout_ms);
+/* Submit and wait. */
+int th_cmd(struct th_queue *q, const struct nvme_sqe *sqe, void *buf, size_t len, bool write,
+	   struct nvme_cqe *cqe);
+/* Wait until the connection is closed by the controller; 0 or -1. */
+int th_wait_closed(struct th_queue *q, int timeout_ms);
+
+int th_prop_get(struct th_queue *q, uint32_t ofst, bool size8, uint64_t *value);
+int th_prop_set(struct th_queue *q, uint32_t ofst, uint32_t value);
+int th_identify(struct th_queue *q, uint8_t cns, uint32_t nsid, void *buf);
+int th_get_log(struct th_queue *q, uint8_t lid, uint32_t nsid, void *buf, uint32_t len,
+	       uint64_t offset, bool rae);
+int th_set_features(struct th_queue *q, uint8_t fid, uint32_t cdw11, uint32_t *dw0);
+int th_get_features(struct th_queue *q, uint8_t fid, unsigned sel, uint32_t *dw0);
+int th_rw(struct th_queue *q, uint8_t opc, uint32_t nsid, uint64_t slba, uint32_t nlb,
+	  void *buf, size_t len, uint32_t cdw12_flags);
+
+#endif
