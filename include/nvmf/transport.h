@@ -210,7 +210,11 @@ struct nvmf_engine_params {
 struct nvmf_engine *nvmf_engine_create(const struct nvmf_engine_params *params);
 /* All qpairs using the engine must have been freed first. */
 void nvmf_engine_destroy(struct nvmf_engine *engine);
-/* "threads", "epoll", "poll" (epoll, never sleeps), "hybrid:USEC". */
+/*
+ * Parse "KIND[,threads=N][,cpu=C][,poll=USEC]": KIND is threads, epoll
+ * (sleeps when idle), poll (never sleeps) or hybrid (polls 50 us, or USEC,
+ * after the last event, then sleeps).  Returns 0 or EINVAL.
+ */
 int nvmf_engine_parse(const char *spec, struct nvmf_engine_params *params);
 
 #ifdef __cplusplus

@@ -409,10 +409,14 @@ static void tcp_fatal(struct tcp_qpair *tq, uint16_t fes, uint32_t fei, const vo
 	struct nvme_tcp_term_req_hdr *term = (struct nvme_tcp_term_req_hdr *)tq->term_hdr;
 	size_t copy = hdr_len < NVME_TCP_TERM_REQ_MAX_DATA ? hdr_len : NVME_TCP_TERM_REQ_MAX_DATA;
 
-	NVMF_ERR("nvme-tcp: %s qpair: fatal error from peer: FES %#x (%s), FEI %u",
-		 tq->qp.controller ? "controller" : "host", fes, nvmf_tcp_fes_name(fes), fei);
+	NVMF_ERR("nvme-tcp: %s: protocol error by the %s: FES %#x (%s), FEI %u; sending TermReq",
+		 tq->qp.controller ? "controller" : "host", tq->qp.controller ? "host" : "controller",
+		 fes, nvmf_tcp_fes_name(fes), fei);
 
 	pthread_mutex_lock(&tq->lock);
+	/* The reason is recorded with the state change, for anyone waiting on it. */
+	if (tq->error == 0)
+		tq->error = EPROTO;
 	if (!tq->term_queued && tq->state != QP_CLOSED) {
 		memset(term, 0, sizeof(*term));
 		term->ch.pdu_type = tq->qp.controller ? NVME_TCP_PDU_C2H_TERM_REQ
@@ -887,14 +891,14 @@ static void item_finished(struct tcp_qpair *tq, struct tcp_tx_item *item, int er
 	case ITEM_C2H:
 		if (item->io_cb != NULL)
 			item->io_cb(item->io_cb_arg, item->io_len, error);
-		pthread_mutex_lock(&tq->lock);
-		if (item->pooled) {
-			item->next = tq->free_c2h;
-			tq->free_c2h = item;
-		}
-		pthread_mutex_unlock(&tq->lock);
-		if (!item->pooled)
+		if (!item->pooled) {
 			free(item);
+			break;
+		}
+		pthread_mutex_lock(&tq->lock);
+		item->next = tq->free_c2h;
+		tq->free_c2h = item;
+		pthread_mutex_unlock(&tq->lock);
 		break;
 	}
 }
@@ -1972,9 +1976,20 @@ static void tcp_qpair_free(struct nvmf_qpair *qp)
 	bool last;
 
 	/* Let queued PDUs (responses, a TermReq) leave, briefly. */
+	if (tq->qp.engine->ops->on_engine_thread(&tq->conn)) {
+		/* Freed from a callback on its own event loop: nobody else will
+		 * send for it, so try once, without waiting. */
+		pthread_mutex_lock(&tq->lock);
+		tq->freeing = true;
+		pthread_mutex_unlock(&tq->lock);
+		if (!tq->conn.tx_blocked)
+			tcp_tx(&tq->conn, false);
+	}
 	clock_gettime(CLOCK_REALTIME, &deadline);
 	deadline.tv_sec += TCP_FLUSH_TIMEOUT_MS / 1000;
 	pthread_mutex_lock(&tq->lock);
+	if (tq->freeing)
+		deadline = (struct timespec){0};
 	tq->freeing = true;
 	while (tq->tx_busy ||
 	       (tq->term_queued ? !tq->term_sent
@@ -2047,6 +2062,12 @@ static int tcp_capsule_transmit(struct nvmf_capsule *nc)
 		error = tq->state == QP_AWAIT_IC ? ENOTCONN : ECONNABORTED;
 		goto out;
 	}
+	if (!nc->is_response && nc->has_data && nc->data.len == 0 && nc->data_cb != NULL) {
+		/* Nothing to move: complete now, before the response can come. */
+		pthread_mutex_unlock(&tq->lock);
+		nc->data_cb(nc->data_cb_arg, 0, 0);
+		pthread_mutex_lock(&tq->lock);
+	}
 	if (!nc->is_response && nc->has_data && icd_len == 0 && nc->data.len > 0) {
 		/* Registered before the command can reach the wire. */
 		if (cb_lookup_locked(tq, nc->sqe.cid) != NULL) {
@@ -2067,10 +2088,6 @@ static int tcp_capsule_transmit(struct nvmf_capsule *nc)
 	tq->conn.engine->ops->kick(&tq->conn);
 out:
 	pthread_mutex_unlock(&tq->lock);
-	/* A zero-length transfer is complete at once. */
-	if (error == 0 && !nc->is_response && nc->has_data && nc->data.len == 0 &&
-	    nc->data_cb != NULL)
-		nc->data_cb(nc->data_cb_arg, 0, 0);
 	return error;
 }
 

@@ -52,6 +52,8 @@ struct loopback {
 };
 
 struct loopback_config loopback_defaults(void);
+/* The engine every later loopback uses: from argv[1] ("threads", "epoll", ...). */
+void loopback_use_engine(int argc, char **argv);
 /* Connects both sides; the test fails and exits if that does not work. */
 struct loopback *loopback_open(const struct loopback_config *cfg);
 /* Bookkeeping only, for a host qpair the test creates itself. */

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "transport/loopback.h"
@@ -524,7 +525,7 @@ static void run_ctrl_case(const struct ctrl_case *c)
 		CHECK_EQ(rsp->cqe.cid, 77);
 		CHECK_EQ(rsp->cqe.status, 0);
 		CHECK(test_verify(lb->store, 512, 77));
-		CHECK_EQ(lb->ctrl_error, -1);
+		CHECK_EQ(loopback_wait_ctrl_error(lb, 0), -1);
 		break;
 	}
 	}
@@ -608,18 +609,6 @@ static void h_r2t_unknown_cid(struct pdu *p, struct raw *r) { r2t(p, r, 99, 1, 0
 static void h_r2t_for_read(struct pdu *p, struct raw *r) { r2t(p, r, 1, 1, 0, 4096); }
 static void h_r2t_zero(struct pdu *p, struct raw *r) { r2t(p, r, 2, 1, 0, 0); }
 static void h_r2t_out_of_range(struct pdu *p, struct raw *r) { r2t(p, r, 2, 1, 8192, 16384); }
-static void h_r2t_over_maxr2t(struct pdu *p, struct raw *r)
-{
-	struct pdu first;
-
-	/* Both R2Ts in one segment: the host cannot have sent the first's data
-	 * when it reads the second. */
-	r2t(&first, r, 2, 1, 0, 8192);
-	r2t(p, r, 2, 2, 8192, 8192); /* a second R2T while MAXR2T allows one */
-	memmove(p->b + first.len, p->b, p->len);
-	memcpy(p->b, first.b, first.len);
-	p->len += first.len;
-}
 static void h_resp_pdo(struct pdu *p, struct raw *r)
 {
 	ch(p, NVME_TCP_PDU_CAPSULE_RESP, 0, 24, 24, 24);
@@ -658,7 +647,6 @@ static const struct host_case host_cases[] = {
 	{.name = "host: zero-length R2T", .build = h_r2t_zero, .fes = 1,
 	 .fei = FEI(nvme_tcp_r2t_hdr, r2tl)},
 	{.name = "host: R2T beyond the buffer", .build = h_r2t_out_of_range, .fes = 4},
-	{.name = "host: R2Ts beyond MAXR2T", .build = h_r2t_over_maxr2t, .fes = 5},
 	{.name = "host: CapsuleResp with PDO", .build = h_resp_pdo, .fes = 1, .fei = 3},
 	{.name = "host: header digest error", .dgst = NVME_TCP_DGST_HDGST,
 	 .build = h_hdgst_error, .fes = 3, .fei = 0},
@@ -680,6 +668,7 @@ static void *create_host_thread(void *arg)
 		.trtype = NVMF_TRTYPE_TCP,
 		.sq_flow_control = true,
 		.qsize = 32,
+		.engine = hc->lb->cfg.engine,
 		.error_cb = loopback_host_error,
 		.receive_cb = loopback_host_receive,
 		.cb_arg = hc->lb,
@@ -814,9 +803,65 @@ static void test_host_ddgst_error(void)
 		CHECK_EQ(hc.lb->reqs[cid].data_error, cid == 1 ? EBADMSG : 0);
 	}
 	CHECK(test_verify(rbuf, sizeof(rbuf), 0));
-	CHECK_EQ(hc.lb->host_error, -1);
+	CHECK_EQ(loopback_wait_host_error(hc.lb, 0), -1);
 	close(sfd);
 	loopback_close(hc.lb);
+	free(p);
+	test_end();
+}
+
+/*
+ * MAXR2T 0 allows one R2T at a time.  The raw controller asks for the first
+ * half of a 1 MiB write and, before reading any of it, for the second half:
+ * with tiny socket buffers the host cannot have sent the first half yet.
+ */
+static void test_host_maxr2t(void)
+{
+	struct loopback_config cfg = loopback_defaults();
+	struct host_create hc = {0};
+	struct raw r = {0};
+	struct pdu *p = calloc(1, sizeof(*p)), second;
+	struct nvme_tcp_icresp *rsp = (struct nvme_tcp_icresp *)p->b;
+	uint8_t buf[256], *wbuf = malloc(1u << 20);
+	struct iovec wiov = {.iov_base = wbuf, .iov_len = 1u << 20};
+	struct nvmf_iov wdata = {.iov = &wiov, .iovcnt = 1, .len = 1u << 20};
+	int small = 4096;
+	pthread_t thread;
+	size_t len;
+	int cfd, sfd;
+
+	test_begin("host: R2Ts beyond MAXR2T");
+	REQUIRE(p != NULL && wbuf != NULL);
+	cfg.qsize = 32;
+	hc.lb = loopback_new(&cfg);
+	test_tcp_pair(&cfd, &sfd);
+	setsockopt(cfd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	setsockopt(sfd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	hc.fd = cfd;
+	r.fd = sfd;
+	REQUIRE(pthread_create(&thread, NULL, create_host_thread, &hc) == 0);
+	REQUIRE(read_pdu(sfd, buf, sizeof(buf), &len) == 0);
+	ch(p, NVME_TCP_PDU_ICRESP, 0, 128, 0, 128);
+	rsp->maxh2cdata = 4096;
+	REQUIRE(test_write_all(sfd, p->b, 128) == 0);
+	pthread_join(thread, NULL);
+	REQUIRE(hc.qp != NULL);
+	hc.lb->host = hc.qp;
+
+	CHECK_EQ(loopback_submit(hc.lb, 2, NVME_IO_WRITE, 0, &wdata, true), 0);
+	REQUIRE(read_pdu(sfd, buf, sizeof(buf), &len) == 0);
+	CHECK_EQ(buf[0], NVME_TCP_PDU_CAPSULE_CMD);
+	r2t(p, &r, 2, 1, 0, 512 * 1024);
+	r2t(&second, &r, 2, 2, 512 * 1024, 512 * 1024);
+	memcpy(p->b + p->len, second.b, second.len);
+	p->len += second.len;
+	REQUIRE(test_write_all(sfd, p->b, p->len) == 0);
+	CHECK(expect_term(sfd, NVME_TCP_PDU_H2C_TERM_REQ, NVME_TCP_FES_R2T_LIMIT_EXCEEDED, 0,
+			  second.b, second.len));
+	CHECK_EQ(loopback_wait_host_error(hc.lb, WAIT_MS), EPROTO);
+	close(sfd);
+	loopback_close(hc.lb);
+	free(wbuf);
 	free(p);
 	test_end();
 }
@@ -858,13 +903,15 @@ static void test_close_mid_pdu(void)
 	test_end();
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	loopback_use_engine(argc, argv);
 	for (size_t i = 0; i < sizeof(ctrl_cases) / sizeof(ctrl_cases[0]); i++)
 		run_ctrl_case(&ctrl_cases[i]);
 	for (size_t i = 0; i < sizeof(host_cases) / sizeof(host_cases[0]); i++)
 		run_host_case(&host_cases[i]);
 	test_host_ddgst_error();
+	test_host_maxr2t();
 	test_close_mid_pdu();
 	return test_summary();
 }

@@ -94,6 +94,9 @@ static void test_success_flag(void)
 	cfg.read_pieces = 2;
 	lb = loopback_open(&cfg);
 	roundtrip(lb, 5, 0, 65536, 30);
+	/* Counted on the controller's thread: read once it has stopped. */
+	nvmf_qpair_free(lb->ctrl);
+	lb->ctrl = NULL;
 	CHECK_EQ(lb->ctrl_success_sent, 1);
 	/* The synthesised response: success, no SQ head. */
 	CHECK(!lb->reqs[5].sqhd_valid);
@@ -105,6 +108,8 @@ static void test_success_flag(void)
 	cfg.sq_flow_control = true;
 	lb = loopback_open(&cfg);
 	roundtrip(lb, 6, 0, 65536, 31);
+	nvmf_qpair_free(lb->ctrl);
+	lb->ctrl = NULL;
 	CHECK_EQ(lb->ctrl_success_sent, 0);
 	CHECK(lb->reqs[6].sqhd_valid);
 	loopback_close(lb);
@@ -285,18 +290,21 @@ static void test_qpair_free_with_io_pending(void)
 {
 	struct loopback_config cfg = loopback_defaults();
 	struct loopback *lb;
-	uint8_t *buf = malloc(1u << 20);
-	struct iovec iov = {.iov_base = buf, .iov_len = 1u << 20};
-	struct nvmf_iov data = {.iov = &iov, .iovcnt = 1, .len = 1u << 20};
+	uint8_t *buf = malloc(8u << 20);
+	struct iovec iov[8];
+	struct nvmf_iov data[8];
 
 	/* Every buffer handed to the transport comes back, even on teardown. */
 	test_begin("free with transfers in flight");
 	REQUIRE(buf != NULL);
 	cfg.maxh2cdata = 4096;
 	lb = loopback_open(&cfg);
-	for (uint16_t cid = 0; cid < 8; cid++)
-		CHECK_EQ(loopback_submit(lb, cid, cid % 2 ? NVME_IO_READ : NVME_IO_WRITE, 0, &data,
-					 cid % 2 == 0), 0);
+	for (uint16_t cid = 0; cid < 8; cid++) {
+		iov[cid] = (struct iovec){.iov_base = buf + ((size_t)cid << 20), .iov_len = 1u << 20};
+		data[cid] = (struct nvmf_iov){.iov = &iov[cid], .iovcnt = 1, .len = 1u << 20};
+		CHECK_EQ(loopback_submit(lb, cid, cid % 2 ? NVME_IO_READ : NVME_IO_WRITE,
+					 (uint32_t)cid << 20, &data[cid], cid % 2 == 0), 0);
+	}
 	nvmf_qpair_free(lb->host);
 	for (uint16_t cid = 0; cid < 8; cid++) {
 		/* Either it finished before the free or it was aborted: never lost. */
@@ -308,8 +316,9 @@ static void test_qpair_free_with_io_pending(void)
 	test_end();
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	loopback_use_engine(argc, argv);
 	test_in_capsule_write();
 	test_r2t_writes(0);
 	test_r2t_writes(3);
