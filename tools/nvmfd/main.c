@@ -357,8 +357,7 @@ static int build_cli_conf(const struct options *o, struct nvmf_target_conf *conf
 /* The dedicated discovery port, unless a configured port already is one. */
 static int add_discovery_port(const struct options *o, struct nvmf_target_conf *conf)
 {
-	char number[16];
-	const char *addr = o->addr;
+	char number[16], addr[sizeof(conf->ports[0].traddr)];
 
 	if (o->discovery_port < 0)
 		return 0;
@@ -366,8 +365,11 @@ static int add_discovery_port(const struct options *o, struct nvmf_target_conf *
 	for (unsigned i = 0; i < conf->nports; i++)
 		if (strcmp(conf->ports[i].trsvcid, number) == 0)
 			return 0;
-	if (addr == NULL)
-		addr = conf->nports > 0 ? conf->ports[0].traddr : DEFAULT_ADDR;
+	/* A copy: adding the port may move conf->ports. */
+	snprintf(addr, sizeof(addr), "%s",
+		 o->addr != NULL	 ? o->addr
+		 : conf->nports > 0 ? conf->ports[0].traddr
+				    : DEFAULT_ADDR);
 	return add_port(conf, DISCOVERY_PORTID, addr, number, NULL);
 }
 

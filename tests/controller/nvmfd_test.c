@@ -1,0 +1,416 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The nvmfd daemon as a process: nvmetcli JSON configurations (accepted
+ * as nvmetcli writes them, refused with the field's path and why), the
+ * command line quick start, SIGHUP reload with the namespace changed
+ * event, pidfile, and SIGTERM during writes with nothing lost on a file.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "host_helper.h"
+#include "nvmf/log.h"
+#include "util/test_util.h"
+
+#ifndef NVMFD_PATH
+#error "NVMFD_PATH must name the nvmfd binary"
+#endif
+
+#define NQN "nqn.2024-01.org.nvmfd:daemon"
+#define HOST_A "nqn.2024-01.org.nvmfd:host-a"
+
+static char dir[] = "/tmp/nvmfd-daemon-XXXXXX";
+
+struct daemon {
+	pid_t pid;
+	char log[256];
+};
+
+static uint16_t free_port(void)
+{
+	uint16_t port;
+	int fd = test_listen(&port);
+
+	close(fd);
+	return port;
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	REQUIRE(f != NULL);
+	fputs(text, f);
+	REQUIRE(fclose(f) == 0);
+}
+
+static char *read_file(const char *path)
+{
+	static char buf[65536];
+	FILE *f = fopen(path, "r");
+	size_t n = 0;
+
+	buf[0] = '\0';
+	if (f != NULL) {
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+static pid_t spawn(char *const argv[], const char *log)
+{
+	pid_t pid = fork();
+
+	REQUIRE(pid >= 0);
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+		dup2(fd, 2);
+		dup2(fd, 1);
+		execv(NVMFD_PATH, argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+static int wait_exit(pid_t pid, int timeout_ms)
+{
+	uint64_t end = test_now_us() + (uint64_t)timeout_ms * 1000;
+	int status;
+
+	while (test_now_us() < end) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+
+		if (r == pid)
+			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+		usleep(10000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	return -1;
+}
+
+/* Start nvmfd and wait for "ready"; false if it exited instead. */
+static bool daemon_start(struct daemon *d, char *const argv[])
+{
+	static int runs;
+
+	/* A new log each time: an old "ready" must not count. */
+	snprintf(d->log, sizeof(d->log), "%s/nvmfd-%d.log", dir, ++runs);
+	d->pid = spawn(argv, d->log);
+	for (int i = 0; i < 500; i++) {
+		if (strstr(read_file(d->log), "nvmfd: ready") != NULL)
+			return true;
+		if (waitpid(d->pid, NULL, WNOHANG) == d->pid)
+			break;
+		usleep(10000);
+	}
+	fprintf(stderr, "nvmfd did not start:\n%s\n", read_file(d->log));
+	return false;
+}
+
+/* Run nvmfd expecting it to refuse the configuration; returns its stderr. */
+static char *run_refused(char *const argv[])
+{
+	char log[256];
+	pid_t pid;
+
+	snprintf(log, sizeof(log), "%s/refused.log", dir);
+	pid = spawn(argv, log);
+	CHECK_EQ(wait_exit(pid, 10000), 1);
+	return read_file(log);
+}
+
+static void expect_config_error(const char *json, const char *message)
+{
+	char path[256];
+	char *out;
+	char *argv[] = {"nvmfd", "-c", path, "--discovery-port", "0", NULL};
+
+	snprintf(path, sizeof(path), "%s/bad.json", dir);
+	write_file(path, json);
+	out = run_refused(argv);
+	if (strstr(out, message) == NULL) {
+		fprintf(stderr, "expected \"%s\" in:\n%s\n", message, out);
+		CHECK(0);
+	}
+}
+
+static void test_config_errors(void)
+{
+	test_begin("configuration file errors name the field");
+	expect_config_error("{\"subsystems\": [", "line ");
+	expect_config_error("[]", "expected an object");
+	expect_config_error("{\"hostz\": []}", "hostz: unknown field");
+	expect_config_error("{\"subsystems\": [{\"nqn\": \"" NQN "\", \"bogus\": 1}]}",
+			    "subsystems[0].bogus: unknown field");
+	expect_config_error("{\"subsystems\": [{\"nqn\": \"" NQN "\", \"namespaces\": [{\"nsid\": 1, "
+			    "\"device\": {\"path\": 5}}]}]}",
+			    "subsystems[0].namespaces[0].device.path: expected a string");
+	expect_config_error("{\"subsystems\": [{\"nqn\": \"" NQN "\", \"namespaces\": [{\"nsid\": 1, "
+			    "\"enable\": 1, \"device\": {\"path\": \"ramdisk:1M\", \"nguid\": \"xyz\"}}]}]}",
+			    "subsystems[0].namespaces[0].device.nguid: \"xyz\" is not 16 hex bytes");
+	expect_config_error("{\"subsystems\": [{\"nqn\": \"" NQN "\", \"namespaces\": [{\"nsid\": 0, "
+			    "\"device\": {\"path\": \"ramdisk:1M\"}}]}]}",
+			    "subsystems[0].namespaces[0].nsid: namespace IDs start at 1");
+	expect_config_error("{\"subsystems\": [{\"nqn\": \"" NQN "\", \"attr\": {\"allow_any_host\": "
+			    "\"maybe\"}}]}",
+			    "subsystems[0].attr.allow_any_host: expected 0 or 1");
+	expect_config_error("{\"ports\": [{\"portid\": 1, \"addr\": {\"trtype\": \"rdma\", "
+			    "\"adrfam\": \"ipv4\", \"traddr\": \"127.0.0.1\", \"trsvcid\": \"4420\"}}]}",
+			    "ports[0].addr.trtype: \"rdma\": nvmfd serves only tcp");
+	expect_config_error("{\"ports\": [{\"portid\": 1, \"addr\": {\"trtype\": \"tcp\", "
+			    "\"adrfam\": \"ipv4\", \"traddr\": \"127.0.0.1\", \"trsvcid\": \"4420\", "
+			    "\"treq\": \"required\"}}]}",
+			    "ports[0].addr.treq: a secure channel (TLS) is not supported");
+	expect_config_error("{\"ports\": [{\"portid\": 1, \"addr\": {\"trtype\": \"tcp\", "
+			    "\"adrfam\": \"ipv4\", \"traddr\": \"127.0.0.1\", \"trsvcid\": \"4420\"}, "
+			    "\"referrals\": [{\"name\": \"r\"}]}]}",
+			    "ports[0].referrals: discovery referrals are not supported");
+	expect_config_error("{\"ports\": [{\"portid\": 1, \"addr\": {\"trtype\": \"tcp\", "
+			    "\"adrfam\": \"ipv4\", \"traddr\": \"127.0.0.1\", \"trsvcid\": \"0\"}, "
+			    "\"subsystems\": [\"nqn.2024-01.org.nvmfd:ghost\"]}]}",
+			    "subsystem \"nqn.2024-01.org.nvmfd:ghost\" is not defined");
+	expect_config_error("{\"subsystems\": [{\"nqn\": \"" NQN "\", \"namespaces\": [{\"nsid\": 1, "
+			    "\"device\": {\"path\": \"/nonexistent/dir/x.img\"}}]}]}",
+			    "namespace 1: /nonexistent/dir/x.img");
+	{
+		char *argv[] = {"nvmfd", "--discovery-port", "0", "ramdisk:lots", NULL};
+
+		CHECK(strstr(run_refused(argv), "bad ramdisk size") != NULL);
+	}
+	{
+		char *argv[] = {"nvmfd", "--block-size", "1000", NULL};
+		char log[256];
+		pid_t pid;
+
+		snprintf(log, sizeof(log), "%s/usage.log", dir);
+		pid = spawn(argv, log);
+		CHECK_EQ(wait_exit(pid, 10000), 2);
+		CHECK(strstr(read_file(log), "512 or 4096") != NULL);
+	}
+	test_end();
+}
+
+/* An nvmetcli-style configuration, as `nvmetcli save` writes it. */
+static void write_config(const char *path, uint16_t port, const char *img, bool second_ns)
+{
+	char json[4096];
+
+	snprintf(json, sizeof(json),
+		 "{\n"
+		 "  \"hosts\": [{\"nqn\": \"" HOST_A "\"}],\n"
+		 "  \"ports\": [{\n"
+		 "    \"addr\": {\"adrfam\": \"ipv4\", \"traddr\": \"127.0.0.1\", \"treq\": \"not specified\",\n"
+		 "             \"trsvcid\": \"%u\", \"trtype\": \"tcp\"},\n"
+		 "    \"ana_groups\": [{\"ana\": {\"state\": \"optimized\"}, \"grpid\": 1}],\n"
+		 "    \"param\": {\"inline_data_size\": \"16384\", \"pi_enable\": \"0\"},\n"
+		 "    \"portid\": 1, \"referrals\": [],\n"
+		 "    \"subsystems\": [\"" NQN "\"]\n"
+		 "  }],\n"
+		 "  \"subsystems\": [{\n"
+		 "    \"allowed_hosts\": [\"" HOST_A "\"],\n"
+		 "    \"attr\": {\"allow_any_host\": \"0\", \"cntlid_max\": \"65519\", \"cntlid_min\": \"1\",\n"
+		 "             \"model\": \"Linux\", \"pi_enable\": \"0\", \"qid_max\": \"8\",\n"
+		 "             \"serial\": \"6c3ef9a8e1d25b07\", \"version\": \"1.3\"},\n"
+		 "    \"namespaces\": [\n"
+		 "      {\"ana\": {\"grpid\": \"1\"}, \"ana_grpid\": 1,\n"
+		 "       \"device\": {\"nguid\": \"00000000-0000-0000-0000-000000000000\", \"path\": \"%s\",\n"
+		 "                  \"uuid\": \"3f1b2c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d\", \"size\": \"8M\"},\n"
+		 "       \"enable\": 1, \"nsid\": 1, \"resv\": {\"enable\": \"0\"}}%s\n"
+		 "    ],\n"
+		 "    \"nqn\": \"" NQN "\"\n"
+		 "  }]\n"
+		 "}\n",
+		 port, img,
+		 second_ns ? ",\n      {\"device\": {\"path\": \"ramdisk:4M\", \"block_size\": 4096},"
+			     " \"enable\": 1, \"nsid\": 2}"
+			   : "");
+	write_file(path, json);
+}
+
+static void test_config_serve_reload(void)
+{
+	struct daemon d;
+	char conf[256], img[256], pidfile[256];
+	uint16_t port = free_port();
+	struct th_opts host_a = {.hostnqn = HOST_A};
+	struct th_queue a, q;
+	struct nvme_sqe aer = {.opc = NVME_ADMIN_ASYNC_EVENT_REQUEST};
+	struct nvme_cqe cqe;
+	uint8_t buf[4096];
+	int cid;
+	char *argv[] = {"nvmfd", "-c", conf, "--discovery-port", "0", "--pidfile", pidfile, NULL};
+
+	test_begin("nvmetcli configuration: serve, SIGHUP reload, pidfile");
+	snprintf(conf, sizeof(conf), "%s/config.json", dir);
+	snprintf(img, sizeof(img), "%s/ns1.img", dir);
+	snprintf(pidfile, sizeof(pidfile), "%s/nvmfd.pid", dir);
+	write_config(conf, port, img, false);
+	REQUIRE(daemon_start(&d, argv));
+	CHECK_EQ(atoi(read_file(pidfile)), d.pid);
+	/* Only the allowed host gets in. */
+	REQUIRE(th_open(&q, port, NULL) == 0);
+	CHECK_EQ(th_connect(&q, NQN, 0, NULL, NULL),
+		 NVME_STATUS(NVME_SCT_COMMAND_SPECIFIC, NVME_SC_CONNECT_INVALID_HOST));
+	th_close(&q);
+	REQUIRE(th_connect_admin(&a, port, NQN, &host_a) == 0);
+	CHECK_EQ(th_identify(&a, NVME_CNS_CONTROLLER, 0, buf), 0);
+	CHECK_EQ(memcmp(((struct nvme_id_ctrl *)buf)->sn, "6c3ef9a8e1d25b07", 16), 0);
+	CHECK_EQ(memcmp(((struct nvme_id_ctrl *)buf)->mn, "Linux ", 6), 0);
+	/* The configured UUID; a derived NGUID (the file's was all zeroes). */
+	CHECK_EQ(th_identify(&a, NVME_CNS_NS_ID_DESCRIPTORS, 1, buf), 0);
+	CHECK_EQ(buf[32], NVME_NIDT_UUID);
+	CHECK_EQ(buf[36], 0x3f);
+	CHECK_EQ(buf[51], 0x5d);
+	CHECK(buf[16] | buf[17] | buf[18] | buf[19]);
+	/* SIGHUP with a second namespace: the changed namespace event. */
+	CHECK_EQ(th_set_features(&a, NVME_FEAT_ASYNC_EVENT_CONFIG, NVME_AEC_NS_ATTR_NOTICES, NULL), 0);
+	cid = th_submit(&a, &aer, NULL, 0, false);
+	write_config(conf, port, img, true);
+	kill(d.pid, SIGHUP);
+	CHECK_EQ(th_wait(&a, cid, &cqe, 5000), 0);
+	CHECK_EQ(cqe.cdw0, 0x00040002);
+	CHECK_EQ(th_identify(&a, NVME_CNS_ACTIVE_NS_LIST, 0, buf), 0);
+	CHECK_EQ(((uint32_t *)buf)[1], 2);
+	/* A broken file on SIGHUP leaves the running configuration alone. */
+	write_file(conf, "{ not json");
+	kill(d.pid, SIGHUP);
+	usleep(300000);
+	CHECK_EQ(th_identify(&a, NVME_CNS_ACTIVE_NS_LIST, 0, buf), 0);
+	CHECK_EQ(((uint32_t *)buf)[1], 2);
+	CHECK(strstr(read_file(d.log), "the running configuration stays") != NULL);
+	th_close(&a);
+	kill(d.pid, SIGTERM);
+	CHECK_EQ(wait_exit(d.pid, 15000), 0);
+	CHECK(access(pidfile, F_OK) != 0);
+	test_end();
+}
+
+static void test_quick_start(void)
+{
+	struct daemon d;
+	char port_text[8], disc_text[8], data[256], img[512];
+	uint16_t port = free_port(), disc = free_port();
+	struct th_queue a;
+	struct stat st;
+	char *argv[] = {"nvmfd", "-s", port_text, "--discovery-port", disc_text, "--data-dir", data,
+			"--default-size", "64M", NULL};
+
+	test_begin("command line quick start: default namespace, discovery port");
+	snprintf(port_text, sizeof(port_text), "%u", port);
+	snprintf(disc_text, sizeof(disc_text), "%u", disc);
+	snprintf(data, sizeof(data), "%s/data", dir);
+	snprintf(img, sizeof(img), "%s/default.img", data);
+	REQUIRE(daemon_start(&d, argv));
+	CHECK_EQ(stat(img, &st), 0);
+	CHECK_EQ(st.st_size, 64 << 20);
+	REQUIRE(th_connect_admin(&a, disc, NVMF_DISCOVERY_NQN, NULL) == 0);
+	{
+		struct nvmf_discovery_log *log = calloc(1, 3 * 1024);
+
+		REQUIRE(log != NULL);
+		CHECK_EQ(th_get_log(&a, NVME_LOG_DISCOVERY, 0, log, 3 * 1024, 0, false), 0);
+		CHECK_EQ(log->numrec, 2);
+		CHECK_EQ(strcmp(log->entries[1].subnqn, "nqn.2024-01.org.nvmfd:default"), 0);
+		CHECK_EQ(atoi(log->entries[1].trsvcid), port);
+		free(log);
+	}
+	th_close(&a);
+	kill(d.pid, SIGINT);
+	CHECK_EQ(wait_exit(d.pid, 15000), 0);
+	unlink(img);
+	rmdir(data);
+	test_end();
+}
+
+static void test_sigterm_nothing_lost(void)
+{
+	enum { NCMDS = 64, BLOCKS = 8, BS = 4096 };
+	struct daemon d;
+	char port_text[8], backing[300], img[256];
+	uint16_t port = free_port();
+	struct th_queue a, io;
+	struct th_opts deep = {.qsize = 128};
+	uint8_t *buf = malloc((size_t)NCMDS * BLOCKS * BS), *disk = malloc((size_t)NCMDS * BLOCKS * BS);
+	int cids[NCMDS], status[NCMDS];
+	int fd, acked = 0;
+	char *argv[] = {"nvmfd", "-s", port_text, "--discovery-port", "0", "-n", NQN, backing, NULL};
+
+	test_begin("SIGTERM while writing: every acknowledged write is on disk");
+	REQUIRE(buf != NULL && disk != NULL);
+	snprintf(port_text, sizeof(port_text), "%u", port);
+	snprintf(img, sizeof(img), "%s/term.img", dir);
+	snprintf(backing, sizeof(backing), "%s,size=16M,bs=4096", img);
+	REQUIRE(daemon_start(&d, argv));
+	REQUIRE(th_connect_admin(&a, port, NQN, NULL) == 0);
+	REQUIRE(th_connect_io(&io, port, NQN, 1, a.cntlid, &deep) == 0);
+	test_fill(buf, (size_t)NCMDS * BLOCKS * BS, 4242);
+	for (int i = 0; i < NCMDS; i++) {
+		struct nvme_sqe w = {.opc = NVME_IO_WRITE, .nsid = 1,
+				     .cdw10 = (uint32_t)(i * BLOCKS), .cdw12 = BLOCKS - 1};
+
+		cids[i] = th_submit(&io, &w, buf + (size_t)i * BLOCKS * BS, BLOCKS * BS, true);
+		/* A quarter completes first; the stop lands while the rest are in flight. */
+		if (i == NCMDS / 4 - 1)
+			for (int j = 0; j <= i; j++)
+				status[j] = th_wait(&io, cids[j], NULL, 10000);
+	}
+	kill(d.pid, SIGTERM);
+	for (int i = NCMDS / 4; i < NCMDS; i++)
+		status[i] = cids[i] < 0 ? -1 : th_wait(&io, cids[i], NULL, 10000);
+	for (int i = 0; i < NCMDS; i++) {
+		/* Each write is answered: done, or refused as retryable. */
+		CHECK(status[i] == 0 ||
+		      status[i] == NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_TRANSIENT_TRANSPORT_ERROR));
+		acked += status[i] == 0;
+	}
+	CHECK_EQ(wait_exit(d.pid, 20000), 0);
+	CHECK(acked >= NCMDS / 4);
+	fd = open(img, O_RDONLY);
+	REQUIRE(fd >= 0);
+	CHECK_EQ(pread(fd, disk, (size_t)NCMDS * BLOCKS * BS, 0), (ssize_t)NCMDS * BLOCKS * BS);
+	close(fd);
+	for (int i = 0; i < NCMDS; i++)
+		if (status[i] == 0 && memcmp(disk + (size_t)i * BLOCKS * BS,
+					     buf + (size_t)i * BLOCKS * BS, BLOCKS * BS) != 0) {
+			fprintf(stderr, "write %d was acknowledged but is not on disk\n", i);
+			CHECK(0);
+		}
+	CHECK(strstr(read_file(d.log), "every namespace flushed") != NULL);
+	fprintf(stderr, "%d of %d writes acknowledged before the stop\n", acked, NCMDS);
+	th_close(&io);
+	th_close(&a);
+	unlink(img);
+	free(buf);
+	free(disk);
+	test_end();
+}
+
+int main(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	nvmf_log_set_level(NVMF_LOG_ERR);
+	REQUIRE(mkdtemp(dir) != NULL);
+	test_config_errors();
+	test_config_serve_reload();
+	test_quick_start();
+	test_sigterm_nothing_lost();
+	{
+		char cmd[300];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "could not remove %s\n", dir);
+	}
+	return test_summary();
+}
