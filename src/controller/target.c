@@ -848,7 +848,8 @@ static int plan_subsystem(struct nvmf_target *t, struct subsys_plan *plan,
 	plan->hosts = calloc(c->nhosts ? c->nhosts : 1, sizeof(*plan->hosts));
 	if (plan->table == NULL || plan->hosts == NULL)
 		goto nomem;
-	memcpy(plan->hosts, c->hosts, c->nhosts * sizeof(*plan->hosts));
+	if (c->nhosts > 0)
+		memcpy(plan->hosts, c->hosts, c->nhosts * sizeof(*plan->hosts));
 	for (unsigned i = 0; i < c->nns; i++) {
 		const struct nvmf_ns_conf *nc = &c->ns[i];
 		struct nvmf_ns *old;
@@ -930,7 +931,8 @@ static int plan_ports(struct nvmf_target *t, const struct nvmf_target_conf *conf
 			rc = ENOMEM;
 			break;
 		}
-		memcpy(p->conf.subsystems, c->subsystems, c->nsubsys * sizeof(*c->subsystems));
+		if (c->nsubsys > 0)
+			memcpy(p->conf.subsystems, c->subsystems, c->nsubsys * sizeof(*c->subsystems));
 		p->listen_fd = -1;
 		p->inline_data_size =
 			c->inline_data_size == UINT32_MAX ? t->params.inline_data_size : c->inline_data_size;
