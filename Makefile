@@ -4,7 +4,7 @@ ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?= -DNVMF_WERROR=ON
 
-.PHONY: all deps build asan run test test-fast test-asan test-interop bench soak install clean
+.PHONY: all deps build asan run test test-fast test-asan test-interop fuzz bench soak install clean
 
 all: build
 
@@ -27,11 +27,17 @@ asan: $(ASAN_BUILD)/Makefile
 run: deps build
 	$(BUILD)/nvmfd
 
-# Everything CI runs: the suite, then the suite again under ASan + UBSan
-# (interop runs boot real Linux kernels under emulation; they run once).
+# Everything CI runs: the suite, the suite again under ASan + UBSan
+# (interop runs boot real Linux kernels under emulation; they run once), and
+# each fuzz target for FUZZ_SECONDS.
+FUZZ_SECONDS ?= 30
 test: deps build asan
 	ctest --test-dir $(BUILD) --output-on-failure -j 2
 	ctest --test-dir $(ASAN_BUILD) --output-on-failure -j 2 -LE 'interop|slow'
+	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh
+
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh
 
 test-fast: build
 	ctest --test-dir $(BUILD) --output-on-failure -j 2 -LE 'interop|slow'

@@ -1,0 +1,23 @@
+# Fuzz targets (tests/fuzz/).  Every build replays the committed corpus and
+# regression inputs through a plain driver; with -DNVMF_FUZZ=ON (clang) the
+# same sources also build as libFuzzer binaries (tests/fuzz/run.sh).
+set(NVMF_FUZZ_TARGETS pdu_controller pdu_host)
+set(fuzz_pdu_controller_SOURCES fuzz/fuzz_pdu.c)
+set(fuzz_pdu_host_SOURCES fuzz/fuzz_pdu.c)
+set(fuzz_pdu_host_DEFINES FUZZ_HOST)
+
+foreach(t ${NVMF_FUZZ_TARGETS})
+  add_executable(fuzz_${t}_replay fuzz/replay.c ${fuzz_${t}_SOURCES})
+  target_link_libraries(fuzz_${t}_replay nvmf_test_util ${fuzz_${t}_LIBS})
+  target_compile_definitions(fuzz_${t}_replay PRIVATE ${fuzz_${t}_DEFINES})
+  add_test(NAME fuzz_${t}_corpus
+           COMMAND fuzz_${t}_replay ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/${t})
+  set_tests_properties(fuzz_${t}_corpus PROPERTIES LABELS fuzz TIMEOUT 300)
+  if(NVMF_FUZZ)
+    add_executable(fuzz_${t} ${fuzz_${t}_SOURCES})
+    target_link_libraries(fuzz_${t} nvmf_test_util ${fuzz_${t}_LIBS})
+    target_compile_definitions(fuzz_${t} PRIVATE ${fuzz_${t}_DEFINES})
+    target_compile_options(fuzz_${t} PRIVATE -fsanitize=fuzzer)
+    target_link_options(fuzz_${t} PRIVATE -fsanitize=fuzzer)
+  endif()
+endforeach()
