@@ -93,7 +93,7 @@ struct nvmf_ctrl *ctrl_create(struct nvmf_target *t, struct nvmf_subsys *subsys,
 	ctrl->nconns = 1;
 
 	pthread_mutex_lock(&t->lock);
-	span = (unsigned)subsys->cntlid_max - subsys->cntlid_min + 1;
+	span = subsys->removed ? 0 : (unsigned)subsys->cntlid_max - subsys->cntlid_min + 1;
 	for (unsigned i = 0; i < span && !found; i++) {
 		uint16_t id = subsys->next_cntlid;
 		struct nvmf_ctrl *c;
@@ -114,8 +114,9 @@ struct nvmf_ctrl *ctrl_create(struct nvmf_target *t, struct nvmf_subsys *subsys,
 	}
 	pthread_mutex_unlock(&t->lock);
 	if (!found) {
-		NVMF_WARN("nvmfd: %s: no free controller ID in %u..%u of %s", admin->peer,
-			  subsys->cntlid_min, subsys->cntlid_max, subsys->nqn);
+		NVMF_WARN("nvmfd: %s: no controller for %s: %s", admin->peer, subsys->nqn,
+			  subsys->removed ? "the subsystem is being removed"
+					  : "every controller ID in its range is in use");
 		free(ctrl->io);
 		pthread_mutex_destroy(&ctrl->lock);
 		free(ctrl);

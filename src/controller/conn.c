@@ -229,7 +229,7 @@ static void connect_admin(struct nvmf_cmd *cmd, struct nvmf_subsys *subsys,
 		cmd_complete(cmd, status, 0, 0);
 		return;
 	}
-	nvmf_qpair_set_connected(conn->qp, 0, (uint16_t)(c->sqsize + 1),
+	nvmf_qpair_set_connected(nvmf_capsule_qpair(cmd->nc), 0, (uint16_t)(c->sqsize + 1),
 				 (c->cattr & NVMF_CONNECT_ATTR_DISABLE_SQ_FC) == 0);
 	conn->qid = 0;
 	conn->ctrl = ctrl;
@@ -295,7 +295,7 @@ static void connect_io(struct nvmf_cmd *cmd, struct nvmf_subsys *subsys,
 		connect_invalid(cmd, ipo, in_data);
 		return;
 	}
-	nvmf_qpair_set_connected(conn->qp, c->qid, (uint16_t)(c->sqsize + 1),
+	nvmf_qpair_set_connected(nvmf_capsule_qpair(cmd->nc), c->qid, (uint16_t)(c->sqsize + 1),
 				 (c->cattr & NVMF_CONNECT_ATTR_DISABLE_SQ_FC) == 0);
 	atomic_store(&conn->connected, true);
 	ctrl_touch(ctrl);
@@ -337,6 +337,9 @@ static void connect_data_received(struct nvmf_cmd *cmd)
 		if (subsys != NULL)
 			allowed = subsys_host_allowed(subsys, data->hostnqn);
 	}
+	/* Held while connecting: a reload may remove the subsystem meanwhile. */
+	if (subsys != NULL)
+		subsys->refs++;
 	pthread_mutex_unlock(&t->lock);
 	if (subsys == NULL) {
 		NVMF_WARN("nvmfd: %s: Connect to unknown subsystem %s (host %s)", conn->peer,
@@ -349,15 +352,12 @@ static void connect_data_received(struct nvmf_cmd *cmd)
 			  data->subnqn);
 		cmd_complete(cmd, NVME_STATUS(NVME_SCT_COMMAND_SPECIFIC, NVME_SC_CONNECT_INVALID_HOST),
 			     offsetof(struct nvmf_connect_data, hostnqn) | NVMF_CONNECT_IPO_DATA, 0);
-		return;
-	}
-	/* Subsystems are freed only by the reaper and configure, which do not
-	 * run concurrently with a receive callback holding a Connect: a removed
-	 * subsystem is merely marked removed until its controllers are gone. */
-	if (c->qid == 0)
+	} else if (c->qid == 0) {
 		connect_admin(cmd, subsys, data);
-	else
+	} else {
 		connect_io(cmd, subsys, data);
+	}
+	subsys_put(subsys);
 }
 
 static void handle_connect(struct nvmf_cmd *cmd)

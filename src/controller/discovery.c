@@ -59,7 +59,7 @@ static void fill_entry(struct nvmf_discovery_log_entry *e, const struct nvmf_por
 	e->tsas.tcp.sectype = NVMF_TCP_SECTYPE_NONE;
 }
 
-/* Calls fn for each entry the host may see; returns the count. */
+/* Fills in (entries != NULL) the entries the host may see; returns the count. */
 static size_t for_each_entry(struct nvmf_target *t, struct nvmf_ctrl *ctrl,
 			     struct nvmf_discovery_log_entry *entries)
 {

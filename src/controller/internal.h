@@ -104,6 +104,8 @@ struct nvmf_cmd {
 struct nvmf_conn {
 	struct nvmf_target *target;
 	struct nvmf_conn *next;        /* target list */
+	/* Set once nvmf_qpair_create returns, which may be after the first
+	 * capsules arrive: the receive path uses nvmf_capsule_qpair(). */
 	struct nvmf_qpair *qp;
 	uint16_t portid;
 	uint32_t inline_data_size;

@@ -533,8 +533,10 @@ static void check_kato_locked(struct nvmf_target *t, struct nvmf_subsys *s, uint
 	for (struct nvmf_ctrl *ctrl = s->ctrls; ctrl != NULL; ctrl = ctrl->next) {
 		uint32_t kato = atomic_load(&ctrl->kato_ms);
 		uint64_t last = atomic_load(&ctrl->last_activity_ms);
+		/* KATO counts in KAS units, rounded up (Base 2.0 §5.27.1.12). */
+		uint64_t limit = ((uint64_t)kato + CTRL_KAS * 100 - 1) / (CTRL_KAS * 100) * (CTRL_KAS * 100);
 
-		if (kato == 0 || atomic_load(&ctrl->dead) || now < last || now - last <= kato)
+		if (kato == 0 || atomic_load(&ctrl->dead) || now < last || now - last <= limit)
 			continue;
 		NVMF_WARN("nvmfd: controller %u of %s (host %s): keep alive timeout (%u ms) expired, tearing the association down",
 			  ctrl->cntlid, s->nqn, ctrl->hostnqn, kato);
