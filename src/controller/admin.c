@@ -84,7 +84,7 @@ struct nvmf_ctrl *ctrl_create(struct nvmf_target *t, struct nvmf_subsys *subsys,
 	ctrl->max_qsize = t->params.max_queue_depth;
 	ctrl->max_io_queues = max_io;
 	ctrl->nr_io_queues = max_io;
-	ctrl->vwc = true;
+	atomic_init(&ctrl->vwc, true);
 	atomic_init(&ctrl->kato_ms, kato_ms);
 	atomic_init(&ctrl->last_activity_ms, ctrl_now_ms());
 	atomic_init(&ctrl->csts, 0);
@@ -732,9 +732,7 @@ static void handle_set_features(struct nvmf_cmd *cmd)
 			st = status_generic(NVME_SC_INVALID_FIELD);
 			break;
 		}
-		pthread_mutex_lock(&ctrl->lock);
-		ctrl->vwc = (v & 1) != 0;
-		pthread_mutex_unlock(&ctrl->lock);
+		atomic_store(&ctrl->vwc, (v & 1) != 0);
 		break;
 	default:
 		st = status_generic(NVME_SC_INVALID_FIELD);
@@ -776,9 +774,7 @@ static void handle_get_features(struct nvmf_cmd *cmd)
 	case NVME_FEAT_VOLATILE_WRITE_CACHE:
 		if (ctrl->subsys->discovery)
 			goto invalid;
-		pthread_mutex_lock(&ctrl->lock);
-		dw0 = dflt ? 1 : ctrl->vwc;
-		pthread_mutex_unlock(&ctrl->lock);
+		dw0 = dflt ? 1 : atomic_load(&ctrl->vwc);
 		break;
 	default:
 		goto invalid;

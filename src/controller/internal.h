@@ -145,7 +145,7 @@ struct nvmf_ctrl {
 	uint32_t cc;
 	_Atomic uint32_t csts;         /* written under lock, read without */
 	uint32_t aec;
-	bool vwc;
+	_Atomic bool vwc;              /* read on every write */
 	uint16_t nr_io_queues;         /* granted by Set Features */
 	uint16_t max_io_queues;
 	struct nvmf_conn *admin;

@@ -268,10 +268,8 @@ void ctrl_io_command(struct nvmf_cmd *cmd)
 		if (st != 0)
 			break;
 		cmd->offset = offset;
-		pthread_mutex_lock(&ctrl->lock);
 		/* With the write cache off, every write is durable on completion. */
-		cmd->fua = (sqe->cdw12 & NVME_RW_FUA) != 0 || !ctrl->vwc;
-		pthread_mutex_unlock(&ctrl->lock);
+		cmd->fua = (sqe->cdw12 & NVME_RW_FUA) != 0 || !atomic_load(&ctrl->vwc);
 		counter_add(&conn->writes, 1);
 		counter_add(&conn->write_units, len / 512);
 		cmd_receive_data(cmd, len, write_data_in);

@@ -428,6 +428,19 @@ static void test_io(void)
 	io_checks(&io2, 2, 4096, (8 << 20) / 4096, true);
 	io_checks(&io2, 1, 512, (16 << 20) / 512, true);
 
+	/* SQHD: advanced per command with flow control, FFFFh without (CATTR bit 2). */
+	{
+		struct nvme_sqe fl = {.opc = NVME_IO_FLUSH, .nsid = 1};
+		struct nvme_cqe c1, c2;
+
+		CHECK_EQ(th_cmd(&io1, &fl, NULL, 0, false, &c1), 0);
+		CHECK_EQ(th_cmd(&io1, &fl, NULL, 0, false, &c2), 0);
+		CHECK_EQ((c1.sqhd + 1) % 32, c2.sqhd);
+		CHECK_EQ(c1.sqid, 1);
+		CHECK_EQ(th_cmd(&io2, &fl, NULL, 0, false, &c1), 0);
+		CHECK_EQ(c1.sqhd, NVME_SQHD_INVALID);
+		CHECK_EQ(c1.sqid, 2);
+	}
 	/* Invalid namespace and opcode. */
 	CHECK_EQ(th_rw(&io1, NVME_IO_READ, 7, 0, 1, buf, 512, 0),
 		 STATUS(NVME_SCT_GENERIC, NVME_SC_INVALID_NAMESPACE_OR_FORMAT));
