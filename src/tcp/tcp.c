@@ -1624,9 +1624,10 @@ static bool rx_process(struct tcp_qpair *tq)
 /*
  * Read once from the socket.  A large payload with nothing buffered ahead of
  * it is read straight into its destination, with the ring behind it to catch
- * whatever follows.
+ * whatever follows.  *drained tells whether the read came up short, i.e.
+ * the socket had nothing more for now.
  */
-static ssize_t rx_read(struct tcp_qpair *tq, bool block)
+static ssize_t rx_read(struct tcp_qpair *tq, bool block, bool *drained)
 {
 	struct tcp_rx *rx = &tq->rx;
 	struct iovec v[TCP_MAX_DATA_IOVCNT + 1];
@@ -1648,6 +1649,7 @@ static ssize_t rx_read(struct tcp_qpair *tq, bool block)
 		while (n < 0 && errno == EINTR);
 		if (n <= 0)
 			return n;
+		*drained = (size_t)n < rx->data_left + TCP_RX_RING_SIZE;
 		size_t direct = (size_t)n < rx->data_left ? (size_t)n : rx->data_left;
 
 		rx_data_placed(tq, v, nd, direct);
@@ -1667,8 +1669,10 @@ static ssize_t rx_read(struct tcp_qpair *tq, bool block)
 	do
 		n = recv(tq->conn.fd, rx->ring + rx->wr, TCP_RX_RING_SIZE - rx->wr, flags);
 	while (n < 0 && errno == EINTR);
-	if (n > 0)
+	if (n > 0) {
+		*drained = (size_t)n < TCP_RX_RING_SIZE - rx->wr;
 		rx->wr += (uint32_t)n;
+	}
 	return n;
 }
 
@@ -1681,9 +1685,10 @@ static int tcp_rx(struct nvmf_engine_conn *conn, bool block)
 {
 	struct tcp_qpair *tq = (struct tcp_qpair *)((uint8_t *)conn - offsetof(struct tcp_qpair, conn));
 	struct tcp_rx *rx = &tq->rx;
+	bool drained = false;
 	ssize_t n;
 
-	n = rx_read(tq, block);
+	n = rx_read(tq, block, &drained);
 	if (n == -2)
 		return NVMF_CONN_PROGRESS; /* a handler ended receiving; see phase */
 	if (n < 0) {
@@ -1715,7 +1720,7 @@ static int tcp_rx(struct nvmf_engine_conn *conn, bool block)
 		rx_process(tq);
 	if (rx->phase == RX_DRAIN)
 		rx->rd = rx->wr; /* discard until the peer closes */
-	return NVMF_CONN_PROGRESS;
+	return drained ? NVMF_CONN_DRAINED : NVMF_CONN_PROGRESS;
 }
 
 static void tcp_rx_done(struct nvmf_engine_conn *conn)

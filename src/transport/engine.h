@@ -40,6 +40,7 @@ enum {
 	NVMF_CONN_DONE = -1,      /* finished: error recorded, or closed */
 	NVMF_CONN_IDLE = 0,       /* nothing more to do until the socket is ready */
 	NVMF_CONN_PROGRESS = 1,   /* did work; call again */
+	NVMF_CONN_DRAINED = 2,    /* did work, and the socket had no more */
 };
 
 struct nvmf_engine_conn {

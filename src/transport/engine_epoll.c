@@ -105,6 +105,8 @@ static bool loop_rx(struct nvmf_loop *loop, struct nvmf_engine_conn *conn)
 			break;
 		progress = true;
 		loop_flush(loop);
+		if (r == NVMF_CONN_DRAINED)
+			break; /* another recv would only say EAGAIN */
 	}
 	return progress;
 }
