@@ -8,7 +8,8 @@
  * figures divide.
  *
  *   transport_bench --rw read|write --bs 4k --iodepth 32 --runtime 3
- *                   [--engine threads] [--hdgst] [--ddgst] [--success] [-o json]
+ *                   [--engine threads] [--hdgst] [--ddgst] [--success] [--icd SIZE]
+ *                   [-o json]
  */
 #include <errno.h>
 #include <getopt.h>
@@ -43,12 +44,13 @@ struct config {
 	const char *engine;
 	bool hdgst, ddgst;
 	bool success;     /* SQ flow control off: reads end with C2H SUCCESS */
+	uint32_t icd;     /* in-capsule data limit on the I/O queue */
 	bool json;
 };
 
 static struct config cfg = {
 	.bs = 4096, .iodepth = 1, .runtime = 3, .warmup = 0.5, .server_cpu = 0, .client_cpu = 1,
-	.engine = "threads",
+	.engine = "threads", .icd = 16384,
 };
 
 static void die(const char *what, int error)
@@ -193,7 +195,7 @@ static void run_controller(int lfd, int marks)
 		.error_cb = ctrl_error,
 		.receive_cb = ctrl_receive,
 		.tcp = {.fd = fd, .header_digests = true, .data_digests = true,
-			.maxh2cdata = 1u << 20, .max_icd = 16384, .max_c2h_data = 1u << 20,
+			.maxh2cdata = 1u << 20, .max_icd = cfg.icd, .max_c2h_data = 1u << 20,
 			.max_io_size = 1u << 20},
 	};
 	qp = nvmf_qpair_create(&params);
@@ -348,6 +350,7 @@ static void parse_args(int argc, char **argv)
 		{"hdgst", no_argument, NULL, 'H'},
 		{"ddgst", no_argument, NULL, 'D'},
 		{"success", no_argument, NULL, 's'},
+		{"icd", required_argument, NULL, 'I'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -369,6 +372,7 @@ static void parse_args(int argc, char **argv)
 		case 'H': cfg.hdgst = true; break;
 		case 'D': cfg.ddgst = true; break;
 		case 's': cfg.success = true; break;
+		case 'I': cfg.icd = (uint32_t)parse_size(optarg); break;
 		case 'o': cfg.json = strcmp(optarg, "json") == 0; break;
 		default: exit(2);
 		}
@@ -422,7 +426,7 @@ int main(int argc, char **argv)
 		.error_cb = host_error,
 		.receive_cb = host_receive,
 		.tcp = {.fd = fd, .header_digests = cfg.hdgst, .data_digests = cfg.ddgst,
-			.max_icd = 16384, .max_io_size = 1u << 20},
+			.max_icd = cfg.icd, .max_io_size = 1u << 20},
 	};
 	host_qp = nvmf_qpair_create(&params);
 	if (host_qp == NULL)
