@@ -7,3 +7,8 @@ nvmf_add_test(controller_nvmfd
   TIMEOUT 180)
 target_compile_definitions(controller_nvmfd PRIVATE NVMFD_PATH="$<TARGET_FILE:nvmfd>")
 add_dependencies(controller_nvmfd nvmfd)
+# Loopback throughput figures (short; prints IOPS and MiB/s per case).
+nvmf_add_test(controller_perf
+  SOURCES controller/perf.c controller/host_helper.c
+  LABELS perf
+  TIMEOUT 120)

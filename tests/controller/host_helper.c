@@ -2,6 +2,7 @@
 #include "host_helper.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -161,11 +162,8 @@ int th_wait(struct th_queue *q, int cid, struct nvme_cqe *cqe, int timeout_ms)
 	}
 	pthread_mutex_unlock(&q->lock);
 	/* The buffer is ours again only once the transport released it. */
-	while (__atomic_load_n(&s->data_pending, __ATOMIC_SEQ_CST)) {
-		struct timespec nap = {0, 1000000};
-
-		nanosleep(&nap, NULL);
-	}
+	while (__atomic_load_n(&s->data_pending, __ATOMIC_SEQ_CST))
+		sched_yield();
 	if (cqe != NULL)
 		*cqe = s->cqe;
 	pthread_mutex_lock(&q->lock);
