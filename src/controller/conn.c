@@ -314,6 +314,8 @@ static void connect_data_received(struct nvmf_cmd *cmd)
 	struct nvmf_port *port;
 	bool allowed = false;
 
+	/* The data is in; the rest completes the Connect on this thread. */
+	conn->connecting = false;
 	if (!nqn_field_ok(data->subnqn)) {
 		NVMF_WARN("nvmfd: %s: Connect with a malformed subsystem NQN", conn->peer);
 		connect_invalid(cmd, offsetof(struct nvmf_connect_data, subnqn), true);
@@ -365,7 +367,8 @@ static void handle_connect(struct nvmf_cmd *cmd)
 	const struct nvmf_connect_cmd *c = (const struct nvmf_connect_cmd *)cmd_sqe(cmd);
 	uint16_t st;
 
-	if (atomic_load(&cmd->conn->connected)) {
+	/* One Connect per queue, even while the first one's data is arriving. */
+	if (cmd->conn->connecting || atomic_load(&cmd->conn->connected)) {
 		cmd_complete(cmd, NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_COMMAND_SEQUENCE_ERROR), 0, 0);
 		return;
 	}
@@ -380,6 +383,7 @@ static void handle_connect(struct nvmf_cmd *cmd)
 		cmd_complete(cmd, st, 0, 0);
 		return;
 	}
+	cmd->conn->connecting = true;
 	cmd_receive_data(cmd, sizeof(struct nvmf_connect_data), connect_data_received);
 }
 

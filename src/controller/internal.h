@@ -114,6 +114,7 @@ struct nvmf_conn {
 	/* Set by Connect on the receive thread; read by others after that. */
 	struct nvmf_ctrl *ctrl;
 	uint16_t qid;
+	bool connecting;               /* receive thread only: a Connect is under way */
 	_Atomic bool connected;
 	bool closing;                  /* target lock: the reaper frees it */
 	uint64_t connect_deadline_ms;
