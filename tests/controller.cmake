@@ -12,3 +12,6 @@ nvmf_add_test(controller_perf
   SOURCES controller/perf.c controller/host_helper.c
   LABELS perf
   TIMEOUT 120)
+# The same tests with the target's connections on one event-loop thread.
+add_test(NAME controller_target_epoll COMMAND controller_target epoll)
+set_tests_properties(controller_target_epoll PROPERTIES TIMEOUT 120)

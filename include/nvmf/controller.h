@@ -97,9 +97,13 @@ struct nvmf_target_params {
 	uint32_t shutdown_timeout_ms; /* graceful shutdown waits this long (10000) */
 	unsigned io_workers;          /* threads for blocking backend I/O (4) */
 	bool allow_digests;           /* permit header/data digests (true) */
+	/* Drives the connections' sockets (nvmf_engine_create); NULL: the
+	 * default threads engine.  Must outlive the target. */
+	struct nvmf_engine *engine;
 };
 
 struct nvmf_target;
+struct nvmf_engine;
 
 void nvmf_target_params_default(struct nvmf_target_params *params);
 

@@ -561,6 +561,7 @@ struct nvmf_conn *conn_create(struct nvmf_target *t, int fd, const struct nvmf_p
 	params.controller = true;
 	params.sq_flow_control = true;
 	params.qsize = t->params.max_queue_depth;
+	params.engine = t->params.engine;
 	params.error_cb = conn_error;
 	params.receive_cb = conn_receive;
 	params.cb_arg = conn;

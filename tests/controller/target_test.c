@@ -77,15 +77,20 @@ static void fixture_conf(struct fixture *f)
 	f->conf.ports = f->ports;
 }
 
+/* The engine under test: the default (threads), or one named on the command line. */
+static struct nvmf_engine *engine;
+
 static void fixture_start(struct fixture *f, const struct nvmf_target_params *params)
 {
 	struct nvmf_target_params p;
 	char err[512];
 
-	if (params == NULL) {
+	if (params != NULL)
+		p = *params;
+	else
 		nvmf_target_params_default(&p);
-		params = &p;
-	}
+	p.engine = engine;
+	params = &p;
 	fixture_conf(f);
 	f->t = nvmf_target_create(params);
 	REQUIRE(f->t != NULL);
@@ -973,9 +978,17 @@ static void test_block_device(void)
 	test_end();
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	nvmf_log_set_level(NVMF_LOG_ERR);
+	if (argc > 1) {
+		struct nvmf_engine_params ep;
+
+		REQUIRE(nvmf_engine_parse(argv[1], &ep) == 0);
+		engine = nvmf_engine_create(&ep);
+		REQUIRE(engine != NULL);
+		fprintf(stderr, "engine: %s\n", argv[1]);
+	}
 	REQUIRE(mkdtemp(tmpdir) != NULL);
 	snprintf(file_path, sizeof(file_path), "%s/ns2.img", tmpdir);
 	test_admin();
@@ -990,5 +1003,6 @@ int main(void)
 	test_block_device();
 	unlink(file_path);
 	rmdir(tmpdir);
+	nvmf_engine_destroy(engine);
 	return test_summary();
 }

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "nvmf/log.h"
+#include "nvmf/transport.h"
 #include "nvmfd.h"
 
 #define DEFAULT_NQN "nqn.2024-01.org.nvmfd:default"
@@ -46,6 +47,7 @@ struct options {
 	char **hosts;
 	int nbacking;
 	char **backing;
+	const char *engine;
 	struct nvmf_target_params params;
 };
 
@@ -75,6 +77,8 @@ static void usage(FILE *f)
 		"      --inline-data-size N  in-capsule data per I/O command (16384)\n"
 		"      --connect-timeout MS  a new connection must Connect within (10000)\n"
 		"      --io-workers N        threads for file and block I/O (4)\n"
+		"      --engine SPEC         socket engine: threads (default), epoll, poll,\n"
+		"                            hybrid[:USEC], with ,threads=N ,cpu=C\n"
 		"  -v, --verbose             debug logs\n"
 		"  -q, --quiet               warnings and errors only\n"
 		"  -h, --help\n",
@@ -111,6 +115,7 @@ enum {
 	OPT_INLINE_DATA_SIZE,
 	OPT_CONNECT_TIMEOUT,
 	OPT_IO_WORKERS,
+	OPT_ENGINE,
 };
 
 static int parse_options(int argc, char **argv, struct options *o)
@@ -133,6 +138,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{"inline-data-size", required_argument, NULL, OPT_INLINE_DATA_SIZE},
 		{"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
 		{"io-workers", required_argument, NULL, OPT_IO_WORKERS},
+		{"engine", required_argument, NULL, OPT_ENGINE},
 		{"verbose", no_argument, NULL, 'v'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
@@ -237,6 +243,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 			if (parse_uint("--io-workers", optarg, 256, &v) != 0 || v == 0)
 				return -1;
 			o->params.io_workers = (unsigned)v;
+			break;
+		case OPT_ENGINE:
+			o->engine = optarg;
 			break;
 		case 'v':
 			nvmf_log_set_level(NVMF_LOG_DEBUG);
@@ -450,10 +459,21 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	if (o.engine != NULL) {
+		struct nvmf_engine_params ep;
+
+		if (nvmf_engine_parse(o.engine, &ep) != 0 ||
+		    (o.params.engine = nvmf_engine_create(&ep)) == NULL) {
+			fprintf(stderr, "nvmfd: --engine %s: not an engine this build has\n", o.engine);
+			nvmfd_config_free(&conf);
+			return 2;
+		}
+	}
 	target = nvmf_target_create(&o.params);
 	if (target == NULL) {
 		fprintf(stderr, "nvmfd: cannot create the target: %s\n", strerror(errno));
 		nvmfd_config_free(&conf);
+		nvmf_engine_destroy(o.params.engine);
 		return 1;
 	}
 	rc = nvmf_target_configure(target, &conf, err, sizeof(err));
@@ -461,10 +481,12 @@ int main(int argc, char **argv)
 	if (rc != 0) {
 		fprintf(stderr, "nvmfd: %s\n", err);
 		nvmf_target_destroy(target);
+		nvmf_engine_destroy(o.params.engine);
 		return 1;
 	}
 	if (o.pidfile != NULL && write_pidfile(o.pidfile) != 0) {
 		nvmf_target_destroy(target);
+		nvmf_engine_destroy(o.params.engine);
 		return 1;
 	}
 	fprintf(stderr, "nvmfd: ready (pid %ld)\n", (long)getpid());
@@ -480,6 +502,7 @@ int main(int argc, char **argv)
 	}
 	rc = nvmf_target_shutdown(target);
 	nvmf_target_destroy(target);
+	nvmf_engine_destroy(o.params.engine);
 	if (o.pidfile != NULL)
 		unlink(o.pidfile);
 	free(o.hosts);
