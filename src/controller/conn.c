@@ -43,7 +43,6 @@ static struct nvmf_cmd *cmd_get(struct nvmf_conn *conn)
 		atomic_store(&cmd->refs, 1);
 		cmd->ns = NULL;
 		cmd->len = 0;
-		cmd->status = 0;
 		cmd->fua = false;
 	}
 	return cmd;

@@ -94,7 +94,6 @@ struct nvmf_cmd {
 	size_t len;
 	struct iovec iov;
 	uint64_t offset;               /* bytes into the namespace */
-	uint16_t status;
 	bool fua;
 	bool deallocate;               /* Write Zeroes DEAC */
 	void (*cont)(struct nvmf_cmd *cmd); /* what runs once the data is in */
