@@ -1,0 +1,556 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Host queues: command slots, sending, completion, holding commands while a
+ * queue is down, and the poll interface.  See host_internal.h for the model.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "host/host_internal.h"
+#include "util/log.h"
+
+uint64_t host_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int queue_init(struct host_queue *q, struct nvmf_ctrl *c, uint16_t qid, uint16_t qsize,
+	       unsigned naer)
+{
+	unsigned ninternal = qid == 0 ? HOST_ADMIN_INTERNAL : HOST_IO_INTERNAL;
+	pthread_condattr_t attr;
+
+	memset(q, 0, sizeof(*q));
+	q->ctrl = c;
+	q->qid = qid;
+	q->qsize = qsize;
+	/* One entry stays empty: a full submission queue holds qsize - 1. */
+	q->nslots = qsize - 1u;
+	if (q->nslots < naer + ninternal + 1)
+		return -EINVAL;
+	q->nuser = q->nslots - naer - ninternal;
+	q->slots = calloc(q->nslots, sizeof(*q->slots));
+	if (q->slots == NULL)
+		return -ENOMEM;
+	pthread_mutex_init(&q->lock, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&q->cond, &attr);
+	pthread_condattr_destroy(&attr);
+	q->held_tail = &q->held_head;
+	q->reap_tail = &q->reap_head;
+	/* AER slots first, then internal ones, then the users'. */
+	for (unsigned i = q->nslots; i-- > 0;) {
+		struct host_slot *s = &q->slots[i];
+
+		s->q = q;
+		s->cid = (uint16_t)i;
+		atomic_init(&s->state, SLOT_FREE);
+		if (i < naer) {
+			s->kind = SLOT_AER;
+		} else if (i < naer + ninternal) {
+			s->kind = SLOT_INTERNAL;
+			s->next = q->free_internal;
+			q->free_internal = s;
+		} else {
+			s->kind = SLOT_USER;
+			s->next = q->free_user;
+			q->free_user = s;
+		}
+	}
+	return 0;
+}
+
+void queue_destroy(struct host_queue *q)
+{
+	if (q->slots == NULL)
+		return;
+	free(q->slots);
+	q->slots = NULL;
+	pthread_cond_destroy(&q->cond);
+	pthread_mutex_destroy(&q->lock);
+}
+
+static void wake_waiters_locked(struct host_queue *q)
+{
+	if (q->waiters != 0)
+		pthread_cond_broadcast(&q->cond);
+}
+
+static void slot_put_locked(struct host_queue *q, struct host_slot *s)
+{
+	atomic_store_explicit(&s->state, SLOT_FREE, memory_order_relaxed);
+	switch (s->kind) {
+	case SLOT_USER:
+		s->next = q->free_user;
+		q->free_user = s;
+		q->busy--;
+		wake_waiters_locked(q);
+		break;
+	case SLOT_INTERNAL:
+		s->next = q->free_internal;
+		q->free_internal = s;
+		break;
+	case SLOT_AER:
+		break;
+	}
+}
+
+int queue_get_slot(struct host_queue *q, struct host_slot **slot, bool wait)
+{
+	struct nvmf_ctrl *c = q->ctrl;
+	int ret = 0;
+
+	pthread_mutex_lock(&q->lock);
+	for (;;) {
+		int state = atomic_load_explicit(&c->state, memory_order_relaxed);
+
+		if (state == NVMF_CTRL_FAILED) {
+			ret = -ENODEV;
+			break;
+		}
+		if (state == NVMF_CTRL_DISCONNECTING) {
+			ret = -ESHUTDOWN;
+			break;
+		}
+		if (q->free_user != NULL)
+			break;
+		if (!wait) {
+			ret = -EAGAIN;
+			break;
+		}
+		q->waiters++;
+		pthread_cond_wait(&q->cond, &q->lock);
+		q->waiters--;
+	}
+	if (ret == 0) {
+		*slot = q->free_user;
+		q->free_user = (*slot)->next;
+		q->busy++;
+	}
+	pthread_mutex_unlock(&q->lock);
+	return ret;
+}
+
+struct host_slot *queue_get_internal(struct host_queue *q)
+{
+	struct host_slot *s;
+
+	pthread_mutex_lock(&q->lock);
+	s = q->free_internal;
+	if (s != NULL)
+		q->free_internal = s->next;
+	pthread_mutex_unlock(&q->lock);
+	return s;
+}
+
+void slot_prepare(struct host_slot *s, const struct nvme_sqe *sqe, const struct iovec *iov,
+		  int iovcnt, size_t len, bool send, nvmf_cmd_cb *cb, void *arg)
+{
+	s->sqe = *sqe;
+	s->sqe.cid = s->cid;
+	s->has_data = iov != NULL;
+	s->send = send;
+	s->data = (struct nvmf_iov){.iov = iov, .iovcnt = iovcnt, .len = len};
+	s->cb = cb;
+	s->arg = arg;
+	s->retries = 0;
+}
+
+/* Complete a slot whose cpl is filled in: release it, then tell its owner. */
+static void slot_finish(struct host_slot *s)
+{
+	struct host_queue *q = s->q;
+	nvmf_cmd_cb *cb = s->cb;
+	void *arg = s->arg;
+	struct nvmf_cpl cpl = s->cpl;
+
+	if (s->nc != NULL) {
+		nvmf_capsule_free(s->nc);
+		s->nc = NULL;
+	}
+	pthread_mutex_lock(&q->lock);
+	if (s->kind == SLOT_USER && cb == NULL) {
+		/* Kept until nvmf_ioq_poll hands the completion out. */
+		atomic_store_explicit(&s->state, SLOT_REAP, memory_order_relaxed);
+		s->next = NULL;
+		*q->reap_tail = s;
+		q->reap_tail = &s->next;
+		q->nreap++;
+		wake_waiters_locked(q);
+		pthread_mutex_unlock(&q->lock);
+		return;
+	}
+	slot_put_locked(q, s);
+	pthread_mutex_unlock(&q->lock);
+	if (cb != NULL)
+		cb(arg, &cpl);
+}
+
+static void slot_fail(struct host_slot *s, int error)
+{
+	s->cpl = (struct nvmf_cpl){.error = error};
+	slot_finish(s);
+}
+
+void slot_release(struct host_slot *s)
+{
+	pthread_mutex_lock(&s->q->lock);
+	slot_put_locked(s->q, s);
+	pthread_mutex_unlock(&s->q->lock);
+}
+
+/* Park a user command until the queue is up again, unless it never will be. */
+static void slot_hold(struct host_slot *s)
+{
+	struct host_queue *q = s->q;
+	int state;
+
+	pthread_mutex_lock(&q->lock);
+	state = atomic_load(&q->ctrl->state);
+	if (state == NVMF_CTRL_FAILED || state == NVMF_CTRL_DISCONNECTING) {
+		pthread_mutex_unlock(&q->lock);
+		slot_fail(s, state == NVMF_CTRL_FAILED ? ENODEV : ESHUTDOWN);
+		return;
+	}
+	atomic_store_explicit(&s->state, SLOT_HELD, memory_order_relaxed);
+	s->next = NULL;
+	*q->held_tail = s;
+	q->held_tail = &s->next;
+	pthread_mutex_unlock(&q->lock);
+}
+
+static void slot_complete(struct host_slot *s)
+{
+	/* A success whose data did not arrive intact is no success. */
+	if (s->data_error != 0 && s->cpl.error == 0 && s->cpl.status == 0)
+		s->cpl.error = s->data_error;
+	slot_finish(s);
+}
+
+static void slot_event(struct host_slot *s)
+{
+	if (atomic_fetch_sub_explicit(&s->pending, 1, memory_order_acq_rel) == 1)
+		slot_complete(s);
+}
+
+static void slot_data_done(void *arg, size_t xfered, int error)
+{
+	struct host_slot *s = arg;
+
+	if (error != 0)
+		s->data_error = error;
+	slot_event(s);
+}
+
+void slot_send(struct host_slot *s)
+{
+	struct host_queue *q = s->q;
+	bool user = s->kind == SLOT_USER;
+	struct nvmf_capsule *nc;
+	int error;
+
+	atomic_fetch_add(&q->users, 1);
+	if (user && !atomic_load(&q->live)) {
+		atomic_fetch_sub(&q->users, 1);
+		slot_hold(s);
+		return;
+	}
+	if (q->qp == NULL) {
+		atomic_fetch_sub(&q->users, 1);
+		slot_fail(s, ECONNABORTED);
+		return;
+	}
+	s->cpl = (struct nvmf_cpl){0};
+	s->data_error = 0;
+	atomic_store_explicit(&s->responded, false, memory_order_relaxed);
+	atomic_store_explicit(&s->pending, s->has_data ? 2 : 1, memory_order_relaxed);
+	atomic_store_explicit(&s->submit_ns, host_now_ns(), memory_order_relaxed);
+	atomic_store_explicit(&s->state, SLOT_INFLIGHT, memory_order_relaxed);
+	nc = nvmf_capsule_command(q->qp, &s->sqe);
+	if (nc == NULL) {
+		/* The transport's pool outnumbers our slots: a bug if it happens. */
+		atomic_fetch_sub(&q->users, 1);
+		NVMF_ERR("host: queue %u: no capsule for command %u", q->qid, s->cid);
+		slot_fail(s, ENOMEM);
+		return;
+	}
+	if (s->has_data)
+		nvmf_capsule_append_data(nc, &s->data, s->send, slot_data_done, s);
+	s->nc = nc;
+	error = nvmf_capsule_transmit(nc);
+	if (error != 0) {
+		s->nc = NULL;
+		nvmf_capsule_free(nc);
+		atomic_fetch_sub(&q->users, 1);
+		/* The connection is going down; recovery will resend user commands. */
+		if (user && (error == ECONNABORTED || error == ENOTCONN))
+			slot_hold(s);
+		else
+			slot_fail(s, error);
+		return;
+	}
+	atomic_fetch_sub(&q->users, 1);
+}
+
+void queue_receive(void *arg, struct nvmf_capsule *rsp)
+{
+	struct host_queue *q = arg;
+	const struct nvme_cqe *cqe = nvmf_capsule_cqe(rsp);
+	struct host_slot *s = NULL;
+	uint16_t cid = cqe->cid;
+
+	if (cid < q->nslots && atomic_load_explicit(&q->slots[cid].state, memory_order_relaxed) ==
+				       SLOT_INFLIGHT)
+		s = &q->slots[cid];
+	if (s == NULL || atomic_exchange(&s->responded, true)) {
+		NVMF_ERR("host: queue %u: response for command %u, which is not outstanding",
+			 q->qid, cid);
+		nvmf_capsule_free(rsp);
+		ctrl_mark_lost(q->ctrl, q->qid, EPROTO);
+		return;
+	}
+	s->cpl.status = NVME_CQE_TO_STATUS(cqe->status);
+	s->cpl.dnr = (cqe->status & NVME_CQE_STATUS_DNR) != 0;
+	s->cpl.cdw0 = cqe->cdw0;
+	s->cpl.cdw1 = cqe->cdw1;
+	nvmf_capsule_free(rsp);
+	slot_event(s);
+}
+
+void queue_error(void *arg, int error)
+{
+	struct host_queue *q = arg;
+
+	atomic_store(&q->dead, true);
+	ctrl_mark_lost(q->ctrl, q->qid, error);
+}
+
+void queue_stop(struct host_queue *q)
+{
+	atomic_store(&q->live, false);
+	while (atomic_load(&q->users) != 0)
+		sched_yield();
+	if (q->qp != NULL) {
+		nvmf_qpair_free(q->qp);
+		q->qp = NULL;
+	}
+}
+
+void queue_reclaim(struct host_queue *q, int user_error)
+{
+	struct host_slot *failed = NULL, *resend = NULL, **resend_tail = &resend;
+
+	pthread_mutex_lock(&q->lock);
+	for (unsigned i = 0; i < q->nslots; i++) {
+		struct host_slot *s = &q->slots[i];
+
+		if (atomic_load_explicit(&s->state, memory_order_relaxed) != SLOT_INFLIGHT)
+			continue;
+		if (s->nc != NULL) {
+			nvmf_capsule_free(s->nc);
+			s->nc = NULL;
+		}
+		if (s->kind != SLOT_USER || user_error != 0 || ++s->retries > HOST_MAX_RETRIES) {
+			s->cpl = (struct nvmf_cpl){
+				.error = s->kind != SLOT_USER ? ECONNABORTED
+					 : user_error != 0 ? user_error : ECONNABORTED};
+			s->next = failed;
+			failed = s;
+			continue;
+		}
+		atomic_store_explicit(&s->state, SLOT_HELD, memory_order_relaxed);
+		s->next = NULL;
+		*resend_tail = s;
+		resend_tail = &s->next;
+	}
+	/* What was already sent goes out again before what was held. */
+	if (resend != NULL) {
+		*resend_tail = q->held_head;
+		if (q->held_head == NULL)
+			q->held_tail = resend_tail;
+		q->held_head = resend;
+	}
+	pthread_mutex_unlock(&q->lock);
+	while (failed != NULL) {
+		struct host_slot *s = failed;
+
+		failed = s->next;
+		slot_finish(s);
+	}
+}
+
+void queue_fail_held(struct host_queue *q, int error)
+{
+	struct host_slot *list;
+
+	pthread_mutex_lock(&q->lock);
+	list = q->held_head;
+	q->held_head = NULL;
+	q->held_tail = &q->held_head;
+	pthread_mutex_unlock(&q->lock);
+	while (list != NULL) {
+		struct host_slot *s = list;
+
+		list = s->next;
+		slot_fail(s, error);
+	}
+}
+
+void queue_go_live(struct host_queue *q)
+{
+	struct host_slot *list;
+
+	pthread_mutex_lock(&q->lock);
+	list = q->held_head;
+	q->held_head = NULL;
+	q->held_tail = &q->held_head;
+	atomic_store(&q->live, true);
+	pthread_mutex_unlock(&q->lock);
+	while (list != NULL) {
+		struct host_slot *s = list;
+
+		list = s->next;
+		slot_send(s);
+	}
+}
+
+uint64_t queue_oldest_ns(struct host_queue *q, uint64_t now, uint16_t *cid, uint8_t *opc)
+{
+	uint64_t oldest = 0;
+
+	for (unsigned i = 0; i < q->nslots; i++) {
+		struct host_slot *s = &q->slots[i];
+		uint64_t t;
+
+		if (s->kind == SLOT_AER ||
+		    atomic_load_explicit(&s->state, memory_order_relaxed) != SLOT_INFLIGHT)
+			continue;
+		t = atomic_load_explicit(&s->submit_ns, memory_order_relaxed);
+		if (t < now && now - t > oldest) {
+			oldest = now - t;
+			*cid = s->cid;
+			*opc = s->sqe.opc;
+		}
+	}
+	return oldest;
+}
+
+/* ------------------------------------------------------------------ */
+/* Waiting                                                             */
+/* ------------------------------------------------------------------ */
+
+void sync_wait_init(struct sync_wait *w)
+{
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->cond, NULL);
+	w->done = false;
+}
+
+void sync_cb(void *arg, const struct nvmf_cpl *cpl)
+{
+	struct sync_wait *w = arg;
+
+	pthread_mutex_lock(&w->lock);
+	w->cpl = *cpl;
+	w->done = true;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
+void sync_wait_for(struct sync_wait *w)
+{
+	pthread_mutex_lock(&w->lock);
+	while (!w->done)
+		pthread_cond_wait(&w->cond, &w->lock);
+	pthread_mutex_unlock(&w->lock);
+	pthread_cond_destroy(&w->cond);
+	pthread_mutex_destroy(&w->lock);
+}
+
+static void deadline_after(struct timespec *ts, int timeout_ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += timeout_ms / 1000;
+	ts->tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (ts->tv_nsec >= 1000000000) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000;
+	}
+}
+
+int nvmf_ioq_poll(struct nvmf_ctrl *ctrl, unsigned ioq, struct nvmf_event *ev, unsigned max,
+		  int timeout_ms)
+{
+	struct host_queue *q = ctrl_queue(ctrl, ioq);
+	struct timespec deadline;
+	unsigned n = 0;
+
+	if (q == NULL || max == 0)
+		return -EINVAL;
+	if (timeout_ms > 0)
+		deadline_after(&deadline, timeout_ms);
+	pthread_mutex_lock(&q->lock);
+	while (q->reap_head == NULL && timeout_ms != 0) {
+		int rc;
+
+		q->waiters++;
+		if (timeout_ms < 0)
+			rc = pthread_cond_wait(&q->cond, &q->lock);
+		else
+			rc = pthread_cond_timedwait(&q->cond, &q->lock, &deadline);
+		q->waiters--;
+		if (rc == ETIMEDOUT)
+			break;
+	}
+	while (n < max && q->reap_head != NULL) {
+		struct host_slot *s = q->reap_head;
+
+		q->reap_head = s->next;
+		if (q->reap_head == NULL)
+			q->reap_tail = &q->reap_head;
+		q->nreap--;
+		ev[n].arg = s->arg;
+		ev[n].cpl = s->cpl;
+		slot_put_locked(q, s);
+		n++;
+	}
+	pthread_mutex_unlock(&q->lock);
+	return (int)n;
+}
+
+int nvmf_ctrl_wait_idle(struct nvmf_ctrl *ctrl, int timeout_ms)
+{
+	struct timespec deadline;
+
+	if (timeout_ms > 0)
+		deadline_after(&deadline, timeout_ms);
+	for (unsigned i = 0; i <= ctrl->nr_io_queues; i++) {
+		struct host_queue *q = i == 0 ? &ctrl->admin : &ctrl->ioqs[i - 1];
+		int rc = 0;
+
+		pthread_mutex_lock(&q->lock);
+		while (q->busy - q->nreap != 0 && rc != ETIMEDOUT) {
+			if (timeout_ms == 0) {
+				rc = ETIMEDOUT;
+				break;
+			}
+			q->waiters++;
+			if (timeout_ms < 0)
+				rc = pthread_cond_wait(&q->cond, &q->lock);
+			else
+				rc = pthread_cond_timedwait(&q->cond, &q->lock, &deadline);
+			q->waiters--;
+		}
+		pthread_mutex_unlock(&q->lock);
+		if (rc == ETIMEDOUT)
+			return -ETIMEDOUT;
+	}
+	return 0;
+}

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT */
+/* The nvmf command: what the subcommands share. */
+#ifndef NVMF_TOOL_H
+#define NVMF_TOOL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "nvmf/host.h"
+
+/* Parsed command line. */
+struct cli {
+	const char *cmd;
+	struct nvmf_host_opts opts;
+	bool nr_io_queues_set;
+	bool queue_size_set;
+	bool json;
+	int verbose;
+	struct nvmf_engine *engine;
+	char uri_buf[1024];
+
+	/* Subcommand options. */
+	uint32_t nsid;                 /* 0: the first active namespace */
+	uint64_t offset;
+	uint64_t length;
+	bool has_length;
+	const char *data;              /* file, or "-" for stdin/stdout */
+	bool fua;
+	bool deallocate;
+	int log_id;                    /* -1: not given */
+	uint32_t log_len;
+	uint8_t lsp;
+	int feature_id;                /* -1: not given */
+	uint8_t sel;
+	uint32_t cdw11;
+	uint32_t data_len;
+	bool raw;
+	const char *connect_addr;
+
+	/* perf */
+	const char *rw;
+	unsigned rwmixread;
+	uint32_t bs;
+	unsigned iodepth;
+	unsigned runtime;
+	unsigned queues;
+	bool verify;
+	uint64_t size;
+};
+
+/* Exit codes. */
+#define EXIT_FAIL 1
+#define EXIT_USAGE 2
+
+/* Print "nvmf CMD: reason" on one line and exit. */
+_Noreturn void die(const struct cli *cli, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Connect with the command line's options, or die with the reason. */
+struct nvmf_ctrl *cli_connect(struct cli *cli);
+void cli_disconnect(struct cli *cli, struct nvmf_ctrl *ctrl);
+/* The namespace the command names (--nsid), or the first active one. */
+struct nvmf_ns *cli_namespace(struct cli *cli, struct nvmf_ctrl *ctrl);
+/* A library result (0, -errno, NVMe status) as text. */
+const char *result_str(int ret, char *buf, size_t len);
+
+/* Print a JSON document on stdout (and free it). */
+void json_print(json_t *doc);
+/* Hex dump on stdout, 16 bytes a line. */
+void hexdump(const void *buf, size_t len);
+/* An ASCII identify field without trailing blanks. */
+void id_str(char *out, size_t out_len, const char *field, size_t field_len);
+
+int cmd_discover(struct cli *cli);
+int cmd_connect_all(struct cli *cli);
+int cmd_identify(struct cli *cli);
+int cmd_list_ns(struct cli *cli);
+int cmd_get_log(struct cli *cli);
+int cmd_get_feature(struct cli *cli);
+int cmd_read(struct cli *cli);
+int cmd_write(struct cli *cli);
+int cmd_compare(struct cli *cli);
+int cmd_flush(struct cli *cli);
+int cmd_write_zeroes(struct cli *cli);
+int cmd_trim(struct cli *cli);
+int cmd_perf(struct cli *cli);
+
+#endif
