@@ -15,3 +15,7 @@ nvmf_add_test(controller_perf
 # The same tests with the target's connections on one event-loop thread.
 add_test(NAME controller_target_epoll COMMAND controller_target epoll)
 set_tests_properties(controller_target_epoll PROPERTIES TIMEOUT 120)
+# The controller fed capsules through an in-memory transport: no sockets.
+nvmf_add_test(controller_no_socket
+  SOURCES controller/no_socket_test.c
+  TIMEOUT 120)

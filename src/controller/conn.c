@@ -521,72 +521,60 @@ void conn_mark_closing(struct nvmf_conn *conn)
 	target_wake_reaper(t);
 }
 
-struct nvmf_conn *conn_create(struct nvmf_target *t, int fd, const struct nvmf_port *port)
+struct nvmf_conn *conn_alloc(struct nvmf_target *t, const struct nvmf_port *port,
+			     struct nvmf_qpair_params *params)
 {
 	struct nvmf_conn *conn = calloc(1, sizeof(*conn));
-	struct sockaddr_storage peer;
-	socklen_t len = sizeof(peer);
-	struct nvmf_qpair_params params;
 
-	if (conn == NULL) {
-		close(fd);
+	if (conn == NULL)
 		return NULL;
-	}
 	conn->target = t;
 	conn->portid = port->conf.portid;
 	conn->inline_data_size = port->inline_data_size;
 	conn->connect_deadline_ms = ctrl_now_ms() + t->params.connect_timeout_ms;
-	if (getpeername(fd, (struct sockaddr *)&peer, &len) == 0)
-		ctrl_format_addr(&peer, conn->peer, sizeof(conn->peer));
-	else
-		snprintf(conn->peer, sizeof(conn->peer), "fd %d", fd);
-	len = sizeof(conn->local);
-	if (getsockname(fd, (struct sockaddr *)&conn->local, &len) != 0)
-		memset(&conn->local, 0, sizeof(conn->local));
+	snprintf(conn->peer, sizeof(conn->peer), "port %u", port->conf.portid);
 	pthread_mutex_init(&conn->lock, NULL);
 	pthread_cond_init(&conn->idle, NULL);
 	conn->ncmds = t->params.max_queue_depth + CTRL_CMD_SLACK;
 	conn->cmds = calloc(conn->ncmds, sizeof(*conn->cmds));
-	if (conn->cmds == NULL)
-		goto fail;
+	if (conn->cmds == NULL) {
+		conn_release(conn);
+		return NULL;
+	}
 	for (unsigned i = conn->ncmds; i-- > 0;) {
 		conn->cmds[i].conn = conn;
 		conn->cmds[i].next_free = conn->free_cmds;
 		conn->free_cmds = &conn->cmds[i];
 	}
 
-	memset(&params, 0, sizeof(params));
-	params.trtype = NVMF_TRTYPE_TCP;
-	params.controller = true;
-	params.sq_flow_control = true;
-	params.qsize = t->params.max_queue_depth;
-	params.engine = t->params.engine;
-	params.error_cb = conn_error;
-	params.receive_cb = conn_receive;
-	params.cb_arg = conn;
-	params.tcp.fd = fd;
-	params.tcp.header_digests = t->params.allow_digests;
-	params.tcp.data_digests = t->params.allow_digests;
-	params.tcp.maxh2cdata = t->params.max_io_size;
-	params.tcp.max_icd = port->inline_data_size;
-	params.tcp.max_c2h_data = t->params.max_io_size;
-	params.tcp.max_io_size = t->params.max_io_size;
-	conn->qp = nvmf_qpair_create(&params);
-	fd = -1; /* the qpair owns it, or closed it */
-	if (conn->qp == NULL) {
-		NVMF_ERR("nvmfd: %s: cannot set up the queue pair: %s", conn->peer, strerror(errno));
-		goto fail;
-	}
+	memset(params, 0, sizeof(*params));
+	params->trtype = NVMF_TRTYPE_TCP;
+	params->controller = true;
+	params->sq_flow_control = true;
+	params->qsize = t->params.max_queue_depth;
+	params->engine = t->params.engine;
+	params->error_cb = conn_error;
+	params->receive_cb = conn_receive;
+	params->cb_arg = conn;
+	params->tcp.fd = -1;
+	params->tcp.header_digests = t->params.allow_digests;
+	params->tcp.data_digests = t->params.allow_digests;
+	params->tcp.maxh2cdata = t->params.max_io_size;
+	params->tcp.max_icd = port->inline_data_size;
+	params->tcp.max_c2h_data = t->params.max_io_size;
+	params->tcp.max_io_size = t->params.max_io_size;
 	return conn;
+}
 
-fail:
-	if (fd >= 0)
-		close(fd);
+void conn_release(struct nvmf_conn *conn)
+{
+	if (conn->cmds != NULL)
+		for (unsigned i = 0; i < conn->ncmds; i++)
+			free(conn->cmds[i].buf);
 	free(conn->cmds);
 	pthread_cond_destroy(&conn->idle);
 	pthread_mutex_destroy(&conn->lock);
 	free(conn);
-	return NULL;
 }
 
 void conn_free(struct nvmf_conn *conn)
@@ -638,10 +626,5 @@ void conn_free(struct nvmf_conn *conn)
 		else
 			target_wake_reaper(t);
 	}
-	for (unsigned i = 0; i < conn->ncmds; i++)
-		free(conn->cmds[i].buf);
-	free(conn->cmds);
-	pthread_cond_destroy(&conn->idle);
-	pthread_mutex_destroy(&conn->lock);
-	free(conn);
+	conn_release(conn);
 }

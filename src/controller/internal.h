@@ -192,7 +192,11 @@ uint64_t ctrl_now_ms(void);
 void ctrl_format_addr(const struct sockaddr_storage *ss, char *buf, size_t len);
 
 /* conn.c */
-struct nvmf_conn *conn_create(struct nvmf_target *t, int fd, const struct nvmf_port *port);
+/* A connection on port, and the parameters of its queue pair (TCP, no fd). */
+struct nvmf_conn *conn_alloc(struct nvmf_target *t, const struct nvmf_port *port,
+			     struct nvmf_qpair_params *params);
+/* Frees a connection that has no queue pair, or whose queue pair is freed. */
+void conn_release(struct nvmf_conn *conn);
 void conn_mark_closing(struct nvmf_conn *conn);
 /* Stops the transport and waits for the commands to finish (reaper only). */
 void conn_free(struct nvmf_conn *conn);
@@ -250,5 +254,16 @@ bool port_has_subsys(const struct nvmf_port *port, const char *nqn);
 struct nvmf_port *target_find_port(struct nvmf_target *t, uint16_t portid);
 struct nvmf_subsys *target_find_subsys(struct nvmf_target *t, const char *nqn);
 void target_wake_reaper(struct nvmf_target *t);
+
+/*
+ * Connections without sockets (tests, fuzz targets): reserve one on portid
+ * (counted against max_connections) and get its queue pair parameters;
+ * create the queue pair with them, with any transport (the callbacks may
+ * run before attach); then attach it, or abandon the reservation.
+ */
+struct nvmf_conn *target_conn_reserve(struct nvmf_target *t, uint16_t portid,
+				      struct nvmf_qpair_params *params, int *error);
+void target_conn_attach(struct nvmf_target *t, struct nvmf_conn *conn, struct nvmf_qpair *qp);
+void target_conn_abandon(struct nvmf_target *t, struct nvmf_conn *conn);
 
 #endif

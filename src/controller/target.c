@@ -766,7 +766,8 @@ int nvmf_target_listen_port(struct nvmf_target *t, uint16_t portid)
 	return port;
 }
 
-int nvmf_target_add_connection(struct nvmf_target *t, int fd, uint16_t portid)
+struct nvmf_conn *target_conn_reserve(struct nvmf_target *t, uint16_t portid,
+				      struct nvmf_qpair_params *params, int *error)
 {
 	struct nvmf_port *port, snapshot;
 	struct nvmf_conn *conn;
@@ -775,33 +776,78 @@ int nvmf_target_add_connection(struct nvmf_target *t, int fd, uint16_t portid)
 	port = target_find_port(t, portid);
 	if (port == NULL || atomic_load(&t->stopping)) {
 		pthread_mutex_unlock(&t->lock);
-		close(fd);
-		return port == NULL ? ENOENT : ESHUTDOWN;
+		*error = port == NULL ? ENOENT : ESHUTDOWN;
+		return NULL;
 	}
 	if (t->nconns >= t->params.max_connections) {
 		t->stats.refused_connections++;
 		pthread_mutex_unlock(&t->lock);
 		NVMF_WARN("nvmfd: refusing a connection on port %u: the limit of %u connections is reached",
 			  portid, t->params.max_connections);
-		close(fd);
-		return EBUSY;
+		*error = EBUSY;
+		return NULL;
 	}
 	t->nconns++;
 	snapshot = *port;
 	pthread_mutex_unlock(&t->lock);
-
-	conn = conn_create(t, fd, &snapshot);
-	pthread_mutex_lock(&t->lock);
+	conn = conn_alloc(t, &snapshot, params);
 	if (conn == NULL) {
+		pthread_mutex_lock(&t->lock);
 		t->nconns--;
 		pthread_cond_broadcast(&t->cond);
-	} else {
-		conn->next = t->conns;
-		t->conns = conn;
+		pthread_mutex_unlock(&t->lock);
+		*error = ENOMEM;
 	}
+	return conn;
+}
+
+void target_conn_attach(struct nvmf_target *t, struct nvmf_conn *conn, struct nvmf_qpair *qp)
+{
+	pthread_mutex_lock(&t->lock);
+	conn->qp = qp;
+	conn->next = t->conns;
+	t->conns = conn;
 	pthread_mutex_unlock(&t->lock);
-	if (conn == NULL)
-		return ENOMEM;
+}
+
+void target_conn_abandon(struct nvmf_target *t, struct nvmf_conn *conn)
+{
+	conn_release(conn);
+	pthread_mutex_lock(&t->lock);
+	t->nconns--;
+	pthread_cond_broadcast(&t->cond);
+	pthread_mutex_unlock(&t->lock);
+}
+
+int nvmf_target_add_connection(struct nvmf_target *t, int fd, uint16_t portid)
+{
+	struct nvmf_qpair_params params;
+	struct sockaddr_storage peer;
+	socklen_t len = sizeof(peer);
+	struct nvmf_conn *conn;
+	struct nvmf_qpair *qp;
+	int error;
+
+	conn = target_conn_reserve(t, portid, &params, &error);
+	if (conn == NULL) {
+		close(fd);
+		return error;
+	}
+	if (getpeername(fd, (struct sockaddr *)&peer, &len) == 0)
+		ctrl_format_addr(&peer, conn->peer, sizeof(conn->peer));
+	len = sizeof(conn->local);
+	if (getsockname(fd, (struct sockaddr *)&conn->local, &len) != 0)
+		memset(&conn->local, 0, sizeof(conn->local));
+	params.tcp.fd = fd;
+	/* From here the queue pair owns the socket, and closes it on failure. */
+	qp = nvmf_qpair_create(&params);
+	if (qp == NULL) {
+		error = errno;
+		NVMF_ERR("nvmfd: %s: cannot set up the queue pair: %s", conn->peer, strerror(error));
+		target_conn_abandon(t, conn);
+		return error;
+	}
+	target_conn_attach(t, conn, qp);
 	NVMF_DEBUG("nvmfd: %s: new connection on port %u", conn->peer, portid);
 	return 0;
 }
