@@ -179,7 +179,9 @@ static void test_config_errors(void)
 	expect_config_error("{\"ports\": [{\"portid\": 1, \"addr\": {\"trtype\": \"tcp\", "
 			    "\"adrfam\": \"ipv4\", \"traddr\": \"127.0.0.1\", \"trsvcid\": \"0\"}, "
 			    "\"subsystems\": [\"nqn.2024-01.org.nvmfd:ghost\"]}]}",
-			    "subsystem \"nqn.2024-01.org.nvmfd:ghost\" is not defined");
+			    "ports[0].subsystems[0]: subsystem \"nqn.2024-01.org.nvmfd:ghost\" is not in \"subsystems\"");
+	expect_config_error("{\"subsystems\": [{\"nqn\": \"" NQN "\", \"allowed_hosts\": [\"" HOST_A "\"]}]}",
+			    "subsystems[0].allowed_hosts[0]: host \"" HOST_A "\" is not in \"hosts\"");
 	expect_config_error("{\"subsystems\": [{\"nqn\": \"" NQN "\", \"namespaces\": [{\"nsid\": 1, "
 			    "\"device\": {\"path\": \"/nonexistent/dir/x.img\"}}]}]}",
 			    "namespace 1: /nonexistent/dir/x.img");

@@ -25,7 +25,29 @@
 struct loader {
 	char *err;
 	size_t errlen;
+	json_t *hosts;                       /* the "hosts" array, or NULL */
+	const struct nvmf_target_conf *conf; /* subsystems loaded so far */
 };
+
+/* nvmetcli links allowed hosts to entries of "hosts": they must be there. */
+static bool host_defined(const struct loader *l, const char *nqn)
+{
+	size_t i;
+	json_t *h;
+
+	json_array_foreach(l->hosts, i, h)
+		if (strcmp(json_string_value(json_object_get(h, "nqn")), nqn) == 0)
+			return true;
+	return false;
+}
+
+static bool subsys_defined(const struct loader *l, const char *nqn)
+{
+	for (unsigned i = 0; i < l->conf->nsubsys; i++)
+		if (strcmp(l->conf->subsys[i].nqn, nqn) == 0)
+			return true;
+	return false;
+}
 
 static int fail(struct loader *l, const char *path, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -419,6 +441,8 @@ static int load_subsystem(struct loader *l, const char *path, json_t *o,
 			index_path(q, p, i);
 			if (get_string(l, q, a, s->hosts[i], sizeof(s->hosts[i])) != 0)
 				return -1;
+			if (!host_defined(l, s->hosts[i]))
+				return fail(l, q, "host \"%s\" is not in \"hosts\"", s->hosts[i]);
 		}
 	}
 	if ((v = json_object_get(o, "namespaces")) != NULL) {
@@ -582,6 +606,9 @@ static int load_port(struct loader *l, const char *path, json_t *o, struct nvmf_
 			index_path(q, p, i);
 			if (get_string(l, q, a, port->subsystems[i], sizeof(port->subsystems[i])) != 0)
 				return -1;
+			if (!subsys_defined(l, port->subsystems[i]))
+				return fail(l, q, "subsystem \"%s\" is not in \"subsystems\"",
+					    port->subsystems[i]);
 		}
 	}
 	return 0;
@@ -628,7 +655,7 @@ void nvmfd_config_free(struct nvmf_target_conf *conf)
 int nvmfd_config_load(const char *file, struct nvmf_target_conf *conf, char *err, size_t errlen)
 {
 	static const char *const keys[] = {"hosts", "ports", "subsystems", NULL};
-	struct loader l = {.err = err, .errlen = errlen};
+	struct loader l = {.err = err, .errlen = errlen, .conf = conf};
 	char p[PATH_MAX_TEXT];
 	json_error_t jerr;
 	json_t *root, *v, *a;
@@ -662,6 +689,7 @@ int nvmfd_config_load(const char *file, struct nvmf_target_conf *conf, char *err
 				goto out;
 			}
 		}
+		l.hosts = v;
 	}
 	if ((v = json_object_get(root, "subsystems")) != NULL) {
 		if (!json_is_array(v)) {
