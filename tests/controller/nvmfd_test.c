@@ -215,7 +215,7 @@ static void write_config(const char *path, uint16_t port, const char *img, bool 
 		 "    \"addr\": {\"adrfam\": \"ipv4\", \"traddr\": \"127.0.0.1\", \"treq\": \"not specified\",\n"
 		 "             \"trsvcid\": \"%u\", \"trtype\": \"tcp\"},\n"
 		 "    \"ana_groups\": [{\"ana\": {\"state\": \"optimized\"}, \"grpid\": 1}],\n"
-		 "    \"param\": {\"inline_data_size\": \"16384\", \"pi_enable\": \"0\"},\n"
+		 "    \"param\": {\"inline_data_size\": \"8192\", \"pi_enable\": \"0\"},\n"
 		 "    \"portid\": 1, \"referrals\": [],\n"
 		 "    \"subsystems\": [\"" NQN "\"]\n"
 		 "  }],\n"
@@ -269,6 +269,7 @@ static void test_config_serve_reload(void)
 	CHECK_EQ(th_identify(&a, NVME_CNS_CONTROLLER, 0, buf), 0);
 	CHECK_EQ(memcmp(((struct nvme_id_ctrl *)buf)->sn, "6c3ef9a8e1d25b07", 16), 0);
 	CHECK_EQ(memcmp(((struct nvme_id_ctrl *)buf)->mn, "Linux ", 6), 0);
+	CHECK_EQ(((struct nvme_id_ctrl *)buf)->ioccsz, (64 + 8192) / 16); /* param.inline_data_size */
 	/* The configured UUID; a derived NGUID (the file's was all zeroes). */
 	CHECK_EQ(th_identify(&a, NVME_CNS_NS_ID_DESCRIPTORS, 1, buf), 0);
 	CHECK_EQ(buf[32], NVME_NIDT_UUID);

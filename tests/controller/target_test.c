@@ -25,6 +25,8 @@
 #define STATUS(sct, sc) NVME_STATUS(sct, sc)
 
 static char tmpdir[] = "/tmp/nvmfd-test-XXXXXX";
+/* Namespace 1's identifiers as the first target reported them. */
+static uint8_t ns1_descriptors[64];
 static char file_path[128];
 
 struct fixture {
@@ -208,7 +210,7 @@ static void test_admin(void)
 	CHECK_EQ(buf[32], NVME_NIDT_UUID);
 	CHECK_EQ(buf[33], 16);
 	CHECK_EQ(buf[52], NVME_NIDT_CSI);
-	memcpy(buf2, buf, sizeof(buf2));
+	memcpy(ns1_descriptors, buf, sizeof(ns1_descriptors));
 	CHECK_EQ(th_identify(&a, NVME_CNS_NS_ID_DESCRIPTORS, 9, buf),
 		 STATUS(NVME_SCT_GENERIC, NVME_SC_INVALID_NAMESPACE_OR_FORMAT));
 	CHECK_EQ(th_identify(&a, 0x42, 0, buf), STATUS(NVME_SCT_GENERIC, NVME_SC_INVALID_FIELD));
@@ -429,10 +431,32 @@ static void test_io(void)
 	/* An I/O queue with flow control, and one with digests and without. */
 	CHECK_EQ(th_connect_io(&io1, f.io_port, NQN, 1, a.cntlid, NULL), 0);
 	CHECK_EQ(th_connect_io(&io2, f.io_port, NQN, 2, a.cntlid, &digests), 0);
+	/* A new target from the same configuration: the same identifiers. */
+	CHECK_EQ(th_identify(&a, NVME_CNS_NS_ID_DESCRIPTORS, 1, buf), 0);
+	CHECK_EQ(memcmp(buf, ns1_descriptors, sizeof(ns1_descriptors)), 0);
 	io_checks(&io1, 1, 512, (16 << 20) / 512, true);
 	io_checks(&io2, 2, 4096, (8 << 20) / 4096, true);
 	io_checks(&io2, 1, 512, (16 << 20) / 512, true);
 
+	/* Deallocation punches a hole in the file backing it. */
+	{
+		uint8_t *big = malloc(1 << 20);
+		struct nvme_dsm_range range = {.nlb = 256, .slba = 1024}; /* 1 MiB at 4 MiB */
+		struct nvme_sqe dsm = {.opc = NVME_IO_DATASET_MANAGEMENT, .nsid = 2,
+				       .cdw11 = NVME_DSM_ATTR_DEALLOCATE};
+		struct stat before, after;
+
+		REQUIRE(big != NULL);
+		test_fill(big, 1 << 20, 8);
+		for (int i = 0; i < 8; i++)
+			CHECK_EQ(th_rw(&io1, NVME_IO_WRITE, 2, 1024 + 32 * (uint64_t)i, 32,
+				       big + i * 131072, 131072, 0), 0);
+		CHECK_EQ(stat(file_path, &before), 0);
+		CHECK_EQ(th_cmd(&io1, &dsm, &range, sizeof(range), true, NULL), 0);
+		CHECK_EQ(stat(file_path, &after), 0);
+		CHECK(after.st_blocks <= before.st_blocks - (1 << 20) / 512);
+		free(big);
+	}
 	/* SQHD: advanced per command with flow control, FFFFh without (CATTR bit 2). */
 	{
 		struct nvme_sqe fl = {.opc = NVME_IO_FLUSH, .nsid = 1};
