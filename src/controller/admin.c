@@ -43,6 +43,16 @@ void ctrl_touch(struct nvmf_ctrl *ctrl)
 	atomic_store_explicit(&ctrl->last_activity_ms, ctrl_now_ms(), memory_order_relaxed);
 }
 
+uint16_t ctrl_granted_io_queues(struct nvmf_ctrl *ctrl)
+{
+	uint16_t n;
+
+	pthread_mutex_lock(&ctrl->lock);
+	n = ctrl->nr_io_queues;
+	pthread_mutex_unlock(&ctrl->lock);
+	return n;
+}
+
 bool ctrl_ready(struct nvmf_ctrl *ctrl)
 {
 	uint32_t csts = atomic_load_explicit(&ctrl->csts, memory_order_relaxed);

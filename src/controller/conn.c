@@ -266,9 +266,9 @@ static void connect_io(struct nvmf_cmd *cmd, struct nvmf_subsys *subsys,
 		in_data = true;
 	} else if (!ctrl_ready(ctrl)) {
 		status = NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_COMMAND_SEQUENCE_ERROR);
-	} else if (c->qid > ctrl->nr_io_queues) {
+	} else if (c->qid > ctrl_granted_io_queues(ctrl)) {
 		NVMF_WARN("nvmfd: %s: QID %u beyond the %u I/O queues of controller %u", conn->peer,
-			  c->qid, ctrl->nr_io_queues, ctrl->cntlid);
+			  c->qid, ctrl_granted_io_queues(ctrl), ctrl->cntlid);
 		ipo = offsetof(struct nvmf_connect_cmd, qid);
 	} else if (c->sqsize == 0 || c->sqsize >= ctrl->max_qsize) {
 		NVMF_WARN("nvmfd: %s: I/O queue SQSIZE %u out of range 1..%u", conn->peer,

@@ -229,6 +229,8 @@ void ctrl_discovery_changed(struct nvmf_ctrl *ctrl);
 void ctrl_drop_aers(struct nvmf_ctrl *ctrl);
 void ctrl_free(struct nvmf_ctrl *ctrl);
 bool ctrl_ready(struct nvmf_ctrl *ctrl);
+/* I/O queues granted by Set Features Number of Queues (all, if not set). */
+uint16_t ctrl_granted_io_queues(struct nvmf_ctrl *ctrl);
 void ctrl_record_error(struct nvmf_ctrl *ctrl, struct nvmf_cmd *cmd, uint16_t status);
 
 /* io.c */
