@@ -822,7 +822,7 @@ static void ctrl_recover(struct nvmf_ctrl *c)
 	unsigned max_attempts = tmo_s < 0 ? 0 : (unsigned)((tmo_s + delay_s - 1) / delay_s);
 	uint64_t start = host_now_ns();
 	struct nvmf_error err;
-	unsigned attempt;
+	unsigned attempt, tried = 0;
 	int why;
 	uint16_t qid;
 
@@ -840,6 +840,7 @@ static void ctrl_recover(struct nvmf_ctrl *c)
 	for (attempt = 1; tmo_s != 0; attempt++) {
 		if (worker_sleep(c, (uint64_t)delay_s * 1000u))
 			return; /* disconnecting: nvmf_disconnect fails what is held */
+		tried = attempt;
 		if (max_attempts != 0)
 			NVMF_WARN("host: %s: reconnect attempt %u of %u", c->name, attempt,
 				  max_attempts);
@@ -869,7 +870,7 @@ static void ctrl_recover(struct nvmf_ctrl *c)
 	if (!set_state(c, NVMF_CTRL_RECONNECTING, NVMF_CTRL_FAILED))
 		return;
 	NVMF_ERR("host: %s: controller lost: ctrl-loss-tmo (%d s) expired after %u reconnect "
-		 "attempts; failing I/O", c->name, tmo_s, attempt > 1 ? attempt - 1 : 0);
+		 "attempts; failing I/O", c->name, tmo_s, tried);
 	for (unsigned i = 0; i <= c->nr_io_queues; i++)
 		queue_fail_held(ctrl_queue(c, i), ENODEV);
 }

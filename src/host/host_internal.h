@@ -227,6 +227,9 @@ void ctrl_free_namespaces(struct nvmf_ctrl *c);
 int host_discovery_log(struct nvmf_ctrl *c, bool internal, struct nvmf_discovery_log **log,
 		       size_t *nrec);
 
+/* ids.c: the host NQN kept under the state directory, made on first use. */
+int host_stored_hostnqn(char nqn[NVMF_HOST_NQN_SIZE]);
+
 /* names.c */
 /* Explain a failed Connect in err (one line). */
 void host_connect_error(const struct nvmf_ctrl *c, uint16_t qid, const struct nvmf_cpl *cpl,

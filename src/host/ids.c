@@ -93,7 +93,7 @@ static void random_uuid(uint8_t u[16])
  * The host NQN kept in the state directory, made on first use.  A second
  * process racing to create it reads the winner's (link() does not replace).
  */
-static int stored_hostnqn(char nqn[NVMF_HOST_NQN_SIZE])
+int host_stored_hostnqn(char nqn[NVMF_HOST_NQN_SIZE])
 {
 	char dir[512], path[600], tmp[640], line[NVMF_HOST_NQN_SIZE + 2];
 	uint8_t u[16];
@@ -157,7 +157,7 @@ int nvmf_host_default_ids(char hostnqn[NVMF_HOST_NQN_SIZE], char hostid[NVMF_UUI
 			snprintf(hostnqn, NVMF_HOST_NQN_SIZE, "%s", line);
 			from_etc = true;
 		} else {
-			int ret = stored_hostnqn(hostnqn);
+			int ret = host_stored_hostnqn(hostnqn);
 
 			if (ret != 0) {
 				/* Nowhere to keep one: still usable, though not stable. */

@@ -91,7 +91,7 @@ static void print_ctrl(struct nvmf_ctrl *ctrl)
 	printf("  %-12s : %s\n", "sn", sn);
 	printf("  %-12s : %s\n", "fr", fr);
 	printf("  %-12s : %s\n", "ver", ver);
-	printf("  %-12s : %#06x / %#06x\n", "vid / ssvid", id->vid, id->ssvid);
+	printf("  %-12s : 0x%04x / 0x%04x\n", "vid / ssvid", id->vid, id->ssvid);
 	printf("  %-12s : %u (%s)\n", "cntrltype", id->cntrltype,
 	       id->cntrltype == NVME_CTRL_TYPE_DISCOVERY ? "discovery"
 	       : id->cntrltype == NVME_CTRL_TYPE_IO      ? "I/O"
@@ -144,11 +144,12 @@ static void print_ns(const struct nvmf_ns *ns)
 	const struct nvme_id_ns *id = nvmf_ns_identify(ns);
 	struct nvmf_ns_info info;
 	char *nguid = hex_string(id->nguid, sizeof(id->nguid));
-	double mib;
+	char size[32];
 
 	nvmf_ns_get_info(ns, &info);
-	mib = (double)info.nsze * info.lba_size / (1024.0 * 1024.0);
-	printf("%-6u %-14llu %-10.1f MiB %-9u %s\n", info.nsid, (unsigned long long)info.nsze, mib,
+	snprintf(size, sizeof(size), "%.1f MiB",
+		 (double)info.nsze * info.lba_size / (1024.0 * 1024.0));
+	printf("%-6u %-14llu %-14s %-9u %s\n", info.nsid, (unsigned long long)info.nsze, size,
 	       info.lba_size, nguid != NULL ? nguid : "");
 	free(nguid);
 }

@@ -691,7 +691,7 @@ int cmd_perf(struct cli *cli)
 		run_to_end(&p, PHASE_PREFILL);
 	}
 	secs = timed_run(&p);
-	if (p.blocks != NULL && !interrupted) {
+	if (p.blocks != NULL && !interrupted && nvmf_ctrl_state(p.ctrl) == NVMF_CTRL_LIVE) {
 		fprintf(stderr, "nvmf perf: verify: reading the region back\n");
 		run_to_end(&p, PHASE_CHECK);
 	}

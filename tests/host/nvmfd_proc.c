@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: MIT */
+#include "host/nvmfd_proc.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "util/test_util.h"
+
+#ifndef NVMFD_PATH
+#error "NVMFD_PATH must name the nvmfd binary"
+#endif
+
+#define MAX_DAEMONS 16
+
+static char dir[] = "/tmp/nvmf-host-test-XXXXXX";
+static bool have_dir;
+static pid_t running[MAX_DAEMONS];
+
+static void cleanup(void)
+{
+	char cmd[128];
+
+	for (int i = 0; i < MAX_DAEMONS; i++)
+		if (running[i] > 0) {
+			kill(running[i], SIGKILL);
+			waitpid(running[i], NULL, 0);
+		}
+	if (have_dir) {
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "could not remove %s\n", dir);
+	}
+}
+
+const char *nvmfd_dir(void)
+{
+	if (!have_dir) {
+		REQUIRE(mkdtemp(dir) != NULL);
+		have_dir = true;
+		atexit(cleanup);
+	}
+	return dir;
+}
+
+uint16_t nvmfd_free_port(void)
+{
+	uint16_t port;
+	int fd = test_listen(&port);
+
+	close(fd);
+	return port;
+}
+
+static void track(pid_t pid, pid_t replace)
+{
+	for (int i = 0; i < MAX_DAEMONS; i++)
+		if (running[i] == replace) {
+			running[i] = pid;
+			return;
+		}
+}
+
+static bool log_says_ready(const char *path)
+{
+	char buf[8192];
+	FILE *f = fopen(path, "r");
+	size_t n = 0;
+
+	if (f != NULL) {
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+	}
+	buf[n] = '\0';
+	return strstr(buf, "nvmfd: ready") != NULL;
+}
+
+static bool launch(struct nvmfd_proc *d)
+{
+	static int runs;
+	pid_t pid;
+
+	snprintf(d->log, sizeof(d->log), "%s/nvmfd-%d.log", nvmfd_dir(), ++runs);
+	pid = fork();
+	REQUIRE(pid >= 0);
+	if (pid == 0) {
+		int fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execv(NVMFD_PATH, d->argv);
+		_exit(127);
+	}
+	d->pid = pid;
+	track(pid, 0);
+	for (int i = 0; i < 1000; i++) {
+		if (log_says_ready(d->log))
+			return true;
+		if (waitpid(pid, NULL, WNOHANG) == pid) {
+			track(0, pid);
+			d->pid = 0;
+			break;
+		}
+		usleep(10000);
+	}
+	fprintf(stderr, "nvmfd did not start; see %s\n", d->log);
+	return false;
+}
+
+bool nvmfd_start(struct nvmfd_proc *d, const char *nqn, const char *const *extra)
+{
+	memset(d, 0, sizeof(*d));
+	d->port = nvmfd_free_port();
+	d->disc_port = nvmfd_free_port();
+	snprintf(d->port_text, sizeof(d->port_text), "%u", d->port);
+	snprintf(d->disc_text, sizeof(d->disc_text), "%u", d->disc_port);
+	d->argv[d->argc++] = "nvmfd";
+	d->argv[d->argc++] = "--discovery-port";
+	d->argv[d->argc++] = d->disc_text;
+	if (nqn != NULL) {
+		d->argv[d->argc++] = "-s";
+		d->argv[d->argc++] = d->port_text;
+		d->argv[d->argc++] = "-n";
+		d->argv[d->argc++] = (char *)nqn;
+	}
+	for (int i = 0; extra != NULL && extra[i] != NULL; i++) {
+		REQUIRE(d->argc < NVMFD_MAX_ARGS - 1);
+		d->argv[d->argc++] = (char *)extra[i];
+	}
+	d->argv[d->argc] = NULL;
+	return launch(d);
+}
+
+bool nvmfd_restart(struct nvmfd_proc *d)
+{
+	return launch(d);
+}
+
+void nvmfd_signal(struct nvmfd_proc *d, int sig)
+{
+	if (d->pid > 0)
+		kill(d->pid, sig);
+}
+
+void nvmfd_stop(struct nvmfd_proc *d, bool graceful)
+{
+	if (d->pid <= 0)
+		return;
+	kill(d->pid, graceful ? SIGTERM : SIGKILL);
+	waitpid(d->pid, NULL, 0);
+	track(0, d->pid);
+	d->pid = 0;
+}
+
+void nvmfd_write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	REQUIRE(f != NULL);
+	fputs(text, f);
+	REQUIRE(fclose(f) == 0);
+}
