@@ -100,23 +100,28 @@ struct nvmf_qpair_info {
 };
 
 /*
- * Queue pairs.  nvmf_qpair_create returns NULL with errno set.  In the host
- * role it returns once the connection is initialised (ICReq/ICResp done);
- * in the controller role it returns at once and the peer's ICReq is answered
- * as it arrives.
+ * Queue pairs.  nvmf_qpair_create takes ownership of the socket in every case
+ * (it is closed on failure) and returns NULL with errno set on failure.  In
+ * the host role it returns once the connection is initialised (ICReq/ICResp
+ * done); it must not be called on an engine thread.  In the controller role
+ * it returns at once, the peer's ICReq is answered as it arrives, and the
+ * callbacks may run before nvmf_qpair_create has returned: they get the
+ * qpair through the capsule (nvmf_capsule_qpair), not from the caller.
  */
 struct nvmf_qpair *nvmf_qpair_create(const struct nvmf_qpair_params *params);
-/* Stops the transport, fails outstanding transfers, closes the socket. */
+/*
+ * Lets queued PDUs leave (briefly), stops the transport, completes every
+ * outstanding transfer with ECONNABORTED, closes the socket.  Capsules the
+ * caller still holds stay valid until freed; transmitting them fails.
+ */
 void nvmf_qpair_free(struct nvmf_qpair *qp);
-/* Orderly shutdown: stops receiving, lets queued PDUs go out first. */
-void nvmf_qpair_shutdown(struct nvmf_qpair *qp);
 void nvmf_qpair_get_info(const struct nvmf_qpair *qp, struct nvmf_qpair_info *info);
 bool nvmf_qpair_is_admin(const struct nvmf_qpair *qp);
 uint16_t nvmf_qpair_qsize(const struct nvmf_qpair *qp);
 /*
- * Controller: record what an accepted Connect asked for: the queue ID, the
- * queue size (<= the qsize the qpair was created with) and whether SQ flow
- * control stays on (CATTR bit 2 clear).
+ * Controller: record what an accepted Connect asked for: the queue ID (QID 0
+ * makes it the admin queue), the queue size (<= the qsize the qpair was
+ * created with) and whether SQ flow control stays on (CATTR bit 2 clear).
  */
 void nvmf_qpair_set_connected(struct nvmf_qpair *qp, uint16_t qid, uint16_t qsize,
 			      bool sq_flow_control);
@@ -152,7 +157,11 @@ bool nvmf_capsule_sqhd_valid(const struct nvmf_capsule *nc);
 int nvmf_capsule_append_data(struct nvmf_capsule *nc, const struct nvmf_iov *data, bool send,
 			     nvmf_io_complete_cb *complete_cb, void *cb_arg);
 
-/* Queue a capsule for transmission; the qpair holds it until it is sent. */
+/*
+ * Queue a capsule for transmission.  The transport takes its own reference
+ * for as long as it needs the capsule; the caller still frees its own with
+ * nvmf_capsule_free (at once, if it has no further use for it).
+ */
 int nvmf_capsule_transmit(struct nvmf_capsule *nc);
 
 /*

@@ -1856,12 +1856,17 @@ static struct nvmf_qpair *tcp_qpair_create(const struct nvmf_qpair_params *param
 	    (params->controller &&
 	     (cfg->maxh2cdata < NVME_TCP_MIN_MAXH2CDATA || cfg->maxh2cdata % 4 != 0)) ||
 	    cfg->max_io_size == 0) {
+		if (cfg->fd >= 0)
+			close(cfg->fd);
 		errno = EINVAL;
 		return NULL;
 	}
 	tq = calloc(1, sizeof(*tq));
-	if (tq == NULL)
+	if (tq == NULL) {
+		close(cfg->fd);
+		errno = ENOMEM;
 		return NULL;
+	}
 	nvmf_qpair_init(&tq->qp, &nvmf_tcp_ops, params);
 	tq->cfg = *cfg;
 	if (tq->cfg.max_c2h_data == 0 || tq->cfg.max_c2h_data > cfg->max_io_size)
@@ -2017,6 +2022,13 @@ static void tcp_qpair_free(struct nvmf_qpair *qp)
 		tcp_qpair_release(tq);
 }
 
+static bool tcp_on_engine_thread(const struct nvmf_qpair *qp)
+{
+	const struct tcp_qpair *tq = (const struct tcp_qpair *)qp;
+
+	return qp->engine->ops->on_engine_thread(&tq->conn);
+}
+
 static void tcp_qpair_get_info(const struct nvmf_qpair *qp, struct nvmf_qpair_info *info)
 {
 	const struct tcp_qpair *tq = (const struct tcp_qpair *)qp;
@@ -2114,6 +2126,11 @@ static uint16_t tcp_validate_command(const struct nvmf_capsule *nc)
 		if (sgl->length != tc->icd_len)
 			return NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_DATA_SGL_LENGTH_INVALID);
 		return 0;
+	default:
+		/* No data: Linux sends a zeroed SGL (type 00h) with Property Get/Set. */
+		if (sgl->length == 0 && tc->icd_len == 0)
+			return 0;
+		return NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_SGL_DESCRIPTOR_TYPE_INVALID);
 	case NVME_SGL_ID_TRANSPORT:
 		/* Data through R2T/C2H: none may have come in the capsule. */
 		if (tc->icd_len != 0)
@@ -2121,8 +2138,6 @@ static uint16_t tcp_validate_command(const struct nvmf_capsule *nc)
 		if (sgl->length > tq->cfg.max_io_size)
 			return NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_DATA_SGL_LENGTH_INVALID);
 		return 0;
-	default:
-		return NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_SGL_DESCRIPTOR_TYPE_INVALID);
 	}
 }
 
@@ -2226,6 +2241,7 @@ const struct nvmf_transport_ops nvmf_tcp_ops = {
 	.qpair_create = tcp_qpair_create,
 	.qpair_free = tcp_qpair_free,
 	.qpair_get_info = tcp_qpair_get_info,
+	.on_engine_thread = tcp_on_engine_thread,
 	.capsule_alloc = tcp_capsule_alloc,
 	.capsule_free = tcp_capsule_free,
 	.capsule_transmit = tcp_capsule_transmit,

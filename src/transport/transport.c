@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "transport/engine.h"
 
@@ -47,12 +48,12 @@ struct nvmf_qpair *nvmf_qpair_create(const struct nvmf_qpair_params *params)
 {
 	const struct nvmf_transport_ops *ops = transport_ops(params->trtype);
 
-	if (ops == NULL) {
-		errno = EPROTONOSUPPORT;
-		return NULL;
-	}
-	if (params->qsize < 2 || params->error_cb == NULL || params->receive_cb == NULL) {
-		errno = EINVAL;
+	if (ops == NULL || params->qsize < 2 || params->error_cb == NULL ||
+	    params->receive_cb == NULL) {
+		/* The socket is ours in every case. */
+		if (params->trtype == NVMF_TRTYPE_TCP && params->tcp.fd >= 0)
+			close(params->tcp.fd);
+		errno = ops == NULL ? EPROTONOSUPPORT : EINVAL;
 		return NULL;
 	}
 	return ops->qpair_create(params);
@@ -70,6 +71,11 @@ void nvmf_qpair_get_info(const struct nvmf_qpair *qp, struct nvmf_qpair_info *in
 	qp->ops->qpair_get_info(qp, info);
 }
 
+bool nvmf_qpair_on_engine_thread(const struct nvmf_qpair *qp)
+{
+	return qp->ops->on_engine_thread(qp);
+}
+
 bool nvmf_qpair_is_admin(const struct nvmf_qpair *qp)
 {
 	return qp->admin;
@@ -84,6 +90,7 @@ void nvmf_qpair_set_connected(struct nvmf_qpair *qp, uint16_t qid, uint16_t qsiz
 			      bool sq_flow_control)
 {
 	qp->qid = qid;
+	qp->admin = qid == 0;
 	if (qsize >= 1 && qsize <= qp->qsize)
 		qp->qsize = qsize;
 	qp->sq_flow_control = sq_flow_control;

@@ -15,6 +15,7 @@ struct nvmf_transport_ops {
 	struct nvmf_qpair *(*qpair_create)(const struct nvmf_qpair_params *params);
 	void (*qpair_free)(struct nvmf_qpair *qp);
 	void (*qpair_get_info)(const struct nvmf_qpair *qp, struct nvmf_qpair_info *info);
+	bool (*on_engine_thread)(const struct nvmf_qpair *qp);
 	/* rx: a capsule for a received PDU; otherwise one the upper layer sends */
 	struct nvmf_capsule *(*capsule_alloc)(struct nvmf_qpair *qp);
 	void (*capsule_free)(struct nvmf_capsule *nc);

@@ -284,6 +284,16 @@ static void b_icd_ddgst_error(struct pdu *p, struct raw *r)
 	put_ddgst(p, 72 + (r->hd ? 4u : 0u), 1024, true);
 }
 
+/* Linux sends Property Get/Set with a zeroed SGL: no data, type 00h. */
+static void b_zeroed_sgl(struct pdu *p, struct raw *r)
+{
+	write_cmd(p, r, 5, 0, false);
+	((struct nvme_tcp_cmd *)p->b)->sqe.opc = NVME_IO_FLUSH;
+	((struct nvme_tcp_cmd *)p->b)->sqe.sgl1.type = 0;
+	if (r->hd)
+		put_hdgst(p, 72, false);
+}
+
 static void b_term_req(struct pdu *p, struct raw *r)
 {
 	struct nvme_tcp_term_req_hdr *t = (struct nvme_tcp_term_req_hdr *)p->b;
@@ -374,6 +384,8 @@ static const struct ctrl_case ctrl_cases[] = {
 	{.name = "ICReq reserved digest bit", .no_icreq = true, .build = b_icreq_dgst_reserved,
 	 .fes = 1, .fei = FEI(nvme_tcp_icreq, dgst)},
 	{.name = "ICReq PLEN 129", .no_icreq = true, .build = b_icreq_plen, .fes = 1, .fei = 4},
+	{.name = "command without data, zeroed SGL", .build = b_zeroed_sgl,
+	 .expect = EXPECT_STATUS, .status = 0},
 	{.name = "TermReq from the host", .build = b_term_req, .expect = EXPECT_CLOSE,
 	 .error = ECONNRESET},
 	{.name = "TermReq with a bad PLEN", .build = b_term_req_bad_plen, .expect = EXPECT_CLOSE},
