@@ -60,6 +60,7 @@ struct host_slot {
 	_Atomic int pending;         /* response + data release still due */
 	_Atomic bool responded;      /* a second response is a protocol error */
 	_Atomic uint64_t submit_ns;  /* for command timeouts */
+	_Atomic uint8_t sent_opc;    /* the opcode sent, for the timeout scan */
 	uint8_t retries;
 	bool has_data;
 	bool send;

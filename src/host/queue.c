@@ -272,6 +272,7 @@ void slot_send(struct host_slot *s)
 	atomic_store_explicit(&s->responded, false, memory_order_relaxed);
 	atomic_store_explicit(&s->pending, s->has_data ? 2 : 1, memory_order_relaxed);
 	atomic_store_explicit(&s->submit_ns, host_now_ns(), memory_order_relaxed);
+	atomic_store_explicit(&s->sent_opc, s->sqe.opc, memory_order_relaxed);
 	atomic_store_explicit(&s->state, SLOT_INFLIGHT, memory_order_relaxed);
 	nc = nvmf_capsule_command(q->qp, &s->sqe);
 	if (nc == NULL) {
@@ -436,7 +437,7 @@ uint64_t queue_oldest_ns(struct host_queue *q, uint64_t now, uint16_t *cid, uint
 		if (t < now && now - t > oldest) {
 			oldest = now - t;
 			*cid = s->cid;
-			*opc = s->sqe.opc;
+			*opc = atomic_load_explicit(&s->sent_opc, memory_order_relaxed);
 		}
 	}
 	return oldest;

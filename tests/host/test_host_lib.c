@@ -808,7 +808,7 @@ static void test_keep_alive(void)
 struct loader {
 	struct nvmf_ns *ns;
 	_Atomic bool stop;
-	unsigned rounds;
+	_Atomic unsigned rounds;
 	unsigned failures;
 	int first_failure;
 };

@@ -58,6 +58,7 @@ enum opt_id {
 	OPT_SIZE,
 	OPT_MAX_IO_SIZE,
 	OPT_IO_TIMEOUT,
+	OPT_CONNECT_TIMEOUT,
 };
 
 /* Which subcommands take an option. */
@@ -106,6 +107,8 @@ static const struct opt_def opt_defs[] = {
 	{"engine", 1, OPT_ENGINE, C_ALL, "SPEC", "transport engine (threads)"},
 	{"max-io-size", 1, OPT_MAX_IO_SIZE, C_ALL, "SIZE", "bytes per command (1M)"},
 	{"io-timeout", 1, OPT_IO_TIMEOUT, C_ALL, "MS", "command timeout (30000)"},
+	{"connect-timeout", 1, OPT_CONNECT_TIMEOUT, C_ALL, "MS",
+	 "per connection setup step (10000)"},
 	{"verbose", 0, OPT_VERBOSE, C_ALL, NULL, "more log output (twice: debug)"},
 	{"help", 0, OPT_HELP, C_ALL, NULL, "this help"},
 	{"nsid", 1, OPT_NSID, C_IDENTIFY | C_GET_LOG | C_GET_FEATURE | C_IO | C_PERF, "N",
@@ -419,6 +422,9 @@ static void set_option(struct cli *cli, int id, const char *arg)
 		break;
 	case OPT_IO_TIMEOUT:
 		o->io_timeout_ms = (uint32_t)arg_long(cli, "io-timeout", arg, 1, 3600000);
+		break;
+	case OPT_CONNECT_TIMEOUT:
+		o->connect_timeout_ms = (uint32_t)arg_long(cli, "connect-timeout", arg, 1, 3600000);
 		break;
 	case OPT_VERBOSE: cli->verbose++; break;
 	case OPT_NSID: cli->nsid = (uint32_t)arg_long(cli, "nsid", arg, 1, 0xfffffffe); break;
