@@ -29,6 +29,12 @@ struct nvmf_backend_ops {
 			    bool deallocate);
 	/* Deallocate (punch a hole) where the backing supports it; a no-op otherwise. */
 	int (*deallocate)(struct nvmf_bdev *bdev, uint64_t offset, uint64_t len);
+	/*
+	 * Memory-backed namespaces only (NULL otherwise): the bytes at offset,
+	 * valid while the namespace is open, so transfers move straight
+	 * between the socket and the namespace with no bounce buffer.
+	 */
+	uint8_t *(*map)(struct nvmf_bdev *bdev, uint64_t offset);
 	void (*close)(struct nvmf_bdev *bdev);
 };
 

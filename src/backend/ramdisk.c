@@ -27,6 +27,11 @@ static int ram_write(struct nvmf_bdev *bdev, const void *buf, size_t len, uint64
 	return 0;
 }
 
+static uint8_t *ram_map(struct nvmf_bdev *bdev, uint64_t offset)
+{
+	return bdev->mem + offset;
+}
+
 static int ram_flush(struct nvmf_bdev *bdev)
 {
 	return 0;
@@ -71,6 +76,7 @@ const struct nvmf_backend_ops nvmf_backend_ramdisk_ops = {
 	.name = "ramdisk",
 	.inline_io = true,
 	.read = ram_read,
+	.map = ram_map,
 	.write = ram_write,
 	.flush = ram_flush,
 	.write_zeroes = ram_write_zeroes,

@@ -111,6 +111,11 @@ static void data_sent(void *arg, size_t xfered, int error)
 
 void cmd_reply_data(struct nvmf_cmd *cmd, size_t len)
 {
+	cmd_reply_from(cmd, cmd->buf, len);
+}
+
+void cmd_reply_from(struct nvmf_cmd *cmd, void *buf, size_t len)
+{
 	struct nvmf_iov data;
 	uint16_t st;
 
@@ -118,7 +123,7 @@ void cmd_reply_data(struct nvmf_cmd *cmd, size_t len)
 		cmd_complete(cmd, 0, 0, 0);
 		return;
 	}
-	cmd->iov = (struct iovec){.iov_base = cmd->buf, .iov_len = len};
+	cmd->iov = (struct iovec){.iov_base = buf, .iov_len = len};
 	data = (struct nvmf_iov){.iov = &cmd->iov, .iovcnt = 1, .len = len};
 	atomic_fetch_add(&cmd->refs, 1); /* released once the transport lets go */
 	st = nvmf_send_controller_data(cmd->nc, 0, &data, true, data_sent, cmd);
@@ -151,20 +156,26 @@ static void data_received(void *arg, size_t xfered, int error)
 
 void cmd_receive_data(struct nvmf_cmd *cmd, size_t len, void (*done)(struct nvmf_cmd *cmd))
 {
-	struct nvmf_iov data;
-	int error;
-
 	if (!cmd_buf(cmd, len)) {
 		cmd_complete(cmd, NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_INTERNAL_DEVICE_ERROR), 0,
 			     0);
 		return;
 	}
+	cmd_receive_into(cmd, cmd->buf, len, done);
+}
+
+void cmd_receive_into(struct nvmf_cmd *cmd, void *dst, size_t len,
+		      void (*done)(struct nvmf_cmd *cmd))
+{
+	struct nvmf_iov data;
+	int error;
+
 	cmd->len = len;
 	if (len == 0) {
 		done(cmd);
 		return;
 	}
-	cmd->iov = (struct iovec){.iov_base = cmd->buf, .iov_len = len};
+	cmd->iov = (struct iovec){.iov_base = dst, .iov_len = len};
 	data = (struct nvmf_iov){.iov = &cmd->iov, .iovcnt = 1, .len = len};
 	cmd->cont = done;
 	error = nvmf_receive_controller_data(cmd->nc, 0, &data, data_received, cmd);

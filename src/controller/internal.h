@@ -206,8 +206,13 @@ void cmd_put(struct nvmf_cmd *cmd);
 bool cmd_buf(struct nvmf_cmd *cmd, size_t len);
 /* Send cmd->buf[0..len) to the host, then complete with success. */
 void cmd_reply_data(struct nvmf_cmd *cmd, size_t len);
+/* The same, from len bytes at data (which outlives the command). */
+void cmd_reply_from(struct nvmf_cmd *cmd, void *data, size_t len);
 /* Pull the command's host-to-controller data into cmd->buf, then call done. */
 void cmd_receive_data(struct nvmf_cmd *cmd, size_t len, void (*done)(struct nvmf_cmd *cmd));
+/* The same, into len bytes at dst (which outlives the command). */
+void cmd_receive_into(struct nvmf_cmd *cmd, void *dst, size_t len,
+		      void (*done)(struct nvmf_cmd *cmd));
 /* The SGL length, checked to be exactly len and in the given direction. */
 uint16_t cmd_check_data(struct nvmf_cmd *cmd, size_t len, bool to_host);
 struct nvme_sqe *cmd_sqe(struct nvmf_cmd *cmd);

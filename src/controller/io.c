@@ -108,6 +108,12 @@ static void write_data_in(struct nvmf_cmd *cmd)
 	io_run(cmd, write_work);
 }
 
+/* The data landed in the namespace itself: nothing left to do. */
+static void write_data_in_place(struct nvmf_cmd *cmd)
+{
+	cmd_complete(cmd, 0, 0, 0);
+}
+
 static void compare_work(struct nvmf_work *work)
 {
 	struct nvmf_cmd *cmd = work_cmd(work);
@@ -247,14 +253,21 @@ void ctrl_io_command(struct nvmf_cmd *cmd)
 		st = io_range(cmd, &offset, &len);
 		if (st == 0)
 			st = cmd_check_data(cmd, len, true);
-		if (st == 0 && !cmd_buf(cmd, len))
-			st = NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_INTERNAL_DEVICE_ERROR);
 		if (st != 0)
 			break;
-		cmd->offset = offset;
-		cmd->len = len;
 		counter_add(&conn->reads, 1);
 		counter_add(&conn->read_units, len / 512);
+		if (cmd->ns->bdev->ops->map != NULL) {
+			/* Sent straight from the namespace's memory. */
+			cmd_reply_from(cmd, cmd->ns->bdev->ops->map(cmd->ns->bdev, offset), len);
+			return;
+		}
+		if (!cmd_buf(cmd, len)) {
+			st = NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_INTERNAL_DEVICE_ERROR);
+			break;
+		}
+		cmd->offset = offset;
+		cmd->len = len;
 		io_run(cmd, read_work);
 		return;
 	case NVME_IO_WRITE:
@@ -272,6 +285,16 @@ void ctrl_io_command(struct nvmf_cmd *cmd)
 		cmd->fua = (sqe->cdw12 & NVME_RW_FUA) != 0 || !atomic_load(&ctrl->vwc);
 		counter_add(&conn->writes, 1);
 		counter_add(&conn->write_units, len / 512);
+		if (cmd->ns->bdev->ops->map != NULL) {
+			/*
+			 * Straight into the namespace's memory.  A write failed by a
+			 * data digest error may leave its range partly written, as
+			 * any Write that completes with an error may.
+			 */
+			cmd_receive_into(cmd, cmd->ns->bdev->ops->map(cmd->ns->bdev, offset), len,
+					 write_data_in_place);
+			return;
+		}
 		cmd_receive_data(cmd, len, write_data_in);
 		return;
 	case NVME_IO_COMPARE:
