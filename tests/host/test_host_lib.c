@@ -713,20 +713,27 @@ static void aen_cb(void *arg, uint32_t cdw0, const void *log, size_t len)
 	atomic_fetch_add(&s->count, 1);
 }
 
-static void write_config(const char *path, uint16_t port, bool second_ns)
+#define NQN2 "nqn.2024-01.io.example:host-test-2"
+
+/* One subsystem (a second namespace, a second subsystem, on request). */
+static void write_config(const char *path, uint16_t port, bool second_ns, bool second_subsys)
 {
-	char json[2048];
+	char json[4096];
 
 	snprintf(json, sizeof(json),
 		 "{\"hosts\": [], \"ports\": [{\"addr\": {\"adrfam\": \"ipv4\", \"traddr\": "
 		 "\"127.0.0.1\", \"treq\": \"not specified\", \"trsvcid\": \"%u\", \"trtype\": "
-		 "\"tcp\"}, \"portid\": 1, \"referrals\": [], \"subsystems\": [\"" NQN "\"]}],\n"
+		 "\"tcp\"}, \"portid\": 1, \"referrals\": [], \"subsystems\": [\"" NQN "\"%s]}],\n"
 		 "\"subsystems\": [{\"allowed_hosts\": [], \"attr\": {\"allow_any_host\": \"1\"},\n"
 		 "\"namespaces\": [{\"device\": {\"path\": \"ramdisk:8M\"}, \"enable\": 1, "
-		 "\"nsid\": 1}%s], \"nqn\": \"" NQN "\"}]}\n",
-		 port,
+		 "\"nsid\": 1}%s], \"nqn\": \"" NQN "\"}%s]}\n",
+		 port, second_subsys ? ", \"" NQN2 "\"" : "",
 		 second_ns ? ", {\"device\": {\"path\": \"ramdisk:4M\"}, \"enable\": 1, \"nsid\": 2}"
-			   : "");
+			   : "",
+		 second_subsys ? ", {\"allowed_hosts\": [], \"attr\": {\"allow_any_host\": \"1\"}, "
+				 "\"namespaces\": [{\"device\": {\"path\": \"ramdisk:4M\"}, "
+				 "\"enable\": 1, \"nsid\": 1}], \"nqn\": \"" NQN2 "\"}"
+			       : "");
 	nvmfd_write_file(path, json);
 }
 
@@ -742,7 +749,7 @@ static void test_async_events(void)
 
 	test_begin("asynchronous event: namespace added, log read, namespaces rescanned");
 	snprintf(conf, sizeof(conf), "%s/aen.json", nvmfd_dir());
-	write_config(conf, port, false);
+	write_config(conf, port, false, false);
 	REQUIRE(nvmfd_start(&d, NULL, extra));
 	o = opts_for(&d);
 	snprintf(d.port_text, sizeof(d.port_text), "%u", port);
@@ -752,7 +759,7 @@ static void test_async_events(void)
 	c = connect_or_die(&o);
 	atomic_store(&seen.ctrl, c);
 	CHECK_EQ(nvmf_ctrl_ns_list(c, NULL, 0), 1);
-	write_config(conf, port, true);
+	write_config(conf, port, true, false);
 	nvmfd_signal(&d, SIGHUP);
 	for (int i = 0; i < 500 && atomic_load(&seen.count) == 0; i++)
 		usleep(10000);
@@ -764,7 +771,7 @@ static void test_async_events(void)
 	CHECK_EQ(atomic_load(&seen.nns), 2);
 	CHECK(nvmf_ctrl_ns(c, 2) != NULL);
 	/* Re-armed: a second change is reported too. */
-	write_config(conf, port, false);
+	write_config(conf, port, false, false);
 	nvmfd_signal(&d, SIGHUP);
 	for (int i = 0; i < 500 && atomic_load(&seen.count) < 2; i++)
 		usleep(10000);
@@ -778,6 +785,43 @@ static void test_async_events(void)
 		CHECK(!info.active);
 	}
 	CHECK_EQ(nvmf_disconnect(c), 0);
+	nvmfd_stop(&d, true);
+	test_end();
+}
+
+static void test_discovery_event(void)
+{
+	char conf[300];
+	const char *extra[] = {"-c", conf, NULL};
+	struct nvmfd_proc d;
+	struct nvmf_host_opts o;
+	struct nvmf_ctrl *dc;
+	struct aen_seen seen = {0};
+	uint16_t port = nvmfd_free_port();
+
+	test_begin("persistent discovery: the log change event brings the new log");
+	snprintf(conf, sizeof(conf), "%s/disc.json", nvmfd_dir());
+	write_config(conf, port, false, false);
+	REQUIRE(nvmfd_start(&d, NULL, extra));
+	o = opts_for(&d);
+	snprintf(d.port_text, sizeof(d.port_text), "%u", port);
+	o.trsvcid = d.port_text;
+	o.subnqn = NVMF_DISCOVERY_NQN;
+	o.kato_s = 5;
+	o.aen_cb = aen_cb;
+	o.aen_arg = &seen;
+	dc = connect_or_die(&o);
+	write_config(conf, port, false, true);
+	nvmfd_signal(&d, SIGHUP);
+	for (int i = 0; i < 500 && atomic_load(&seen.count) == 0; i++)
+		usleep(10000);
+	CHECK_EQ(atomic_load(&seen.count), 1);
+	CHECK_EQ(atomic_load(&seen.cdw0), NVME_AER_DW0(NVME_AER_TYPE_NOTICE,
+						       NVME_AER_NOTICE_DISCOVERY_CHANGE,
+						       NVME_LOG_DISCOVERY));
+	/* The log handed over: header and the records, the new subsystem in them. */
+	CHECK(atomic_load(&seen.len) >= sizeof(struct nvmf_discovery_log) + 2 * 1024);
+	CHECK_EQ(nvmf_disconnect(dc), 0);
 	nvmfd_stop(&d, true);
 	test_end();
 }
@@ -1009,6 +1053,7 @@ int main(void)
 	test_refusals();
 	test_fake_targets();
 	test_async_events();
+	test_discovery_event();
 	test_keep_alive();
 	test_reconnect();
 	test_ctrl_loss();
