@@ -6,5 +6,6 @@ pkg_check_modules(NVMF_ZLIB REQUIRED IMPORTED_TARGET zlib)
 list(APPEND NVMF_SOURCES
   security/secret.c
   security/dhchap.c
+  security/tls.c
 )
 list(APPEND NVMF_LINK_LIBRARIES PkgConfig::NVMF_OPENSSL PkgConfig::NVMF_ZLIB)
