@@ -48,7 +48,8 @@ test-asan: asan
 test-interop: build
 	ctest --test-dir $(BUILD) --output-on-failure -L interop
 
-bench: deps build
+bench: build
+	scripts/install-deps.sh bench
 	bench/run.sh $(BUILD)
 
 soak: deps build

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the project needs to build, test and
-# benchmark, if any is missing.  Safe to run repeatedly; needs root (or sudo).
+# Installs the Debian packages the project needs to build and test, if any
+# is missing; `install-deps.sh bench` adds what the benchmarks need (the
+# plot).  Safe to run repeatedly; needs root (or sudo).
 set -euo pipefail
 
 packages=(
@@ -14,6 +15,7 @@ packages=(
 	fio e2fsprogs util-linux # filesystem and fio tests through the mount
 	iproute2 procps python3
 )
+[ "${1:-}" = bench ] && packages+=(python3-matplotlib)
 
 missing=()
 for p in "${packages[@]}"; do
