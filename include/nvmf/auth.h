@@ -84,6 +84,7 @@ size_t nvmf_dhchap_dhgroup_len(uint8_t dhgroup);
 /* Longest secret string: "DHHC-1:00:" + base64 of 68 bytes + ":" + NUL. */
 #define NVMF_DHCHAP_SECRET_MAX 104
 
+/* Holds a secret: cleanse it (OPENSSL_cleanse, explicit_bzero) when done. */
 struct nvmf_dhchap_key {
 	uint8_t hmac;                      /* <hh>: enum nvmf_dhchap_hash */
 	uint8_t len;                       /* 32, 48 or 64 */
@@ -348,7 +349,16 @@ size_t nvmf_auth_failure_build(uint8_t auth_id, uint16_t t_id, uint8_t reason,
  * A step returns one of the values below, or a negative errno for a local
  * fault (ENOMEM, ENOBUFS: out too small, EINVAL: misuse); an outgoing
  * message is produced even with FAILED when the protocol wants one sent
- * (Failure1 from the controller, Failure2 from the host).
+ * (Failure1 from the controller, Failure2 from the host).  Give out
+ * NVMF_DHCHAP_MSG_MAX bytes: a step that fails with ENOBUFS may already
+ * have moved the engine on.
+ *
+ * Controller integration notes: an Authentication Receive with nothing kept
+ * (e.g. before any AUTH_Negotiate) can be answered with
+ * nvmf_auth_failure_build(NVMF_AUTH_ID_FAILURE1, 0,
+ * NVMF_AUTH_FAIL_INCORRECT_MESSAGE, ...), as Linux does; the transaction
+ * timer (Linux: KATO, else 120 s) and the queue's "authenticated" flag are
+ * the integrator's.
  */
 enum nvmf_dhchap_status {
 	NVMF_DHCHAP_CONTINUE = 0, /* more messages to exchange */

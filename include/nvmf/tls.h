@@ -71,7 +71,8 @@ enum nvmf_tls_kdf {
 #define NVMF_TLS_IDENTITY_MAX 528
 #define NVMF_TLS_DIGEST_MAX 65           /* base64 of 48 bytes + NUL */
 
-/* A configured PSK as the interchange format carries it. */
+/* A configured PSK as the interchange format carries it.  Like struct
+ * nvmf_tls_psk below it holds a secret: cleanse it when done. */
 struct nvmf_tls_key {
 	uint8_t hmac;                    /* <hh>: enum nvmf_tls_hash */
 	uint8_t len;                     /* 32 or 48 */
