@@ -11,6 +11,7 @@ packages=(
 	liburing-dev       # io_uring engine
 	libfuse3-dev fuse3 # nvmf mount
 	libssl-dev         # TLS 1.3 PSK and DH-HMAC-CHAP
+	zlib1g-dev         # CRC-32 of the DHHC-1 and TLS key interchange formats
 	clang libclang-rt-14-dev # libFuzzer targets, sanitizers
 	fio e2fsprogs util-linux # filesystem and fio tests through the mount
 	iproute2 procps python3

@@ -34,8 +34,11 @@ struct nvmf_engine;
 
 /*
  * Called once when the qpair stops: error is 0 for an orderly close by the
- * peer, else a positive errno (EPROTO for a protocol violation by the peer,
- * ECONNRESET for a TermReq received, ETIMEDOUT, ...).
+ * peer, else a positive errno: EPROTO for a protocol violation by the peer
+ * (we sent a TermReq), ECONNRESET for a TermReq received or a reset
+ * mid-PDU, EOPNOTSUPP for a TermReq refusing one of our parameters (FES 06h,
+ * e.g. digests the peer does not permit).  nvmf_qpair_create fails with the
+ * same errno values in the host role.
  */
 typedef void nvmf_qpair_error_cb(void *arg, int error);
 

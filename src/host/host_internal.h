@@ -119,7 +119,7 @@ struct nvmf_ctrl {
 	char hostnqn[NVMF_HOST_NQN_SIZE];
 	char hostid_str[NVMF_UUID_STR_SIZE];
 	uint8_t hostid[16];
-	char name[300];              /* for log lines: ADDR:PORT/SUBNQN */
+	char name[256 + 32 + NVMF_HOST_NQN_SIZE + 2]; /* for log lines: ADDR:PORT/SUBNQN */
 	bool discovery;
 
 	/* Fixed at the first bring-up. */

@@ -105,7 +105,7 @@ int host_stored_hostnqn(char nqn[NVMF_HOST_NQN_SIZE])
 		return ret;
 	snprintf(path, sizeof(path), "%s/hostnqn", dir);
 	if (read_line(path, line, sizeof(line)) && valid_nqn(line)) {
-		snprintf(nqn, NVMF_HOST_NQN_SIZE, "%s", line);
+		memcpy(nqn, line, strlen(line) + 1); /* valid_nqn bounded it */
 		return 0;
 	}
 	random_uuid(u);
@@ -127,7 +127,7 @@ int host_stored_hostnqn(char nqn[NVMF_HOST_NQN_SIZE])
 		return ret;
 	if (!read_line(path, line, sizeof(line)) || !valid_nqn(line))
 		return -EINVAL;
-	snprintf(nqn, NVMF_HOST_NQN_SIZE, "%s", line);
+	memcpy(nqn, line, strlen(line) + 1);
 	return 0;
 }
 
@@ -154,7 +154,7 @@ int nvmf_host_default_ids(char hostnqn[NVMF_HOST_NQN_SIZE], char hostid[NVMF_UUI
 
 	if (hostnqn[0] == '\0') {
 		if (read_line(ETC_HOSTNQN, line, sizeof(line)) && valid_nqn(line)) {
-			snprintf(hostnqn, NVMF_HOST_NQN_SIZE, "%s", line);
+			memcpy(hostnqn, line, strlen(line) + 1);
 			from_etc = true;
 		} else {
 			int ret = host_stored_hostnqn(hostnqn);

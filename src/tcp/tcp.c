@@ -1091,7 +1091,8 @@ static bool handle_term_req(struct tcp_qpair *tq, const struct nvme_tcp_term_req
 	/* Tear down at once; nothing more is sent (NVMe-oF 1.1 §7.4.7). */
 	tq->rx.phase = RX_DRAIN;
 	shutdown(tq->conn.fd, SHUT_RDWR);
-	tcp_report(tq, ECONNRESET);
+	/* A refused parameter (e.g. digests the peer will not do) is worth naming. */
+	tcp_report(tq, term->fes == NVME_TCP_FES_UNSUPPORTED_PARAMETER ? EOPNOTSUPP : ECONNRESET);
 	return false;
 }
 
