@@ -31,6 +31,7 @@ extern "C" {
 struct nvmf_qpair;
 struct nvmf_capsule;
 struct nvmf_engine;
+struct nvmf_tls_session;
 
 /*
  * Called once when the qpair stops: error is 0 for an orderly close by the
@@ -72,6 +73,9 @@ struct nvmf_tcp_params {
 	uint32_t max_c2h_data;   /* controller: split C2HData PDUs at this size */
 	uint32_t max_io_size;    /* largest transfer a command may carry */
 	uint32_t connect_timeout_ms; /* host: time allowed for ICResp */
+	/* A TLS session already handshaken on fd (include/nvmf/tls.h), or NULL
+	 * for plain TCP; the qpair owns it from here, as it owns fd. */
+	struct nvmf_tls_session *tls;
 };
 
 struct nvmf_qpair_params {
@@ -100,6 +104,7 @@ struct nvmf_qpair_info {
 	uint32_t maxr2t;         /* 0's based */
 	uint32_t maxh2cdata;
 	uint32_t max_icd;
+	const char *tls_cipher;  /* TLS 1.3 cipher suite, or NULL without TLS */
 };
 
 /*

@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "nvmf/tls.h"
 #include "tcp/pdu.h"
 #include "transport/engine.h"
 #include "transport/transport.h"
@@ -914,15 +915,34 @@ static void batch_finish(struct tcp_qpair *tq, struct tcp_tx_batch *b, int error
 	b->nfinished = 0;
 }
 
+/*
+ * The socket, plain or through TLS: like sendmsg/recvmsg, -1 with errno.
+ * A TLS session keeps a record it encrypted but could not write and wants
+ * the same bytes first next time, which is what batch_send retries with.
+ */
+static ssize_t sock_sendv(struct tcp_qpair *tq, const struct iovec *iov, int iovcnt, bool block)
+{
+	struct msghdr msg = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt};
+
+	if (tq->cfg.tls != NULL)
+		return nvmf_tls_sendv(tq->cfg.tls, iov, iovcnt, block);
+	return sendmsg(tq->conn.fd, &msg, MSG_NOSIGNAL | (block ? 0 : MSG_DONTWAIT));
+}
+
+static ssize_t sock_recvv(struct tcp_qpair *tq, const struct iovec *iov, int iovcnt, bool block)
+{
+	struct msghdr msg = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt};
+
+	if (tq->cfg.tls != NULL)
+		return nvmf_tls_recvv(tq->cfg.tls, iov, iovcnt, block);
+	return recvmsg(tq->conn.fd, &msg, block ? 0 : MSG_DONTWAIT);
+}
+
 /* Send what is left of the batch; 1 when all sent, 0 would block, -errno. */
 static int batch_send(struct tcp_qpair *tq, struct tcp_tx_batch *b, bool block)
 {
 	while (b->iov_pos < b->iovcnt) {
-		struct msghdr msg = {
-			.msg_iov = &b->iov[b->iov_pos],
-			.msg_iovlen = (size_t)(b->iovcnt - b->iov_pos),
-		};
-		ssize_t n = sendmsg(tq->conn.fd, &msg, MSG_NOSIGNAL | (block ? 0 : MSG_DONTWAIT));
+		ssize_t n = sock_sendv(tq, &b->iov[b->iov_pos], b->iovcnt - b->iov_pos, block);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -1632,8 +1652,6 @@ static ssize_t rx_read(struct tcp_qpair *tq, bool block, bool *drained)
 {
 	struct tcp_rx *rx = &tq->rx;
 	struct iovec v[TCP_MAX_DATA_IOVCNT + 1];
-	struct msghdr msg = {.msg_iov = v};
-	int flags = block ? 0 : MSG_DONTWAIT;
 	ssize_t n;
 	int nd = 0;
 
@@ -1644,9 +1662,8 @@ static ssize_t rx_read(struct tcp_qpair *tq, bool block, bool *drained)
 	if (nd > 0) {
 		v[nd].iov_base = rx->ring;
 		v[nd].iov_len = TCP_RX_RING_SIZE;
-		msg.msg_iovlen = (size_t)nd + 1;
 		do
-			n = recvmsg(tq->conn.fd, &msg, flags);
+			n = sock_recvv(tq, v, nd + 1, block);
 		while (n < 0 && errno == EINTR);
 		if (n <= 0)
 			return n;
@@ -1667,8 +1684,9 @@ static ssize_t rx_read(struct tcp_qpair *tq, bool block, bool *drained)
 		rx->wr -= rx->rd;
 		rx->rd = 0;
 	}
+	v[0] = (struct iovec){.iov_base = rx->ring + rx->wr, .iov_len = TCP_RX_RING_SIZE - rx->wr};
 	do
-		n = recv(tq->conn.fd, rx->ring + rx->wr, TCP_RX_RING_SIZE - rx->wr, flags);
+		n = sock_recvv(tq, v, 1, block);
 	while (n < 0 && errno == EINTR);
 	if (n > 0) {
 		*drained = (size_t)n < TCP_RX_RING_SIZE - rx->wr;
@@ -1702,7 +1720,10 @@ static int tcp_rx(struct nvmf_engine_conn *conn, bool block)
 		}
 		if (rx->phase != RX_DRAIN)
 			NVMF_WARN("nvme-tcp: receive failed: %s", strerror(errno));
-		tcp_report(tq, errno == ECONNRESET ? ECONNRESET : EIO);
+		/* A TLS record that fails authentication is the peer's fault. */
+		tcp_report(tq, errno == ECONNRESET ? ECONNRESET
+			       : errno == EBADMSG || errno == EPROTO ? EPROTO
+								  : EIO);
 		return NVMF_CONN_DONE;
 	}
 	if (n == 0) {
@@ -1721,6 +1742,10 @@ static int tcp_rx(struct nvmf_engine_conn *conn, bool block)
 		rx_process(tq);
 	if (rx->phase == RX_DRAIN)
 		rx->rd = rx->wr; /* discard until the peer closes */
+	/* Bytes TLS has already decrypted are invisible to poll(2): take them
+	 * now (bounded: a session buffers at most a record or so). */
+	if (tq->cfg.tls != NULL && rx->phase != RX_DRAIN && nvmf_tls_pending(tq->cfg.tls) > 0)
+		return tcp_rx(conn, false);
 	return drained ? NVMF_CONN_DRAINED : NVMF_CONN_PROGRESS;
 }
 
@@ -1847,6 +1872,14 @@ static int wait_established(struct tcp_qpair *tq)
 
 static void tcp_qpair_free(struct nvmf_qpair *qp);
 
+void nvmf_tcp_params_release(const struct nvmf_tcp_params *cfg)
+{
+	if (cfg->tls != NULL)
+		nvmf_tls_session_free(cfg->tls);
+	if (cfg->fd >= 0)
+		close(cfg->fd);
+}
+
 static struct nvmf_qpair *tcp_qpair_create(const struct nvmf_qpair_params *params)
 {
 	const struct nvmf_tcp_params *cfg = &params->tcp;
@@ -1857,14 +1890,13 @@ static struct nvmf_qpair *tcp_qpair_create(const struct nvmf_qpair_params *param
 	    (params->controller &&
 	     (cfg->maxh2cdata < NVME_TCP_MIN_MAXH2CDATA || cfg->maxh2cdata % 4 != 0)) ||
 	    cfg->max_io_size == 0) {
-		if (cfg->fd >= 0)
-			close(cfg->fd);
+		nvmf_tcp_params_release(cfg);
 		errno = EINVAL;
 		return NULL;
 	}
 	tq = calloc(1, sizeof(*tq));
 	if (tq == NULL) {
-		close(cfg->fd);
+		nvmf_tcp_params_release(cfg);
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -1886,7 +1918,7 @@ static struct nvmf_qpair *tcp_qpair_create(const struct nvmf_qpair_params *param
 	rx_next_pdu(&tq->rx);
 	error = tcp_alloc_pools(tq);
 	if (error != 0) {
-		close(cfg->fd);
+		nvmf_tcp_params_release(cfg);
 		tcp_qpair_release(tq);
 		errno = error;
 		return NULL;
@@ -1899,7 +1931,7 @@ static struct nvmf_qpair *tcp_qpair_create(const struct nvmf_qpair_params *param
 	tq->conn.lock = &tq->lock;
 	error = tq->qp.engine->ops->attach(tq->qp.engine, &tq->conn);
 	if (error != 0) {
-		close(cfg->fd);
+		nvmf_tcp_params_release(cfg);
 		tcp_qpair_release(tq);
 		errno = error;
 		return NULL;
@@ -2012,6 +2044,8 @@ static void tcp_qpair_free(struct nvmf_qpair *qp)
 
 	tq->qp.engine->ops->detach(&tq->conn);
 	tcp_qpair_abort_all(tq);
+	if (tq->cfg.tls != NULL)
+		nvmf_tls_session_free(tq->cfg.tls);
 	close(tq->conn.fd);
 	tq->conn.fd = -1;
 
@@ -2041,6 +2075,7 @@ static void tcp_qpair_get_info(const struct nvmf_qpair *qp, struct nvmf_qpair_in
 	info->maxr2t = qp->controller ? tq->maxr2t : tq->cfg.maxr2t;
 	info->maxh2cdata = tq->maxh2cdata;
 	info->max_icd = tq->cfg.max_icd;
+	info->tls_cipher = tq->cfg.tls != NULL ? nvmf_tls_cipher(tq->cfg.tls) : NULL;
 }
 
 /* ------------------------------------------------------------------ */

@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "transport/engine.h"
 
@@ -51,8 +50,8 @@ struct nvmf_qpair *nvmf_qpair_create(const struct nvmf_qpair_params *params)
 	if (ops == NULL || params->qsize < 2 || params->error_cb == NULL ||
 	    params->receive_cb == NULL) {
 		/* The socket is ours in every case. */
-		if (params->trtype == NVMF_TRTYPE_TCP && params->tcp.fd >= 0)
-			close(params->tcp.fd);
+		if (params->trtype == NVMF_TRTYPE_TCP)
+			nvmf_tcp_params_release(&params->tcp);
 		errno = ops == NULL ? EPROTONOSUPPORT : EINVAL;
 		return NULL;
 	}

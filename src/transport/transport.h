@@ -68,5 +68,7 @@ void nvmf_qpair_init(struct nvmf_qpair *qp, const struct nvmf_transport_ops *ops
 void nvmf_qpair_deliver(struct nvmf_qpair *qp, struct nvmf_capsule *nc);
 
 extern const struct nvmf_transport_ops nvmf_tcp_ops;
+/* Give back what TCP parameters own (the socket, a TLS session) unused. */
+void nvmf_tcp_params_release(const struct nvmf_tcp_params *cfg);
 
 #endif

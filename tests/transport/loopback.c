@@ -5,6 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "nvmf/tls.h"
+
 #include "util/test_util.h"
 
 static struct nvmf_engine *test_engine;
@@ -223,7 +225,56 @@ struct loopback *loopback_new(const struct loopback_config *cfg)
 	return lb;
 }
 
-static void open_controller(struct loopback *lb, int fd)
+#define TLS_HOSTNQN "nqn.2014-08.org.nvmexpress:uuid:00000000-0000-0000-0000-000000000001"
+#define TLS_SUBNQN "nqn.2024-01.io.nvmf:loopback"
+
+static int tls_lookup(void *arg, const char *hostnqn, const char *subnqn,
+		      struct nvmf_tls_key *key)
+{
+	const struct loopback *lb = arg;
+	char err[256];
+
+	return nvmf_tls_key_parse(lb->cfg.tls_key, key, err, sizeof(err));
+}
+
+struct tls_server {
+	struct loopback *lb;
+	int fd;
+	struct nvmf_tls_session *session;
+	char err[256];
+};
+
+static void *tls_server_main(void *arg)
+{
+	struct tls_server *ts = arg;
+	struct nvmf_tls_server_params params = {.lookup = tls_lookup, .lookup_arg = ts->lb};
+
+	ts->session = nvmf_tls_server_handshake(ts->fd, &params, ts->err, sizeof(ts->err));
+	return NULL;
+}
+
+/* TLS 1.3 with the configured PSK on both ends of the connection. */
+static void tls_handshake(struct loopback *lb, int cfd, int sfd,
+			  struct nvmf_tls_session **client, struct nvmf_tls_session **server)
+{
+	struct tls_server ts = {.lb = lb, .fd = sfd};
+	struct nvmf_tls_key key;
+	char err[256];
+	pthread_t thread;
+
+	REQUIRE(nvmf_tls_key_parse(lb->cfg.tls_key, &key, err, sizeof(err)) == 0);
+	REQUIRE(pthread_create(&thread, NULL, tls_server_main, &ts) == 0);
+	struct nvmf_tls_client_params params = {
+		.hostnqn = TLS_HOSTNQN, .subnqn = TLS_SUBNQN, .key = &key};
+	*client = nvmf_tls_client_handshake(cfd, &params, err, sizeof(err));
+	pthread_join(thread, NULL);
+	if (*client == NULL || ts.session == NULL)
+		fprintf(stderr, "TLS handshake: %s / %s\n", err, ts.err);
+	REQUIRE(*client != NULL && ts.session != NULL);
+	*server = ts.session;
+}
+
+static void open_controller(struct loopback *lb, int fd, struct nvmf_tls_session *tls)
 {
 	const struct loopback_config *cfg = &lb->cfg;
 	struct nvmf_qpair_params cp = {
@@ -244,6 +295,7 @@ static void open_controller(struct loopback *lb, int fd)
 			.max_icd = cfg->max_icd,
 			.max_c2h_data = cfg->max_c2h_data,
 			.max_io_size = 16u << 20,
+			.tls = tls,
 		},
 	};
 
@@ -256,17 +308,20 @@ struct loopback *loopback_open_controller(const struct loopback_config *cfg, int
 {
 	struct loopback *lb = loopback_new(cfg);
 
-	open_controller(lb, fd);
+	open_controller(lb, fd, NULL);
 	return lb;
 }
 
 struct loopback *loopback_open(const struct loopback_config *cfg)
 {
 	struct loopback *lb = loopback_new(cfg);
+	struct nvmf_tls_session *ctls = NULL, *stls = NULL;
 	int cfd, sfd;
 
 	test_tcp_pair(&cfd, &sfd);
-	open_controller(lb, sfd);
+	if (cfg->tls_key != NULL)
+		tls_handshake(lb, cfd, sfd, &ctls, &stls);
+	open_controller(lb, sfd, stls);
 
 	struct nvmf_qpair_params hp = {
 		.trtype = NVMF_TRTYPE_TCP,
@@ -285,6 +340,7 @@ struct loopback *loopback_open(const struct loopback_config *cfg)
 			.maxr2t = cfg->maxr2t,
 			.max_icd = cfg->max_icd,
 			.max_io_size = 16u << 20,
+			.tls = ctls,
 		},
 	};
 	lb->host = nvmf_qpair_create(&hp);

@@ -24,6 +24,7 @@ struct loopback_config {
 	uint16_t qsize;
 	size_t store_size;
 	struct nvmf_engine *engine;
+	const char *tls_key;      /* NVMeTLSkey-1 PSK: TLS 1.3 under the PDUs */
 };
 
 struct loopback_req {
