@@ -86,21 +86,33 @@ bool cmd_buf(struct nvmf_cmd *cmd, size_t len)
 	return true;
 }
 
+/*
+ * No response capsule is free: the host has more commands outstanding than
+ * its queue holds (NVMe-oF 1.1 §2.3) and is not reading the responses.
+ * Nothing more can be answered on this queue, so it is dropped, with one
+ * log line rather than one per command.
+ */
+static void conn_overrun(struct nvmf_conn *conn, uint16_t cid)
+{
+	if (!atomic_exchange(&conn->overrun, true))
+		NVMF_WARN("nvmfd: %s: queue %u: the host sends far more commands than the queue holds without reading the responses (cid %u); closing the connection",
+			  conn->peer, conn->qid, cid);
+	conn_mark_closing(conn);
+}
+
 void cmd_complete(struct nvmf_cmd *cmd, uint16_t status, uint32_t dw0, uint32_t dw1)
 {
-	struct nvmf_capsule *rsp;
+	int error;
 
 	if (status != 0 && cmd->conn->ctrl != NULL)
 		ctrl_record_error(cmd->conn->ctrl, cmd, status);
-	rsp = nvmf_capsule_response_for(cmd->nc, status, dw0, dw1);
-	if (rsp == NULL)
-		NVMF_ERR("nvmfd: %s: no response capsule free (cid %u)", cmd->conn->peer,
-			 cmd_sqe(cmd)->cid);
-	else if (nvmf_capsule_transmit(rsp) != 0)
+	/* One step: the transport frees the response once it is sent. */
+	error = nvmf_capsule_respond(cmd->nc, status, dw0, dw1);
+	if (error == ENOBUFS)
+		conn_overrun(cmd->conn, cmd_sqe(cmd)->cid);
+	else if (error != 0)
 		NVMF_DEBUG("nvmfd: %s: response to cid %u dropped: connection closing",
 			   cmd->conn->peer, cmd_sqe(cmd)->cid);
-	/* The transport holds its own reference until the response is sent. */
-	nvmf_capsule_free(rsp);
 	cmd_put(cmd);
 }
 
@@ -469,9 +481,12 @@ static void conn_receive(void *arg, struct nvmf_capsule *nc)
 		struct nvmf_capsule *rsp = nvmf_capsule_response_for(
 			nc, NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_COMMAND_SEQUENCE_ERROR), 0, 0);
 
-		NVMF_WARN("nvmfd: %s: queue %u overrun by the host (cid %u)", conn->peer,
-			  conn->qid, sqe->cid);
-		if (rsp != NULL)
+		if (!atomic_exchange(&conn->refusing, true))
+			NVMF_WARN("nvmfd: %s: queue %u overrun by the host (cid %u): refusing the commands beyond it",
+				  conn->peer, conn->qid, sqe->cid);
+		if (rsp == NULL)
+			conn_overrun(conn, sqe->cid);
+		else
 			nvmf_capsule_transmit(rsp);
 		nvmf_capsule_free(rsp);
 		nvmf_capsule_free(nc);

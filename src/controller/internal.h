@@ -115,6 +115,8 @@ struct nvmf_conn {
 	uint16_t qid;
 	bool connecting;               /* receive thread only: a Connect is under way */
 	_Atomic bool connected;
+	_Atomic bool refusing;         /* commands beyond the contexts were refused */
+	_Atomic bool overrun;          /* responses ran out: being dropped */
 	bool closing;                  /* target lock: the reaper frees it */
 	uint64_t connect_deadline_ms;
 	pthread_mutex_t lock;          /* the context pool */

@@ -1,0 +1,16 @@
+# Robustness (issue 6): hostile peers against a running nvmfd, faults (kill -9
+# under write load, keep alive expiry), many connections at once.  Longer runs
+# go to `make soak` (tests/soak/run.sh).
+set(ROB_NVMFD NVMFD_PATH="$<TARGET_FILE:nvmfd>")
+
+# Every malformed PDU and abusive peer, each followed by a good host and a
+# leak check: threads engine with a ramdisk as the raw target, then the
+# epoll engine with a file.
+nvmf_add_test(robustness_hostile
+  SOURCES robustness/hostile_test.c robustness/daemon.c controller/host_helper.c
+  LABELS robustness
+  TIMEOUT 300)
+target_compile_definitions(robustness_hostile PRIVATE ${ROB_NVMFD})
+add_dependencies(robustness_hostile nvmfd)
+add_test(NAME robustness_hostile_epoll COMMAND robustness_hostile epoll file)
+set_tests_properties(robustness_hostile_epoll PROPERTIES TIMEOUT 300 LABELS robustness)
