@@ -148,6 +148,13 @@ struct nvmf_capsule *nvmf_capsule_response(struct nvmf_qpair *qp, const struct n
 /* A response for a received command: CID, SQID and SQHD filled in. */
 struct nvmf_capsule *nvmf_capsule_response_for(struct nvmf_capsule *cmd, uint16_t status,
 					       uint32_t cdw0, uint32_t cdw1);
+/*
+ * Controller: answer a received command in one step: the response is built
+ * as nvmf_capsule_response_for does, queued, and released by the transport
+ * once sent.  0 or an errno (ENOBUFS, ECONNABORTED).
+ */
+int nvmf_capsule_respond(struct nvmf_capsule *cmd, uint16_t status, uint32_t cdw0,
+			 uint32_t cdw1);
 void nvmf_capsule_free(struct nvmf_capsule *nc);
 struct nvme_sqe *nvmf_capsule_sqe(struct nvmf_capsule *nc);
 struct nvme_cqe *nvmf_capsule_cqe(struct nvmf_capsule *nc);

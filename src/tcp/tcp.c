@@ -852,62 +852,80 @@ static void batch_digests(struct tcp_tx_batch *b)
 	}
 }
 
-/* Run what an item's last sent PDU completes. */
-static void item_finished(struct tcp_qpair *tq, struct tcp_tx_item *item, int error)
+/*
+ * Run what the last PDU of each of these items completes.  Callbacks first,
+ * unlocked (the caller's buffers are free now), then every release under one
+ * hold of the lock, then the transfers that completed with it.
+ */
+static void items_finished(struct tcp_qpair *tq, struct tcp_tx_item *const *items, int n,
+			   int error)
 {
-	struct tcp_cmd_buffer *cb;
-	bool complete = false;
+	struct tcp_cmd_buffer *complete[TCP_TX_PDUS];
+	struct tcp_tx_item *unpooled[TCP_TX_PDUS];
+	int ncomplete = 0, nunpooled = 0;
+	bool last = false;
 
-	switch (item->kind) {
-	case ITEM_FIXED:
-		if (item->done == DONE_CAPSULE) {
-			struct tcp_capsule *tc = item->tc;
+	for (int i = 0; i < n; i++) {
+		const struct tcp_tx_item *item = items[i];
+		const struct tcp_capsule *tc = item->tc;
 
-			/* In-capsule data is out of the caller's buffer now. */
-			if (!tc->nc.is_response && tc->nc.sqe.sgl1.type == NVME_SGL_ID_ICD &&
-			    tc->nc.has_data && tc->nc.data_cb != NULL)
-				tc->nc.data_cb(tc->nc.data_cb_arg, tc->nc.data.len, error);
-			capsule_put(tq, tc);
-		} else if (item->done == DONE_TERM) {
-			/* Let the peer read the TermReq, then see our FIN. */
-			shutdown(tq->conn.fd, SHUT_WR);
-			pthread_mutex_lock(&tq->lock);
-			tq->term_sent = true;
-			pthread_cond_broadcast(&tq->cond);
-			pthread_mutex_unlock(&tq->lock);
-		}
-		break;
-	case ITEM_H2C:
-		pthread_mutex_lock(&tq->lock);
-		cb = item->cb;
-		item->cb = NULL; /* the run slot is free again */
-		cb->r2ts_outstanding--;
-		if (error != 0 && cb->error == 0)
-			cb->error = error;
-		complete = cb_put_locked(cb);
-		pthread_mutex_unlock(&tq->lock);
-		if (complete)
-			cb_complete(tq, cb);
-		break;
-	case ITEM_C2H:
-		if (item->io_cb != NULL)
+		if (item->kind == ITEM_C2H && item->io_cb != NULL)
 			item->io_cb(item->io_cb_arg, item->io_len, error);
-		if (!item->pooled) {
-			free(item);
+		/* In-capsule data is out of the caller's buffer now. */
+		else if (item->done == DONE_CAPSULE && !tc->nc.is_response &&
+			 tc->nc.sqe.sgl1.type == NVME_SGL_ID_ICD && tc->nc.has_data &&
+			 tc->nc.data_cb != NULL)
+			tc->nc.data_cb(tc->nc.data_cb_arg, tc->nc.data.len, error);
+		else if (item->done == DONE_TERM)
+			shutdown(tq->conn.fd, SHUT_WR); /* the peer reads it, then our FIN */
+	}
+
+	pthread_mutex_lock(&tq->lock);
+	for (int i = 0; i < n; i++) {
+		struct tcp_tx_item *item = items[i];
+		struct tcp_cmd_buffer *cb;
+
+		switch (item->kind) {
+		case ITEM_FIXED:
+			if (item->done == DONE_CAPSULE) {
+				last |= capsule_put_locked(tq, item->tc);
+			} else if (item->done == DONE_TERM) {
+				tq->term_sent = true;
+				pthread_cond_broadcast(&tq->cond);
+			}
+			break;
+		case ITEM_H2C:
+			cb = item->cb;
+			item->cb = NULL; /* the run slot is free again */
+			cb->r2ts_outstanding--;
+			if (error != 0 && cb->error == 0)
+				cb->error = error;
+			if (cb_put_locked(cb))
+				complete[ncomplete++] = cb;
+			break;
+		case ITEM_C2H:
+			if (item->pooled) {
+				item->next = tq->free_c2h;
+				tq->free_c2h = item;
+			} else {
+				unpooled[nunpooled++] = item;
+			}
 			break;
 		}
-		pthread_mutex_lock(&tq->lock);
-		item->next = tq->free_c2h;
-		tq->free_c2h = item;
-		pthread_mutex_unlock(&tq->lock);
-		break;
 	}
+	pthread_mutex_unlock(&tq->lock);
+
+	for (int i = 0; i < nunpooled; i++)
+		free(unpooled[i]);
+	for (int i = 0; i < ncomplete; i++)
+		cb_complete(tq, complete[i]);
+	if (last)
+		tcp_qpair_release(tq);
 }
 
 static void batch_finish(struct tcp_qpair *tq, struct tcp_tx_batch *b, int error)
 {
-	for (int i = 0; i < b->nfinished; i++)
-		item_finished(tq, b->finished[i], error);
+	items_finished(tq, b->finished, b->nfinished, error);
 	b->iovcnt = 0;
 	b->iov_pos = 0;
 	b->bytes = 0;
@@ -1977,7 +1995,7 @@ static void tcp_qpair_abort_all(struct tcp_qpair *tq)
 			break;
 		if (item->kind == ITEM_FIXED && item->done != DONE_CAPSULE)
 			continue;
-		item_finished(tq, item, ECONNABORTED);
+		items_finished(tq, &item, 1, ECONNABORTED);
 	}
 	tq->data_tail = &tq->data_head;
 	tq->cap_tail = &tq->cap_head;
@@ -2144,6 +2162,36 @@ out:
 	return error;
 }
 
+static int tcp_capsule_respond(struct nvmf_qpair *qp, const struct nvme_cqe *cqe)
+{
+	struct tcp_qpair *tq = TQP(qp);
+	struct tcp_capsule *tc;
+	int error = 0;
+
+	pthread_mutex_lock(&tq->lock);
+	if (tq->state != QP_ESTABLISHED || tq->freeing) {
+		error = ECONNABORTED;
+		goto out;
+	}
+	/* Its one reference is the transmit queue's. */
+	tc = capsule_get_locked(tq, false);
+	if (tc == NULL) {
+		error = ENOBUFS;
+		goto out;
+	}
+	tc->nc.is_response = true;
+	tc->nc.cqe = *cqe;
+	build_capsule_pdu(tq, tc, 0);
+	tc->item.next = NULL;
+	*tq->cap_tail = &tc->item;
+	tq->cap_tail = &tc->item.next;
+	tq->conn.tx_queued = true;
+	tq->conn.engine->ops->kick(&tq->conn);
+out:
+	pthread_mutex_unlock(&tq->lock);
+	return error;
+}
+
 static uint16_t tcp_validate_command(const struct nvmf_capsule *nc)
 {
 	const struct tcp_capsule *tc = (const struct tcp_capsule *)nc;
@@ -2244,14 +2292,15 @@ static uint16_t tcp_send_controller_data(struct nvmf_capsule *nc, uint32_t data_
 		return NVME_STATUS(NVME_SCT_PATH, NVME_SC_INTERNAL_PATH_ERROR);
 	}
 	item = tq->free_c2h;
-	if (item != NULL)
+	if (item != NULL) {
 		tq->free_c2h = item->next;
-	pthread_mutex_unlock(&tq->lock);
-	if (item == NULL) {
+	} else {
 		/* More sends in flight than commands: rare, so no pool growth. */
 		item = calloc(1, sizeof(*item));
-		if (item == NULL)
+		if (item == NULL) {
+			pthread_mutex_unlock(&tq->lock);
 			return NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_INTERNAL_DEVICE_ERROR);
+		}
 	}
 	pooled = item->pooled;
 	*item = (struct tcp_tx_item){
@@ -2267,7 +2316,6 @@ static uint16_t tcp_send_controller_data(struct nvmf_capsule *nc, uint32_t data_
 		.io_len = len,
 		.pooled = pooled,
 	};
-	pthread_mutex_lock(&tq->lock);
 	queue_data_item_locked(tq, item);
 	pthread_mutex_unlock(&tq->lock);
 	return success ? NVMF_SUCCESS_SENT : 0;
@@ -2281,6 +2329,7 @@ const struct nvmf_transport_ops nvmf_tcp_ops = {
 	.capsule_alloc = tcp_capsule_alloc,
 	.capsule_free = tcp_capsule_free,
 	.capsule_transmit = tcp_capsule_transmit,
+	.capsule_respond = tcp_capsule_respond,
 	.validate_command = tcp_validate_command,
 	.capsule_data_len = tcp_capsule_data_len,
 	.receive_controller_data = tcp_receive_controller_data,

@@ -70,7 +70,9 @@ struct nvmf_engine_conn {
 		struct {
 			struct nvmf_loop *loop;
 			struct nvmf_engine_conn *next_kicked; /* loop's tx list */
+			struct nvmf_engine_conn *next_local;  /* ... kicked on the loop */
 			bool kicked;
+			bool kicked_local;
 			bool rx_finished;
 			uint32_t events;
 		} ev;

@@ -36,6 +36,8 @@ struct nvmf_loop {
 	pthread_mutex_t lock;     /* the lists and flags below */
 	pthread_cond_t cond;      /* detach acknowledgements */
 	struct nvmf_engine_conn *kicked;  /* connections with PDUs to send */
+	/* The same, kicked from the loop's own thread: no lock needed. */
+	struct nvmf_engine_conn *local_kicked;
 	struct nvmf_engine_conn *detaching;
 	bool sleeping;
 	bool stop;
@@ -113,12 +115,8 @@ static bool loop_rx(struct nvmf_loop *loop, struct nvmf_engine_conn *conn)
 
 static void loop_tx(struct nvmf_loop *loop, struct nvmf_engine_conn *conn)
 {
-	int r;
+	int r = conn->tx(conn, false);
 
-	pthread_mutex_lock(conn->lock);
-	conn->tx_queued = false;
-	pthread_mutex_unlock(conn->lock);
-	r = conn->tx(conn, false);
 	if (r == NVMF_CONN_DONE) {
 		/* The peer is gone; receiving will notice and report. */
 		shutdown(conn->fd, SHUT_RDWR);
@@ -136,6 +134,16 @@ static bool loop_flush(struct nvmf_loop *loop)
 {
 	bool progress = false;
 
+	/* What callbacks on this loop queued: the common case, lock-free. */
+	while (loop->local_kicked != NULL) {
+		struct nvmf_engine_conn *conn = loop->local_kicked;
+
+		loop->local_kicked = conn->ev.next_local;
+		conn->ev.kicked_local = false;
+		if (!conn->tx_blocked)
+			loop_tx(loop, conn);
+		progress = true;
+	}
 	for (;;) {
 		struct nvmf_engine_conn *conn;
 
@@ -165,6 +173,18 @@ static void unlink_kicked_locked(struct nvmf_loop *loop, struct nvmf_engine_conn
 	conn->ev.kicked = false;
 }
 
+/* The loop-local list: only ever touched on the loop's thread. */
+static void unlink_local(struct nvmf_loop *loop, struct nvmf_engine_conn *conn)
+{
+	struct nvmf_engine_conn **pp = &loop->local_kicked;
+
+	while (*pp != NULL && *pp != conn)
+		pp = &(*pp)->ev.next_local;
+	if (*pp == conn)
+		*pp = conn->ev.next_local;
+	conn->ev.kicked_local = false;
+}
+
 /* Between iterations: let go of connections their owners are freeing. */
 static void loop_detach_requests(struct nvmf_loop *loop)
 {
@@ -173,6 +193,7 @@ static void loop_detach_requests(struct nvmf_loop *loop)
 		struct nvmf_engine_conn *conn = loop->detaching;
 
 		loop->detaching = conn->ev.next_kicked;
+		unlink_local(loop, conn);
 		if (!conn->ev.rx_finished)
 			epoll_ctl(loop->epfd, EPOLL_CTL_DEL, conn->fd, NULL);
 		conn->ev.loop = NULL; /* acknowledged: never touched again */
@@ -206,7 +227,8 @@ static void *loop_main(void *arg)
 			pthread_mutex_unlock(&loop->lock);
 			break;
 		}
-		if (loop->kicked == NULL && loop->detaching == NULL && poll_usec != NVMF_ENGINE_POLL_FOREVER &&
+		if (loop->kicked == NULL && loop->local_kicked == NULL && loop->detaching == NULL &&
+		    poll_usec != NVMF_ENGINE_POLL_FOREVER &&
 		    now_us() - last_busy >= poll_usec) {
 			/* Sleep; kicks from now on write the eventfd. */
 			loop->sleeping = true;
@@ -264,7 +286,9 @@ static int epoll_attach(struct nvmf_engine *base, struct nvmf_engine_conn *conn)
 	conn->stop = false;
 	conn->ev.loop = loop;
 	conn->ev.next_kicked = NULL;
+	conn->ev.next_local = NULL;
 	conn->ev.kicked = false;
+	conn->ev.kicked_local = false;
 	conn->ev.rx_finished = false;
 	conn->ev.events = EPOLLIN;
 	pthread_mutex_lock(&loop->lock);
@@ -295,6 +319,15 @@ static void epoll_kick(struct nvmf_engine_conn *conn)
 
 	if (loop == NULL)
 		return;
+	if (pthread_equal(pthread_self(), loop->thread)) {
+		/* From a callback on the loop: flushed before it sleeps. */
+		if (!conn->ev.kicked_local) {
+			conn->ev.kicked_local = true;
+			conn->ev.next_local = loop->local_kicked;
+			loop->local_kicked = conn;
+		}
+		return;
+	}
 	pthread_mutex_lock(&loop->lock);
 	if (!conn->ev.kicked) {
 		conn->ev.kicked = true;
@@ -316,6 +349,7 @@ static void epoll_detach(struct nvmf_engine_conn *conn)
 	if (pthread_equal(pthread_self(), loop->thread)) {
 		/* From a callback on the loop: nothing of this connection is
 		 * running, and the loop only looks at it through the lists. */
+		unlink_local(loop, conn);
 		pthread_mutex_lock(&loop->lock);
 		unlink_kicked_locked(loop, conn);
 		if (!conn->ev.rx_finished)

@@ -129,11 +129,13 @@ struct nvmf_capsule *nvmf_capsule_response(struct nvmf_qpair *qp, const struct n
 	return nc;
 }
 
-struct nvmf_capsule *nvmf_capsule_response_for(struct nvmf_capsule *cmd, uint16_t status,
-					       uint32_t cdw0, uint32_t cdw1)
+/* The CQE answering a received command. */
+static struct nvme_cqe response_cqe(const struct nvmf_capsule *cmd, uint16_t status,
+				    uint32_t cdw0, uint32_t cdw1)
 {
-	struct nvmf_qpair *qp = cmd->qp;
-	struct nvme_cqe cqe = {
+	const struct nvmf_qpair *qp = cmd->qp;
+
+	return (struct nvme_cqe){
 		.cdw0 = cdw0,
 		.cdw1 = cdw1,
 		.sqhd = qp->sq_flow_control ? atomic_load(&qp->sqhd) : NVME_SQHD_INVALID,
@@ -144,8 +146,24 @@ struct nvmf_capsule *nvmf_capsule_response_for(struct nvmf_capsule *cmd, uint16_
 						 status != NVME_STATUS(NVME_SCT_GENERIC,
 							NVME_SC_TRANSIENT_TRANSPORT_ERROR)),
 	};
+}
 
-	return nvmf_capsule_response(qp, &cqe);
+struct nvmf_capsule *nvmf_capsule_response_for(struct nvmf_capsule *cmd, uint16_t status,
+					       uint32_t cdw0, uint32_t cdw1)
+{
+	struct nvme_cqe cqe = response_cqe(cmd, status, cdw0, cdw1);
+
+	return nvmf_capsule_response(cmd->qp, &cqe);
+}
+
+int nvmf_capsule_respond(struct nvmf_capsule *cmd, uint16_t status, uint32_t cdw0,
+			 uint32_t cdw1)
+{
+	struct nvme_cqe cqe = response_cqe(cmd, status, cdw0, cdw1);
+
+	if (cmd->is_response || !cmd->qp->controller)
+		return EINVAL;
+	return cmd->qp->ops->capsule_respond(cmd->qp, &cqe);
 }
 
 void nvmf_capsule_free(struct nvmf_capsule *nc)
