@@ -15,11 +15,9 @@ add_dependencies(robustness_hostile nvmfd)
 add_test(NAME robustness_hostile_epoll COMMAND robustness_hostile epoll file)
 set_tests_properties(robustness_hostile_epoll PROPERTIES TIMEOUT 300 LABELS robustness)
 
-# Reproducer of a transport bug found by robustness_hostile (writes beyond
-# the transfer tags never get their R2T; see the file): disabled until
-# src/tcp is fixed, then enable it.
+# Regression test of a transport bug found by robustness_hostile: writes
+# beyond the transfer tags never got their R2T (fixed in src/tcp).
 nvmf_add_test(robustness_repro_r2t_starvation
   SOURCES robustness/repro_r2t_starvation.c transport/loopback.c
   LABELS robustness
   TIMEOUT 60)
-set_tests_properties(robustness_repro_r2t_starvation PROPERTIES DISABLED TRUE)

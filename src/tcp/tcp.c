@@ -113,6 +113,8 @@ struct tcp_cmd_buffer {
 	uint32_t data_xfered;        /* received, or (host writes) queued */
 	uint32_t r2t_requested;      /* controller: bytes covered by R2Ts */
 	uint32_t r2ts_outstanding;
+	struct tcp_cmd_buffer *r2t_wait_next; /* controller: waiting for a tag */
+	bool r2t_waiting;
 	int error;
 	int refs;
 	nvmf_io_complete_cb *cb;
@@ -266,6 +268,8 @@ struct tcp_qpair {
 	struct tcp_r2t_slot *ttags;
 	uint32_t nttags;
 	uint16_t ttag_free;
+	/* Transfers that want R2Ts while every tag is taken, oldest first. */
+	struct tcp_cmd_buffer *r2t_wait_head, **r2t_wait_tail;
 
 	/* Fixed items for the connection's own PDUs. */
 	struct tcp_tx_item ic_item;
@@ -561,6 +565,7 @@ static void cb_init(struct tcp_cmd_buffer *cb, struct tcp_capsule *tc, uint16_t 
 	cb->data_len = (uint32_t)data->len;
 	cb->data_xfered = 0;
 	cb->r2t_requested = 0;
+	cb->r2t_waiting = false;
 	cb->r2ts_outstanding = 0;
 	cb->error = 0;
 	cb->refs = 1;
@@ -619,8 +624,13 @@ static void cb_unregister_locked(struct tcp_qpair *tq, struct tcp_cmd_buffer *cb
 	cb->registered = false;
 }
 
-/* Controller: request more of a transfer with R2Ts, up to the host's MAXR2T. */
-static void issue_r2ts_locked(struct tcp_qpair *tq, struct tcp_cmd_buffer *cb)
+static bool r2t_wants_more(const struct tcp_qpair *tq, const struct tcp_cmd_buffer *cb)
+{
+	return cb->r2t_requested < cb->data_len && cb->r2ts_outstanding < tq->r2t_per_cmd;
+}
+
+/* Controller: request more of a transfer with R2Ts, as tags allow. */
+static void send_r2ts_locked(struct tcp_qpair *tq, struct tcp_cmd_buffer *cb)
 {
 	const uint32_t per_r2t = (cb->data_len + tq->r2t_per_cmd - 1) / tq->r2t_per_cmd;
 
@@ -657,6 +667,37 @@ static void issue_r2ts_locked(struct tcp_qpair *tq, struct tcp_cmd_buffer *cb)
 			.hdr_len = (uint16_t)r2t->ch.plen,
 		};
 		queue_data_item_locked(tq, &slot->item);
+	}
+}
+
+/*
+ * Up to the host's MAXR2T; a transfer short of tags (a host with more
+ * writes outstanding than the queue holds) waits its turn for them.
+ */
+static void issue_r2ts_locked(struct tcp_qpair *tq, struct tcp_cmd_buffer *cb)
+{
+	send_r2ts_locked(tq, cb);
+	if (r2t_wants_more(tq, cb) && !cb->r2t_waiting) {
+		cb->r2t_waiting = true;
+		cb->r2t_wait_next = NULL;
+		*tq->r2t_wait_tail = cb;
+		tq->r2t_wait_tail = &cb->r2t_wait_next;
+	}
+}
+
+/* A tag came free: the oldest waiting transfers get theirs first. */
+static void serve_r2t_waiters_locked(struct tcp_qpair *tq)
+{
+	struct tcp_cmd_buffer *cb;
+
+	while ((cb = tq->r2t_wait_head) != NULL && tq->ttag_free != TTAG_NONE) {
+		send_r2ts_locked(tq, cb);
+		if (r2t_wants_more(tq, cb) && tq->ttag_free == TTAG_NONE)
+			return;
+		tq->r2t_wait_head = cb->r2t_wait_next;
+		if (tq->r2t_wait_head == NULL)
+			tq->r2t_wait_tail = &tq->r2t_wait_head;
+		cb->r2t_waiting = false;
 	}
 }
 
@@ -1473,6 +1514,7 @@ static bool handle_pdu_end(struct tcp_qpair *tq, bool digest_ok)
 			r2t_slot_free_locked(tq, slot);
 			cb->r2ts_outstanding--;
 			complete |= cb_put_locked(cb);
+			serve_r2t_waiters_locked(tq);
 			if (cb->r2t_requested < cb->data_len)
 				issue_r2ts_locked(tq, cb);
 			else if (cb->data_xfered == cb->data_len)
@@ -1933,6 +1975,7 @@ static struct nvmf_qpair *tcp_qpair_create(const struct nvmf_qpair_params *param
 		tq->cfg.maxr2t = TCP_MAX_R2T - 1;
 	tq->data_tail = &tq->data_head;
 	tq->cap_tail = &tq->cap_head;
+	tq->r2t_wait_tail = &tq->r2t_wait_head;
 	rx_next_pdu(&tq->rx);
 	error = tcp_alloc_pools(tq);
 	if (error != 0) {
@@ -2023,6 +2066,10 @@ static void tcp_qpair_abort_all(struct tcp_qpair *tq)
 	for (uint32_t i = 0; i < tq->nttags; i++)
 		if (tq->ttags[i].cb != NULL)
 			r2t_slot_free_locked(tq, &tq->ttags[i]);
+	for (struct tcp_cmd_buffer *cb = tq->r2t_wait_head; cb != NULL; cb = cb->r2t_wait_next)
+		cb->r2t_waiting = false;
+	tq->r2t_wait_head = NULL;
+	tq->r2t_wait_tail = &tq->r2t_wait_head;
 	/* A capsule whose in-capsule data was arriving. */
 	if (tq->rx.tc != NULL) {
 		capsule_put(tq, tq->rx.tc);

@@ -1,15 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Reproducer for a transport bug (src/tcp/tcp.c, reported, not fixed here):
- * a controller queue pair has queue-size x R2Ts-per-command transfer tags.
- * A write arriving while every tag is taken gets no R2T; when a tag frees,
- * only the command that held it is considered again (issue_r2ts_locked from
- * handle_pdu_end), so the waiting write never gets its R2T and never
- * completes, although the host answers every R2T it is sent.
+ * Regression test for a transport bug (src/tcp/tcp.c, fixed): a controller
+ * queue pair has queue-size x R2Ts-per-command transfer tags.  A write
+ * arriving while every tag was taken got no R2T, and when a tag freed only
+ * the command that held it was considered again, so the waiting write never
+ * completed.  Waiting transfers now queue for tags, oldest first.
  *
  * A raw host sends 40 writes by R2T to a bare controller queue pair of 32
- * entries and answers each R2T: all 40 should complete; 8 hang.
- * Registered disabled (tests/robustness.cmake) until the transport is fixed.
+ * entries and answers each R2T: all 40 must complete (8 used to hang).
  */
 #include <string.h>
 #include <unistd.h>
