@@ -30,3 +30,9 @@ nvmf_add_test(robustness_kill9
   TIMEOUT 180)
 target_compile_definitions(robustness_kill9 PRIVATE ${ROB_NVMFD})
 add_dependencies(robustness_kill9 nvmfd)
+nvmf_add_test(robustness_kato
+  SOURCES robustness/kato_test.c robustness/daemon.c controller/host_helper.c
+  LABELS robustness
+  TIMEOUT 120)
+target_compile_definitions(robustness_kato PRIVATE ${ROB_NVMFD})
+add_dependencies(robustness_kato nvmfd)
