@@ -36,3 +36,10 @@ nvmf_add_test(robustness_kato
   TIMEOUT 120)
 target_compile_definitions(robustness_kato PRIVATE ${ROB_NVMFD})
 add_dependencies(robustness_kato nvmfd)
+# More connections than nvmfd has file descriptors.
+nvmf_add_test(robustness_fd_limit
+  SOURCES robustness/fd_limit_test.c robustness/daemon.c controller/host_helper.c
+  LABELS robustness
+  TIMEOUT 120)
+target_compile_definitions(robustness_fd_limit PRIVATE ${ROB_NVMFD})
+add_dependencies(robustness_fd_limit nvmfd)

@@ -23,6 +23,7 @@
 #define LISTEN_BACKLOG 128
 #define MAX_INLINE_DATA (128 * 1024)
 #define DRAIN_POLL_MS 10
+#define ACCEPT_BACKOFF_MS 100   /* pause accepting when out of descriptors */
 
 uint64_t ctrl_now_ms(void)
 {
@@ -609,6 +610,7 @@ static void *listener_main(void *arg)
 	struct nvmf_target *t = arg;
 	struct pollfd *pfds = NULL;
 	uint16_t *portids = NULL;
+	bool starved = false, backoff = false; /* out of file descriptors */
 
 	for (;;) {
 		unsigned n = 1;
@@ -639,7 +641,11 @@ static void *listener_main(void *arg)
 		pthread_mutex_unlock(&t->lock);
 		/* The port list changes only while this thread is stopped. */
 		for (;;) {
-			if (poll(pfds, n, -1) < 0) {
+			/* Out of descriptors, a pending connection stays readable: poll
+			 * only the wake-up pipe for a while instead of spinning. */
+			int ready = poll(pfds, backoff ? 1 : n, backoff ? ACCEPT_BACKOFF_MS : -1);
+
+			if (ready < 0) {
 				if (errno == EINTR)
 					continue;
 				NVMF_ERR("nvmfd: poll: %s", strerror(errno));
@@ -647,17 +653,31 @@ static void *listener_main(void *arg)
 			}
 			if (pfds[0].revents != 0)
 				break;
-			for (unsigned i = 1; i < n; i++) {
+			if (backoff) {
+				backoff = false;
+				continue;
+			}
+			for (unsigned i = 1; i < n && !backoff; i++) {
 				int fd;
 
 				if (!(pfds[i].revents & POLLIN))
 					continue;
 				fd = accept4(pfds[i].fd, NULL, NULL, SOCK_CLOEXEC);
-				if (fd >= 0)
+				if (fd >= 0) {
+					if (starved)
+						NVMF_INFO("nvmfd: accepting connections again");
+					starved = false;
 					nvmf_target_add_connection(t, fd, portids[i]);
-				else if (errno != EAGAIN && errno != ECONNABORTED && errno != EINTR)
+				} else if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+					   errno == ENOMEM) {
+					if (!starved)
+						NVMF_WARN("nvmfd: accept on port %u: %s: new connections wait until some close (raise the open-file limit or lower --max-connections)",
+							  portids[i], strerror(errno));
+					starved = backoff = true;
+				} else if (errno != EAGAIN && errno != ECONNABORTED && errno != EINTR) {
 					NVMF_WARN("nvmfd: accept on port %u: %s", portids[i],
 						  strerror(errno));
+				}
 			}
 		}
 		while (read(t->wake[0], drain, sizeof(drain)) > 0)

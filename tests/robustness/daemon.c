@@ -112,6 +112,11 @@ static bool launch(struct daemon *d)
 
 		dup2(fd, 1);
 		dup2(fd, 2);
+		if (d->nofile > 0) {
+			struct rlimit rl = {.rlim_cur = d->nofile, .rlim_max = d->nofile};
+
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
 		execv(NVMFD_PATH, d->argv);
 		_exit(127);
 	}
@@ -138,9 +143,15 @@ static bool launch(struct daemon *d)
 
 bool daemon_start(struct daemon *d, const char *const *extra)
 {
+	return daemon_start_limited(d, extra, 0);
+}
+
+bool daemon_start_limited(struct daemon *d, const char *const *extra, unsigned nofile)
+{
 	int lfd;
 
 	memset(d, 0, sizeof(*d));
+	d->nofile = nofile;
 	lfd = test_listen(&d->port);
 	close(lfd);
 	snprintf(d->port_text, sizeof(d->port_text), "%u", d->port);
@@ -203,6 +214,28 @@ int daemon_stop(struct daemon *d, int sig, int timeout_ms)
 	track(0, d->pid);
 	d->pid = 0;
 	return -1;
+}
+
+long daemon_cpu_ms(const struct daemon *d)
+{
+	char path[64], buf[1024], *p;
+	unsigned long utime, stime;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)d->pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* After "(comm)": state is field 3, utime and stime fields 14 and 15. */
+	p = strrchr(buf, ')');
+	if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+				&utime, &stime) != 2)
+		return -1;
+	return (long)((utime + stime) * 1000 / (unsigned long)sysconf(_SC_CLK_TCK));
 }
 
 int daemon_fds(const struct daemon *d)

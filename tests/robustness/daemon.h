@@ -23,6 +23,7 @@ struct daemon {
 	char *argv[DAEMON_MAX_ARGS];
 	int argc;
 	int runs;
+	unsigned nofile;          /* set before start: the child's open-file limit */
 };
 
 /* The scratch directory (created on first use, removed at exit). */
@@ -36,12 +37,16 @@ void rob_raise_nofile(void);
  * up (its log is printed).
  */
 bool daemon_start(struct daemon *d, const char *const *extra);
+/* The same, with the child's open-file limit (soft and hard) at nofile. */
+bool daemon_start_limited(struct daemon *d, const char *const *extra, unsigned nofile);
 /* Start again with the same arguments and port (a new log). */
 bool daemon_restart(struct daemon *d);
 bool daemon_alive(struct daemon *d);
 /* Send sig and wait for the exit: its status, 128 + signal, or -1 on timeout. */
 int daemon_stop(struct daemon *d, int sig, int timeout_ms);
 
+/* CPU time the daemon has used (user + system), ms; -1. */
+long daemon_cpu_ms(const struct daemon *d);
 /* Open file descriptors, or -1. */
 int daemon_fds(const struct daemon *d);
 /* A /proc/PID/status field in kB (VmRSS, VmHWM, VmPeak) or count (Threads); -1. */

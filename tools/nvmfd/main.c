@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -32,6 +33,7 @@
 #define DEFAULT_NS_FILE "default.img"
 #define DISCOVERY_PORTID 65535      /* above nvmetcli's port IDs */
 #define IO_PORTID 1
+#define FD_RESERVE 64              /* listeners, files, pipes, the engine */
 
 struct options {
 	const char *addr;
@@ -399,6 +401,26 @@ static int load_conf(const struct options *o, struct nvmf_target_conf *conf)
 	return 0;
 }
 
+/*
+ * Every connection holds a descriptor: make room for --max-connections
+ * (within the hard limit), or say where connections will start to wait.
+ */
+static void fit_fd_limit(uint32_t max_connections)
+{
+	rlim_t want = (rlim_t)max_connections + FD_RESERVE;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want ? rl.rlim_max : want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+		getrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_cur < want)
+		fprintf(stderr, "nvmfd: --max-connections %u needs %llu open files but the limit is %llu: connections beyond about %llu will wait (raise ulimit -n)\n",
+			max_connections, (unsigned long long)want, (unsigned long long)rl.rlim_cur,
+			rl.rlim_cur > FD_RESERVE ? (unsigned long long)(rl.rlim_cur - FD_RESERVE) : 0ull);
+}
+
 static int write_pidfile(const char *path)
 {
 	FILE *f = fopen(path, "w");
@@ -448,6 +470,7 @@ int main(int argc, char **argv)
 	nvmf_log_set_level(NVMF_LOG_INFO);
 	if (parse_options(argc, argv, &o) != 0)
 		return 2;
+	fit_fd_limit(o.params.max_connections);
 	if (load_conf(&o, &conf) != 0)
 		return 1;
 	/* Every thread created from here on inherits the blocked signals;
