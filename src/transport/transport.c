@@ -161,9 +161,20 @@ int nvmf_capsule_respond(struct nvmf_capsule *cmd, uint16_t status, uint32_t cdw
 {
 	struct nvme_cqe cqe = response_cqe(cmd, status, cdw0, cdw1);
 
+	struct nvmf_capsule *rsp;
+	int error;
+
 	if (cmd->is_response || !cmd->qp->controller)
 		return EINVAL;
-	return cmd->qp->ops->capsule_respond(cmd->qp, &cqe);
+	if (cmd->qp->ops->capsule_respond != NULL)
+		return cmd->qp->ops->capsule_respond(cmd->qp, &cqe);
+	/* A transport without the one-step path. */
+	rsp = nvmf_capsule_response(cmd->qp, &cqe);
+	if (rsp == NULL)
+		return ENOBUFS;
+	error = nvmf_capsule_transmit(rsp);
+	nvmf_capsule_free(rsp);
+	return error;
 }
 
 void nvmf_capsule_free(struct nvmf_capsule *nc)

@@ -20,7 +20,7 @@ struct nvmf_transport_ops {
 	struct nvmf_capsule *(*capsule_alloc)(struct nvmf_qpair *qp);
 	void (*capsule_free)(struct nvmf_capsule *nc);
 	int (*capsule_transmit)(struct nvmf_capsule *nc);
-	/* Allocate, queue and hand over a response in one step. */
+	/* Allocate, queue and hand over a response in one step (optional). */
 	int (*capsule_respond)(struct nvmf_qpair *qp, const struct nvme_cqe *cqe);
 	uint16_t (*validate_command)(const struct nvmf_capsule *nc);
 	size_t (*capsule_data_len)(const struct nvmf_capsule *nc);
