@@ -1285,7 +1285,8 @@ static bool handle_r2t(struct tcp_qpair *tq, const struct nvme_tcp_r2t_hdr *r2t)
 		tcp_fatal(tq, fes, fei, r2t, sizeof(*r2t));
 		return false;
 	}
-	/* A run slot is free once its last PDU was sent; MAXR2T bounds the use. */
+	/* A run slot is free once its last PDU was sent (or it was aborted):
+	 * its cb is NULL then, as in a new capsule.  MAXR2T bounds the use. */
 	item = &cb->h2c[0];
 	while (item->cb != NULL)
 		item++;
@@ -2194,7 +2195,6 @@ static int tcp_capsule_transmit(struct nvmf_capsule *nc)
 		}
 		cb_init(&tc->cb, tc, nc->sqe.cid, nc->data_send, &nc->data, 0, nc->data_cb,
 			nc->data_cb_arg);
-		memset(tc->cb.h2c, 0, sizeof(tc->cb.h2c));
 		cb_register_locked(tq, &tc->cb);
 	}
 	build_capsule_pdu(tq, tc, icd_len);
