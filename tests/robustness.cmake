@@ -43,3 +43,13 @@ nvmf_add_test(robustness_fd_limit
   TIMEOUT 120)
 target_compile_definitions(robustness_fd_limit PRIVATE ${ROB_NVMFD})
 add_dependencies(robustness_fd_limit nvmfd)
+# Load: 100 host controllers x (1 admin + 9 I/O queues) = 1000 queue pairs
+# against nvmfd's epoll engine, verified I/O on each; figures on a
+# "figures:" line.  The longer soak: tests/soak/run.sh.
+nvmf_add_test(robustness_many_conns
+  SOURCES robustness/many_conns_test.c robustness/daemon.c
+  LABELS robustness
+  TIMEOUT 180)
+target_compile_definitions(robustness_many_conns PRIVATE ${ROB_NVMFD})
+add_dependencies(robustness_many_conns nvmfd)
+set_tests_properties(robustness_many_conns PROPERTIES SKIP_RETURN_CODE 77)
