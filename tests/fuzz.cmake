@@ -5,6 +5,13 @@ set(NVMF_FUZZ_TARGETS pdu_controller pdu_host)
 set(fuzz_pdu_controller_SOURCES fuzz/fuzz_pdu.c)
 set(fuzz_pdu_host_SOURCES fuzz/fuzz_pdu.c)
 set(fuzz_pdu_host_DEFINES FUZZ_HOST)
+# The controller's command handling without sockets, and nvmfd's
+# configuration readers (tools/nvmfd/config.c compiled in).
+list(APPEND NVMF_FUZZ_TARGETS ctrl_cmd config)
+set(fuzz_ctrl_cmd_SOURCES fuzz/fuzz_ctrl_cmd.c)
+pkg_check_modules(FUZZ_JANSSON REQUIRED IMPORTED_TARGET jansson)
+set(fuzz_config_SOURCES fuzz/fuzz_config.c ${PROJECT_SOURCE_DIR}/tools/nvmfd/config.c)
+set(fuzz_config_LIBS PkgConfig::FUZZ_JANSSON)
 
 foreach(t ${NVMF_FUZZ_TARGETS})
   add_executable(fuzz_${t}_replay fuzz/replay.c ${fuzz_${t}_SOURCES})
