@@ -112,6 +112,19 @@ static bool launch(struct daemon *d)
 
 		dup2(fd, 1);
 		dup2(fd, 2);
+#if defined(__SANITIZE_ADDRESS__)
+		/* A bounded quarantine of freed memory, so memory checks mean something. */
+		{
+			const char *opts = getenv("ASAN_OPTIONS");
+			char buf[512];
+
+			if (opts == NULL || strstr(opts, "quarantine_size_mb") == NULL) {
+				snprintf(buf, sizeof(buf), "%s%squarantine_size_mb=16",
+					 opts != NULL ? opts : "", opts != NULL && *opts ? ":" : "");
+				setenv("ASAN_OPTIONS", buf, 1);
+			}
+		}
+#endif
 		if (d->nofile > 0) {
 			struct rlimit rl = {.rlim_cur = d->nofile, .rlim_max = d->nofile};
 
