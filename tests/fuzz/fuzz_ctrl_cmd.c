@@ -4,7 +4,8 @@
  * discovery), fed capsules - an SQE plus its data - with no sockets: an
  * in-memory transport hands them to connections of a real target
  * (target_conn_reserve/attach, as tests/controller/no_socket_test.c does),
- * serving three ramdisk namespaces (512-byte blocks, 4 KiB blocks, read-only).
+ * serving three ramdisk namespaces (512-byte blocks, 4 KiB blocks, read-only)
+ * and a file (its I/O runs on the worker pool), unlinked once open.
  *
  * Input: a flags byte, then records until the input runs out:
  *   [queue: 1 byte, modulo NQUEUES][SQE: 64 bytes][data length: 2 bytes LE][data]
@@ -198,7 +199,7 @@ static void quiet(enum nvmf_log_level level, const char *msg)
 
 static void target_setup(void)
 {
-	static struct nvmf_ns_conf ns[3];
+	static struct nvmf_ns_conf ns[4];
 	static struct nvmf_subsys_conf subsys;
 	static struct nvmf_port_conf port;
 	static char port_subsys[1][NVMF_NQN_SIZE] = {NQN};
@@ -211,16 +212,19 @@ static void target_setup(void)
 		nvmf_log_set_level(NVMF_LOG_DEBUG);
 	else
 		nvmf_log_set_sink(quiet);
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 4; i++) {
 		snprintf(ns[i].path, sizeof(ns[i].path), "ramdisk:1M");
 		ns[i].nsid = (uint32_t)i + 1;
 		ns[i].enabled = true;
 		ns[i].block_size = i == 1 ? 4096 : 512;
 		ns[i].readonly = i == 2;
 	}
+	snprintf(ns[3].path, sizeof(ns[3].path), "%s/nvmf-fuzz-ctrl-%d.img",
+		 access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp", (int)getpid());
+	ns[3].size = 1u << 20;
 	snprintf(subsys.nqn, sizeof(subsys.nqn), NQN);
 	subsys.allow_any_host = true;
-	subsys.nns = 3;
+	subsys.nns = 4;
 	subsys.ns = ns;
 	port.portid = 1;
 	port.adrfam = NVMF_ADRFAM_IPV4;
@@ -235,6 +239,7 @@ static void target_setup(void)
 	target = nvmf_target_create(&params);
 	if (target == NULL || nvmf_target_configure(target, &conf, err, sizeof(err)) != 0)
 		abort();
+	unlink(ns[3].path); /* open now: nothing is left behind */
 	for (int q = 0; q < NQUEUES; q++)
 		pthread_mutex_init(&queues[q].lock, NULL);
 }

@@ -98,7 +98,12 @@ def ctrl_cmd_seeds():
         record(2, sqe(0x00, 11, 1)),                             # flush
         record(3, sqe(0x00, 12, 0xFFFFFFFF)),                    # flush every namespace
         record(1, sqe(0x01, 13, 1, XPORT, 4096, (0, 0, 7, 0, 0, 0)), pattern(4096, 13)),  # by "R2T"
-        record(1, fabrics(0x08, 14)),                            # Disconnect of an I/O queue
+        rw(2, 0x01, 14, 4, 8, 8, 512, pattern(4096, 14)),        # the file namespace
+        rw(2, 0x02, 15, 4, 8, 8, 512),
+        record(2, sqe(0x08, 16, 4, XPORT, 0, (0, 0, 15 | (1 << 25), 0, 0, 0))),
+        record(3, sqe(0x09, 17, 4, ICD, 16, (0, 4, 0, 0, 0, 0)), struct.pack("<IIQ", 0, 8, 40)),
+        record(3, sqe(0x00, 18, 4)),
+        record(1, fabrics(0x08, 19)),                            # Disconnect of an I/O queue
     ]
     seeds["seed-io"] = bytes([BRING_UP]) + b"".join(io)
     admin = [
