@@ -5,6 +5,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "util/log.h"
 
 struct nvmf_engine *nvmf_engine_create(const struct nvmf_engine_params *params)
 {
@@ -87,13 +90,43 @@ int nvmf_engine_parse(const char *spec, struct nvmf_engine_params *params)
 static pthread_once_t default_once = PTHREAD_ONCE_INIT;
 static struct nvmf_engine *default_engine;
 
+#define DEFAULT_MAX_LOOPS 4
+
+/*
+ * The default: event loops that busy-poll briefly after activity and sleep
+ * when idle (hybrid), one per online CPU up to DEFAULT_MAX_LOOPS.  Under
+ * load it answers like a polling engine; idle it costs nothing; and it
+ * serves a thousand queue pairs with a handful of threads where the threads
+ * engine would need two per queue pair (bench/RESULTS.md has the figures).
+ * NVMF_ENGINE in the environment picks another (nvmf_engine_parse syntax).
+ */
 static void default_engine_init(void)
 {
-	const struct nvmf_engine_params params = {.kind = NVMF_ENGINE_THREADS, .cpu = -1};
+	struct nvmf_engine_params params = {
+		.kind = NVMF_ENGINE_EPOLL,
+		.nthreads = 1,
+		.cpu = -1,
+		.poll_usec = HYBRID_POLL_USEC,
+	};
+	const char *spec = getenv("NVMF_ENGINE");
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
-	default_engine = nvmf_engine_threads_create(&params);
+	if (spec != NULL && nvmf_engine_parse(spec, &params) != 0) {
+		NVMF_WARN("NVMF_ENGINE=%s is not an engine; using the default", spec);
+		spec = NULL;
+	}
+	if (spec == NULL) {
+		params = (struct nvmf_engine_params){
+			.kind = NVMF_ENGINE_EPOLL,
+			.nthreads = cpus < 1 ? 1 : cpus > DEFAULT_MAX_LOOPS ? DEFAULT_MAX_LOOPS
+									  : (unsigned)cpus,
+			.cpu = -1,
+			.poll_usec = HYBRID_POLL_USEC,
+		};
+	}
+	default_engine = nvmf_engine_create(&params);
 	if (default_engine == NULL)
-		abort(); /* a static structure; cannot fail short of memory exhaustion */
+		abort(); /* only when threads cannot be created at all */
 }
 
 struct nvmf_engine *nvmf_engine_default(void)
