@@ -26,6 +26,9 @@
 
 #define LOOP_EVENTS 64
 #define RX_ROUNDS 8 /* receive calls per ready connection per iteration */
+/* A polling loop with this few connections reads them directly: one recv
+ * each instead of epoll_wait and then recv, on every round trip. */
+#define POLL_DIRECT_MAX 4
 
 struct nvmf_loop {
 	struct nvmf_epoll_engine *engine;
@@ -46,6 +49,7 @@ struct nvmf_loop {
 	 * dropping them loses nothing). */
 	bool events_stale;
 	unsigned nconns;
+	struct nvmf_engine_conn *direct[POLL_DIRECT_MAX]; /* all of them, if few */
 };
 
 struct nvmf_epoll_engine {
@@ -185,6 +189,56 @@ static void unlink_local(struct nvmf_loop *loop, struct nvmf_engine_conn *conn)
 	conn->ev.kicked_local = false;
 }
 
+/* The connection list for direct polling (loop->lock held). */
+static void direct_remove_locked(struct nvmf_loop *loop, struct nvmf_engine_conn *conn)
+{
+	for (unsigned i = 0; i < POLL_DIRECT_MAX; i++)
+		if (loop->direct[i] == conn)
+			loop->direct[i] = NULL;
+}
+
+static void direct_add_locked(struct nvmf_loop *loop, struct nvmf_engine_conn *conn)
+{
+	for (unsigned i = 0; i < POLL_DIRECT_MAX; i++)
+		if (loop->direct[i] == NULL) {
+			loop->direct[i] = conn;
+			return;
+		}
+}
+
+/*
+ * A polling iteration without epoll_wait: each connection is read at once.
+ * Returns false if the loop has too many connections for that.
+ */
+static bool loop_poll_direct(struct nvmf_loop *loop, bool *busy)
+{
+	struct nvmf_engine_conn *conns[POLL_DIRECT_MAX];
+	unsigned n = 0;
+
+	pthread_mutex_lock(&loop->lock);
+	if (loop->nconns > POLL_DIRECT_MAX) {
+		pthread_mutex_unlock(&loop->lock);
+		return false;
+	}
+	for (unsigned i = 0; i < POLL_DIRECT_MAX; i++)
+		if (loop->direct[i] != NULL)
+			conns[n++] = loop->direct[i];
+	pthread_mutex_unlock(&loop->lock);
+
+	loop->events_stale = false;
+	for (unsigned i = 0; i < n && !loop->events_stale; i++) {
+		struct nvmf_engine_conn *conn = conns[i];
+
+		if (conn->tx_blocked) {
+			conn->tx_blocked = false;
+			loop_tx(loop, conn); /* sets it again if the socket is still full */
+		}
+		if (!loop->events_stale && !conn->ev.rx_finished)
+			*busy |= loop_rx(loop, conn);
+	}
+	return true;
+}
+
 /* Between iterations: let go of connections their owners are freeing. */
 static void loop_detach_requests(struct nvmf_loop *loop)
 {
@@ -194,6 +248,7 @@ static void loop_detach_requests(struct nvmf_loop *loop)
 
 		loop->detaching = conn->ev.next_kicked;
 		unlink_local(loop, conn);
+		direct_remove_locked(loop, conn);
 		if (!conn->ev.rx_finished)
 			epoll_ctl(loop->epfd, EPOLL_CTL_DEL, conn->fd, NULL);
 		conn->ev.loop = NULL; /* acknowledged: never touched again */
@@ -236,6 +291,13 @@ static void *loop_main(void *arg)
 		}
 		pthread_mutex_unlock(&loop->lock);
 
+		if (timeout == 0 && loop_poll_direct(loop, &busy)) {
+			busy |= loop_flush(loop);
+			loop_detach_requests(loop);
+			if (busy)
+				last_busy = now_us();
+			continue;
+		}
 		n = epoll_wait(loop->epfd, events, LOOP_EVENTS, timeout);
 		if (timeout != 0) {
 			pthread_mutex_lock(&loop->lock);
@@ -291,17 +353,12 @@ static int epoll_attach(struct nvmf_engine *base, struct nvmf_engine_conn *conn)
 	conn->ev.kicked_local = false;
 	conn->ev.rx_finished = false;
 	conn->ev.events = EPOLLIN;
+	if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, conn->fd, &ev) != 0)
+		return errno;
 	pthread_mutex_lock(&loop->lock);
 	loop->nconns++;
+	direct_add_locked(loop, conn);
 	pthread_mutex_unlock(&loop->lock);
-	if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, conn->fd, &ev) != 0) {
-		int error = errno;
-
-		pthread_mutex_lock(&loop->lock);
-		loop->nconns--;
-		pthread_mutex_unlock(&loop->lock);
-		return error;
-	}
 	return 0;
 }
 
@@ -356,6 +413,7 @@ static void epoll_detach(struct nvmf_engine_conn *conn)
 			epoll_ctl(loop->epfd, EPOLL_CTL_DEL, conn->fd, NULL);
 		loop->events_stale = true;
 		loop->nconns--;
+		direct_remove_locked(loop, conn);
 		pthread_mutex_unlock(&loop->lock);
 		conn->ev.loop = NULL;
 		return;
