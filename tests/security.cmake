@@ -1,3 +1,11 @@
 # Security building blocks: DH-HMAC-CHAP and TLS 1.3 PSK (src/security).
 nvmf_add_test(security_dhchap SOURCES security/test_dhchap.c LABELS security)
 nvmf_add_test(security_tls SOURCES security/test_tls.c LABELS security)
+# Secure channels end to end: the host library against nvmfd (DH-HMAC-CHAP,
+# TLS, both together, refusals, re-authentication, a capture of the wire).
+nvmf_add_test(security_nvmfd
+  SOURCES security/secure_nvmfd_test.c host/nvmfd_proc.c
+  LABELS security
+  TIMEOUT 300)
+target_compile_definitions(security_nvmfd PRIVATE NVMFD_PATH="$<TARGET_FILE:nvmfd>")
+add_dependencies(security_nvmfd nvmfd)

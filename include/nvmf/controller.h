@@ -24,7 +24,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nvmf/auth.h"
 #include "nvmf/spec.h"
+#include "nvmf/tls.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -66,6 +68,32 @@ struct nvmf_subsys_conf {
 	struct nvmf_ns_conf *ns;
 	uint16_t cntlid_min, cntlid_max; /* 0: 1 and NVMF_CNTLID_MAX */
 	uint16_t max_io_queues;          /* 0: the target's limit */
+	/* Every host must authenticate (DH-HMAC-CHAP): one without a secret
+	 * in the target's host entries is refused.  Hosts with a secret
+	 * authenticate whether this is set or not. */
+	bool dhchap_required;
+};
+
+/*
+ * A host's credentials, kept per host as the Linux target does (configfs
+ * hosts/<nqn>/dhchap_key, dhchap_ctrl_key, dhchap_hash, dhchap_dhgroup).
+ * Strings are the text forms `nvme gen-dhchap-key` and `nvme gen-tls-key`
+ * print; "" means none.  The target keeps only parsed copies.
+ */
+struct nvmf_host_conf {
+	char nqn[NVMF_NQN_SIZE];
+	char dhchap_key[NVMF_DHCHAP_SECRET_MAX];      /* host secret (DHHC-1) */
+	char dhchap_ctrl_key[NVMF_DHCHAP_SECRET_MAX]; /* controller secret: bidirectional */
+	uint8_t dhchap_hash;          /* enum nvmf_dhchap_hash; 0: SHA-256 */
+	uint8_t dhchap_dhgroup;       /* enum nvmf_dhchap_dhgroup; 0: null */
+	char tls_key[NVMF_TLS_KEY_STRING_MAX];        /* PSK (NVMeTLSkey-1) */
+};
+
+/* TLS on a port (NVMe/TCP 1.1 §3.6; discovery TREQ and TSAS). */
+enum nvmf_port_tls {
+	NVMF_PORT_TLS_NONE = 0,       /* plaintext only */
+	NVMF_PORT_TLS_REQUIRED,       /* TLS 1.3 only: a plaintext ICReq is refused */
+	NVMF_PORT_TLS_OPTIONAL,       /* either, decided by the host's first byte */
 };
 
 struct nvmf_port_conf {
@@ -75,6 +103,7 @@ struct nvmf_port_conf {
 	char trsvcid[32];                /* TCP port; "0": an ephemeral one */
 	uint32_t inline_data_size;       /* in-capsule data per I/O command, bytes;
 	                                    UINT32_MAX: the target's default */
+	enum nvmf_port_tls tls;
 	unsigned nsubsys;
 	char (*subsystems)[NVMF_NQN_SIZE]; /* NQNs served here (none: discovery only) */
 };
@@ -84,6 +113,8 @@ struct nvmf_target_conf {
 	struct nvmf_port_conf *ports;
 	unsigned nsubsys;
 	struct nvmf_subsys_conf *subsys;
+	unsigned nhosts;
+	struct nvmf_host_conf *hosts;    /* credentials; NQNs unique */
 };
 
 /* Limits and defaults for the whole target. */
@@ -93,7 +124,8 @@ struct nvmf_target_params {
 	uint16_t max_queue_depth;     /* entries per queue: CAP.MQES + 1 (128) */
 	uint32_t max_io_size;         /* bytes per command, a power of two >= 4096 (128 KiB) */
 	uint32_t inline_data_size;    /* default in-capsule data (16 KiB) */
-	uint32_t connect_timeout_ms;  /* a new connection must Connect within (10000) */
+	uint32_t connect_timeout_ms;  /* a new connection must Connect within (10000);
+	                                 the TLS handshake counts against it */
 	uint32_t shutdown_timeout_ms; /* graceful shutdown waits this long (10000) */
 	unsigned io_workers;          /* threads for blocking backend I/O (4) */
 	bool allow_digests;           /* permit header/data digests (true) */
@@ -129,7 +161,9 @@ int nvmf_target_listen_port(struct nvmf_target *target, uint16_t portid);
 
 /*
  * Serve an already accepted TCP connection as if it had arrived on portid
- * (the target takes the fd).  Returns 0 or an errno.
+ * (the target takes the fd).  On a TLS port the handshake runs on a thread
+ * of its own, bounded by connect_timeout_ms, and this returns at once.
+ * Returns 0 or an errno.
  */
 int nvmf_target_add_connection(struct nvmf_target *target, int fd, uint16_t portid);
 
@@ -152,6 +186,8 @@ struct nvmf_target_stats {
 	uint64_t kato_expired;        /* associations torn down by keep alive */
 	uint64_t connect_timeouts;    /* connections closed before Connect */
 	uint64_t refused_connections; /* over max_connections */
+	uint64_t tls_refused;         /* TLS handshakes failed or refused */
+	uint64_t auth_failures;       /* DH-HMAC-CHAP transactions failed */
 };
 void nvmf_target_get_stats(struct nvmf_target *target, struct nvmf_target_stats *stats);
 

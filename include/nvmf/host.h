@@ -98,6 +98,19 @@ struct nvmf_host_opts {
 	struct nvmf_engine *engine; /* NULL: the default engine */
 	nvmf_aen_cb *aen_cb;
 	void *aen_arg;
+	/*
+	 * Secure channels.  DH-HMAC-CHAP (TP 8006) runs on every queue whose
+	 * Connect response asks for it; with a controller secret the
+	 * controller must ask, and prove that secret.  TLS 1.3 (TP 8011) runs
+	 * before every queue's ICReq.  Secrets are the text forms
+	 * `nvme gen-dhchap-key` / `nvme gen-tls-key` print; they are parsed at
+	 * nvmf_connect and not referenced afterwards.
+	 */
+	const char *dhchap_secret;      /* [--dhchap-secret] DHHC-1 host secret */
+	const char *dhchap_ctrl_secret; /* [--dhchap-ctrl-secret] bidirectional */
+	bool tls;                       /* [--tls] TLS on this connection; needs tls_key */
+	const char *tls_key;            /* [--tls-key] NVMeTLSkey-1 PSK */
+	int tls_identity_version;       /* 0: "NVMe0R.." (default), 1: TP 8018 "NVMe1R.." */
 };
 
 /* Defaults as nvme-cli and the Linux host use them. */
@@ -172,6 +185,14 @@ const char *nvmf_ctrl_trsvcid(const struct nvmf_ctrl *ctrl);
 int nvmf_ctrl_queue_info(const struct nvmf_ctrl *ctrl, unsigned qid, struct nvmf_qpair_info *info);
 /* Successful reconnections so far. */
 unsigned nvmf_ctrl_reconnects(const struct nvmf_ctrl *ctrl);
+/*
+ * The DH-HMAC-CHAP the admin queue last authenticated with (enum
+ * nvmf_dhchap_hash / nvmf_dhchap_dhgroup of nvmf/auth.h, and whether the
+ * controller proved its secret too); false when the controller asked for
+ * none.  The TLS cipher of a queue is in nvmf_qpair_info.tls_cipher.
+ */
+bool nvmf_ctrl_auth_info(const struct nvmf_ctrl *ctrl, uint8_t *hash, uint8_t *dhgroup,
+			 bool *bidirectional);
 
 /* ------------------------------------------------------------------ */
 /* Namespaces                                                          */
@@ -336,6 +357,8 @@ struct nvmf_connect_all_result {
 /*
  * Connect to every NVM subsystem entry of a discovery log, with the other
  * parameters from base.  SQ flow control is disabled where TREQ allows it.
+ * TLS is used where the entry's TSAS says TLS 1.3 and base has a PSK; an
+ * entry whose TREQ requires a secure channel fails without one.
  * traddr_override, when set, replaces each entry's address (for targets
  * that report an address this host does not route to).  *results is
  * malloc()ed, one per record; returns how many controllers connected.

@@ -141,6 +141,7 @@ void ctrl_free(struct nvmf_ctrl *ctrl)
 	NVMF_INFO("nvmfd: controller %u of %s (host %s) freed", ctrl->cntlid, ctrl->subsys->nqn,
 		  ctrl->hostnqn);
 	subsys_put(ctrl->subsys);
+	auth_creds_clear(&ctrl->auth);
 	pthread_mutex_destroy(&ctrl->lock);
 	free(ctrl->io);
 	free(ctrl);

@@ -226,13 +226,14 @@ static bool nqn_field_ok(const char *field)
 }
 
 static void connect_admin(struct nvmf_cmd *cmd, struct nvmf_subsys *subsys,
-			  const struct nvmf_connect_data *data)
+			  const struct nvmf_connect_data *data, const struct ctrl_auth *creds)
 {
 	const struct nvmf_connect_cmd *c = (const struct nvmf_connect_cmd *)cmd_sqe(cmd);
 	struct nvmf_conn *conn = cmd->conn;
 	struct nvmf_target *t = conn->target;
 	struct nvmf_ctrl *ctrl;
 	uint16_t status;
+	int authreq;
 
 	if (data->cntlid != NVMF_CNTLID_DYNAMIC) {
 		NVMF_WARN("nvmfd: %s: admin Connect with CNTLID %#x; only the dynamic model (FFFFh) is served",
@@ -246,21 +247,29 @@ static void connect_admin(struct nvmf_cmd *cmd, struct nvmf_subsys *subsys,
 		connect_invalid(cmd, offsetof(struct nvmf_connect_cmd, sqsize), false);
 		return;
 	}
+	/* Before the controller exists: nothing to undo if this fails. */
+	authreq = auth_queue_setup(conn, creds, data->hostnqn, subsys->nqn, c->kato);
+	if (authreq < 0) {
+		cmd_complete(cmd, NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_INTERNAL_DEVICE_ERROR), 0, 0);
+		return;
+	}
 	ctrl = ctrl_create(t, subsys, conn, data, c->kato, &status);
 	if (ctrl == NULL) {
 		cmd_complete(cmd, status, 0, 0);
 		return;
 	}
+	ctrl->auth = *creds;
 	nvmf_qpair_set_connected(nvmf_capsule_qpair(cmd->nc), 0, (uint16_t)(c->sqsize + 1),
 				 (c->cattr & NVMF_CONNECT_ATTR_DISABLE_SQ_FC) == 0);
 	conn->qid = 0;
 	conn->ctrl = ctrl;
 	atomic_store(&conn->connected, true);
-	NVMF_INFO("nvmfd: %s: %s controller %u for %s on %s (KATO %u ms, sqsize %u%s)", conn->peer,
-		  subsys->discovery ? "discovery" : "NVM", ctrl->cntlid, data->hostnqn,
+	NVMF_INFO("nvmfd: %s: %s controller %u for %s on %s (KATO %u ms, sqsize %u%s%s%s)",
+		  conn->peer, subsys->discovery ? "discovery" : "NVM", ctrl->cntlid, data->hostnqn,
 		  subsys->nqn, c->kato, c->sqsize + 1,
-		  (c->cattr & NVMF_CONNECT_ATTR_DISABLE_SQ_FC) ? ", SQ flow control off" : "");
-	cmd_complete(cmd, 0, ctrl->cntlid, 0);
+		  (c->cattr & NVMF_CONNECT_ATTR_DISABLE_SQ_FC) ? ", SQ flow control off" : "",
+		  conn->tls ? ", TLS" : "", authreq != 0 ? ", DH-HMAC-CHAP required" : "");
+	cmd_complete(cmd, 0, ctrl->cntlid | (uint32_t)authreq, 0);
 }
 
 static void connect_io(struct nvmf_cmd *cmd, struct nvmf_subsys *subsys,
@@ -273,6 +282,7 @@ static void connect_io(struct nvmf_cmd *cmd, struct nvmf_subsys *subsys,
 	uint32_t ipo = 0;
 	bool in_data = false;
 	uint16_t status = 0;
+	int authreq;
 
 	pthread_mutex_lock(&t->lock);
 	for (ctrl = subsys->ctrls; ctrl != NULL; ctrl = ctrl->next)
@@ -317,13 +327,22 @@ static void connect_io(struct nvmf_cmd *cmd, struct nvmf_subsys *subsys,
 		connect_invalid(cmd, ipo, in_data);
 		return;
 	}
+	/* Every queue authenticates on its own (TP 8006); the credentials
+	 * are the association's, fixed at its admin Connect. */
+	authreq = auth_queue_setup(conn, &ctrl->auth, data->hostnqn, subsys->nqn,
+				   atomic_load(&ctrl->kato_ms));
+	if (authreq < 0) {
+		cmd_complete(cmd, NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_INTERNAL_DEVICE_ERROR), 0, 0);
+		conn_mark_closing(conn);
+		return;
+	}
 	nvmf_qpair_set_connected(nvmf_capsule_qpair(cmd->nc), c->qid, (uint16_t)(c->sqsize + 1),
 				 (c->cattr & NVMF_CONNECT_ATTR_DISABLE_SQ_FC) == 0);
 	atomic_store(&conn->connected, true);
 	ctrl_touch(ctrl);
 	NVMF_DEBUG("nvmfd: %s: I/O queue %u of controller %u (sqsize %u)", conn->peer, c->qid,
 		   ctrl->cntlid, c->sqsize + 1);
-	cmd_complete(cmd, 0, ctrl->cntlid, 0);
+	cmd_complete(cmd, 0, ctrl->cntlid | (uint32_t)authreq, 0);
 }
 
 static void connect_data_received(struct nvmf_cmd *cmd)
@@ -334,6 +353,7 @@ static void connect_data_received(struct nvmf_cmd *cmd)
 	struct nvmf_target *t = conn->target;
 	struct nvmf_subsys *subsys = NULL;
 	struct nvmf_port *port;
+	struct ctrl_auth creds;
 	bool allowed = false;
 
 	/* The data is in; the rest completes the Connect on this thread. */
@@ -348,6 +368,22 @@ static void connect_data_received(struct nvmf_cmd *cmd)
 		connect_invalid(cmd, offsetof(struct nvmf_connect_data, hostnqn), true);
 		return;
 	}
+	/* The TLS PSK identity names host and subsystem (TP 8011): the
+	 * Connect must be for those, or a key would open other doors. */
+	if (conn->tls && strcmp(data->hostnqn, conn->tls_hostnqn) != 0) {
+		NVMF_WARN("nvmfd: %s: Connect as host %s, but the TLS PSK identity is host %s: refused",
+			  conn->peer, data->hostnqn, conn->tls_hostnqn);
+		cmd_complete(cmd, NVME_STATUS(NVME_SCT_COMMAND_SPECIFIC, NVME_SC_CONNECT_INVALID_HOST),
+			     offsetof(struct nvmf_connect_data, hostnqn) | NVMF_CONNECT_IPO_DATA, 0);
+		return;
+	}
+	if (conn->tls && strcmp(data->subnqn, conn->tls_subnqn) != 0) {
+		NVMF_WARN("nvmfd: %s: Connect to %s, but the TLS PSK identity is for %s: refused",
+			  conn->peer, data->subnqn, conn->tls_subnqn);
+		connect_invalid(cmd, offsetof(struct nvmf_connect_data, subnqn), true);
+		return;
+	}
+	memset(&creds, 0, sizeof(creds));
 	pthread_mutex_lock(&t->lock);
 	if (strcmp(data->subnqn, NVMF_DISCOVERY_NQN) == 0) {
 		subsys = t->discovery;
@@ -362,8 +398,10 @@ static void connect_data_received(struct nvmf_cmd *cmd)
 			allowed = subsys_host_allowed(subsys, data->hostnqn);
 	}
 	/* Held while connecting: a reload may remove the subsystem meanwhile. */
-	if (subsys != NULL)
+	if (subsys != NULL) {
 		subsys->refs++;
+		auth_ctrl_creds(t, subsys, data->hostnqn, &creds);
+	}
 	pthread_mutex_unlock(&t->lock);
 	if (subsys == NULL) {
 		NVMF_WARN("nvmfd: %s: Connect to unknown subsystem %s (host %s)", conn->peer,
@@ -377,10 +415,11 @@ static void connect_data_received(struct nvmf_cmd *cmd)
 		cmd_complete(cmd, NVME_STATUS(NVME_SCT_COMMAND_SPECIFIC, NVME_SC_CONNECT_INVALID_HOST),
 			     offsetof(struct nvmf_connect_data, hostnqn) | NVMF_CONNECT_IPO_DATA, 0);
 	} else if (c->qid == 0) {
-		connect_admin(cmd, subsys, data);
+		connect_admin(cmd, subsys, data, &creds);
 	} else {
 		connect_io(cmd, subsys, data);
 	}
+	auth_creds_clear(&creds);
 	subsys_put(subsys);
 }
 
@@ -435,6 +474,19 @@ static void handle_fabrics(struct nvmf_cmd *cmd)
 	}
 	if (!atomic_load(&conn->connected)) {
 		cmd_complete(cmd, NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_COMMAND_SEQUENCE_ERROR), 0, 0);
+		return;
+	}
+	if (c->fctype == NVMF_FCTYPE_AUTH_SEND) {
+		auth_send(cmd);
+		return;
+	}
+	if (c->fctype == NVMF_FCTYPE_AUTH_RECV) {
+		auth_receive(cmd);
+		return;
+	}
+	if (!atomic_load(&conn->authenticated)) {
+		cmd_complete(cmd, NVME_STATUS(NVME_SCT_COMMAND_SPECIFIC,
+					      NVME_SC_AUTHENTICATION_REQUIRED), 0, 0);
 		return;
 	}
 	switch (c->fctype) {
@@ -513,6 +565,14 @@ static void conn_receive(void *arg, struct nvmf_capsule *nc)
 		cmd_complete(cmd, NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_COMMAND_SEQUENCE_ERROR), 0, 0);
 		return;
 	}
+	if (!atomic_load(&conn->authenticated)) {
+		/* Nothing but Authentication Send/Receive until then (TP 8006). */
+		NVMF_DEBUG("nvmfd: %s: queue %u: opcode %#x before authentication", conn->peer,
+			   conn->qid, sqe->opc);
+		cmd_complete(cmd, NVME_STATUS(NVME_SCT_COMMAND_SPECIFIC,
+					      NVME_SC_AUTHENTICATION_REQUIRED), 0, 0);
+		return;
+	}
 	ctrl_touch(conn->ctrl);
 	if (atomic_load_explicit(&t->stopping, memory_order_relaxed)) {
 		/* Shutting down: the host may retry elsewhere or after a reconnect. */
@@ -557,6 +617,7 @@ struct nvmf_conn *conn_alloc(struct nvmf_target *t, const struct nvmf_port *port
 	conn->target = t;
 	conn->portid = port->conf.portid;
 	conn->inline_data_size = port->inline_data_size;
+	conn->port_tls = port->conf.tls;
 	conn->connect_deadline_ms = ctrl_now_ms() + t->params.connect_timeout_ms;
 	snprintf(conn->peer, sizeof(conn->peer), "port %u", port->conf.portid);
 	pthread_mutex_init(&conn->lock, NULL);
@@ -594,6 +655,7 @@ struct nvmf_conn *conn_alloc(struct nvmf_target *t, const struct nvmf_port *port
 
 void conn_release(struct nvmf_conn *conn)
 {
+	auth_queue_free(conn);
 	if (conn->cmds != NULL)
 		for (unsigned i = 0; i < conn->ncmds; i++)
 			free(conn->cmds[i].buf);

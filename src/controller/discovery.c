@@ -46,8 +46,12 @@ static void fill_entry(struct nvmf_discovery_log_entry *e, const struct nvmf_por
 	e->trtype = NVMF_TRTYPE_TCP;
 	e->adrfam = (uint8_t)port->conf.adrfam;
 	e->subtype = subtype;
-	/* Secure channel not specified; SQ flow control may be disabled. */
-	e->treq = NVMF_TREQ_SECURE_NOT_SPECIFIED | NVMF_TREQ_DISABLE_SQFLOW;
+	/* The port's secure channel (TREQ bits 1:0, TSAS SECTYPE: NVMe-oF 1.1
+	 * §5.3, TCP 1.1 §3.6); SQ flow control may be disabled. */
+	e->treq = (port->conf.tls == NVMF_PORT_TLS_REQUIRED	? NVMF_TREQ_SECURE_REQUIRED
+		   : port->conf.tls == NVMF_PORT_TLS_OPTIONAL ? NVMF_TREQ_SECURE_NOT_REQUIRED
+							       : NVMF_TREQ_SECURE_NOT_SPECIFIED) |
+		  NVMF_TREQ_DISABLE_SQFLOW;
 	e->portid = port->conf.portid;
 	e->cntlid = NVMF_CNTLID_DYNAMIC;
 	e->asqsz = CTRL_ADMIN_QSIZE;
@@ -56,7 +60,8 @@ static void fill_entry(struct nvmf_discovery_log_entry *e, const struct nvmf_por
 	snprintf(e->trsvcid, sizeof(e->trsvcid), "%u", port->bound_port);
 	snprintf(e->subnqn, sizeof(e->subnqn), "%s", nqn);
 	entry_traddr(port, ctrl, e->traddr, sizeof(e->traddr));
-	e->tsas.tcp.sectype = NVMF_TCP_SECTYPE_NONE;
+	e->tsas.tcp.sectype = port->conf.tls != NVMF_PORT_TLS_NONE ? NVMF_TCP_SECTYPE_TLS13
+								    : NVMF_TCP_SECTYPE_NONE;
 }
 
 /* Fills in (entries != NULL) the entries the host may see; returns the count. */
@@ -132,6 +137,7 @@ uint64_t discovery_signature(struct nvmf_target *t)
 		h = fnv1a(h, &port->conf.adrfam, sizeof(port->conf.adrfam));
 		h = fnv_str(h, port->conf.traddr);
 		h = fnv1a(h, &port->bound_port, sizeof(port->bound_port));
+		h = fnv1a(h, &port->conf.tls, sizeof(port->conf.tls));
 		for (unsigned i = 0; i < port->conf.nsubsys; i++)
 			h = fnv_str(h, port->conf.subsystems[i]);
 	}

@@ -70,6 +70,7 @@ struct nvmf_subsys {
 	char (*hosts)[NVMF_NQN_SIZE];
 	uint16_t cntlid_min, cntlid_max, next_cntlid;
 	uint16_t max_io_queues;
+	bool dhchap_required;
 	struct nvmf_ctrl *ctrls;       /* target lock */
 	pthread_rwlock_t ns_lock;
 	struct nvmf_ns *ns[NVMF_MAX_NSID + 1];
@@ -82,6 +83,35 @@ struct nvmf_port {
 	uint16_t bound_port;           /* what trsvcid resolved to */
 	uint32_t inline_data_size;
 };
+
+/* A host entry's credentials, parsed (auth.c).  Holds secrets: cleansed
+ * when freed. */
+struct host_cred {
+	char nqn[NVMF_NQN_SIZE];
+	bool has_dhchap;
+	bool has_ctrl_key;
+	bool has_tls;
+	uint8_t hash;                  /* enum nvmf_dhchap_hash */
+	uint8_t dhgroup;               /* enum nvmf_dhchap_dhgroup */
+	struct nvmf_dhchap_key dhchap_key;
+	struct nvmf_dhchap_key ctrl_key;
+	struct nvmf_tls_key tls_key;
+};
+
+/* What a controller's queues authenticate with, fixed at the admin
+ * Connect so that a reload does not change a live association. */
+struct ctrl_auth {
+	bool required;                 /* DH-HMAC-CHAP on every queue */
+	bool has_key;                  /* false: required, but the host has none */
+	bool has_ctrl_key;
+	uint8_t hash;
+	uint8_t dhgroup;
+	struct nvmf_dhchap_key host_key;
+	struct nvmf_dhchap_key ctrl_key;
+};
+
+struct conn_auth;
+struct tls_accept;
 
 struct nvmf_cmd {
 	struct nvmf_conn *conn;
@@ -108,6 +138,11 @@ struct nvmf_conn {
 	struct nvmf_qpair *qp;
 	uint16_t portid;
 	uint32_t inline_data_size;
+	enum nvmf_port_tls port_tls;   /* what the port asks of the connection */
+	/* TLS: the NQNs of the PSK identity; Connect must name these. */
+	bool tls;
+	char tls_hostnqn[NVMF_NQN_SIZE];
+	char tls_subnqn[NVMF_NQN_SIZE];
 	char peer[64];                 /* for log lines */
 	struct sockaddr_storage local; /* the address the host reached us on */
 	/* Set by Connect on the receive thread; read by others after that. */
@@ -117,6 +152,11 @@ struct nvmf_conn {
 	_Atomic bool connected;
 	_Atomic bool refusing;         /* commands beyond the contexts were refused */
 	_Atomic bool overrun;          /* responses ran out: being dropped */
+	/* DH-HMAC-CHAP (auth.c): set up by Connect before `connected`. */
+	_Atomic bool authenticated;    /* commands other than Authentication
+	                                  Send/Receive may run */
+	struct conn_auth *auth;        /* NULL: the queue needs no authentication */
+	_Atomic uint64_t auth_deadline_ms; /* transaction timer; 0: none running */
 	bool closing;                  /* target lock: the reaper frees it */
 	uint64_t connect_deadline_ms;
 	pthread_mutex_t lock;          /* the context pool */
@@ -139,6 +179,7 @@ struct nvmf_ctrl {
 	char hostnqn[NVMF_NQN_SIZE];
 	uint8_t hostid[16];
 	struct sockaddr_storage local;
+	struct ctrl_auth auth;         /* set before the admin Connect completes */
 	uint32_t ioccsz;
 	uint16_t max_qsize;
 	_Atomic uint32_t kato_ms;
@@ -185,6 +226,9 @@ struct nvmf_target {
 	pthread_t reaper;
 	pthread_t listener;
 	int wake[2];                   /* listener wake-up pipe */
+	struct host_cred *hosts;       /* credentials by host NQN */
+	unsigned nhosts;
+	struct tls_accept *accepting;  /* TLS handshakes under way (tls_accept.c) */
 	struct nvmf_workq *wq;
 	struct nvmf_target_stats stats;
 };
@@ -248,6 +292,37 @@ void ns_put(struct nvmf_ns *ns);
 /* Map a backend errno to an NVMe status. */
 uint16_t io_errno_status(int rc, bool write);
 
+/* auth.c: DH-HMAC-CHAP (TP 8006) on the controller's queues */
+/* Parse and check a configuration's host entries; 0, or an errno with err. */
+int auth_hosts_parse(const struct nvmf_target_conf *conf, struct host_cred **out,
+		     char *err, size_t errlen);
+/* Cleanse and free. */
+void auth_hosts_free(struct host_cred *hosts, unsigned n);
+/* A host's entry (target lock held), or NULL. */
+const struct host_cred *auth_find_host(const struct nvmf_target *t, const char *hostnqn);
+/* The credentials a host's association on subsys uses (target lock held). */
+void auth_ctrl_creds(const struct nvmf_target *t, const struct nvmf_subsys *subsys,
+		     const char *hostnqn, struct ctrl_auth *out);
+/*
+ * After a queue's Connect: make the queue wait for authentication when the
+ * association needs it.  Returns the Connect response's AUTHREQ bits
+ * (NVMF_CONNECT_RSP_ATR or 0), or -ENOMEM.
+ */
+int auth_queue_setup(struct nvmf_conn *conn, const struct ctrl_auth *creds,
+		     const char *hostnqn, const char *subnqn, uint32_t kato_ms);
+/* Authentication Send / Receive (fctype 05h / 06h). */
+void auth_send(struct nvmf_cmd *cmd);
+void auth_receive(struct nvmf_cmd *cmd);
+void auth_queue_free(struct nvmf_conn *conn);
+void auth_creds_clear(struct ctrl_auth *creds);
+
+/* tls_accept.c: TLS 1.3 (NVMe/TCP 1.1 §3.6) before a connection's ICReq */
+/* Handshake on a thread of its own, then the queue pair; takes fd. */
+int tls_accept_start(struct nvmf_target *t, struct nvmf_conn *conn,
+		     const struct nvmf_qpair_params *params, int fd);
+/* Shutdown: cut the handshakes under way short. */
+void tls_accept_abort_all(struct nvmf_target *t);
+
 /* discovery.c */
 /* Build the discovery log for a host into a new buffer (free it). */
 uint8_t *discovery_log_build(struct nvmf_target *t, struct nvmf_ctrl *ctrl, size_t *len);
@@ -263,6 +338,11 @@ bool port_has_subsys(const struct nvmf_port *port, const char *nqn);
 struct nvmf_port *target_find_port(struct nvmf_target *t, uint16_t portid);
 struct nvmf_subsys *target_find_subsys(struct nvmf_target *t, const char *nqn);
 void target_wake_reaper(struct nvmf_target *t);
+/* End a controller's association: every queue closes (any thread). */
+void ctrl_kill(struct nvmf_ctrl *ctrl);
+/* A thread with every signal blocked (attr may be NULL). */
+int target_start_thread(pthread_t *thread, const pthread_attr_t *attr, void *(*fn)(void *),
+			void *arg);
 
 /*
  * Connections without sockets (tests, fuzz targets): reserve one on portid

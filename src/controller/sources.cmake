@@ -6,4 +6,6 @@ list(APPEND NVMF_SOURCES
   controller/admin.c
   controller/io.c
   controller/discovery.c
+  controller/auth.c
+  controller/tls_accept.c
 )

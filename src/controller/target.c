@@ -244,6 +244,7 @@ static void subsys_apply_attrs(struct nvmf_subsys *s, const struct nvmf_subsys_c
 		 c->firmware[0] != '\0' ? c->firmware : CTRL_FIRMWARE);
 	s->allow_any_host = c->allow_any_host;
 	s->max_io_queues = c->max_io_queues;
+	s->dhchap_required = c->dhchap_required;
 	if (c->cntlid_min != 0) {
 		s->cntlid_min = c->cntlid_min;
 		s->cntlid_max = c->cntlid_max;
@@ -317,6 +318,16 @@ static bool port_number(const char *s, uint16_t *port)
 		return false;
 	*port = (uint16_t)v;
 	return true;
+}
+
+/* Host entries parse, and a port requiring TLS has hosts with keys. */
+static int validate_hosts(const struct nvmf_target_conf *conf, char *err, size_t errlen)
+{
+	struct host_cred *creds;
+	int rc = auth_hosts_parse(conf, &creds, err, errlen);
+
+	auth_hosts_free(creds, conf->nhosts);
+	return rc;
 }
 
 int nvmf_target_conf_validate(const struct nvmf_target_conf *conf, char *err, size_t errlen)
@@ -397,6 +408,11 @@ int nvmf_target_conf_validate(const struct nvmf_target_conf *conf, char *err, si
 				 p->portid, p->trsvcid);
 			return EINVAL;
 		}
+		if (p->tls != NVMF_PORT_TLS_NONE && p->tls != NVMF_PORT_TLS_REQUIRED &&
+		    p->tls != NVMF_PORT_TLS_OPTIONAL) {
+			snprintf(err, errlen, "port %u: unknown TLS mode %d", p->portid, (int)p->tls);
+			return EINVAL;
+		}
 		if (p->inline_data_size != UINT32_MAX &&
 		    (p->inline_data_size > MAX_INLINE_DATA || p->inline_data_size % 16 != 0)) {
 			snprintf(err, errlen, "port %u: inline data size %u: want a multiple of 16 up to %u",
@@ -415,7 +431,7 @@ int nvmf_target_conf_validate(const struct nvmf_target_conf *conf, char *err, si
 			}
 		}
 	}
-	return 0;
+	return validate_hosts(conf, err, errlen);
 }
 
 /* ------------------------------------------------------------------ */
@@ -499,7 +515,8 @@ static bool traddr_loopback(const struct nvmf_port_conf *c)
 /* Threads                                                             */
 /* ------------------------------------------------------------------ */
 
-static int start_thread(pthread_t *thread, void *(*fn)(void *), void *arg)
+int target_start_thread(pthread_t *thread, const pthread_attr_t *attr, void *(*fn)(void *),
+			void *arg)
 {
 	sigset_t all, old;
 	int rc;
@@ -507,9 +524,14 @@ static int start_thread(pthread_t *thread, void *(*fn)(void *), void *arg)
 	/* Signals belong to the application's threads. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = pthread_create(thread, NULL, fn, arg);
+	rc = pthread_create(thread, attr, fn, arg);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return rc;
+}
+
+static int start_thread(pthread_t *thread, void *(*fn)(void *), void *arg)
+{
+	return target_start_thread(thread, NULL, fn, arg);
 }
 
 void target_wake_reaper(struct nvmf_target *t)
@@ -527,6 +549,16 @@ static void ctrl_kill_locked(struct nvmf_ctrl *ctrl)
 	for (unsigned q = 1; q <= ctrl->max_io_queues; q++)
 		if (ctrl->io[q] != NULL)
 			ctrl->io[q]->closing = true;
+}
+
+void ctrl_kill(struct nvmf_ctrl *ctrl)
+{
+	struct nvmf_target *t = ctrl->target;
+
+	pthread_mutex_lock(&t->lock);
+	ctrl_kill_locked(ctrl);
+	pthread_cond_broadcast(&t->cond);
+	pthread_mutex_unlock(&t->lock);
 }
 
 static void check_kato_locked(struct nvmf_target *t, struct nvmf_subsys *s, uint64_t now)
@@ -563,6 +595,17 @@ static void *reaper_main(void *arg)
 				  t->params.connect_timeout_ms);
 			t->stats.connect_timeouts++;
 			c->closing = true;
+		}
+		for (struct nvmf_conn *c = t->conns; c != NULL; c = c->next) {
+			uint64_t deadline = atomic_load(&c->auth_deadline_ms);
+
+			/* A DH-HMAC-CHAP transaction stalled (TP 8006 timer). */
+			if (c->closing || deadline == 0 || now < deadline || !atomic_load(&c->connected))
+				continue;
+			NVMF_WARN("nvmfd: %s: queue %u: authentication not completed in time, ending the association",
+				  c->peer, c->qid);
+			t->stats.auth_failures++;
+			ctrl_kill_locked(c->ctrl);
 		}
 		check_kato_locked(t, t->discovery, now);
 		for (struct nvmf_subsys *s = t->subsystems; s != NULL; s = s->next)
@@ -858,6 +901,8 @@ int nvmf_target_add_connection(struct nvmf_target *t, int fd, uint16_t portid)
 	len = sizeof(conn->local);
 	if (getsockname(fd, (struct sockaddr *)&conn->local, &len) != 0)
 		memset(&conn->local, 0, sizeof(conn->local));
+	if (conn->port_tls != NVMF_PORT_TLS_NONE)
+		return tls_accept_start(t, conn, &params, fd);
 	params.tcp.fd = fd;
 	/* From here the queue pair owns the socket, and closes it on failure. */
 	qp = nvmf_qpair_create(&params);
@@ -1062,6 +1107,8 @@ int nvmf_target_configure(struct nvmf_target *t, const struct nvmf_target_conf *
 	struct subsys_plan *plans;
 	struct nvmf_port *ports = NULL, *old_ports;
 	struct nvmf_subsys *removed = NULL;
+	struct host_cred *creds, *old_creds;
+	unsigned old_ncreds;
 	uint64_t sig;
 	int rc;
 
@@ -1072,8 +1119,12 @@ int nvmf_target_configure(struct nvmf_target *t, const struct nvmf_target_conf *
 		snprintf(err, errlen, "the target is shutting down");
 		return ESHUTDOWN;
 	}
+	rc = auth_hosts_parse(conf, &creds, err, errlen);
+	if (rc != 0)
+		return rc;
 	plans = calloc(conf->nsubsys ? conf->nsubsys : 1, sizeof(*plans));
 	if (plans == NULL) {
+		auth_hosts_free(creds, conf->nhosts);
 		snprintf(err, errlen, "out of memory");
 		return ENOMEM;
 	}
@@ -1081,6 +1132,7 @@ int nvmf_target_configure(struct nvmf_target *t, const struct nvmf_target_conf *
 		rc = plan_subsystem(t, &plans[i], &conf->subsys[i], err, errlen);
 	if (rc != 0) {
 		plan_release(plans, conf->nsubsys);
+		auth_hosts_free(creds, conf->nhosts);
 		return rc;
 	}
 	listener_stop(t);
@@ -1088,6 +1140,7 @@ int nvmf_target_configure(struct nvmf_target *t, const struct nvmf_target_conf *
 	if (rc != 0) {
 		unplan_ports(t, ports);
 		plan_release(plans, conf->nsubsys);
+		auth_hosts_free(creds, conf->nhosts);
 		if (t->configured)
 			listener_start(t);
 		return rc;
@@ -1129,6 +1182,12 @@ int nvmf_target_configure(struct nvmf_target *t, const struct nvmf_target_conf *
 	}
 	old_ports = t->ports;
 	t->ports = ports;
+	/* Credentials: new Connects and handshakes use these; associations
+	 * keep what they authenticated with. */
+	old_creds = t->hosts;
+	old_ncreds = t->nhosts;
+	t->hosts = creds;
+	t->nhosts = conf->nhosts;
 	sig = discovery_signature(t);
 	if (t->configured && sig != t->disc_signature) {
 		t->genctr++;
@@ -1145,6 +1204,7 @@ int nvmf_target_configure(struct nvmf_target *t, const struct nvmf_target_conf *
 		plans[i].created = false; /* now owned by the target */
 	}
 	plan_release(plans, conf->nsubsys);
+	auth_hosts_free(old_creds, old_ncreds);
 	while (old_ports != NULL) {
 		struct nvmf_port *p = old_ports;
 
@@ -1158,8 +1218,11 @@ int nvmf_target_configure(struct nvmf_target *t, const struct nvmf_target_conf *
 		subsys_put(s);
 	}
 	for (struct nvmf_port *p = ports; p != NULL; p = p->next)
-		NVMF_INFO("nvmfd: port %u listening on %s port %u (%u subsystem(s))", p->conf.portid,
-			  p->conf.traddr, p->bound_port, p->conf.nsubsys);
+		NVMF_INFO("nvmfd: port %u listening on %s port %u (%u subsystem(s)%s)", p->conf.portid,
+			  p->conf.traddr, p->bound_port, p->conf.nsubsys,
+			  p->conf.tls == NVMF_PORT_TLS_REQUIRED   ? ", TLS 1.3 required"
+			  : p->conf.tls == NVMF_PORT_TLS_OPTIONAL ? ", TLS 1.3 or plaintext"
+								  : "");
 	t->configured = true;
 	target_wake_reaper(t);
 	rc = listener_start(t);
@@ -1206,6 +1269,7 @@ int nvmf_target_shutdown(struct nvmf_target *t)
 		return 0;
 	NVMF_INFO("nvmfd: shutting down: no new connections, finishing commands in flight");
 	listener_stop(t);
+	tls_accept_abort_all(t);
 	pthread_mutex_lock(&t->lock);
 	for (struct nvmf_port *p = t->ports; p != NULL; p = p->next) {
 		if (p->listen_fd >= 0)
@@ -1265,6 +1329,7 @@ void nvmf_target_destroy(struct nvmf_target *t)
 		subsys_put(s);
 	}
 	subsys_put(t->discovery);
+	auth_hosts_free(t->hosts, t->nhosts);
 	close(t->wake[0]);
 	close(t->wake[1]);
 	pthread_cond_destroy(&t->cond);

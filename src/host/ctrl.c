@@ -148,11 +148,19 @@ static int queue_open(struct nvmf_ctrl *c, struct host_queue *q, struct nvmf_err
 		.receive_cb = queue_receive,
 		.cb_arg = q,
 	};
+	struct nvmf_tls_session *tls = NULL;
 	int fd = tcp_connect(c, err);
 	int e;
 
 	if (fd < 0)
 		return fd;
+	if (c->tls) {
+		tls = host_tls_handshake(c, fd, err);
+		if (tls == NULL) {
+			close(fd);
+			return -(err->errnum != 0 ? err->errnum : EPROTO);
+		}
+	}
 	p.tcp = (struct nvmf_tcp_params){
 		.fd = fd,
 		.header_digests = c->opts.hdr_digest,
@@ -161,6 +169,7 @@ static int queue_open(struct nvmf_ctrl *c, struct host_queue *q, struct nvmf_err
 		.max_io_size = q->qid == 0 ? c->opts.max_io_size : c->max_io_size,
 		.connect_timeout_ms = timeout_ms_or(c->opts.connect_timeout_ms,
 						    DEFAULT_CONNECT_TIMEOUT_MS),
+		.tls = tls,
 	};
 	atomic_store(&q->dead, false);
 	q->qp = nvmf_qpair_create(&p);
@@ -176,6 +185,9 @@ static int queue_open(struct nvmf_ctrl *c, struct host_queue *q, struct nvmf_err
 			       "digest mismatch? (header digest %s, data digest %s requested)",
 			       c->traddr, c->trsvcid, strerror(e), c->opts.hdr_digest ? "on" : "off",
 			       c->opts.data_digest ? "on" : "off");
+	else if (e == ECONNRESET && !c->tls)
+		host_set_error(err, e, 0, "%s:%s reset the connection at ICReq: does the port "
+			       "require TLS (--tls-key)?", c->traddr, c->trsvcid);
 	else
 		host_set_error(err, e, 0, "connection setup (ICReq/ICResp) with %s:%s failed: %s",
 			       c->traddr, c->trsvcid, strerror(e));
@@ -284,16 +296,11 @@ static int fabrics_connect(struct nvmf_ctrl *c, struct host_queue *q, struct nvm
 		host_connect_error(c, q->qid, &cpl, err);
 		return ret;
 	}
-	if (q->qid == 0) {
-		if ((cpl.cdw0 & (NVMF_CONNECT_RSP_ATR | NVMF_CONNECT_RSP_ASCR)) != 0) {
-			host_set_error(err, EACCES, 0, "%s requires in-band authentication "
-				       "(DH-HMAC-CHAP), which this host does not support", c->name);
-			err->dnr = true;
-			return -EACCES;
-		}
+	if (q->qid == 0)
 		atomic_store(&c->cntlid, (uint16_t)(cpl.cdw0 & 0xffff));
-	}
-	return 0;
+	/* Nothing else on this queue before DH-HMAC-CHAP is done (TP 8006). */
+	return host_authenticate(c, q, cpl.cdw0 & (NVMF_CONNECT_RSP_ATR | NVMF_CONNECT_RSP_ASCR),
+				 err);
 }
 
 static int prop_get(struct nvmf_ctrl *c, uint32_t ofst, bool eight, uint64_t *val,
@@ -944,6 +951,7 @@ static void ctrl_free(struct nvmf_ctrl *c)
 	free(c->ioqs);
 	queue_destroy(&c->admin);
 	ctrl_free_namespaces(c);
+	host_secrets_clear(c);
 	pthread_mutex_destroy(&c->scan_lock);
 	pthread_cond_destroy(&c->cond);
 	pthread_mutex_destroy(&c->lock);
@@ -960,6 +968,7 @@ static int ctrl_setup_opts(struct nvmf_ctrl *c, const struct nvmf_host_opts *opt
 			   struct nvmf_error *err)
 {
 	long ncpu;
+	int ret;
 
 	c->opts = *opts;
 	if (opts->trtype != NVMF_TRTYPE_TCP) {
@@ -1004,7 +1013,7 @@ static int ctrl_setup_opts(struct nvmf_ctrl *c, const struct nvmf_host_opts *opt
 	}
 	if (c->hostnqn[0] == '\0' || opts->hostid == NULL) {
 		char id[NVMF_UUID_STR_SIZE];
-		int ret = nvmf_host_default_ids(c->hostnqn, id);
+		ret = nvmf_host_default_ids(c->hostnqn, id);
 
 		if (ret != 0) {
 			host_set_error(err, -ret, 0, "cannot determine the host NQN: %s",
@@ -1032,6 +1041,9 @@ static int ctrl_setup_opts(struct nvmf_ctrl *c, const struct nvmf_host_opts *opt
 	}
 	if (c->opts.max_io_size < 4096)
 		c->opts.max_io_size = DEFAULT_MAX_IO_SIZE;
+	ret = host_secrets_setup(c, opts, err);
+	if (ret != 0)
+		return ret;
 	if (c->discovery)
 		c->opts.nr_io_queues = 0;
 	c->opts.traddr = c->traddr;

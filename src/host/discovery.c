@@ -181,12 +181,21 @@ int nvmf_connect_all(const struct nvmf_host_opts *base, const struct nvmf_discov
 			r->skipped = true;
 			continue;
 		}
-		if (e->tsas.tcp.sectype != NVMF_TCP_SECTYPE_NONE ||
-		    (e->treq & 0x3) == NVMF_TREQ_SECURE_REQUIRED) {
-			r->skipped = true;
-			host_set_error(&r->err, EOPNOTSUPP, 0,
-				       "entry %zu requires a secure channel (TLS), not supported", i);
+		/* The entry says how to reach it (TREQ, TSAS: NVMe-oF 1.1 §5.3):
+		 * TLS wherever it is offered and we hold a PSK. */
+		if (e->tsas.tcp.sectype == NVMF_TCP_SECTYPE_TLS13 && base->tls_key != NULL) {
+			o.tls = true;
+		} else if (e->tsas.tcp.sectype == NVMF_TCP_SECTYPE_TLS12) {
+			host_set_error(&r->err, EOPNOTSUPP, 0, "entry %zu asks for TLS 1.2, "
+				       "which is not supported (TLS 1.3 only)", i);
 			continue;
+		} else if ((e->treq & 0x3) == NVMF_TREQ_SECURE_REQUIRED) {
+			host_set_error(&r->err, EACCES, 0, "entry %zu requires a secure channel "
+				       "(TLS 1.3): give a TLS PSK (--tls-key)", i);
+			continue;
+		} else if (e->tsas.tcp.sectype == NVMF_TCP_SECTYPE_NONE) {
+			o.tls = false; /* a plaintext port: a PSK would not help */
+			o.tls_key = NULL;
 		}
 		nvmf_discovery_entry_str(e, traddr, sizeof(traddr), trsvcid, sizeof(trsvcid),
 					 subnqn, sizeof(subnqn));

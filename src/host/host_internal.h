@@ -24,7 +24,9 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "nvmf/auth.h"
 #include "nvmf/host.h"
+#include "nvmf/tls.h"
 
 #define HOST_ADMIN_QSIZE 32        /* admin queue entries, as Linux */
 #define HOST_MAX_AERS 4            /* AERs kept outstanding, at most */
@@ -121,6 +123,19 @@ struct nvmf_ctrl {
 	uint8_t hostid[16];
 	char name[256 + 32 + NVMF_HOST_NQN_SIZE + 2]; /* for log lines: ADDR:PORT/SUBNQN */
 	bool discovery;
+
+	/* Secure channels (auth.c), parsed from the options; cleansed at free. */
+	bool has_dhchap;
+	bool has_dhchap_ctrl;
+	bool tls;
+	struct nvmf_dhchap_key dhchap_key;
+	struct nvmf_dhchap_key dhchap_ctrl_key;
+	struct nvmf_tls_key tls_key;
+	_Atomic uint16_t auth_tid;   /* DH-HMAC-CHAP transaction ids, per controller */
+	bool authenticated;          /* lock: the admin queue's last DH-HMAC-CHAP */
+	uint8_t auth_hash;
+	uint8_t auth_dhgroup;
+	bool auth_bidirectional;
 
 	/* Fixed at the first bring-up. */
 	uint64_t cap;
@@ -223,6 +238,19 @@ int ctrl_get_log(struct nvmf_ctrl *c, bool internal, uint8_t lid, uint32_t nsid,
 		 uint64_t offset, void *buf, size_t len, bool rae);
 int ctrl_scan_namespaces(struct nvmf_ctrl *c, bool internal);
 void ctrl_free_namespaces(struct nvmf_ctrl *c);
+
+/* auth.c: secure channels */
+/* Parse the options' secrets into c (0, or -errno with err). */
+int host_secrets_setup(struct nvmf_ctrl *c, const struct nvmf_host_opts *opts,
+		       struct nvmf_error *err);
+void host_secrets_clear(struct nvmf_ctrl *c);
+/* TLS 1.3 on a connected socket before its ICReq: the session, or NULL
+ * with err (fd stays open). */
+struct nvmf_tls_session *host_tls_handshake(struct nvmf_ctrl *c, int fd, struct nvmf_error *err);
+/* DH-HMAC-CHAP on a queue after its Connect answered with authreq
+ * (AUTHREQ bits of DW0): 0, or an error with err. */
+int host_authenticate(struct nvmf_ctrl *c, struct host_queue *q, uint32_t authreq,
+		      struct nvmf_error *err);
 
 /* discovery.c */
 int host_discovery_log(struct nvmf_ctrl *c, bool internal, struct nvmf_discovery_log **log,

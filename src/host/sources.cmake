@@ -6,4 +6,5 @@ list(APPEND NVMF_SOURCES
   host/discovery.c
   host/names.c
   host/ids.c
+  host/auth.c
 )

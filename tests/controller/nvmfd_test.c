@@ -171,7 +171,7 @@ static void test_config_errors(void)
 	expect_config_error("{\"ports\": [{\"portid\": 1, \"addr\": {\"trtype\": \"tcp\", "
 			    "\"adrfam\": \"ipv4\", \"traddr\": \"127.0.0.1\", \"trsvcid\": \"4420\", "
 			    "\"treq\": \"required\"}}]}",
-			    "ports[0].addr.treq: a secure channel (TLS) is not supported");
+			    "ports[0].addr.treq: a secure channel needs \"tsas\": \"tls1.3\"");
 	expect_config_error("{\"ports\": [{\"portid\": 1, \"addr\": {\"trtype\": \"tcp\", "
 			    "\"adrfam\": \"ipv4\", \"traddr\": \"127.0.0.1\", \"trsvcid\": \"4420\"}, "
 			    "\"referrals\": [{\"name\": \"r\"}]}]}",

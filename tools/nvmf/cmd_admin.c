@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "nvmf.h"
+#include "nvmf/auth.h"
 
 static char *hex_string(const void *buf, size_t len)
 {
@@ -34,6 +35,18 @@ static json_t *json_hex(const void *buf, size_t len)
 static void version_str(uint32_t vs, char *out, size_t len)
 {
 	snprintf(out, len, "%u.%u.%u", vs >> 16, (vs >> 8) & 0xff, vs & 0xff);
+}
+
+/* The admin queue's DH-HMAC-CHAP, or null. */
+static json_t *auth_json(struct nvmf_ctrl *ctrl)
+{
+	uint8_t hash, group;
+	bool bidir;
+
+	if (!nvmf_ctrl_auth_info(ctrl, &hash, &group, &bidir))
+		return json_null();
+	return json_pack("{s:s, s:s, s:b}", "hash", nvmf_dhchap_hash_name(hash), "dhgroup",
+			 nvmf_dhchap_dhgroup_name(group), "bidirectional", bidir);
 }
 
 static json_t *ctrl_json(struct nvmf_ctrl *ctrl)
@@ -69,6 +82,9 @@ static json_t *ctrl_json(struct nvmf_ctrl *ctrl)
 			     nvmf_ctrl_queue_depth(ctrl), "cap", (json_int_t)nvmf_ctrl_cap(ctrl),
 			     "hdr_digest", info.header_digests, "data_digest", info.data_digests,
 			     "hostnqn", nvmf_ctrl_hostnqn(ctrl), "hostid", nvmf_ctrl_hostid(ctrl)));
+	json_object_set_new(o, "tls", info.tls_cipher != NULL ? json_string(info.tls_cipher)
+							       : json_null());
+	json_object_set_new(o, "dhchap", auth_json(ctrl));
 	return o;
 }
 
@@ -77,6 +93,8 @@ static void print_ctrl(struct nvmf_ctrl *ctrl)
 	const struct nvme_id_ctrl *id = nvmf_ctrl_identify(ctrl);
 	char sn[21], mn[41], fr[9], ver[16], nqn[NVMF_HOST_NQN_SIZE];
 	struct nvmf_qpair_info info = {0};
+	uint8_t hash, group;
+	bool bidir;
 
 	id_str(sn, sizeof(sn), id->sn, sizeof(id->sn));
 	id_str(mn, sizeof(mn), id->mn, sizeof(id->mn));
@@ -115,6 +133,12 @@ static void print_ctrl(struct nvmf_ctrl *ctrl)
 	       nvmf_ctrl_queue_depth(ctrl) + 2);
 	printf("  %-12s : header %s, data %s\n", "digests", info.header_digests ? "on" : "off",
 	       info.data_digests ? "on" : "off");
+	printf("  %-12s : %s\n", "tls", info.tls_cipher != NULL ? info.tls_cipher : "off");
+	if (nvmf_ctrl_auth_info(ctrl, &hash, &group, &bidir))
+		printf("  %-12s : DH-HMAC-CHAP %s, %s, %s\n", "auth", nvmf_dhchap_hash_name(hash),
+		       nvmf_dhchap_dhgroup_name(group), bidir ? "bidirectional" : "unidirectional");
+	else
+		printf("  %-12s : none\n", "auth");
 	printf("  %-12s : %s\n", "hostnqn", nvmf_ctrl_hostnqn(ctrl));
 	printf("  %-12s : %s\n", "hostid", nvmf_ctrl_hostid(ctrl));
 }

@@ -29,6 +29,9 @@ enum opt_id {
 	OPT_HDR_DIGEST = 'g',
 	OPT_DATA_DIGEST = 'G',
 	OPT_DISABLE_SQFLOW = 'd',
+	OPT_FOREGROUND = 'f',
+	OPT_DHCHAP_SECRET = 'S',
+	OPT_DHCHAP_CTRL_SECRET = 'C',
 	OPT_OUTPUT = 'o',
 	OPT_VERBOSE = 'v',
 	OPT_HELP = 'h',
@@ -59,6 +62,9 @@ enum opt_id {
 	OPT_MAX_IO_SIZE,
 	OPT_IO_TIMEOUT,
 	OPT_CONNECT_TIMEOUT,
+	OPT_TLS,
+	OPT_TLS_KEY,
+	OPT_TLS_KEY_FILE,
 };
 
 /* Which subcommands take an option. */
@@ -75,7 +81,10 @@ enum opt_id {
 #define C_WRITE_ZEROES (1u << 10)
 #define C_TRIM (1u << 11)
 #define C_PERF (1u << 12)
+#define C_MOUNT (1u << 13)
 #define C_ALL 0xffffu
+#define C_UMOUNT (1u << 16) /* no connection options */
+#define C_MOUNTPOINT (C_MOUNT | C_UMOUNT) /* end with a MOUNTPOINT operand */
 #define C_IO (C_READ | C_WRITE | C_COMPARE | C_FLUSH | C_WRITE_ZEROES | C_TRIM)
 
 struct opt_def {
@@ -103,14 +112,22 @@ static const struct opt_def opt_defs[] = {
 	{"hdr-digest", 0, OPT_HDR_DIGEST, C_ALL, NULL, "header digests"},
 	{"data-digest", 0, OPT_DATA_DIGEST, C_ALL, NULL, "data digests"},
 	{"disable-sqflow", 0, OPT_DISABLE_SQFLOW, C_ALL, NULL, "disable SQ flow control"},
+	{"dhchap-secret", 1, OPT_DHCHAP_SECRET, C_ALL, "KEY",
+	 "DH-HMAC-CHAP host secret (DHHC-1:...)"},
+	{"dhchap-ctrl-secret", 1, OPT_DHCHAP_CTRL_SECRET, C_ALL, "KEY",
+	 "controller secret: the controller authenticates too"},
+	{"tls", 0, OPT_TLS, C_ALL, NULL, "TLS 1.3 (needs --tls-key or --tls-key-file)"},
+	{"tls-key", 1, OPT_TLS_KEY, C_ALL, "KEY",
+	 "TLS PSK (NVMeTLSkey-1:...); implies --tls but for the discovery connection"},
+	{"tls-key-file", 1, OPT_TLS_KEY_FILE, C_ALL, "FILE", "read the TLS PSK from FILE"},
 	{"output-format", 1, OPT_OUTPUT, C_ALL, "FMT", "normal or json"},
 	{"engine", 1, OPT_ENGINE, C_ALL, "SPEC", "transport engine (threads)"},
 	{"max-io-size", 1, OPT_MAX_IO_SIZE, C_ALL, "SIZE", "bytes per command (1M)"},
 	{"io-timeout", 1, OPT_IO_TIMEOUT, C_ALL, "MS", "command timeout (30000)"},
 	{"connect-timeout", 1, OPT_CONNECT_TIMEOUT, C_ALL, "MS",
 	 "per connection setup step (10000)"},
-	{"verbose", 0, OPT_VERBOSE, C_ALL, NULL, "more log output (twice: debug)"},
-	{"help", 0, OPT_HELP, C_ALL, NULL, "this help"},
+	{"verbose", 0, OPT_VERBOSE, C_ALL | C_UMOUNT, NULL, "more log output (twice: debug)"},
+	{"help", 0, OPT_HELP, C_ALL | C_UMOUNT, NULL, "this help"},
 	{"nsid", 1, OPT_NSID, C_IDENTIFY | C_GET_LOG | C_GET_FEATURE | C_IO | C_PERF, "N",
 	 "namespace (default: the first)"},
 	{"offset", 1, OPT_OFFSET, C_IO | C_GET_LOG | C_PERF, "BYTES", "start offset"},
@@ -136,6 +153,7 @@ static const struct opt_def opt_defs[] = {
 	{"queues", 1, OPT_QUEUES, C_PERF, "N", "I/O queues used (1)"},
 	{"verify", 0, OPT_VERIFY, C_PERF, NULL, "write patterns, check every read"},
 	{"size", 1, OPT_SIZE, C_PERF, "SIZE", "region used (the namespace; verify: 256M)"},
+	{"foreground", 0, OPT_FOREGROUND, C_MOUNT, NULL, "stay in the foreground, log to stderr"},
 };
 
 struct cmd_def {
@@ -160,6 +178,8 @@ static const struct cmd_def cmd_defs[] = {
 	{"write-zeroes", C_WRITE_ZEROES, cmd_write_zeroes, "zero a byte range"},
 	{"trim", C_TRIM, cmd_trim, "deallocate a byte range"},
 	{"perf", C_PERF, cmd_perf, "generate load and measure it"},
+	{"mount", C_MOUNT, cmd_mount, "namespaces as files MOUNTPOINT/n<NSID> (FUSE)"},
+	{"umount", C_UMOUNT, cmd_umount, "unmount MOUNTPOINT, wait for flush and disconnect"},
 };
 
 #define NOPTS (sizeof(opt_defs) / sizeof(opt_defs[0]))
@@ -179,11 +199,19 @@ _Noreturn void die(const struct cli *cli, const char *fmt, ...)
 
 static void usage(FILE *out, const struct cmd_def *cmd)
 {
-	fprintf(out, "usage: nvmf COMMAND [options] [nvme+tcp://ADDR[:PORT]/SUBNQN]\n");
+	if (cmd != NULL && cmd->bit == C_UMOUNT)
+		fprintf(out, "usage: nvmf umount [options] MOUNTPOINT\n");
+	else if (cmd != NULL && cmd->bit == C_MOUNT)
+		fprintf(out, "usage: nvmf mount [options] [nvme+tcp://ADDR[:PORT]/SUBNQN] MOUNTPOINT\n");
+	else
+		fprintf(out, "usage: nvmf COMMAND [options] [nvme+tcp://ADDR[:PORT]/SUBNQN]\n");
 	if (cmd == NULL) {
 		fprintf(out, "\ncommands:\n");
 		for (size_t i = 0; i < NCMDS; i++)
 			fprintf(out, "  %-14s %s\n", cmd_defs[i].name, cmd_defs[i].help);
+		fprintf(out, "  %-14s %s\n  %-14s %s\n", "gen-dhchap-key",
+			"print a DH-HMAC-CHAP secret (as nvme gen-dhchap-key)", "gen-tls-key",
+			"print a TLS PSK (as nvme gen-tls-key)");
 		fprintf(out, "\n'nvmf COMMAND --help' lists a command's options.\n");
 		return;
 	}
@@ -366,6 +394,33 @@ void id_str(char *out, size_t out_len, const char *field, size_t field_len)
 	out[n] = '\0';
 }
 
+/* The PSK in a file: the first word that is an interchange key (a
+ * bare key, or nvme-cli's "identity key" lines). */
+static void read_tls_key_file(struct cli *cli, const char *path)
+{
+	char line[1024], *word, *save;
+	bool found = false;
+	FILE *f = fopen(path, "r");
+
+	if (f == NULL)
+		die(cli, "--tls-key-file %s: %s", path, strerror(errno));
+	while (!found && fgets(line, sizeof(line), f) != NULL) {
+		for (word = strtok_r(line, " \t\r\n", &save); word != NULL && !found;
+		     word = strtok_r(NULL, " \t\r\n", &save)) {
+			if (strncmp(word, "NVMeTLSkey-1:", 13) != 0)
+				continue;
+			if (strlen(word) >= sizeof(cli->tls_key_buf))
+				break;
+			memcpy(cli->tls_key_buf, word, strlen(word) + 1);
+			found = true;
+		}
+	}
+	explicit_bzero(line, sizeof(line));
+	fclose(f);
+	if (!found)
+		die(cli, "--tls-key-file %s: no NVMeTLSkey-1 key in it", path);
+}
+
 static void set_option(struct cli *cli, int id, const char *arg)
 {
 	struct nvmf_host_opts *o = &cli->opts;
@@ -398,6 +453,14 @@ static void set_option(struct cli *cli, int id, const char *arg)
 	case OPT_HDR_DIGEST: o->hdr_digest = true; break;
 	case OPT_DATA_DIGEST: o->data_digest = true; break;
 	case OPT_DISABLE_SQFLOW: o->disable_sqflow = true; break;
+	case OPT_DHCHAP_SECRET: o->dhchap_secret = arg; break;
+	case OPT_DHCHAP_CTRL_SECRET: o->dhchap_ctrl_secret = arg; break;
+	case OPT_TLS: o->tls = true; break;
+	case OPT_TLS_KEY: o->tls_key = arg; break;
+	case OPT_TLS_KEY_FILE:
+		read_tls_key_file(cli, arg);
+		o->tls_key = cli->tls_key_buf;
+		break;
 	case OPT_OUTPUT:
 		if (strcmp(arg, "json") == 0)
 			cli->json = true;
@@ -412,6 +475,7 @@ static void set_option(struct cli *cli, int id, const char *arg)
 		if (nvmf_engine_parse(arg, &params) != 0)
 			die(cli, "unknown engine %s", arg);
 		cli->engine = nvmf_engine_create(&params);
+		cli->engine_spec = arg;
 		if (cli->engine == NULL)
 			die(cli, "cannot create engine %s: %s", arg, strerror(errno));
 		o->engine = cli->engine;
@@ -461,6 +525,7 @@ static void set_option(struct cli *cli, int id, const char *arg)
 	case OPT_QUEUES: cli->queues = (unsigned)arg_long(cli, "queues", arg, 1, 128); break;
 	case OPT_VERIFY: cli->verify = true; break;
 	case OPT_SIZE: cli->size = arg_size(cli, "size", arg); break;
+	case OPT_FOREGROUND: cli->foreground = true; break;
 	default: break;
 	}
 }
@@ -499,7 +564,14 @@ static void parse(struct cli *cli, const struct cmd_def *cmd, int argc, char **a
 		}
 		set_option(cli, c, optarg);
 	}
-	if (optind < argc) {
+	if ((cmd->bit & C_MOUNTPOINT) != 0) {
+		if (optind >= argc) {
+			fprintf(stderr, "nvmf %s: a MOUNTPOINT is required\n", cmd->name);
+			exit(EXIT_USAGE);
+		}
+		cli->mountpoint = argv[--argc];
+	}
+	if (optind < argc && cmd->bit != C_UMOUNT) {
 		if (nvmf_parse_uri(argv[optind], &cli->opts, cli->uri_buf, sizeof(cli->uri_buf)) != 0)
 			die(cli, "not a target URI (nvme+tcp://ADDR[:PORT]/SUBNQN): %s", argv[optind]);
 		optind++;
@@ -508,8 +580,12 @@ static void parse(struct cli *cli, const struct cmd_def *cmd, int argc, char **a
 		fprintf(stderr, "nvmf %s: unexpected argument %s\n", cmd->name, argv[optind]);
 		exit(EXIT_USAGE);
 	}
-	if (cli->opts.traddr == NULL)
+	if (cli->opts.traddr == NULL && cmd->bit != C_UMOUNT)
 		die(cli, "a target address is required (-a ADDR or nvme+tcp://ADDR/NQN)");
+	/* A PSK means TLS, except to a discovery controller: its log says
+	 * which subsystems need TLS, and connect-all uses it there. */
+	if (cli->opts.tls_key != NULL && (cmd->bit & (C_DISCOVER | C_CONNECT_ALL)) == 0)
+		cli->opts.tls = true;
 }
 
 int main(int argc, char **argv)
@@ -523,6 +599,11 @@ int main(int argc, char **argv)
 		usage(argc < 2 ? stderr : stdout, NULL);
 		return argc < 2 ? EXIT_USAGE : 0;
 	}
+	/* Key generators: no target, options of their own (nvme-cli's). */
+	if (strcmp(argv[1], "gen-dhchap-key") == 0)
+		return cmd_gen_dhchap_key(argc - 1, argv + 1);
+	if (strcmp(argv[1], "gen-tls-key") == 0)
+		return cmd_gen_tls_key(argc - 1, argv + 1);
 	for (size_t i = 0; i < NCMDS; i++)
 		if (strcmp(argv[1], cmd_defs[i].name) == 0)
 			cmd = &cmd_defs[i];
@@ -540,5 +621,6 @@ int main(int argc, char **argv)
 	ret = cmd->fn(&cli);
 	if (cli.engine != NULL)
 		nvmf_engine_destroy(cli.engine);
+	explicit_bzero(cli.tls_key_buf, sizeof(cli.tls_key_buf));
 	return ret;
 }

@@ -8,7 +8,12 @@
  *
  * nvmfd extensions, under a namespace's "device": "size" (create a missing
  * file this size, e.g. "1G"), "block_size" (512 or 4096), "readonly", and
- * "path": "ramdisk:SIZE".
+ * "path": "ramdisk:SIZE"; under a subsystem's "attr": "dhchap_required".
+ *
+ * Secure channels: a host entry carries the Linux target's per-host
+ * DH-HMAC-CHAP attributes ("dhchap_key", "dhchap_ctrl_key", "dhchap_hash",
+ * "dhchap_dhgroup") and a TLS PSK ("tls_key"); a port's "addr" asks for
+ * TLS with "tsas": "tls1.3" ("treq": "not required" makes it optional).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -332,7 +337,7 @@ static int load_subsystem(struct loader *l, const char *path, json_t *o,
 					   NULL};
 	static const char *const attr_keys[] = {"allow_any_host", "serial", "model", "version",
 						"cntlid_min", "cntlid_max", "pi_enable", "qid_max",
-						"firmware", "ieee_oui", NULL};
+						"firmware", "ieee_oui", "dhchap_required", NULL};
 	char p[PATH_MAX_TEXT], q[PATH_MAX_TEXT];
 	json_t *v, *a;
 	uint64_t n;
@@ -352,6 +357,11 @@ static int load_subsystem(struct loader *l, const char *path, json_t *o,
 		if ((a = json_object_get(v, "allow_any_host")) != NULL) {
 			sub_path(q, p, "allow_any_host");
 			if (get_bool(l, q, a, &s->allow_any_host) != 0)
+				return -1;
+		}
+		if ((a = json_object_get(v, "dhchap_required")) != NULL) {
+			sub_path(q, p, "dhchap_required");
+			if (get_bool(l, q, a, &s->dhchap_required) != 0)
 				return -1;
 		}
 		if ((a = json_object_get(v, "serial")) != NULL) {
@@ -470,6 +480,7 @@ static int load_addr(struct loader *l, const char *path, json_t *o, struct nvmf_
 	static const char *const keys[] = {"adrfam", "traddr", "trsvcid", "trtype", "treq", "tsas",
 					   NULL};
 	char p[PATH_MAX_TEXT], text[64];
+	bool tls = false, required = true;
 	json_t *v;
 
 	if (want_object(l, path, o) || check_keys(l, path, o, keys))
@@ -505,22 +516,31 @@ static int load_addr(struct loader *l, const char *path, json_t *o, struct nvmf_
 			 (long long)json_integer_value(v));
 	else if (get_string(l, p, v, port->trsvcid, sizeof(port->trsvcid)) != 0)
 		return -1;
-	if ((v = json_object_get(o, "treq")) != NULL) {
-		sub_path(p, path, "treq");
-		if (get_string(l, p, v, text, sizeof(text)) != 0)
-			return -1;
-		if (strcmp(text, "required") == 0)
-			return fail(l, p, "a secure channel (TLS) is not supported");
-		if (strcmp(text, "not specified") != 0 && strcmp(text, "not required") != 0)
-			return fail(l, p, "\"%s\": want \"not specified\" or \"not required\"", text);
-	}
+	/* As Linux nvmet: tsas names the security type; with TLS, treq says
+	 * whether plaintext hosts may still come ("not required"). */
 	if ((v = json_object_get(o, "tsas")) != NULL) {
 		sub_path(p, path, "tsas");
 		if (get_string(l, p, v, text, sizeof(text)) != 0)
 			return -1;
-		if (strcmp(text, "none") != 0 && text[0] != '\0')
-			return fail(l, p, "\"%s\": only \"none\" (no TLS) is supported", text);
+		if (strcmp(text, "tls1.3") == 0)
+			tls = true;
+		else if (strcmp(text, "none") != 0 && text[0] != '\0')
+			return fail(l, p, "\"%s\": want \"none\" or \"tls1.3\"", text);
 	}
+	if ((v = json_object_get(o, "treq")) != NULL) {
+		sub_path(p, path, "treq");
+		if (get_string(l, p, v, text, sizeof(text)) != 0)
+			return -1;
+		if (strcmp(text, "required") == 0 && !tls)
+			return fail(l, p, "a secure channel needs \"tsas\": \"tls1.3\"");
+		if (strcmp(text, "not required") == 0)
+			required = false;
+		else if (strcmp(text, "required") != 0 && strcmp(text, "not specified") != 0)
+			return fail(l, p, "\"%s\": want \"not specified\", \"required\" or \"not required\"",
+				    text);
+	}
+	port->tls = !tls ? NVMF_PORT_TLS_NONE
+		    : required ? NVMF_PORT_TLS_REQUIRED : NVMF_PORT_TLS_OPTIONAL;
 	return 0;
 }
 
@@ -614,6 +634,78 @@ static int load_port(struct loader *l, const char *path, json_t *o, struct nvmf_
 	return 0;
 }
 
+/* A key string, checked here so that the error names the field. */
+static int get_key(struct loader *l, const char *path, json_t *v, char *dst, size_t size,
+		   bool tls)
+{
+	struct nvmf_dhchap_key dk;
+	struct nvmf_tls_key tk;
+	char why[160];
+	int rc;
+
+	if (get_string(l, path, v, dst, size) != 0)
+		return -1;
+	rc = tls ? nvmf_tls_key_parse(dst, &tk, why, sizeof(why))
+		 : nvmf_dhchap_key_parse(dst, &dk, why, sizeof(why));
+	explicit_bzero(&dk, sizeof(dk));
+	explicit_bzero(&tk, sizeof(tk));
+	return rc == 0 ? 0 : fail(l, path, "%s", why);
+}
+
+/* A host entry: its NQN, and the credentials Linux keeps per host. */
+static int load_host(struct loader *l, const char *path, json_t *o, struct nvmf_host_conf *h)
+{
+	static const char *const keys[] = {"nqn", "dhchap_key", "dhchap_ctrl_key", "dhchap_hash",
+					   "dhchap_dhgroup", "tls_key", NULL};
+	char p[PATH_MAX_TEXT], text[32];
+	json_t *v;
+	int id;
+
+	if (want_object(l, path, o) || check_keys(l, path, o, keys))
+		return -1;
+	sub_path(p, path, "nqn");
+	if (!json_is_string(json_object_get(o, "nqn")))
+		return fail(l, p, "missing, or not a string");
+	if (get_string(l, p, json_object_get(o, "nqn"), h->nqn, sizeof(h->nqn)) != 0)
+		return -1;
+	if ((v = json_object_get(o, "dhchap_key")) != NULL) {
+		sub_path(p, path, "dhchap_key");
+		if (get_key(l, p, v, h->dhchap_key, sizeof(h->dhchap_key), false) != 0)
+			return -1;
+	}
+	if ((v = json_object_get(o, "dhchap_ctrl_key")) != NULL) {
+		sub_path(p, path, "dhchap_ctrl_key");
+		if (get_key(l, p, v, h->dhchap_ctrl_key, sizeof(h->dhchap_ctrl_key), false) != 0)
+			return -1;
+	}
+	if ((v = json_object_get(o, "dhchap_hash")) != NULL) {
+		sub_path(p, path, "dhchap_hash");
+		if (get_string(l, p, v, text, sizeof(text)) != 0)
+			return -1;
+		id = nvmf_dhchap_hash_from_name(text);
+		if (id <= 0)
+			return fail(l, p, "\"%s\": want hmac(sha256), hmac(sha384) or hmac(sha512)",
+				    text);
+		h->dhchap_hash = (uint8_t)id;
+	}
+	if ((v = json_object_get(o, "dhchap_dhgroup")) != NULL) {
+		sub_path(p, path, "dhchap_dhgroup");
+		if (get_string(l, p, v, text, sizeof(text)) != 0)
+			return -1;
+		id = nvmf_dhchap_dhgroup_from_name(text);
+		if (id < 0)
+			return fail(l, p, "\"%s\": want null, ffdhe2048, ffdhe3072, ffdhe4096, ffdhe6144 or ffdhe8192",
+				    text);
+		h->dhchap_dhgroup = (uint8_t)id;
+	}
+	if ((v = json_object_get(o, "tls_key")) != NULL) {
+		sub_path(p, path, "tls_key");
+		if (get_key(l, p, v, h->tls_key, sizeof(h->tls_key), true) != 0)
+			return -1;
+	}
+	return 0;
+}
+
 struct nvmf_subsys_conf *nvmfd_conf_add_subsys(struct nvmf_target_conf *conf)
 {
 	struct nvmf_subsys_conf *s = realloc(conf->subsys, (conf->nsubsys + 1) * sizeof(*s));
@@ -641,6 +733,9 @@ struct nvmf_port_conf *nvmfd_conf_add_port(struct nvmf_target_conf *conf)
 
 void nvmfd_config_free(struct nvmf_target_conf *conf)
 {
+	if (conf->hosts != NULL)
+		explicit_bzero(conf->hosts, conf->nhosts * sizeof(*conf->hosts)); /* secrets */
+	free(conf->hosts);
 	for (unsigned i = 0; i < conf->nsubsys; i++) {
 		free(conf->subsys[i].hosts);
 		free(conf->subsys[i].ns);
@@ -671,23 +766,21 @@ int nvmfd_config_load(const char *file, struct nvmf_target_conf *conf, char *err
 	if (want_object(&l, "(top level)", root) || check_keys(&l, "", root, keys))
 		goto out;
 	if ((v = json_object_get(root, "hosts")) != NULL) {
-		static const char *const host_keys[] = {"nqn", NULL};
-
 		if (!json_is_array(v)) {
 			fail(&l, "hosts", "expected an array");
 			goto out;
 		}
+		conf->hosts = calloc(json_array_size(v) ? json_array_size(v) : 1,
+				     sizeof(*conf->hosts));
+		if (conf->hosts == NULL) {
+			fail(&l, "hosts", "out of memory");
+			goto out;
+		}
 		json_array_foreach(v, i, a) {
 			index_path(p, "hosts", i);
-			if (want_object(&l, p, a) || check_keys(&l, p, a, host_keys))
+			if (load_host(&l, p, a, &conf->hosts[i]) != 0)
 				goto out;
-			if (!json_is_string(json_object_get(a, "nqn"))) {
-				char q[PATH_MAX_TEXT];
-
-				sub_path(q, p, "nqn");
-				fail(&l, q, "missing, or not a string");
-				goto out;
-			}
+			conf->nhosts++;
 		}
 		l.hosts = v;
 	}

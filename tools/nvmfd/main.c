@@ -35,6 +35,16 @@
 #define IO_PORTID 1
 #define FD_RESERVE 64              /* listeners, files, pipes, the engine */
 
+/* --allow-host and the credentials that follow it. */
+struct cli_host {
+	const char *nqn;
+	const char *dhchap_secret;
+	const char *dhchap_ctrl_secret;
+	int dhchap_hash;            /* 0: SHA-256 */
+	int dhchap_dhgroup;         /* 0: null */
+	const char *tls_key;
+};
+
 struct options {
 	const char *addr;
 	const char *port;
@@ -46,7 +56,9 @@ struct options {
 	uint32_t block_size;
 	int discovery_port;         /* -1: none */
 	unsigned nhosts;
-	char **hosts;
+	struct cli_host *hosts;
+	bool tls;                   /* the NVMe/TCP port requires TLS 1.3 */
+	bool dhchap_required;       /* every host must authenticate */
 	int nbacking;
 	char **backing;
 	const char *engine;
@@ -66,6 +78,16 @@ static void usage(FILE *f)
 		"  -s, --port PORT           NVMe/TCP port (%s)\n"
 		"  -n, --nqn NQN             subsystem NQN (%s)\n"
 		"      --allow-host NQN      allow this host (repeat); none given: any host\n"
+		"        --dhchap-secret KEY       its DH-HMAC-CHAP secret (DHHC-1:..., as\n"
+		"                                  nvme gen-dhchap-key prints): it must authenticate\n"
+		"        --dhchap-ctrl-secret KEY  controller secret, for bidirectional authentication\n"
+		"        --dhchap-hash NAME        sha256 (default), sha384, sha512\n"
+		"        --dhchap-dhgroup NAME     null (default), ffdhe2048 ... ffdhe8192\n"
+		"        --tls-key KEY             its TLS PSK (NVMeTLSkey-1:..., nvme gen-tls-key)\n"
+		"                                  (these follow the --allow-host they belong to)\n"
+		"      --dhchap-required     hosts without a DH-HMAC-CHAP secret are refused\n"
+		"      --tls                 the NVMe/TCP port requires TLS 1.3 (the discovery\n"
+		"                            port stays plaintext and reports the requirement)\n"
 		"  -c, --config FILE         nvmetcli JSON configuration (SIGHUP reloads it)\n"
 		"      --discovery-port PORT dedicated discovery port (%d; 0: none)\n"
 		"      --data-dir DIR        default namespace directory ($STATE_DIRECTORY or /var/lib/nvmfd)\n"
@@ -118,7 +140,25 @@ enum {
 	OPT_CONNECT_TIMEOUT,
 	OPT_IO_WORKERS,
 	OPT_ENGINE,
+	OPT_DHCHAP_SECRET,
+	OPT_DHCHAP_CTRL_SECRET,
+	OPT_DHCHAP_HASH,
+	OPT_DHCHAP_DHGROUP,
+	OPT_DHCHAP_REQUIRED,
+	OPT_TLS,
+	OPT_TLS_KEY,
 };
+
+/* The --allow-host a credential option belongs to. */
+static struct cli_host *last_host(struct options *o, const char *opt)
+{
+	if (o->nhosts == 0) {
+		fprintf(stderr, "nvmfd: %s belongs to a host: put it after --allow-host HOSTNQN\n",
+			opt);
+		return NULL;
+	}
+	return &o->hosts[o->nhosts - 1];
+}
 
 static int parse_options(int argc, char **argv, struct options *o)
 {
@@ -141,11 +181,19 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
 		{"io-workers", required_argument, NULL, OPT_IO_WORKERS},
 		{"engine", required_argument, NULL, OPT_ENGINE},
+		{"dhchap-secret", required_argument, NULL, OPT_DHCHAP_SECRET},
+		{"dhchap-ctrl-secret", required_argument, NULL, OPT_DHCHAP_CTRL_SECRET},
+		{"dhchap-hash", required_argument, NULL, OPT_DHCHAP_HASH},
+		{"dhchap-dhgroup", required_argument, NULL, OPT_DHCHAP_DHGROUP},
+		{"dhchap-required", no_argument, NULL, OPT_DHCHAP_REQUIRED},
+		{"tls", no_argument, NULL, OPT_TLS},
+		{"tls-key", required_argument, NULL, OPT_TLS_KEY},
 		{"verbose", no_argument, NULL, 'v'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
+	struct cli_host *h;
 	unsigned long v;
 	uint64_t size;
 	int c;
@@ -169,14 +217,55 @@ static int parse_options(int argc, char **argv, struct options *o)
 			o->config = optarg;
 			break;
 		case OPT_ALLOW_HOST: {
-			char **hosts = realloc(o->hosts, (o->nhosts + 1) * sizeof(*hosts));
+			struct cli_host *hosts = realloc(o->hosts, (o->nhosts + 1) * sizeof(*hosts));
 
 			if (hosts == NULL)
 				return -1;
 			o->hosts = hosts;
-			o->hosts[o->nhosts++] = optarg;
+			o->hosts[o->nhosts++] = (struct cli_host){.nqn = optarg};
 			break;
 		}
+		case OPT_DHCHAP_SECRET:
+			if ((h = last_host(o, "--dhchap-secret")) == NULL)
+				return -1;
+			h->dhchap_secret = optarg;
+			break;
+		case OPT_DHCHAP_CTRL_SECRET:
+			if ((h = last_host(o, "--dhchap-ctrl-secret")) == NULL)
+				return -1;
+			h->dhchap_ctrl_secret = optarg;
+			break;
+		case OPT_DHCHAP_HASH:
+			if ((h = last_host(o, "--dhchap-hash")) == NULL)
+				return -1;
+			h->dhchap_hash = nvmf_dhchap_hash_from_name(optarg);
+			if (h->dhchap_hash <= 0) {
+				fprintf(stderr, "nvmfd: --dhchap-hash %s: want sha256, sha384 or sha512\n",
+					optarg);
+				return -1;
+			}
+			break;
+		case OPT_DHCHAP_DHGROUP:
+			if ((h = last_host(o, "--dhchap-dhgroup")) == NULL)
+				return -1;
+			h->dhchap_dhgroup = nvmf_dhchap_dhgroup_from_name(optarg);
+			if (h->dhchap_dhgroup < 0) {
+				fprintf(stderr, "nvmfd: --dhchap-dhgroup %s: want null, ffdhe2048, ffdhe3072, ffdhe4096, ffdhe6144 or ffdhe8192\n",
+					optarg);
+				return -1;
+			}
+			break;
+		case OPT_DHCHAP_REQUIRED:
+			o->dhchap_required = true;
+			break;
+		case OPT_TLS:
+			o->tls = true;
+			break;
+		case OPT_TLS_KEY:
+			if ((h = last_host(o, "--tls-key")) == NULL)
+				return -1;
+			h->tls_key = optarg;
+			break;
 		case OPT_DISCOVERY_PORT:
 			if (parse_uint("--discovery-port", optarg, 65535, &v) != 0)
 				return -1;
@@ -266,9 +355,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 	o->nbacking = argc - optind;
 	o->backing = argv + optind;
 	if (o->config != NULL && (o->nbacking > 0 || o->nqn != NULL || o->nhosts > 0 ||
-				  o->port != NULL)) {
+				  o->port != NULL || o->tls || o->dhchap_required)) {
 		fprintf(stderr, "nvmfd: -c takes the subsystems, ports and hosts from the file: "
-				"no BACKING, -s, -n or --allow-host with it\n");
+				"no BACKING, -s, -n, --allow-host, --tls or --dhchap-required with it\n");
 		return -1;
 	}
 	return 0;
@@ -326,6 +415,57 @@ static int add_port(struct nvmf_target_conf *conf, uint16_t portid, const char *
 	return 0;
 }
 
+/* A key string into its fixed-size field. */
+static int copy_key(char *dst, size_t size, const char *src, const char *opt, const char *nqn)
+{
+	if (src == NULL)
+		return 0;
+	if (strlen(src) >= size) {
+		fprintf(stderr, "nvmfd: %s for %s: longer than any key (%zu characters)\n", opt, nqn,
+			size - 1);
+		return -1;
+	}
+	memcpy(dst, src, strlen(src) + 1);
+	return 0;
+}
+
+/* The --allow-host entries' credentials as the target's host entries. */
+static int build_cli_hosts(const struct options *o, struct nvmf_target_conf *conf)
+{
+	bool any_tls = false;
+
+	conf->hosts = calloc(o->nhosts ? o->nhosts : 1, sizeof(*conf->hosts));
+	if (conf->hosts == NULL)
+		return -1;
+	conf->nhosts = o->nhosts;
+	for (unsigned i = 0; i < o->nhosts; i++) {
+		const struct cli_host *h = &o->hosts[i];
+		struct nvmf_host_conf *c = &conf->hosts[i];
+
+		if (h->dhchap_secret == NULL &&
+		    (h->dhchap_ctrl_secret != NULL || h->dhchap_hash != 0 || h->dhchap_dhgroup != 0)) {
+			fprintf(stderr, "nvmfd: host %s: --dhchap-ctrl-secret, --dhchap-hash and --dhchap-dhgroup need --dhchap-secret\n",
+				h->nqn);
+			return -1;
+		}
+		snprintf(c->nqn, sizeof(c->nqn), "%s", h->nqn);
+		if (copy_key(c->dhchap_key, sizeof(c->dhchap_key), h->dhchap_secret,
+			     "--dhchap-secret", h->nqn) != 0 ||
+		    copy_key(c->dhchap_ctrl_key, sizeof(c->dhchap_ctrl_key), h->dhchap_ctrl_secret,
+			     "--dhchap-ctrl-secret", h->nqn) != 0 ||
+		    copy_key(c->tls_key, sizeof(c->tls_key), h->tls_key, "--tls-key", h->nqn) != 0)
+			return -1;
+		c->dhchap_hash = (uint8_t)h->dhchap_hash;
+		c->dhchap_dhgroup = (uint8_t)h->dhchap_dhgroup;
+		any_tls |= h->tls_key != NULL;
+	}
+	if (o->tls && !any_tls) {
+		fprintf(stderr, "nvmfd: --tls: no host could connect: give --allow-host HOSTNQN --tls-key KEY\n");
+		return -1;
+	}
+	return 0;
+}
+
 static int build_cli_conf(const struct options *o, struct nvmf_target_conf *conf)
 {
 	const char *addr = o->addr != NULL ? o->addr : DEFAULT_ADDR;
@@ -346,7 +486,10 @@ static int build_cli_conf(const struct options *o, struct nvmf_target_conf *conf
 	if (s->hosts == NULL || s->ns == NULL)
 		return -1;
 	for (unsigned i = 0; i < o->nhosts; i++)
-		snprintf(s->hosts[i], sizeof(s->hosts[i]), "%s", o->hosts[i]);
+		snprintf(s->hosts[i], sizeof(s->hosts[i]), "%s", o->hosts[i].nqn);
+	s->dhchap_required = o->dhchap_required;
+	if (build_cli_hosts(o, conf) != 0)
+		return -1;
 	if (o->nbacking == 0) {
 		if (default_backing(o, &s->ns[0]) != 0)
 			return -1;
@@ -362,7 +505,10 @@ static int build_cli_conf(const struct options *o, struct nvmf_target_conf *conf
 		s->ns[i].nsid = (uint32_t)i + 1;
 	}
 	s->ns[0].nsid = 1;
-	return add_port(conf, IO_PORTID, addr, o->port != NULL ? o->port : DEFAULT_PORT, s->nqn);
+	if (add_port(conf, IO_PORTID, addr, o->port != NULL ? o->port : DEFAULT_PORT, s->nqn) != 0)
+		return -1;
+	conf->ports[conf->nports - 1].tls = o->tls ? NVMF_PORT_TLS_REQUIRED : NVMF_PORT_TLS_NONE;
+	return 0;
 }
 
 /* The dedicated discovery port, unless a configured port already is one. */

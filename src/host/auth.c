@@ -1,0 +1,269 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Host secure channels: TLS 1.3 with a pre-shared key before each queue's
+ * ICReq (NVMe/TCP 1.1 §3.6, TP 8011), and DH-HMAC-CHAP after each queue's
+ * Connect when the controller sets AUTHREQ.ATR (TP 8006, NVMe Base 2.0
+ * §8.13), as the Linux host authenticates every queue, admin and I/O.
+ * Both run again on every reconnection, since they belong to the queue's
+ * connection.
+ */
+#include <errno.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "host/host_internal.h"
+#include "util/log.h"
+
+#define HOST_AUTH_AL 4096   /* Authentication Receive length, as Linux */
+#define AUTH_SPSP 0x01
+
+int host_secrets_setup(struct nvmf_ctrl *c, const struct nvmf_host_opts *opts,
+		       struct nvmf_error *err)
+{
+	char why[160];
+
+	if (opts->dhchap_secret != NULL) {
+		if (nvmf_dhchap_key_parse(opts->dhchap_secret, &c->dhchap_key, why,
+					  sizeof(why)) != 0) {
+			host_set_error(err, EINVAL, 0, "invalid DH-HMAC-CHAP secret: %s", why);
+			return -EINVAL;
+		}
+		c->has_dhchap = true;
+	}
+	if (opts->dhchap_ctrl_secret != NULL) {
+		if (!c->has_dhchap) {
+			host_set_error(err, EINVAL, 0, "a DH-HMAC-CHAP controller secret needs "
+				       "a host secret as well");
+			return -EINVAL;
+		}
+		if (nvmf_dhchap_key_parse(opts->dhchap_ctrl_secret, &c->dhchap_ctrl_key, why,
+					  sizeof(why)) != 0) {
+			host_set_error(err, EINVAL, 0, "invalid DH-HMAC-CHAP controller secret: %s",
+				       why);
+			return -EINVAL;
+		}
+		c->has_dhchap_ctrl = true;
+	}
+	if (opts->tls_key != NULL &&
+	    nvmf_tls_key_parse(opts->tls_key, &c->tls_key, why, sizeof(why)) != 0) {
+		host_set_error(err, EINVAL, 0, "invalid TLS PSK: %s", why);
+		return -EINVAL;
+	}
+	c->tls = opts->tls;
+	if (opts->tls && opts->tls_key == NULL) {
+		host_set_error(err, EINVAL, 0, "TLS needs a pre-shared key (--tls-key or "
+			       "--tls-key-file)");
+		return -EINVAL;
+	}
+	if (opts->tls_identity_version != 0 && opts->tls_identity_version != 1) {
+		host_set_error(err, EINVAL, 0, "TLS PSK identity version %d: want 0 or 1",
+			       opts->tls_identity_version);
+		return -EINVAL;
+	}
+	/* Only the parsed copies stay: the caller's strings may go. */
+	c->opts.dhchap_secret = NULL;
+	c->opts.dhchap_ctrl_secret = NULL;
+	c->opts.tls_key = NULL;
+	return 0;
+}
+
+void host_secrets_clear(struct nvmf_ctrl *c)
+{
+	OPENSSL_cleanse(&c->dhchap_key, sizeof(c->dhchap_key));
+	OPENSSL_cleanse(&c->dhchap_ctrl_key, sizeof(c->dhchap_ctrl_key));
+	OPENSSL_cleanse(&c->tls_key, sizeof(c->tls_key));
+}
+
+struct nvmf_tls_session *host_tls_handshake(struct nvmf_ctrl *c, int fd, struct nvmf_error *err)
+{
+	const struct nvmf_tls_client_params p = {
+		.hostnqn = c->hostnqn,
+		.subnqn = c->subnqn,
+		.key = &c->tls_key,
+		.identity_version = c->opts.tls_identity_version,
+		.timeout_ms = (int)(c->opts.connect_timeout_ms != 0 ? c->opts.connect_timeout_ms
+								    : NVMF_TLS_HANDSHAKE_TIMEOUT_MS),
+	};
+	char why[320];
+	struct nvmf_tls_session *s = nvmf_tls_client_handshake(fd, &p, why, sizeof(why));
+	int e = errno;
+
+	if (s == NULL) {
+		host_set_error(err, e, 0, "TLS with %s:%s: %s", c->traddr, c->trsvcid, why);
+		/* A refused key stays refused: no point in retrying with it. */
+		err->dnr = e == EACCES;
+		return NULL;
+	}
+	NVMF_DEBUG("host: %s: TLS 1.3 %s, identity '%s'", c->name, nvmf_tls_cipher(s),
+		   nvmf_tls_identity(s));
+	return s;
+}
+
+/* One Authentication Send (TL = len) or Receive (AL = len). */
+static int auth_cmd(struct nvmf_ctrl *c, struct host_queue *q, bool send, void *buf,
+		    size_t len, struct nvmf_error *err)
+{
+	const struct nvmf_auth_cmd cmd = {
+		.opc = NVME_ADMIN_FABRICS,
+		.fctype = send ? NVMF_FCTYPE_AUTH_SEND : NVMF_FCTYPE_AUTH_RECV,
+		.spsp0 = AUTH_SPSP,
+		.spsp1 = AUTH_SPSP,
+		.secp = NVMF_AUTH_SECP,
+		.length = (uint32_t)len,
+	};
+	struct nvme_sqe sqe;
+	struct nvmf_cpl cpl;
+	char why[128];
+	int ret;
+
+	memcpy(&sqe, &cmd, sizeof(sqe));
+	ret = ctrl_internal_cmd(c, q, &sqe, buf, len,
+				send ? NVMF_DATA_TO_CTRL : NVMF_DATA_FROM_CTRL, &cpl);
+	if (ret != 0)
+		host_set_error(err, ret < 0 ? -ret : 0, ret > 0 ? (uint16_t)ret : 0,
+			       "%s: queue %u: Authentication %s: %s", c->name, q->qid,
+			       send ? "Send" : "Receive", nvmf_cpl_str(&cpl, why, sizeof(why)));
+	return ret;
+}
+
+/* The host side of one DH-HMAC-CHAP transaction (TP 8006 §8.13.5). */
+static int run_dhchap(struct nvmf_ctrl *c, struct host_queue *q, struct nvmf_error *err)
+{
+	const struct nvmf_dhchap_host_params p = {
+		.hostnqn = c->hostnqn,
+		.subnqn = c->subnqn,
+		.host_key = &c->dhchap_key,
+		.ctrl_key = c->has_dhchap_ctrl ? &c->dhchap_ctrl_key : NULL,
+		.t_id = atomic_fetch_add(&c->auth_tid, 1),
+	};
+	struct nvmf_dhchap *e = nvmf_dhchap_host_new(&p);
+	uint8_t *out = malloc(NVMF_DHCHAP_MSG_MAX), *in = malloc(HOST_AUTH_AL);
+	int r = NVMF_DHCHAP_CONTINUE, ret = 0;
+	ssize_t start;
+	size_t n;
+
+	if (e == NULL || out == NULL || in == NULL) {
+		host_set_error(err, ENOMEM, 0, "out of memory");
+		ret = -ENOMEM;
+		goto out;
+	}
+	start = nvmf_dhchap_host_start(e, out, NVMF_DHCHAP_MSG_MAX);
+	if (start < 0) {
+		host_set_error(err, (int)-start, 0, "DH-HMAC-CHAP: %s", strerror((int)-start));
+		ret = (int)start;
+		goto out;
+	}
+	n = (size_t)start;
+	for (;;) {
+		/* Our message first (Negotiate, Reply, Success2 or Failure2). */
+		if (n > 0) {
+			ret = auth_cmd(c, q, true, out, n, err);
+			/* A Failure2 that does not arrive changes nothing. */
+			if (ret != 0 && r != NVMF_DHCHAP_FAILED)
+				goto out;
+		}
+		if (r != NVMF_DHCHAP_CONTINUE)
+			break;
+		if ((ret = auth_cmd(c, q, false, in, HOST_AUTH_AL, err)) != 0)
+			goto out;
+		r = nvmf_dhchap_step(e, in, HOST_AUTH_AL, out, NVMF_DHCHAP_MSG_MAX, &n);
+		if (r < 0) {
+			host_set_error(err, -r, 0, "DH-HMAC-CHAP: %s", strerror(-r));
+			ret = r;
+			goto out;
+		}
+	}
+	if (r == NVMF_DHCHAP_FAILED) {
+		const char *why = nvmf_dhchap_error(e);
+		/* The controller says only "failed": the usual cause is a secret
+		 * that is not the one it holds for this host. */
+		bool refused = nvmf_dhchap_failure_reason(e) == NVMF_AUTH_FAIL_FAILED &&
+			       strncmp(why, "controller refused", 18) == 0;
+
+		host_set_error(err, EACCES, 0, "%s: DH-HMAC-CHAP on queue %u failed: %s%s%s%s",
+			       c->name, q->qid, why, refused ? " (wrong secret for host " : "",
+			       refused ? c->hostnqn : "",
+			       !refused		    ? ""
+			       : c->has_dhchap_ctrl ? ", or no controller secret there?)"
+						    : "?)");
+		err->dnr = true;
+		ret = -EACCES;
+		goto out;
+	}
+	ret = 0;
+	if (q->qid == 0) {
+		pthread_mutex_lock(&c->lock);
+		c->authenticated = true;
+		c->auth_hash = nvmf_dhchap_hash(e);
+		c->auth_dhgroup = nvmf_dhchap_dhgroup(e);
+		c->auth_bidirectional = nvmf_dhchap_bidirectional(e);
+		pthread_mutex_unlock(&c->lock);
+	}
+	if (q->qid == 0)
+		NVMF_INFO("host: %s: authenticated (DH-HMAC-CHAP %s, %s, %s)", c->name,
+			  nvmf_dhchap_hash_name(nvmf_dhchap_hash(e)),
+			  nvmf_dhchap_dhgroup_name(nvmf_dhchap_dhgroup(e)),
+			  nvmf_dhchap_bidirectional(e) ? "controller authenticated too"
+						       : "unidirectional");
+out:
+	nvmf_dhchap_free(e);
+	free(out);
+	free(in);
+	return ret;
+}
+
+bool nvmf_ctrl_auth_info(const struct nvmf_ctrl *ctrl, uint8_t *hash, uint8_t *dhgroup,
+			 bool *bidirectional)
+{
+	struct nvmf_ctrl *c = (struct nvmf_ctrl *)ctrl;
+	bool done;
+
+	pthread_mutex_lock(&c->lock);
+	done = c->authenticated;
+	*hash = c->auth_hash;
+	*dhgroup = c->auth_dhgroup;
+	*bidirectional = c->auth_bidirectional;
+	pthread_mutex_unlock(&c->lock);
+	return done;
+}
+
+int host_authenticate(struct nvmf_ctrl *c, struct host_queue *q, uint32_t authreq,
+		      struct nvmf_error *err)
+{
+	if (authreq == 0 && q->qid == 0) {
+		pthread_mutex_lock(&c->lock);
+		c->authenticated = false;
+		pthread_mutex_unlock(&c->lock);
+	}
+	if (authreq == 0) {
+		/* A controller that does not ask cannot prove the controller
+		 * secret: connecting anyway would defeat asking for it. */
+		if (c->has_dhchap_ctrl) {
+			host_set_error(err, EACCES, 0, "%s did not ask for DH-HMAC-CHAP on queue "
+				       "%u, so it cannot prove the controller secret: refusing it",
+				       c->name, q->qid);
+			err->dnr = true;
+			return -EACCES;
+		}
+		if (c->has_dhchap && q->qid == 0)
+			NVMF_INFO("host: %s: the controller does not ask for authentication",
+				  c->name);
+		return 0;
+	}
+	if ((authreq & NVMF_CONNECT_RSP_ATR) == 0) {
+		host_set_error(err, EOPNOTSUPP, 0, "%s asks for secure channel concatenation "
+			       "(AUTHREQ.ASCR), which this host does not support", c->name);
+		err->dnr = true;
+		return -EOPNOTSUPP;
+	}
+	if (!c->has_dhchap) {
+		host_set_error(err, EACCES, 0, "%s requires in-band authentication "
+			       "(DH-HMAC-CHAP): give this host's secret (--dhchap-secret)", c->name);
+		err->dnr = true;
+		return -EACCES;
+	}
+	return run_dhchap(c, q, err);
+}
