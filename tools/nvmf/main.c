@@ -29,6 +29,7 @@ enum opt_id {
 	OPT_HDR_DIGEST = 'g',
 	OPT_DATA_DIGEST = 'G',
 	OPT_DISABLE_SQFLOW = 'd',
+	OPT_FOREGROUND = 'f',
 	OPT_DHCHAP_SECRET = 'S',
 	OPT_DHCHAP_CTRL_SECRET = 'C',
 	OPT_OUTPUT = 'o',
@@ -80,7 +81,10 @@ enum opt_id {
 #define C_WRITE_ZEROES (1u << 10)
 #define C_TRIM (1u << 11)
 #define C_PERF (1u << 12)
+#define C_MOUNT (1u << 13)
 #define C_ALL 0xffffu
+#define C_UMOUNT (1u << 16) /* no connection options */
+#define C_MOUNTPOINT (C_MOUNT | C_UMOUNT) /* end with a MOUNTPOINT operand */
 #define C_IO (C_READ | C_WRITE | C_COMPARE | C_FLUSH | C_WRITE_ZEROES | C_TRIM)
 
 struct opt_def {
@@ -122,8 +126,8 @@ static const struct opt_def opt_defs[] = {
 	{"io-timeout", 1, OPT_IO_TIMEOUT, C_ALL, "MS", "command timeout (30000)"},
 	{"connect-timeout", 1, OPT_CONNECT_TIMEOUT, C_ALL, "MS",
 	 "per connection setup step (10000)"},
-	{"verbose", 0, OPT_VERBOSE, C_ALL, NULL, "more log output (twice: debug)"},
-	{"help", 0, OPT_HELP, C_ALL, NULL, "this help"},
+	{"verbose", 0, OPT_VERBOSE, C_ALL | C_UMOUNT, NULL, "more log output (twice: debug)"},
+	{"help", 0, OPT_HELP, C_ALL | C_UMOUNT, NULL, "this help"},
 	{"nsid", 1, OPT_NSID, C_IDENTIFY | C_GET_LOG | C_GET_FEATURE | C_IO | C_PERF, "N",
 	 "namespace (default: the first)"},
 	{"offset", 1, OPT_OFFSET, C_IO | C_GET_LOG | C_PERF, "BYTES", "start offset"},
@@ -149,6 +153,7 @@ static const struct opt_def opt_defs[] = {
 	{"queues", 1, OPT_QUEUES, C_PERF, "N", "I/O queues used (1)"},
 	{"verify", 0, OPT_VERIFY, C_PERF, NULL, "write patterns, check every read"},
 	{"size", 1, OPT_SIZE, C_PERF, "SIZE", "region used (the namespace; verify: 256M)"},
+	{"foreground", 0, OPT_FOREGROUND, C_MOUNT, NULL, "stay in the foreground, log to stderr"},
 };
 
 struct cmd_def {
@@ -173,6 +178,8 @@ static const struct cmd_def cmd_defs[] = {
 	{"write-zeroes", C_WRITE_ZEROES, cmd_write_zeroes, "zero a byte range"},
 	{"trim", C_TRIM, cmd_trim, "deallocate a byte range"},
 	{"perf", C_PERF, cmd_perf, "generate load and measure it"},
+	{"mount", C_MOUNT, cmd_mount, "namespaces as files MOUNTPOINT/n<NSID> (FUSE)"},
+	{"umount", C_UMOUNT, cmd_umount, "unmount MOUNTPOINT, wait for flush and disconnect"},
 };
 
 #define NOPTS (sizeof(opt_defs) / sizeof(opt_defs[0]))
@@ -192,7 +199,12 @@ _Noreturn void die(const struct cli *cli, const char *fmt, ...)
 
 static void usage(FILE *out, const struct cmd_def *cmd)
 {
-	fprintf(out, "usage: nvmf COMMAND [options] [nvme+tcp://ADDR[:PORT]/SUBNQN]\n");
+	if (cmd != NULL && cmd->bit == C_UMOUNT)
+		fprintf(out, "usage: nvmf umount [options] MOUNTPOINT\n");
+	else if (cmd != NULL && cmd->bit == C_MOUNT)
+		fprintf(out, "usage: nvmf mount [options] [nvme+tcp://ADDR[:PORT]/SUBNQN] MOUNTPOINT\n");
+	else
+		fprintf(out, "usage: nvmf COMMAND [options] [nvme+tcp://ADDR[:PORT]/SUBNQN]\n");
 	if (cmd == NULL) {
 		fprintf(out, "\ncommands:\n");
 		for (size_t i = 0; i < NCMDS; i++)
@@ -463,6 +475,7 @@ static void set_option(struct cli *cli, int id, const char *arg)
 		if (nvmf_engine_parse(arg, &params) != 0)
 			die(cli, "unknown engine %s", arg);
 		cli->engine = nvmf_engine_create(&params);
+		cli->engine_spec = arg;
 		if (cli->engine == NULL)
 			die(cli, "cannot create engine %s: %s", arg, strerror(errno));
 		o->engine = cli->engine;
@@ -512,6 +525,7 @@ static void set_option(struct cli *cli, int id, const char *arg)
 	case OPT_QUEUES: cli->queues = (unsigned)arg_long(cli, "queues", arg, 1, 128); break;
 	case OPT_VERIFY: cli->verify = true; break;
 	case OPT_SIZE: cli->size = arg_size(cli, "size", arg); break;
+	case OPT_FOREGROUND: cli->foreground = true; break;
 	default: break;
 	}
 }
@@ -550,7 +564,14 @@ static void parse(struct cli *cli, const struct cmd_def *cmd, int argc, char **a
 		}
 		set_option(cli, c, optarg);
 	}
-	if (optind < argc) {
+	if ((cmd->bit & C_MOUNTPOINT) != 0) {
+		if (optind >= argc) {
+			fprintf(stderr, "nvmf %s: a MOUNTPOINT is required\n", cmd->name);
+			exit(EXIT_USAGE);
+		}
+		cli->mountpoint = argv[--argc];
+	}
+	if (optind < argc && cmd->bit != C_UMOUNT) {
 		if (nvmf_parse_uri(argv[optind], &cli->opts, cli->uri_buf, sizeof(cli->uri_buf)) != 0)
 			die(cli, "not a target URI (nvme+tcp://ADDR[:PORT]/SUBNQN): %s", argv[optind]);
 		optind++;
@@ -559,7 +580,7 @@ static void parse(struct cli *cli, const struct cmd_def *cmd, int argc, char **a
 		fprintf(stderr, "nvmf %s: unexpected argument %s\n", cmd->name, argv[optind]);
 		exit(EXIT_USAGE);
 	}
-	if (cli->opts.traddr == NULL)
+	if (cli->opts.traddr == NULL && cmd->bit != C_UMOUNT)
 		die(cli, "a target address is required (-a ADDR or nvme+tcp://ADDR/NQN)");
 	/* A PSK means TLS, except to a discovery controller: its log says
 	 * which subsystems need TLS, and connect-all uses it there. */

@@ -18,6 +18,7 @@ struct cli {
 	bool json;
 	int verbose;
 	struct nvmf_engine *engine;
+	const char *engine_spec;       /* --engine, to make it again */
 	char uri_buf[1024];
 	char tls_key_buf[128];         /* --tls-key-file's key (wiped at exit) */
 
@@ -48,6 +49,10 @@ struct cli {
 	unsigned queues;
 	bool verify;
 	uint64_t size;
+
+	/* mount, umount */
+	const char *mountpoint;
+	bool foreground;
 };
 
 /* Exit codes. */
@@ -86,6 +91,8 @@ int cmd_flush(struct cli *cli);
 int cmd_write_zeroes(struct cli *cli);
 int cmd_trim(struct cli *cli);
 int cmd_perf(struct cli *cli);
+int cmd_mount(struct cli *cli);
+int cmd_umount(struct cli *cli);
 /* nvme-cli's key generators; argv[0] is the command name. */
 int cmd_gen_dhchap_key(int argc, char **argv);
 int cmd_gen_tls_key(int argc, char **argv);
