@@ -1,0 +1,7 @@
+# nvmf mount (FUSE) against nvmfd on loopback: shell scripts under mount/,
+# run as root; each fails with the reason when FUSE cannot mount here.
+foreach(t fs fio semantics lifecycle reconnect)
+  add_test(NAME mount_${t}
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/mount/${t}_test.sh ${PROJECT_BINARY_DIR})
+  set_tests_properties(mount_${t} PROPERTIES LABELS mount TIMEOUT 180)
+endforeach()
