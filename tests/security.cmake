@@ -9,3 +9,8 @@ nvmf_add_test(security_nvmfd
   TIMEOUT 300)
 target_compile_definitions(security_nvmfd PRIVATE NVMFD_PATH="$<TARGET_FILE:nvmfd>")
 add_dependencies(security_nvmfd nvmfd)
+# The same from the command line: nvmf gen-dhchap-key / gen-tls-key, nvmfd's
+# and nvmf's secure channel options, one-line refusals.
+add_test(NAME security_cli
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/security/cli_test.sh ${PROJECT_BINARY_DIR})
+set_tests_properties(security_cli PROPERTIES LABELS security TIMEOUT 300)

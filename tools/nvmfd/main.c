@@ -534,8 +534,12 @@ static int load_conf(const struct options *o, struct nvmf_target_conf *conf)
 {
 	char err[1024];
 
-	if (o->config == NULL)
-		return build_cli_conf(o, conf) == 0 && add_discovery_port(o, conf) == 0 ? 0 : -1;
+	if (o->config == NULL) {
+		if (build_cli_conf(o, conf) == 0 && add_discovery_port(o, conf) == 0)
+			return 0;
+		nvmfd_config_free(conf); /* the parts built */
+		return -1;
+	}
 	if (nvmfd_config_load(o->config, conf, err, sizeof(err)) != 0) {
 		fprintf(stderr, "nvmfd: %s: %s\n", o->config, err);
 		return -1;
@@ -614,10 +618,17 @@ int main(int argc, char **argv)
 	int rc, sig;
 
 	nvmf_log_set_level(NVMF_LOG_INFO);
-	if (parse_options(argc, argv, &o) != 0)
+	if (parse_options(argc, argv, &o) != 0) {
+		free(o.hosts);
 		return 2;
+	}
 	fit_fd_limit(o.params.max_connections);
-	if (load_conf(&o, &conf) != 0)
+	rc = load_conf(&o, &conf);
+	/* The command line hosts are in conf now; a reload reads only -c. */
+	free(o.hosts);
+	o.hosts = NULL;
+	o.nhosts = 0;
+	if (rc != 0)
 		return 1;
 	/* Every thread created from here on inherits the blocked signals;
 	 * this thread takes them with sigwait. */
@@ -674,7 +685,6 @@ int main(int argc, char **argv)
 	nvmf_engine_destroy(o.params.engine);
 	if (o.pidfile != NULL)
 		unlink(o.pidfile);
-	free(o.hosts);
 	fprintf(stderr, "nvmfd: stopped%s\n", rc == 0 ? "" : " (with errors, see above)");
 	return rc == 0 ? 0 : 1;
 }
