@@ -403,6 +403,16 @@ static void queue_data_item_locked(struct tcp_qpair *tq, struct tcp_tx_item *ite
 	tq->conn.engine->ops->kick(&tq->conn);
 }
 
+/* Capsules go out behind the data queue (batch_fill_locked). */
+static void queue_capsule_locked(struct tcp_qpair *tq, struct tcp_capsule *tc)
+{
+	tc->item.next = NULL;
+	*tq->cap_tail = &tc->item;
+	tq->cap_tail = &tc->item.next;
+	tq->conn.tx_queued = true;
+	tq->conn.engine->ops->kick(&tq->conn);
+}
+
 /*
  * A fatal protocol error: queue a TermReq carrying FES, FEI and up to 128
  * bytes of the offending header (TCP 1.0a §3.6.2.4), stop receiving, tell
@@ -2199,11 +2209,7 @@ static int tcp_capsule_transmit(struct nvmf_capsule *nc)
 	}
 	build_capsule_pdu(tq, tc, icd_len);
 	tc->refs++;
-	tc->item.next = NULL;
-	*tq->cap_tail = &tc->item;
-	tq->cap_tail = &tc->item.next;
-	tq->conn.tx_queued = true;
-	tq->conn.engine->ops->kick(&tq->conn);
+	queue_capsule_locked(tq, tc);
 out:
 	pthread_mutex_unlock(&tq->lock);
 	return error;
@@ -2229,11 +2235,7 @@ static int tcp_capsule_respond(struct nvmf_qpair *qp, const struct nvme_cqe *cqe
 	tc->nc.is_response = true;
 	tc->nc.cqe = *cqe;
 	build_capsule_pdu(tq, tc, 0);
-	tc->item.next = NULL;
-	*tq->cap_tail = &tc->item;
-	tq->cap_tail = &tc->item.next;
-	tq->conn.tx_queued = true;
-	tq->conn.engine->ops->kick(&tq->conn);
+	queue_capsule_locked(tq, tc);
 out:
 	pthread_mutex_unlock(&tq->lock);
 	return error;
