@@ -48,6 +48,22 @@ static struct nvmf_cmd *cmd_get(struct nvmf_conn *conn)
 	return cmd;
 }
 
+/*
+ * The host may reuse a CID as soon as it sees the command's response, which
+ * can be before the last reference to the context goes: release the CID
+ * before the response (or the C2HData that ends the command) is queued.
+ */
+static void cmd_release_cid(struct nvmf_cmd *cmd)
+{
+	uint16_t cid;
+
+	if (!cmd->holds_cid)
+		return;
+	cid = cmd_sqe(cmd)->cid;
+	atomic_fetch_and(&cmd->conn->cids_in_flight[cid / 64], ~(1ull << (cid % 64)));
+	cmd->holds_cid = false;
+}
+
 void cmd_put(struct nvmf_cmd *cmd)
 {
 	struct nvmf_conn *conn = cmd->conn;
@@ -58,6 +74,7 @@ void cmd_put(struct nvmf_cmd *cmd)
 		ns_put(cmd->ns);
 		cmd->ns = NULL;
 	}
+	cmd_release_cid(cmd); /* a command that ends without a response */
 	nvmf_capsule_free(cmd->nc);
 	cmd->nc = NULL;
 	pthread_mutex_lock(&conn->lock);
@@ -106,6 +123,7 @@ void cmd_complete(struct nvmf_cmd *cmd, uint16_t status, uint32_t dw0, uint32_t 
 
 	if (status != 0 && cmd->conn->ctrl != NULL)
 		ctrl_record_error(cmd->conn->ctrl, cmd, status);
+	cmd_release_cid(cmd);
 	/* One step: the transport frees the response once it is sent. */
 	error = nvmf_capsule_respond(cmd->nc, status, dw0, dw1);
 	if (error == ENOBUFS)
@@ -137,6 +155,7 @@ void cmd_reply_from(struct nvmf_cmd *cmd, void *buf, size_t len)
 	}
 	cmd->iov = (struct iovec){.iov_base = buf, .iov_len = len};
 	data = (struct nvmf_iov){.iov = &cmd->iov, .iovcnt = 1, .len = len};
+	cmd_release_cid(cmd); /* the data may end the command (C2H SUCCESS) */
 	atomic_fetch_add(&cmd->refs, 1); /* released once the transport lets go */
 	st = nvmf_send_controller_data(cmd->nc, 0, &data, true, data_sent, cmd);
 	if (st == NVMF_SUCCESS_SENT) {
@@ -545,12 +564,15 @@ static void conn_receive(void *arg, struct nvmf_capsule *nc)
 		return;
 	}
 	cmd->nc = nc;
+	if (atomic_fetch_or(&conn->cids_in_flight[sqe->cid / 64], 1ull << (sqe->cid % 64)) &
+	    (1ull << (sqe->cid % 64))) {
+		NVMF_WARN("nvmfd: %s: queue %u: cid %u reused while in flight", conn->peer,
+			  conn->qid, sqe->cid);
+		cmd_complete(cmd, NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_COMMAND_ID_CONFLICT), 0, 0);
+		return;
+	}
+	cmd->holds_cid = true;
 	st = nvmf_capsule_validate_command(nc);
-	/* A command without data may carry any SGL type of length 0, as Linux
-	 * nvmet accepts; the transport only knows the two data-bearing ones. */
-	if (st == NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_SGL_DESCRIPTOR_TYPE_INVALID) &&
-	    sqe->sgl1.length == 0)
-		st = 0;
 	if (st != 0) {
 		NVMF_DEBUG("nvmfd: %s: bad SGL in opcode %#x: status %#x", conn->peer, sqe->opc, st);
 		cmd_complete(cmd, st, 0, 0);

@@ -126,6 +126,7 @@ struct nvmf_cmd {
 	uint64_t offset;               /* bytes into the namespace */
 	bool fua;
 	bool deallocate;               /* Write Zeroes DEAC */
+	bool holds_cid;                /* its CID is marked in conn->cids_in_flight */
 	void (*cont)(struct nvmf_cmd *cmd); /* what runs once the data is in */
 	struct nvmf_work work;
 };
@@ -167,6 +168,9 @@ struct nvmf_conn {
 	unsigned inflight;
 	/* SMART counters, written by this queue's receive thread only. */
 	_Atomic uint64_t reads, writes, read_units, write_units;
+	/* The CIDs of commands in flight, one bit each: a duplicate is a
+	 * Command ID Conflict (Base 2.0 §4.6.1.2.1, as FreeBSD nvmft). */
+	_Atomic uint64_t cids_in_flight[65536 / 64];
 };
 
 struct nvmf_ctrl {
