@@ -6,7 +6,7 @@ Every figure is divided by bench/tcp_ceiling run with the same byte pattern
 and client on the other.  Absolute numbers move with the machine; the ratios
 are what the project tracks (bench/RESULTS.md).
 
-  bench/run.py BUILD_DIR [--suite transport|nvmf|all] [--runtime S] [--markdown FILE]
+  bench/run.py BUILD_DIR [--suite transport|nvmf|all|fuse] [--runtime S] [--markdown FILE]
 """
 import argparse
 import json
@@ -253,6 +253,119 @@ def depth_sweep(build, runtime, engines, inline, png):
     return series, depths
 
 
+# --------------------------------------------------------------------------
+# The FUSE path (issue 5): nvmf perf and fio through nvmf mount, same target.
+# --------------------------------------------------------------------------
+
+FUSE_CASES = [("randread", "4k", 32), ("read", "128k", 8)]  # (fio mode, bs, iodepth)
+FUSE_RUNS = 2
+
+
+class Mount:
+    """nvmf mount of the target on CPU 1 (daemonized), at a scratch directory."""
+
+    def __init__(self, build, port, engine, queues):
+        import tempfile
+        if os.geteuid() != 0:
+            raise RuntimeError("--suite fuse mounts a namespace with FUSE: run it as root")
+        if not os.path.exists("/dev/fuse"):
+            raise RuntimeError("--suite fuse: /dev/fuse is missing (modprobe fuse)")
+        self.nvmf = os.path.join(build, "nvmf")
+        self.dir = tempfile.mkdtemp(prefix="nvmf-bench-mount.")
+        out = subprocess.run(["taskset", "-c", "1", self.nvmf, "mount", "-a", "127.0.0.1",
+                              "-s", str(port), "-n", NQN, "--engine", engine, "-i", str(queues),
+                              self.dir], capture_output=True, text=True, timeout=60)
+        if out.returncode != 0:
+            os.rmdir(self.dir)
+            raise RuntimeError(f"nvmf mount: {out.stderr.strip()}")
+        self.pid = int(os.getxattr(self.dir, "user.nvmf.pid"))
+        self.file = os.path.join(self.dir, "n1")
+
+    def stop(self):
+        out = subprocess.run([self.nvmf, "umount", self.dir], capture_output=True, text=True,
+                             timeout=180)
+        if out.returncode != 0:
+            raise RuntimeError(f"nvmf umount: {out.stderr.strip()}")
+        os.rmdir(self.dir)
+
+
+def fio_fuse(mount, rw, bs, qd, runtime):
+    """fio on CPU 1 against the mounted file; CPU is fio's plus the mount process's."""
+    import resource
+    cmd = ["taskset", "-c", "1", "fio", "--name=fuse", f"--filename={mount.file}", "--direct=1",
+           "--ioengine=libaio", f"--rw={rw}", f"--bs={bs}", f"--iodepth={qd}",
+           f"--runtime={max(1, round(runtime))}", "--time_based", f"--size={REGION}",
+           "--output-format=json"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    mount_cpu = proc_cpu_seconds(mount.pid)
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=runtime + 120)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if out.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)}: {out.stderr.strip()}")
+    job = json.loads(out.stdout[out.stdout.index("{"):])["jobs"][0]  # fio may warn first
+    if job["error"] != 0:
+        raise RuntimeError(f"fio: error {job['error']}")
+    r = job["read"]
+    return {"iops": r["iops"], "mib_per_sec": r["bw"] / 1024, "ios": r["total_ios"],
+            "lat_usec": {"mean": r["lat_ns"]["mean"] / 1000},
+            "host_cpu": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime) +
+                        proc_cpu_seconds(mount.pid) - mount_cpu}
+
+
+def load_average():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+def fuse_suite(build, runtime, inline):
+    """Each case twice through nvmf perf and twice through fio on the mount."""
+    engine = "threads"
+    rows = []
+    target = Target(build, engine, inline)
+    mount = None
+    try:
+        perf(build, target.port, engine, "write", "128k", 8, 1, 2, False)
+        mount = Mount(build, target.port, engine, 1)
+        for rw, bs, qd in FUSE_CASES:
+            means = {}
+            for stack in ("nvmf perf", "fio on nvmf mount"):
+                runs = []
+                for _ in range(FUSE_RUNS):
+                    cpu0 = proc_cpu_seconds(target.proc.pid)
+                    if stack == "nvmf perf":
+                        r = perf(build, target.port, engine, rw, bs, qd, 1, runtime, False)
+                    else:
+                        r = fio_fuse(mount, rw, bs, qd, runtime)
+                    tcpu = proc_cpu_seconds(target.proc.pid) - cpu0
+                    ios = max(r.get("ios", 1), 1)
+                    runs.append((metric(r, bs), r["lat_usec"]["mean"],
+                                 tcpu * 1e6 / ios, r["host_cpu"] * 1e6 / ios))
+                means[stack] = sum(v for v, _, _, _ in runs) / len(runs)
+                rows.append({
+                    "case": f"{rw} {bs} qd{qd}", "stack": stack,
+                    "runs": " / ".join(fmt_metric(v, bs) for v, _, _, _ in runs),
+                    "lat": " / ".join(f"{lat:.0f}" for _, lat, _, _ in runs),
+                    "cpu": " / ".join(f"{t:.1f} + {h:.1f}" for _, _, t, h in runs),
+                    "ratio": means[stack] / means["nvmf perf"],
+                })
+                print(f"  {rows[-1]['case']:<16} {stack:<18} {rows[-1]['runs']:>28}",
+                      file=sys.stderr)
+    finally:
+        if mount is not None:
+            mount.stop()
+        target.stop()
+    return rows
+
+
+def fuse_table(rows):
+    out = ["| case | path | run 1 / run 2 | mean lat (us) | CPU us/IO, target + host "
+           "| of nvmf perf (means) |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        out.append(f"| {r['case']} | {r['stack']} | {r['runs']} | {r['lat']} | {r['cpu']} "
+                   f"| {r['ratio']:.2f} |")
+    return "\n".join(out)
+
+
 def table(rows):
     out = ["| case | stack | result | mean lat (us) | ratio to its ceiling | ratio to best ceiling "
            "| CPU us/IO (target / host) | ceilings (same run) |",
@@ -266,7 +379,9 @@ def table(rows):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("build")
-    ap.add_argument("--suite", default="all", choices=["transport", "nvmf", "sweep", "all"])
+    ap.add_argument("--suite", default="all",
+                    choices=["transport", "nvmf", "sweep", "all", "fuse"],
+                    help="fuse (not in all: needs root): nvmf perf and fio through nvmf mount")
     ap.add_argument("--runtime", type=float, default=3)
     ap.add_argument("--engines", default=",".join(ENGINES))
     ap.add_argument("--inline", type=int, default=16384,
@@ -292,6 +407,12 @@ def main():
                  " | ".join(f"qd{d}" for d in depths) + " |\n|---|" + "---|" * len(depths) +
                  "\n" + "".join(f"| {name} | " + " | ".join(f"{v / 1000:.1f}k" for v in vals) +
                                 " |\n" for name, vals in series.items()))
+    if args.suite == "fuse":
+        load = load_average()
+        rows = fuse_suite(args.build, args.runtime, args.inline)
+        text += ("\n### nvmf perf and fio through nvmf mount, same target\n\n"
+                 f"Load average before / after: {load} / {load_average()}.\n\n" +
+                 fuse_table(rows) + "\n")
     print(text)
     if args.markdown:
         with open(args.markdown, "w") as f:
