@@ -21,6 +21,7 @@
 #include <fuse_lowlevel.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <semaphore.h>
@@ -49,6 +50,7 @@
 #define MOUNT_RESCAN_MS 1000          /* catches changes across a reconnect */
 #define MOUNT_WAIT_SLICE_MS 200       /* blocked handlers look for unmount this often */
 #define MOUNT_UMOUNT_WAIT_S 120       /* nvmf umount waits this long for the daemon */
+#define MOUNT_MALLOC_KEEP (256u << 20) /* freed request buffers glibc keeps */
 #define NLB_MAX 65536u
 #define PID_XATTR "user.nvmf.pid"
 #define FSTYPE "fuse.nvmf"
@@ -1385,6 +1387,13 @@ static void mount_setup(struct mount *m)
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(&m->watch_cond, &attr);
 	pthread_condattr_destroy(&attr);
+	/*
+	 * Request buffers (up to 1 MiB, freed on the transport's threads) must
+	 * come from the heap and stay there: mmap()ed or trimmed, every one
+	 * would fault in and be zeroed again (a third of the CPU at 128 KiB).
+	 */
+	mallopt(M_MMAP_THRESHOLD, 2 * MOUNT_MAX_IO);
+	mallopt(M_TRIM_THRESHOLD, MOUNT_MALLOC_KEEP);
 	m->uid = getuid();
 	m->gid = getgid();
 	clock_gettime(CLOCK_REALTIME, &m->mount_time);
