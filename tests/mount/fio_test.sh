@@ -16,7 +16,7 @@ do_mount "$NS" -a 127.0.0.1 -s "$PORT" -n "$NQN" -i 2
 fio_verify() {
 	local name=$1
 	shift
-	if fio --name="$name" --filename="$NS/n1" --direct=1 --ioengine=libaio \
+	if fio --name="$name" --filename="$NS/n1" --direct=1 --ioengine=libaio --verify_state_save=0 \
 		--verify=crc32c --verify_fatal=1 --group_reporting --output-format=json "$@" \
 		>"$DIR/$name.json" 2>"$DIR/$name.err" &&
 		python3 - "$DIR/$name.json" <<'PY'
