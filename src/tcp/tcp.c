@@ -14,7 +14,8 @@
  * one sendmsg where the socket allows.
  *
  * Received payloads go straight to their destination: small ones are copied
- * out of the receive ring, large ones are read into place with readv.
+ * out of the receive ring, large ones are read into place with readv.  With
+ * TLS the same bytes go through the session (nvmf_tls_recvv/sendv).
  *
  * A command buffer (struct tcp_cmd_buffer) tracks each transfer that does
  * not use in-capsule data.  The host registers it by CID before its command
@@ -22,10 +23,8 @@
  * R2Ts point at it through transfer tags.
  */
 #include <errno.h>
-#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
