@@ -9,7 +9,10 @@
  *
  *   transport_bench --rw read|write --bs 4k --iodepth 32 --runtime 3
  *                   [--engine threads] [--hdgst] [--ddgst] [--success] [--icd SIZE]
- *                   [-o json]
+ *                   [--tls 1|2] [-o json]
+ *
+ * --tls runs the connection over TLS 1.3 with a pre-shared key: 1 for
+ * TLS_AES_128_GCM_SHA256, 2 for TLS_AES_256_GCM_SHA384.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -29,6 +32,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include "nvmf/tls.h"
 #include "nvmf/transport.h"
 #include "util/histogram.h"
 
@@ -45,8 +49,13 @@ struct config {
 	bool hdgst, ddgst;
 	bool success;     /* SQ flow control off: reads end with C2H SUCCESS */
 	uint32_t icd;     /* in-capsule data limit on the I/O queue */
+	int tls;          /* 0: none; 1/2: the PSK hash, so the cipher suite */
 	bool json;
 };
+
+#define BENCH_HOSTNQN "nqn.2024-01.io.example:bench-host"
+#define BENCH_SUBNQN "nqn.2024-01.io.example:bench"
+static struct nvmf_tls_key tls_key;    /* made before the fork: both sides hold it */
 
 static struct config cfg = {
 	.bs = 4096, .iodepth = 1, .runtime = 3, .warmup = 0.5, .server_cpu = 0, .client_cpu = 1,
@@ -102,6 +111,12 @@ static struct nvmf_engine *make_engine(void)
 }
 
 /* ---------------- controller (child process) ---------------- */
+
+static int bench_key(void *arg, const char *hostnqn, const char *subnqn, struct nvmf_tls_key *key)
+{
+	*key = tls_key;
+	return 0;
+}
 
 struct ctrl_slot {
 	struct nvmf_capsule *cmd;
@@ -186,6 +201,17 @@ static void run_controller(int lfd, int marks)
 	fd = accept(lfd, NULL, NULL);
 	if (fd < 0)
 		die("accept", errno);
+	struct nvmf_tls_session *tls = NULL;
+	if (cfg.tls != 0) {
+		const struct nvmf_tls_server_params tp = {.lookup = bench_key};
+		char err[256];
+
+		tls = nvmf_tls_server_handshake(fd, &tp, err, sizeof(err));
+		if (tls == NULL) {
+			fprintf(stderr, "transport_bench: %s\n", err);
+			exit(1);
+		}
+	}
 	struct nvmf_qpair_params params = {
 		.trtype = NVMF_TRTYPE_TCP,
 		.controller = true,
@@ -196,7 +222,7 @@ static void run_controller(int lfd, int marks)
 		.receive_cb = ctrl_receive,
 		.tcp = {.fd = fd, .header_digests = true, .data_digests = true,
 			.maxh2cdata = 1u << 20, .max_icd = cfg.icd, .max_c2h_data = 1u << 20,
-			.max_io_size = 1u << 20},
+			.max_io_size = 1u << 20, .tls = tls},
 	};
 	qp = nvmf_qpair_create(&params);
 	if (qp == NULL)
@@ -351,6 +377,7 @@ static void parse_args(int argc, char **argv)
 		{"ddgst", no_argument, NULL, 'D'},
 		{"success", no_argument, NULL, 's'},
 		{"icd", required_argument, NULL, 'I'},
+		{"tls", required_argument, NULL, 'T'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -373,6 +400,11 @@ static void parse_args(int argc, char **argv)
 		case 'D': cfg.ddgst = true; break;
 		case 's': cfg.success = true; break;
 		case 'I': cfg.icd = (uint32_t)parse_size(optarg); break;
+		case 'T':
+			cfg.tls = atoi(optarg);
+			if (cfg.tls != 1 && cfg.tls != 2)
+				die("--tls 1 (AES-128-GCM) or 2 (AES-256-GCM)", EINVAL);
+			break;
 		case 'o': cfg.json = strcmp(optarg, "json") == 0; break;
 		default: exit(2);
 		}
@@ -393,6 +425,15 @@ int main(int argc, char **argv)
 
 	parse_args(argc, argv);
 	signal(SIGPIPE, SIG_IGN);
+	if (cfg.tls != 0) {
+		char text[NVMF_TLS_KEY_STRING_MAX], err[160];
+
+		if (nvmf_tls_key_generate(cfg.tls, NULL, text, sizeof(text), err, sizeof(err)) < 0 ||
+		    nvmf_tls_key_parse(text, &tls_key, err, sizeof(err)) != 0) {
+			fprintf(stderr, "transport_bench: %s\n", err);
+			return 1;
+		}
+	}
 	lfd = socket(AF_INET, SOCK_STREAM, 0);
 	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) != 0 || listen(lfd, 1) != 0 ||
 	    getsockname(lfd, (struct sockaddr *)&sin, &slen) != 0)
@@ -418,6 +459,18 @@ int main(int argc, char **argv)
 	fd = socket(AF_INET, SOCK_STREAM, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0)
 		die("connect", errno);
+	struct nvmf_tls_session *tls = NULL;
+	if (cfg.tls != 0) {
+		const struct nvmf_tls_client_params tp = {.hostnqn = BENCH_HOSTNQN,
+							  .subnqn = BENCH_SUBNQN, .key = &tls_key};
+		char err[256];
+
+		tls = nvmf_tls_client_handshake(fd, &tp, err, sizeof(err));
+		if (tls == NULL) {
+			fprintf(stderr, "transport_bench: %s\n", err);
+			return 1;
+		}
+	}
 	struct nvmf_qpair_params params = {
 		.trtype = NVMF_TRTYPE_TCP,
 		.sq_flow_control = !cfg.success,
@@ -426,7 +479,7 @@ int main(int argc, char **argv)
 		.error_cb = host_error,
 		.receive_cb = host_receive,
 		.tcp = {.fd = fd, .header_digests = cfg.hdgst, .data_digests = cfg.ddgst,
-			.max_icd = cfg.icd, .max_io_size = 1u << 20},
+			.max_icd = cfg.icd, .max_io_size = 1u << 20, .tls = tls},
 	};
 	host_qp = nvmf_qpair_create(&params);
 	if (host_qp == NULL)
@@ -478,19 +531,20 @@ int main(int argc, char **argv)
 
 	if (cfg.json)
 		printf("{\"rw\":\"%s\",\"bs\":%zu,\"iodepth\":%u,\"engine\":\"%s\",\"hdgst\":%s,"
-		       "\"ddgst\":%s,\"iops\":%.0f,\"mib_per_sec\":%.1f,\"lat_usec\":{\"mean\":%.2f,"
+		       "\"ddgst\":%s,\"tls\":%d,\"iops\":%.0f,\"mib_per_sec\":%.1f,\"lat_usec\":{\"mean\":%.2f,"
 		       "\"p50\":%.2f,\"p99\":%.2f,\"p999\":%.2f},\"cpu_usec_per_io\":{\"server\":%.2f,"
 		       "\"client\":%.2f}}\n",
 		       cfg.write ? "write" : "read", cfg.bs, cfg.iodepth, cfg.engine,
-		       cfg.hdgst ? "true" : "false", cfg.ddgst ? "true" : "false", iops, mibs,
+		       cfg.hdgst ? "true" : "false", cfg.ddgst ? "true" : "false", cfg.tls, iops, mibs,
 		       nvmf_hist_mean_usec(&all), nvmf_hist_percentile_usec(&all, 0.5),
 		       nvmf_hist_percentile_usec(&all, 0.99), nvmf_hist_percentile_usec(&all, 0.999),
 		       ctrl_us, host_us);
 	else
-		printf("transport %s bs=%zu qd=%u engine=%s%s%s: %.0f IOPS, %.1f MiB/s, lat mean %.1f "
+		printf("transport %s bs=%zu qd=%u engine=%s%s%s%s: %.0f IOPS, %.1f MiB/s, lat mean %.1f "
 		       "us p50 %.1f p99 %.1f p99.9 %.1f, cpu/io server %.2f us client %.2f us\n",
 		       cfg.write ? "write" : "read", cfg.bs, cfg.iodepth, cfg.engine,
-		       cfg.hdgst ? " hdgst" : "", cfg.ddgst ? " ddgst" : "", iops, mibs,
+		       cfg.hdgst ? " hdgst" : "", cfg.ddgst ? " ddgst" : "",
+		       cfg.tls == 1 ? " tls-aes128" : cfg.tls == 2 ? " tls-aes256" : "", iops, mibs,
 		       nvmf_hist_mean_usec(&all), nvmf_hist_percentile_usec(&all, 0.5),
 		       nvmf_hist_percentile_usec(&all, 0.99), nvmf_hist_percentile_usec(&all, 0.999),
 		       ctrl_us, host_us);
