@@ -240,8 +240,9 @@ int host_authenticate(struct nvmf_ctrl *c, struct host_queue *q, uint32_t authre
 	}
 	if (authreq == 0) {
 		/* A controller that does not ask cannot prove the controller
-		 * secret: connecting anyway would defeat asking for it. */
-		if (c->has_dhchap_ctrl) {
+		 * secret: connecting anyway would defeat asking for it.
+		 * Discovery controllers never authenticate (Linux nvmet, nvmfd). */
+		if (c->has_dhchap_ctrl && !c->discovery) {
 			host_set_error(err, EACCES, 0, "%s did not ask for DH-HMAC-CHAP on queue "
 				       "%u, so it cannot prove the controller secret: refusing it",
 				       c->name, q->qid);

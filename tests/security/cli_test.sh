@@ -160,11 +160,18 @@ KEY_A=$("$NVMF" gen-dhchap-key --hmac 3 --nqn "$HOST_A")
 CKEY_A=$("$NVMF" gen-dhchap-key --hmac 2 --nqn "$NQN")
 KEY_B=$("$NVMF" gen-dhchap-key)
 PORT=$(free_port)
-start_nvmfd auth -s "$PORT" --discovery-port 0 -n "$NQN" ramdisk:32M \
+DISC_A=$(free_port)
+start_nvmfd auth -s "$PORT" --discovery-port "$DISC_A" -n "$NQN" ramdisk:32M \
 	--allow-host "$HOST_A" --dhchap-secret "$KEY_A" --dhchap-ctrl-secret "$CKEY_A" \
 	--dhchap-hash sha512 --dhchap-dhgroup ffdhe3072 \
 	--allow-host "$HOST_B" --dhchap-secret "$KEY_B"
 T=(-a 127.0.0.1 -s "$PORT" -n "$NQN")
+# Secrets do not stay readable in nvmfd's command line.
+if tr '\0' ' ' <"/proc/$NVMFD_PID/cmdline" | grep -qF -e "${KEY_A#DHHC-1:03:}" -e "${CKEY_A#DHHC-1:02:}"; then
+	fail "nvmfd's /proc/PID/cmdline still shows a secret"
+else
+	pass "secrets wiped from nvmfd's command line"
+fi
 run auth_bidir 0 "$NVMF" identify "${T[@]}" -q "$HOST_A" -S "$KEY_A" -C "$CKEY_A" -i 2 -o json &&
 	json_check auth_bidir "d['controller']['dhchap'] == {'hash': 'sha512', 'dhgroup': 'ffdhe3072', 'bidirectional': True} and d['controller']['tls'] is None"
 run auth_uni 0 "$NVMF" identify "${T[@]}" -q "$HOST_B" --dhchap-secret "$KEY_B" -o json &&
@@ -182,6 +189,10 @@ run auth_wrong_ctrl 1 "$NVMF" identify "${T[@]}" -q "$HOST_A" -S "$KEY_A" -C "$K
 	one_line auth_wrong_ctrl "controller response mismatch: wrong controller key?"
 run auth_missing 1 "$NVMF" identify "${T[@]}" -q "$HOST_A" && one_line auth_missing "give this host's secret (--dhchap-secret)"
 run auth_malformed 1 "$NVMF" identify "${T[@]}" -q "$HOST_A" -S DHHC-1:09:xx: && one_line auth_malformed "invalid DH-HMAC-CHAP secret"
+# Through discovery (which does not authenticate, as on Linux) to the
+# subsystem, which does, both ways.
+run auth_connect_all 0 "$NVMF" connect-all -a 127.0.0.1 -s "$DISC_A" -q "$HOST_A" -S "$KEY_A" -C "$CKEY_A" -o json &&
+	json_check auth_connect_all "d['connected'] == 1 and d['failed'] == 0"
 
 # --- TLS: nvmfd --tls with a host that also authenticates
 TLS_A=$("$NVMF" gen-tls-key)

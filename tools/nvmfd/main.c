@@ -35,14 +35,15 @@
 #define IO_PORTID 1
 #define FD_RESERVE 64              /* listeners, files, pipes, the engine */
 
-/* --allow-host and the credentials that follow it. */
+/* --allow-host and the credentials that follow it (secrets point into
+ * argv, wiped once copied). */
 struct cli_host {
 	const char *nqn;
-	const char *dhchap_secret;
-	const char *dhchap_ctrl_secret;
+	char *dhchap_secret;
+	char *dhchap_ctrl_secret;
 	int dhchap_hash;            /* 0: SHA-256 */
 	int dhchap_dhgroup;         /* 0: null */
-	const char *tls_key;
+	char *tls_key;
 };
 
 struct options {
@@ -415,17 +416,22 @@ static int add_port(struct nvmf_target_conf *conf, uint16_t portid, const char *
 	return 0;
 }
 
-/* A key string into its fixed-size field. */
-static int copy_key(char *dst, size_t size, const char *src, const char *opt, const char *nqn)
+/* A key string into its fixed-size field, then out of argv: other users
+ * read /proc/PID/cmdline. */
+static int copy_key(char *dst, size_t size, char *src, const char *opt, const char *nqn)
 {
+	size_t n;
+
 	if (src == NULL)
 		return 0;
-	if (strlen(src) >= size) {
+	n = strlen(src);
+	if (n >= size) {
 		fprintf(stderr, "nvmfd: %s for %s: longer than any key (%zu characters)\n", opt, nqn,
 			size - 1);
 		return -1;
 	}
-	memcpy(dst, src, strlen(src) + 1);
+	memcpy(dst, src, n + 1);
+	explicit_bzero(src, n);
 	return 0;
 }
 
