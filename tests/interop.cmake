@@ -1,5 +1,14 @@
 # Interoperability with real peers, booted in QEMU by ../shared/interop/linux-vm
 # (run with: ctest -L interop).  Each linux-vm run takes 20-60 s under TCG.
+#
+# linux-vm's first build apt-installs QEMU and friends and downloads the
+# kernels; two interop tests doing that at once under `ctest -j` fight over
+# the dpkg lock, so one setup test builds both kernels before any of them.
+add_test(NAME interop_vm_build
+         COMMAND sh -c "\"$0\" build && \"$0\" build --kernel 6.12"
+                 ${CMAKE_CURRENT_SOURCE_DIR}/../../shared/interop/linux-vm)
+set_tests_properties(interop_vm_build PROPERTIES LABELS interop TIMEOUT 900
+                     FIXTURES_SETUP linux_vm)
 add_test(NAME interop_linux_host
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/interop/linux_host.sh $<TARGET_FILE:nvmfd>)
 set_tests_properties(interop_linux_host PROPERTIES LABELS interop TIMEOUT 900)
@@ -18,3 +27,5 @@ set_tests_properties(interop_linux_host_auth PROPERTIES LABELS interop TIMEOUT 6
 add_test(NAME interop_linux_target_auth
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/interop/linux_target_auth.sh ${PROJECT_BINARY_DIR})
 set_tests_properties(interop_linux_target_auth PROPERTIES LABELS interop TIMEOUT 600)
+set_tests_properties(interop_linux_host interop_linux_target interop_linux_host_auth
+                     interop_linux_target_auth PROPERTIES FIXTURES_REQUIRED linux_vm)

@@ -203,8 +203,8 @@ int nvmf_receive_controller_data(struct nvmf_capsule *nc, uint32_t data_offset,
  * success_status true while SQ flow control is disabled, it also carries the
  * SUCCESS flag and ends the command: NVMF_SUCCESS_SENT is returned and the
  * caller must not send a response.  complete_cb (may be NULL) runs when the
- * transport has released the caller's buffer.  Returns an nvme status (0 on
- * success) or NVMF_SUCCESS_SENT.
+ * transport has released the caller's buffer; it does not run when the
+ * call fails.  Returns an nvme status (0 on success) or NVMF_SUCCESS_SENT.
  */
 #define NVMF_SUCCESS_SENT 0xffffu
 uint16_t nvmf_send_controller_data(struct nvmf_capsule *nc, uint32_t data_offset,

@@ -133,6 +133,9 @@ static void ctrl_receive(void *arg, struct nvmf_capsule *cmd)
 			data = (struct nvmf_iov){.iov = &x->iov, .iovcnt = 1, .len = n};
 			result = nvmf_send_controller_data(cmd, sent, &data, true,
 							   ctrl_read_piece_done, x);
+			/* Refused (the connection is going down): no callback comes. */
+			if (result != 0 && result != NVMF_SUCCESS_SENT)
+				free(x);
 			sent += n;
 		}
 		if (result == NVMF_SUCCESS_SENT) {
