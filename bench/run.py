@@ -35,9 +35,32 @@ def run_json(cmd):
 
 
 def ceiling(build, rw, bs, qd, mode, runtime):
-    return run_json([os.path.join(build, "bench", "tcp_ceiling"), "--rw", rw, "--bs", bs,
-                     "--iodepth", str(qd), "--mode", mode, "--runtime", str(runtime),
-                     "-o", "json"])
+    """The better of the two ways of placing payloads (copy, direct) in one mode."""
+    runs = [run_json([os.path.join(build, "bench", "tcp_ceiling"), "--rw", rw, "--bs", bs,
+                      "--iodepth", str(qd), "--mode", mode, "--placement", placement,
+                      "--runtime", str(runtime), "-o", "json"])
+            for placement in ("copy", "direct")]
+    return max(runs, key=lambda r: r["iops"])
+
+
+def ceilings(build, rw, bs, qd, runtime):
+    """Both modes, measured while nothing else of ours runs (a polling nvmfd would
+    take the server's CPU)."""
+    return {m: ceiling(build, rw, bs, qd, m, runtime) for m in ("block", "poll")}
+
+
+def reference(ceil, engine, bs):
+    """What a figure is divided by: the ceiling in the engine's mode (sleeping
+    engines against blocking sockets, polling ones against busy-polling); for
+    large transfers the better of the two, as the targets ask."""
+    if is_large(bs):
+        return max(ceil.values(), key=lambda c: metric(c, bs))
+    return ceil["poll" if engine.startswith(("poll", "hybrid")) else "block"]
+
+
+def fmt_ceilings(ceil, bs):
+    return ", ".join(f"{m} {fmt_metric(metric(c, bs), bs)} ({c['placement']})"
+                     for m, c in ceil.items())
 
 
 def transport(build, rw, bs, qd, engine, runtime, digests=False):
@@ -48,13 +71,17 @@ def transport(build, rw, bs, qd, engine, runtime, digests=False):
     return run_json(cmd)
 
 
+def is_large(bs):
+    return bs.endswith("k") and int(bs[:-1]) >= 64
+
+
 def metric(result, bs):
     """IOPS for small blocks, MiB/s for large ones."""
-    return result["mib_per_sec"] if bs.endswith("k") and int(bs[:-1]) >= 64 else result["iops"]
+    return result["mib_per_sec"] if is_large(bs) else result["iops"]
 
 
 def fmt_metric(value, bs):
-    if bs.endswith("k") and int(bs[:-1]) >= 64:
+    if is_large(bs):
         return f"{value / 1024:.2f} GiB/s"
     return f"{value / 1000:.1f}k IOPS"
 
@@ -75,24 +102,26 @@ def machine():
 def transport_suite(build, runtime, engines):
     rows = []
     for rw, bs, qd in TRANSPORT_CASES:
-        ceil = {m: ceiling(build, rw, bs, qd, m, runtime) for m in ("block", "poll")}
+        ceil = ceilings(build, rw, bs, qd, runtime)
         best = max(metric(c, bs) for c in ceil.values())
         for engine in engines:
             for digests in (False, True):
                 r = transport(build, rw, bs, qd, engine, runtime, digests)
-                # Sleeping engines are judged against the blocking ceiling,
-                # polling ones against the polling ceiling.
-                ref = ceil["poll" if engine.startswith(("poll", "hybrid")) else "block"]
+                ref = reference(ceil, engine, bs)
                 rows.append({
                     "case": f"{rw} {bs} qd{qd}",
                     "stack": f"transport/{engine}" + (" +digests" if digests else ""),
+                    "engine": engine, "digests": digests, "queues": 1,
+                    "rw": rw, "bs": bs, "qd": qd,
+                    "metric": metric(r, bs),
                     "value": fmt_metric(metric(r, bs), bs),
                     "lat": f"{r['lat_usec']['mean']:.1f}",
+                    "lat_mean": r["lat_usec"]["mean"],
+                    "ref_lat": ref["lat_usec"]["mean"],
                     "ratio": metric(r, bs) / metric(ref, bs),
                     "ratio_best": metric(r, bs) / best,
                     "cpu": f"{r['cpu_usec_per_io']['server']:.2f} / {r['cpu_usec_per_io']['client']:.2f}",
-                    "ceiling": f"block {fmt_metric(metric(ceil['block'], bs), bs)}, "
-                               f"poll {fmt_metric(metric(ceil['poll'], bs), bs)}",
+                    "ceiling": fmt_ceilings(ceil, bs),
                 })
                 print(f"  {rows[-1]['case']:<16} {rows[-1]['stack']:<28} {rows[-1]['value']:>14}"
                       f"  x{rows[-1]['ratio']:.2f} of its ceiling", file=sys.stderr)
@@ -176,21 +205,31 @@ def perf(build, port, engine, rw, bs, qd, queues, runtime, digests):
     return r
 
 
+def started_target(build, engine, inline):
+    """nvmfd with its RAM namespace written once (reads of never-written pages
+    fault)."""
+    target = Target(build, engine, inline)
+    try:
+        perf(build, target.port, engine, "write", "128k", 8, 1, 1, False)
+    except Exception:
+        target.stop()
+        raise
+    return target
+
+
 def nvmf_suite(build, runtime, engines, inline):
     rows = []
-    for engine in engines:
-        target = Target(build, engine, inline)
-        try:
-            # Write the region once: reads of never-written RAM pages fault.
-            perf(build, target.port, engine, "write", "128k", 8, 1, 2, False)
-            for rw, bs, qd in NVMF_CASES:
-                crw = "read" if "read" in rw else "write"
-                ceil = {m: ceiling(build, crw, bs, qd, m, runtime) for m in ("block", "poll")}
-                best = max(metric(c, bs) for c in ceil.values())
-                ref = ceil["poll" if engine in ("poll", "hybrid") else "block"]
-                variants = [(1, False), (1, True)]
-                if (rw, bs, qd) == ("randread", "4k", 32):
-                    variants += [(2, False), (4, False)]
+    for rw, bs, qd in NVMF_CASES:
+        crw = "read" if "read" in rw else "write"
+        ceil = ceilings(build, crw, bs, qd, runtime)
+        best = max(metric(c, bs) for c in ceil.values())
+        for engine in engines:
+            ref = reference(ceil, engine, bs)
+            variants = [(1, False), (1, True)]
+            if (rw, bs, qd) == ("randread", "4k", 32):
+                variants += [(2, False), (4, False)]
+            target = started_target(build, engine, inline)
+            try:
                 for queues, digests in variants:
                     cpu0 = proc_cpu_seconds(target.proc.pid)
                     r = perf(build, target.port, engine, rw, bs, qd, queues, runtime, digests)
@@ -199,20 +238,73 @@ def nvmf_suite(build, runtime, engines, inline):
                     rows.append({
                         "case": f"{rw} {bs} qd{qd}" + (f" x{queues}q" if queues > 1 else ""),
                         "stack": f"nvmf/{engine}" + (" +digests" if digests else ""),
+                        "engine": engine, "digests": digests, "queues": queues,
+                        "rw": crw, "bs": bs, "qd": qd,
+                        "metric": metric(r, bs),
                         "value": fmt_metric(metric(r, bs), bs),
                         "lat": f"{r['lat_usec']['mean']:.1f}",
+                        "lat_mean": r["lat_usec"]["mean"],
+                        "ref_lat": ref["lat_usec"]["mean"],
                         "ratio": metric(r, bs) / metric(ref, bs),
                         "ratio_best": metric(r, bs) / best,
                         "cpu": f"{tcpu * 1e6 / ios:.2f} / {r['host_cpu'] * 1e6 / ios:.2f}",
-                        "ceiling": f"block {fmt_metric(metric(ceil['block'], bs), bs)}, "
-                                   f"poll {fmt_metric(metric(ceil['poll'], bs), bs)}",
+                        "ceiling": fmt_ceilings(ceil, bs),
                     })
                     print(f"  {rows[-1]['case']:<22} {rows[-1]['stack']:<24} "
                           f"{rows[-1]['value']:>14}  x{rows[-1]['ratio']:.2f} of its ceiling",
                           file=sys.stderr)
-        finally:
-            target.stop()
+            finally:
+                target.stop()
     return rows
+
+
+def targets(rows):
+    """Issue 7's targets, checked against the rows of one suite (1 queue)."""
+    def find(engine, rw, bs, qd, digests=False):
+        for r in rows:
+            if (r["engine"], r["rw"], r["bs"], r["qd"], r["digests"], r["queues"]) == \
+               (engine, rw, bs, qd, digests, 1):
+                return r
+        return None
+
+    checks = []
+    engines = sorted({r["engine"] for r in rows}, key=lambda e: ENGINES.index(e)
+                     if e in ENGINES else len(ENGINES))
+    for engine in engines:
+        polling = engine.startswith(("poll", "hybrid"))
+        qd32, qd1 = find(engine, "read", "4k", 32), find(engine, "read", "4k", 1)
+        if qd32:
+            want = 0.5 if polling else 0.7
+            checks.append((engine, f"4k read qd32 >= {want} of the "
+                           f"{'polling' if polling else 'blocking'} ceiling",
+                           qd32["ratio"], qd32["ratio"] >= want))
+        if qd1 and polling:
+            checks.append((engine, "4k read qd1 >= 0.7 of the polling ceiling's rate",
+                           qd1["ratio"], qd1["ratio"] >= 0.7))
+        elif qd1:
+            lat = qd1["lat_mean"] / qd1["ref_lat"]
+            checks.append((engine, "4k read qd1 latency <= 1.2 x the blocking round trip",
+                           lat, lat <= 1.2))
+        for rw in ("read", "write"):
+            big = find(engine, rw, "128k", 8)
+            if big:
+                checks.append((engine, f"128k {rw} qd8 >= 0.9 of the best ceiling",
+                               big["ratio_best"], big["ratio_best"] >= 0.9))
+        for rw in ("read", "write"):
+            plain, dig = find(engine, rw, "4k", 32), find(engine, rw, "4k", 32, True)
+            if plain and dig:
+                cost = 1 - dig["metric"] / plain["metric"]
+                checks.append((engine, f"digests cost <= 10% at 4k {rw} qd32", cost,
+                               cost <= 0.10))
+    return checks
+
+
+def targets_table(checks):
+    out = ["| engine | target | measured | met |", "|---|---|---|---|"]
+    for engine, what, value, ok in checks:
+        shown = f"{value * 100:.0f}%" if what.startswith("digests") else f"{value:.2f}"
+        out.append(f"| {engine} | {what} | {shown} | {'yes' if ok else '**no**'} |")
+    return "\n".join(out)
 
 
 def depth_sweep(build, runtime, engines, inline, png):
@@ -221,9 +313,8 @@ def depth_sweep(build, runtime, engines, inline, png):
     series = {f"ceiling ({m})": [metric(ceiling(build, "read", "4k", d, m, runtime), "4k")
                                  for d in depths] for m in ("block", "poll")}
     for engine in engines:
-        target = Target(build, engine, inline)
+        target = started_target(build, engine, inline)
         try:
-            perf(build, target.port, engine, "write", "128k", 8, 1, 2, False)
             series[f"nvmf/{engine}"] = [
                 perf(build, target.port, engine, "randread", "4k", d, 1, runtime, False)["iops"]
                 for d in depths]
@@ -395,11 +486,13 @@ def main():
     text = (f"Measured {time.strftime('%Y-%m-%d')} on {machine()}, runtime {args.runtime:g} s "
             f"per point; nvmfd --inline-data-size {args.inline}.\n")
     if args.suite in ("transport", "all"):
-        text += "\n### Transport alone\n\n" + table(
-            transport_suite(args.build, args.runtime, engines)) + "\n"
+        rows = transport_suite(args.build, args.runtime, engines)
+        text += ("\n### Transport alone\n\n" + table(rows) + "\n\nTargets (issue 7):\n\n" +
+                 targets_table(targets(rows)) + "\n")
     if args.suite in ("nvmf", "all"):
-        text += "\n### nvmf perf against nvmfd\n\n" + table(
-            nvmf_suite(args.build, args.runtime, engines, args.inline)) + "\n"
+        rows = nvmf_suite(args.build, args.runtime, engines, args.inline)
+        text += ("\n### nvmf perf against nvmfd\n\n" + table(rows) +
+                 "\n\nTargets (issue 7):\n\n" + targets_table(targets(rows)) + "\n")
     if args.suite in ("sweep", "all"):
         series, depths = depth_sweep(args.build, min(args.runtime, 2), engines, args.inline,
                                      args.png)

@@ -7,9 +7,15 @@
  *          server answers 24 B C2H data header + bs data + 24 B response.
  *   write: client sends a 72 B command + bs in-capsule data;
  *          server answers a 24 B response.
- * Each side receives everything available in one recv, parses it as a byte
- * stream (units straddle receives), copies payload bytes out as a real host or
- * target must, and answers all whole units of that receive with one sendmsg.
+ * Each side receives everything available in one receive, parses it as a byte
+ * stream (units straddle receives), and answers all whole units of that
+ * receive with one sendmsg.  Payload bytes reach their destination (a per-I/O
+ * buffer, as a real host or target needs) in one of two ways:
+ *   --placement copy:   recv into one buffer, then memcpy the payloads out;
+ *   --placement direct: one recvmsg whose iovecs scatter the stream straight
+ *                       into place (headers to scratch, payloads to their
+ *                       buffers), the way a transport reads data into place.
+ * The ceiling of a byte pattern is the better of the two.
  * The client keeps --iodepth I/Os in flight.
  *
  * Why neither side can deadlock in a send: a deadlock needs both sides stuck
@@ -70,6 +76,7 @@ struct config {
 	double runtime_sec;
 	double warmup_sec;
 	bool poll_mode;
+	bool direct;                    /* --placement direct */
 	int server_cpu;
 	int client_cpu;
 	bool json;
@@ -91,6 +98,8 @@ struct peer {
 	uint64_t rx_units;              /* units completed; picks the destination slot */
 	uint8_t *rx_dst;                /* iodepth slots of rx.data bytes, like per-I/O buffers */
 	uint32_t rx_dst_slots;
+	bool rx_direct;                 /* scatter into place instead of copying */
+	struct iovec rx_iov[IOVS_PER_SEND];
 	uint8_t *tx_headers;            /* UNITS_PER_SEND * (tx.head + tx.tail) */
 	uint8_t *tx_payload;            /* tx.data bytes, sent for every unit */
 	struct iovec iov[IOVS_PER_SEND];
@@ -132,11 +141,67 @@ static int clock_ns(clockid_t id, uint64_t *ns)
 	return 0;
 }
 
+/* Merging contiguous segments keeps a batch within IOVS_PER_SEND (see above). */
+static void iov_append(struct iovec *iov, int *iovcnt, void *base, size_t len)
+{
+	if (len == 0)
+		return;
+	if (*iovcnt > 0) {
+		struct iovec *last = &iov[*iovcnt - 1];
+
+		if ((uint8_t *)last->iov_base + last->iov_len == (uint8_t *)base) {
+			last->iov_len += len;
+			return;
+		}
+	}
+	iov[(*iovcnt)++] = (struct iovec){ .iov_base = base, .iov_len = len };
+}
+
+/*
+ * The iovecs that place the next units of the stream (up to rx_dst_slots of
+ * them, which is as many as can be in flight) straight where they belong:
+ * headers and trailers into rx_buf, payloads into their destination slots.
+ * A trailer and the next header share one iovec, so 2n + 1 suffice.
+ */
+static int rx_scatter(struct peer *p)
+{
+	const struct pdu_layout *l = &p->rx;
+	const size_t unit = l->head + l->data + l->tail;
+	size_t offset = p->rx_offset, scratch = 0;
+	uint64_t slot = p->rx_units;
+	int iovcnt = 0;
+
+	for (uint32_t i = 0; i < p->rx_dst_slots; i++, slot++, offset = 0) {
+		uint8_t *dst = p->rx_dst + (slot % p->rx_dst_slots) * l->data;
+
+		if (offset < l->head) {
+			iov_append(p->rx_iov, &iovcnt, p->rx_buf + scratch, l->head - offset);
+			scratch += l->head - offset;
+			offset = l->head;
+		}
+		if (offset < l->head + l->data) {
+			iov_append(p->rx_iov, &iovcnt, dst + (offset - l->head),
+				   l->head + l->data - offset);
+			offset = l->head + l->data;
+		}
+		if (offset < unit) {
+			iov_append(p->rx_iov, &iovcnt, p->rx_buf + scratch, unit - offset);
+			scratch += unit - offset;
+		}
+	}
+	return iovcnt;
+}
+
 /* Sleeps in block mode; spins on EAGAIN in poll mode (the socket is O_NONBLOCK). */
 static ssize_t peer_recv(struct peer *p)
 {
+	struct msghdr msg = { .msg_iov = p->rx_iov };
+
+	if (p->rx_direct)
+		msg.msg_iovlen = (size_t)rx_scatter(p);
 	for (;;) {
-		ssize_t n = recv(p->fd, p->rx_buf, RX_BUF_BYTES, 0);
+		ssize_t n = p->rx_direct ? recvmsg(p->fd, &msg, 0) :
+					   recv(p->fd, p->rx_buf, RX_BUF_BYTES, 0);
 
 		if (n >= 0)
 			return n;
@@ -145,7 +210,10 @@ static ssize_t peer_recv(struct peer *p)
 	}
 }
 
-/* Parses @len received bytes, copying payload out; returns the units completed. */
+/*
+ * Parses @len received bytes, copying payload out unless recvmsg already put
+ * it in place; returns the units completed.
+ */
 static uint32_t peer_consume(struct peer *p, size_t len)
 {
 	const struct pdu_layout *l = &p->rx;
@@ -160,7 +228,7 @@ static uint32_t peer_consume(struct peer *p, size_t len)
 		size_t hi = p->rx_offset + take < l->head + l->data ?
 			    p->rx_offset + take : l->head + l->data;
 
-		if (lo < hi) {
+		if (lo < hi && !p->rx_direct) {
 			uint8_t *dst = p->rx_dst + (p->rx_units % p->rx_dst_slots) * l->data;
 
 			memcpy(dst + (lo - l->head), src + (lo - p->rx_offset), hi - lo);
@@ -200,22 +268,6 @@ static int send_all(struct peer *p, struct iovec *iov, int iovcnt)
 		}
 	}
 	return 0;
-}
-
-/* Merging contiguous segments keeps a batch within IOVS_PER_SEND (see above). */
-static void iov_append(struct iovec *iov, int *iovcnt, void *base, size_t len)
-{
-	if (len == 0)
-		return;
-	if (*iovcnt > 0) {
-		struct iovec *last = &iov[*iovcnt - 1];
-
-		if ((uint8_t *)last->iov_base + last->iov_len == (uint8_t *)base) {
-			last->iov_len += len;
-			return;
-		}
-	}
-	iov[(*iovcnt)++] = (struct iovec){ .iov_base = base, .iov_len = len };
 }
 
 static int peer_send_units(struct peer *p, uint32_t units)
@@ -504,7 +556,7 @@ static double parse_seconds(const char *opt, const char *s, bool allow_zero)
 static void parse_args(int argc, char **argv, struct config *cfg)
 {
 	enum { OPT_RW = 256, OPT_BS, OPT_IODEPTH, OPT_RUNTIME, OPT_WARMUP, OPT_MODE,
-	       OPT_SERVER_CPU, OPT_CLIENT_CPU };
+	       OPT_PLACEMENT, OPT_SERVER_CPU, OPT_CLIENT_CPU };
 	static const struct option options[] = {
 		{ "rw", required_argument, NULL, OPT_RW },
 		{ "bs", required_argument, NULL, OPT_BS },
@@ -512,6 +564,7 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 		{ "runtime", required_argument, NULL, OPT_RUNTIME },
 		{ "warmup", required_argument, NULL, OPT_WARMUP },
 		{ "mode", required_argument, NULL, OPT_MODE },
+		{ "placement", required_argument, NULL, OPT_PLACEMENT },
 		{ "server-cpu", required_argument, NULL, OPT_SERVER_CPU },
 		{ "client-cpu", required_argument, NULL, OPT_CLIENT_CPU },
 		{ "help", no_argument, NULL, 'h' },
@@ -545,6 +598,11 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 				bad_arg("--mode", optarg, "block or poll");
 			cfg->poll_mode = strcmp(optarg, "poll") == 0;
 			break;
+		case OPT_PLACEMENT:
+			if (strcmp(optarg, "copy") != 0 && strcmp(optarg, "direct") != 0)
+				bad_arg("--placement", optarg, "copy or direct");
+			cfg->direct = strcmp(optarg, "direct") == 0;
+			break;
 		case OPT_SERVER_CPU:
 			cfg->server_cpu = (int)parse_long("--server-cpu", optarg, 0, CPU_SETSIZE - 1);
 			break;
@@ -559,6 +617,7 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 		case 'h':
 			printf("usage: %s [--rw read|write] [--bs SIZE] [--iodepth N] "
 			       "[--runtime SEC] [--warmup SEC] [--mode block|poll] "
+			       "[--placement copy|direct] "
 			       "[--server-cpu N] [--client-cpu N] [-o json]\n", argv[0]);
 			exit(0);
 		default:
@@ -606,20 +665,22 @@ static void report(const struct bench *b)
 	double client_per_io = client_cpu * 1e6 / (double)h->count;
 	const char *rw = c->write ? "write" : "read";
 	const char *mode = c->poll_mode ? "poll" : "block";
+	const char *placement = c->direct ? "direct" : "copy";
 
 	if (c->json)
 		printf("{\"rw\":\"%s\",\"bs\":%zu,\"iodepth\":%u,\"mode\":\"%s\","
+		       "\"placement\":\"%s\","
 		       "\"runtime_sec\":%.3f,\"iops\":%.0f,\"mib_per_sec\":%.1f,"
 		       "\"lat_usec\":{\"mean\":%.2f,\"p50\":%.2f,\"p99\":%.2f,\"p999\":%.2f},"
 		       "\"cpu_usec_per_io\":{\"server\":%.3f,\"client\":%.3f},"
 		       "\"cpu_sec\":{\"server\":%.3f,\"client\":%.3f}}\n",
-		       rw, c->bs, c->iodepth, mode, seconds, iops, mib_per_sec, mean, p50, p99,
-		       p999, server_per_io, client_per_io, server_cpu, client_cpu);
+		       rw, c->bs, c->iodepth, mode, placement, seconds, iops, mib_per_sec, mean,
+		       p50, p99, p999, server_per_io, client_per_io, server_cpu, client_cpu);
 	else
-		printf("ceiling %s bs=%zu qd=%u mode=%s: %.0f IOPS, %.1f MiB/s, "
+		printf("ceiling %s bs=%zu qd=%u mode=%s placement=%s: %.0f IOPS, %.1f MiB/s, "
 		       "lat mean %.1f us p50 %.1f p99 %.1f p99.9 %.1f, "
 		       "cpu/io server %.2f us client %.2f us (cpu server %.2f s client %.2f s in %.2f s)\n",
-		       rw, c->bs, c->iodepth, mode, iops, mib_per_sec, mean, p50, p99, p999,
+		       rw, c->bs, c->iodepth, mode, placement, iops, mib_per_sec, mean, p50, p99, p999,
 		       server_per_io, client_per_io, server_cpu, client_cpu, seconds);
 }
 
@@ -671,9 +732,9 @@ int main(int argc, char **argv)
 
 	connect_loopback(fds, c->poll_mode);
 	b.server = (struct peer){ .name = "server", .fd = fds[0], .tx = answer, .rx = command,
-				  .rx_dst_slots = c->iodepth };
+				  .rx_dst_slots = c->iodepth, .rx_direct = c->direct };
 	b.client = (struct peer){ .name = "client", .fd = fds[1], .tx = command, .rx = answer,
-				  .rx_dst_slots = c->iodepth };
+				  .rx_dst_slots = c->iodepth, .rx_direct = c->direct };
 	b.issue_ns = calloc(c->iodepth, sizeof(*b.issue_ns));
 	if (!b.issue_ns || peer_alloc(&b.server) != 0 || peer_alloc(&b.client) != 0)
 		die("out of memory");
