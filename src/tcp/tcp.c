@@ -7,7 +7,8 @@
  * tcp_tx, which turns queued work into PDUs and sends them in batches.
  *
  * Transmit work items sit on two queues: the data queue (R2T, H2CData,
- * C2HData, TermReq, ICReq/ICResp) goes out ahead of the capsule queue.  A
+ * C2HData, TermReq, ICReq/ICResp, and a controller's responses) goes out
+ * ahead of the capsule queue (a host's commands).  A
  * data item may stand for a run of several data PDUs; their headers are
  * generated as the run is sent.  A batch (up to TCP_TX_PDUS PDUs) is built
  * under the qpair lock, its digests are computed outside it, and it leaves in
@@ -402,9 +403,20 @@ static void queue_data_item_locked(struct tcp_qpair *tq, struct tcp_tx_item *ite
 	tq->conn.engine->ops->kick(&tq->conn);
 }
 
-/* Capsules go out behind the data queue (batch_fill_locked). */
+/*
+ * Host commands go out behind the data queue (batch_fill_locked), so H2CData
+ * for commands already sent is not held up by new ones.  A controller's
+ * responses take their place in the data queue instead: each follows its
+ * own C2HData, and a response is not held behind the data of every later
+ * command, which would let the host complete nothing until the whole batch
+ * had arrived (and the two sides would take turns instead of overlapping).
+ */
 static void queue_capsule_locked(struct tcp_qpair *tq, struct tcp_capsule *tc)
 {
+	if (tq->qp.controller) {
+		queue_data_item_locked(tq, &tc->item);
+		return;
+	}
 	tc->item.next = NULL;
 	*tq->cap_tail = &tc->item;
 	tq->cap_tail = &tc->item.next;
