@@ -121,7 +121,7 @@ static const struct opt_def opt_defs[] = {
 	 "TLS PSK (NVMeTLSkey-1:...); implies --tls but for the discovery connection"},
 	{"tls-key-file", 1, OPT_TLS_KEY_FILE, C_ALL, "FILE", "read the TLS PSK from FILE"},
 	{"output-format", 1, OPT_OUTPUT, C_ALL, "FMT", "normal or json"},
-	{"engine", 1, OPT_ENGINE, C_ALL, "SPEC", "transport engine (threads)"},
+	{"engine", 1, OPT_ENGINE, C_ALL, "SPEC", "transport engine (hybrid; or epoll, poll, threads)"},
 	{"max-io-size", 1, OPT_MAX_IO_SIZE, C_ALL, "SIZE", "bytes per command (1M)"},
 	{"io-timeout", 1, OPT_IO_TIMEOUT, C_ALL, "MS", "command timeout (30000)"},
 	{"connect-timeout", 1, OPT_CONNECT_TIMEOUT, C_ALL, "MS",

@@ -102,8 +102,9 @@ static void usage(FILE *f)
 		"      --inline-data-size N  in-capsule data per I/O command (16384)\n"
 		"      --connect-timeout MS  a new connection must Connect within (10000)\n"
 		"      --io-workers N        threads for file and block I/O (4)\n"
-		"      --engine SPEC         socket engine: threads (default), epoll, poll,\n"
-		"                            hybrid[:USEC], with ,threads=N ,cpu=C\n"
+		"      --engine SPEC         socket engine: hybrid (default: one loop per CPU,\n"
+		"                            up to 4), epoll, poll, threads; ,poll=USEC\n"
+		"                            ,threads=N ,cpu=C\n"
 		"  -v, --verbose             debug logs\n"
 		"  -q, --quiet               warnings and errors only\n"
 		"  -h, --help\n",
