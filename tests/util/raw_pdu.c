@@ -252,12 +252,18 @@ bool raw_expect_term(int fd, uint8_t type, uint16_t fes, uint32_t fei, const uin
 		fprintf(stderr, "TermReq carries %zu bytes of header\n", len - 24);
 		ok = false;
 	} else if (sent != NULL) {
+		/* Every byte it copied, not just the common header. */
 		size_t n = len - 24 < sent_len ? len - 24 : sent_len;
 
-		if (memcmp(buf + 24, sent, n < 8 ? n : 8) != 0) {
-			fprintf(stderr, "TermReq does not echo the offending header\n");
-			ok = false;
-		}
+		for (size_t i = 0; i < n; i++)
+			if (buf[24 + i] != sent[i]) {
+				fprintf(stderr,
+					"TermReq's copy of the offending header differs at byte %zu "
+					"(%#x, sent %#x)\n",
+					i, buf[24 + i], sent[i]);
+				ok = false;
+				break;
+			}
 	}
 	if (test_wait_eof(fd, RAW_WAIT_MS) != 0) {
 		fprintf(stderr, "connection not closed after the TermReq\n");

@@ -69,7 +69,8 @@ bool raw_solicit(struct raw *r);
 
 /*
  * The next PDU must be a TermReq of the given type with fes/fei and a copy
- * of the offending header (the first 8 bytes of sent, if given), then EOF.
+ * of the offending header (1 to 128 bytes, each one as in sent, if given),
+ * then EOF.
  * Data PDUs queued before it are skipped.  Prints the answer it got.
  */
 bool raw_expect_term(int fd, uint8_t type, uint16_t fes, uint32_t fei, const uint8_t *sent,
