@@ -54,7 +54,7 @@ static void run_ctrl_case(const struct raw_ctrl_case *c)
 		CHECK_EQ(loopback_wait_ctrl_error(lb, WAIT_MS), EPROTO);
 		break;
 	case RAW_EXPECT_CLOSE:
-		CHECK_EQ(test_wait_eof(cfd, WAIT_MS), 0);
+		CHECK(raw_expect_close(cfd));
 		CHECK_EQ(loopback_wait_ctrl_error(lb, WAIT_MS), c->error ? c->error : EPROTO);
 		break;
 	case RAW_EXPECT_STATUS: {

@@ -76,6 +76,9 @@ bool raw_solicit(struct raw *r);
 bool raw_expect_term(int fd, uint8_t type, uint16_t fes, uint32_t fei, const uint8_t *sent,
 		     size_t sent_len);
 
+/* The peer closes without sending another byte (no TermReq). */
+bool raw_expect_close(int fd);
+
 /* ------------------------------------------------------------------ */
 /* Malformed PDUs sent to a controller                                 */
 /* ------------------------------------------------------------------ */
