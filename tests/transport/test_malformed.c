@@ -93,9 +93,10 @@ struct host_case {
 	/* After a good ICResp, with a read (cid 1, 8 KiB) and a write (cid 2,
 	 * 16 KiB) outstanding: */
 	void (*build)(struct raw_pdu *p, struct raw *r);
-	enum raw_expect expect;
+	enum raw_expect expect;   /* TERM: an H2CTermReq, then EOF; CLOSE: EOF only */
 	uint16_t fes;
 	uint32_t fei;
+	int error;                /* what the host queue pair reports; 0: EPROTO */
 };
 
 #define FEI(t, f) offsetof(struct t, f)
@@ -105,6 +106,11 @@ static void i_cpda(struct nvme_tcp_icresp *rsp) { rsp->cpda = 40; }
 static void i_maxh2cdata(struct nvme_tcp_icresp *rsp) { rsp->maxh2cdata = 1000; }
 static void i_unasked_digest(struct nvme_tcp_icresp *rsp) { rsp->dgst |= NVME_TCP_DGST_DDGST; }
 static void i_plen(struct nvme_tcp_icresp *rsp) { rsp->ch.plen = 120; }
+static void i_flags(struct nvme_tcp_icresp *rsp) { rsp->ch.flags = NVME_TCP_FLAG_HDGSTF; }
+static void i_hlen(struct nvme_tcp_icresp *rsp) { rsp->ch.hlen = 120; }
+static void i_pdo(struct nvme_tcp_icresp *rsp) { rsp->ch.pdo = 8; }
+static void i_dgst_reserved(struct nvme_tcp_icresp *rsp) { rsp->dgst |= 0x04; }
+static void i_maxh2cdata_unaligned(struct nvme_tcp_icresp *rsp) { rsp->maxh2cdata = 4098; }
 
 static void h_c2h_unknown_cid(struct raw_pdu *p, struct raw *r) { raw_c2h(p, r, 99, 0, 4096, 0); }
 static void h_c2h_for_write(struct raw_pdu *p, struct raw *r) { raw_c2h(p, r, 2, 0, 4096, 0); }
@@ -138,6 +144,129 @@ static void h_hdgst_error(struct raw_pdu *p, struct raw *r)
 	raw_put_hdgst(p, 24, true);
 }
 static void h_icreq_to_host(struct raw_pdu *p, struct raw *r) { raw_icreq(p, 0); }
+static void h_unknown_type(struct raw_pdu *p, struct raw *r) { raw_ch(p, 0x0b, 0, 24, 0, 24); }
+static void h_h2c_to_host(struct raw_pdu *p, struct raw *r)
+{
+	r->cid = 2;
+	r->ttag = 0;
+	raw_h2c(p, r, 0, 4096, false);
+}
+
+/* CapsuleResp: each common-header field spoiled on its own. */
+static void h_resp(struct raw_pdu *p, uint8_t flags, uint8_t hlen, uint32_t plen)
+{
+	raw_ch(p, NVME_TCP_PDU_CAPSULE_RESP, flags, hlen, 0, plen);
+	((struct nvme_tcp_rsp *)p->b)->cqe.cid = 1;
+}
+static void h_resp_flags(struct raw_pdu *p, struct raw *r)
+{
+	h_resp(p, NVME_TCP_FLAG_LAST_PDU, 24, 24);
+}
+static void h_resp_hlen(struct raw_pdu *p, struct raw *r) { h_resp(p, 0, 16, 24); }
+static void h_resp_plen(struct raw_pdu *p, struct raw *r) { h_resp(p, 0, 24, 28); }
+
+/* R2T (for the outstanding write, cid 2): likewise. */
+static void h_r2t_flags(struct raw_pdu *p, struct raw *r)
+{
+	raw_r2t(p, r, 2, 1, 0, 4096);
+	p->b[1] |= NVME_TCP_FLAG_LAST_PDU;
+}
+static void h_r2t_hlen(struct raw_pdu *p, struct raw *r)
+{
+	raw_r2t(p, r, 2, 1, 0, 4096);
+	p->b[2] = 20;
+}
+static void h_r2t_pdo(struct raw_pdu *p, struct raw *r)
+{
+	raw_r2t(p, r, 2, 1, 0, 4096);
+	p->b[3] = 24;
+}
+static void h_r2t_plen(struct raw_pdu *p, struct raw *r)
+{
+	raw_r2t(p, r, 2, 1, 0, 4096);
+	((struct nvme_tcp_common_hdr *)p->b)->plen = 28; /* an R2T carries no data */
+	p->len = 28;
+}
+
+/* C2HData (for the outstanding read, cid 1, 8 KiB). */
+static void h_c2h_unasked_ddgst(struct raw_pdu *p, struct raw *r)
+{
+	raw_c2h(p, r, 1, 0, 8192, NVME_TCP_FLAG_LAST_PDU);
+	p->b[1] |= NVME_TCP_FLAG_DDGSTF; /* data digests were not negotiated */
+}
+static void h_c2h_hlen(struct raw_pdu *p, struct raw *r)
+{
+	raw_c2h(p, r, 1, 0, 8192, NVME_TCP_FLAG_LAST_PDU);
+	p->b[2] = 20;
+}
+static void h_c2h_pdo_inside_header(struct raw_pdu *p, struct raw *r)
+{
+	raw_c2h(p, r, 1, 0, 8192, NVME_TCP_FLAG_LAST_PDU);
+	p->b[3] = 16;
+}
+static void h_c2h_pdo_unaligned(struct raw_pdu *p, struct raw *r)
+{
+	raw_c2h(p, r, 1, 0, 8192, NVME_TCP_FLAG_LAST_PDU);
+	p->b[3] = 26; /* HPDA 0: PDO must be a multiple of 4 */
+}
+static void h_c2h_pdo_beyond_plen(struct raw_pdu *p, struct raw *r)
+{
+	raw_c2h(p, r, 1, 0, 64, 0); /* PLEN 88 */
+	p->b[3] = 92;
+}
+static void h_c2h_plen_over_limit(struct raw_pdu *p, struct raw *r)
+{
+	/* 2 MiB of data claimed on a host that takes at most 1 MiB per I/O:
+	 * refused at the header, never read. */
+	raw_c2h(p, r, 1, 0, 4096, 0);
+	((struct nvme_tcp_common_hdr *)p->b)->plen = 24 + (2u << 20);
+	p->len = 24;
+}
+static void h_c2h_no_room_for_ddgst(struct raw_pdu *p, struct raw *r)
+{
+	raw_c2h(p, r, 1, 0, 4096, 0);
+	((struct nvme_tcp_common_hdr *)p->b)->plen = 24 + NVME_TCP_DIGEST_LEN;
+	p->len = 24 + NVME_TCP_DIGEST_LEN;
+}
+static void h_c2h_datal_mismatch(struct raw_pdu *p, struct raw *r)
+{
+	/* 4096 bytes of data behind a DATAL of 4000. */
+	raw_c2h(p, r, 1, 0, 4096, 0);
+	((struct nvme_tcp_c2h_data_hdr *)p->b)->datal = 4000;
+}
+static void h_c2h_early_last(struct raw_pdu *p, struct raw *r)
+{
+	raw_c2h(p, r, 1, 0, 4096, NVME_TCP_FLAG_LAST_PDU); /* 4 KiB of 8 remain */
+}
+static void h_c2h_missing_last(struct raw_pdu *p, struct raw *r)
+{
+	raw_c2h(p, r, 1, 0, 8192, 0); /* completes the read without LAST_PDU */
+}
+
+/* C2HTermReq from the controller, with a copy of a (made-up) bad header. */
+static void h_term_req(struct raw_pdu *p, uint16_t fes, uint32_t plen)
+{
+	struct nvme_tcp_term_req_hdr *t = (struct nvme_tcp_term_req_hdr *)p->b;
+
+	raw_ch(p, NVME_TCP_PDU_C2H_TERM_REQ, 0, 24, 0, plen);
+	t->fes = fes;
+	t->fei = fes == NVME_TCP_FES_UNSUPPORTED_PARAMETER ? 11 : 0;
+	for (uint32_t i = 24; i < plen && i < 48; i++)
+		p->b[i] = (uint8_t)i;
+}
+static void h_term_req_seq(struct raw_pdu *p, struct raw *r)
+{
+	h_term_req(p, NVME_TCP_FES_PDU_SEQUENCE_ERROR, 48);
+}
+static void h_term_req_unsupported(struct raw_pdu *p, struct raw *r)
+{
+	h_term_req(p, NVME_TCP_FES_UNSUPPORTED_PARAMETER, 24);
+}
+static void h_term_req_bad_plen(struct raw_pdu *p, struct raw *r)
+{
+	h_term_req(p, NVME_TCP_FES_PDU_SEQUENCE_ERROR, 200);
+	p->len = 48; /* a PLEN beyond 152: closed at once, the rest never read */
+}
 
 static const struct host_case host_cases[] = {
 	{.name = "host: ICResp PFV 1", .icresp = i_pfv, .fes = 6, .fei = FEI(nvme_tcp_icresp, pfv)},
@@ -148,7 +277,58 @@ static const struct host_case host_cases[] = {
 	{.name = "host: ICResp enables an unasked digest", .icresp = i_unasked_digest, .fes = 6,
 	 .fei = FEI(nvme_tcp_icresp, dgst)},
 	{.name = "host: ICResp PLEN 120", .icresp = i_plen, .fes = 1, .fei = 4},
+	{.name = "host: ICResp with a flag", .icresp = i_flags, .fes = 1,
+	 .fei = FEI(nvme_tcp_common_hdr, flags)},
+	{.name = "host: ICResp HLEN 120", .icresp = i_hlen, .fes = 1,
+	 .fei = FEI(nvme_tcp_common_hdr, hlen)},
+	{.name = "host: ICResp with PDO", .icresp = i_pdo, .fes = 1,
+	 .fei = FEI(nvme_tcp_common_hdr, pdo)},
+	{.name = "host: ICResp reserved digest bit", .icresp = i_dgst_reserved, .fes = 1,
+	 .fei = FEI(nvme_tcp_icresp, dgst)},
+	{.name = "host: ICResp MAXH2CDATA not a multiple of 4", .icresp = i_maxh2cdata_unaligned,
+	 .fes = 1, .fei = FEI(nvme_tcp_icresp, maxh2cdata)},
 	{.name = "host: ICReq sent to a host", .build = h_icreq_to_host, .fes = 1, .fei = 0},
+	{.name = "host: unknown PDU type", .build = h_unknown_type, .fes = 1, .fei = 0},
+	{.name = "host: H2CData sent to a host", .build = h_h2c_to_host, .fes = 1, .fei = 0},
+	{.name = "host: CapsuleResp with a flag", .build = h_resp_flags, .fes = 1,
+	 .fei = FEI(nvme_tcp_common_hdr, flags)},
+	{.name = "host: CapsuleResp HLEN 16", .build = h_resp_hlen, .fes = 1,
+	 .fei = FEI(nvme_tcp_common_hdr, hlen)},
+	{.name = "host: CapsuleResp PLEN 28", .build = h_resp_plen, .fes = 1,
+	 .fei = FEI(nvme_tcp_common_hdr, plen)},
+	{.name = "host: R2T with LAST_PDU", .build = h_r2t_flags, .fes = 1,
+	 .fei = FEI(nvme_tcp_common_hdr, flags)},
+	{.name = "host: R2T HLEN 20", .build = h_r2t_hlen, .fes = 1,
+	 .fei = FEI(nvme_tcp_common_hdr, hlen)},
+	{.name = "host: R2T with PDO", .build = h_r2t_pdo, .fes = 1,
+	 .fei = FEI(nvme_tcp_common_hdr, pdo)},
+	{.name = "host: R2T PLEN 28", .build = h_r2t_plen, .fes = 1,
+	 .fei = FEI(nvme_tcp_common_hdr, plen)},
+	{.name = "host: C2HData with an unnegotiated data digest", .build = h_c2h_unasked_ddgst,
+	 .fes = 1, .fei = FEI(nvme_tcp_common_hdr, flags)},
+	{.name = "host: C2HData HLEN 20", .build = h_c2h_hlen, .fes = 1,
+	 .fei = FEI(nvme_tcp_common_hdr, hlen)},
+	{.name = "host: C2HData PDO inside the header", .build = h_c2h_pdo_inside_header, .fes = 1,
+	 .fei = FEI(nvme_tcp_common_hdr, pdo)},
+	{.name = "host: C2HData PDO not aligned", .build = h_c2h_pdo_unaligned, .fes = 1,
+	 .fei = FEI(nvme_tcp_common_hdr, pdo)},
+	{.name = "host: C2HData PDO beyond PLEN", .build = h_c2h_pdo_beyond_plen, .fes = 1,
+	 .fei = FEI(nvme_tcp_common_hdr, pdo)},
+	{.name = "host: C2HData PLEN over the I/O size limit", .build = h_c2h_plen_over_limit,
+	 .fes = 1, .fei = FEI(nvme_tcp_common_hdr, plen)},
+	{.name = "host: C2HData PLEN without room for the data digest",
+	 .dgst = NVME_TCP_DGST_DDGST, .build = h_c2h_no_room_for_ddgst, .fes = 1,
+	 .fei = FEI(nvme_tcp_common_hdr, plen)},
+	{.name = "host: C2HData DATAL not the PDU's data", .build = h_c2h_datal_mismatch,
+	 .fes = 1, .fei = FEI(nvme_tcp_c2h_data_hdr, datal)},
+	{.name = "host: C2HData LAST_PDU too early", .build = h_c2h_early_last, .fes = 2},
+	{.name = "host: C2HData missing LAST_PDU", .build = h_c2h_missing_last, .fes = 2},
+	{.name = "host: C2HTermReq", .build = h_term_req_seq, .expect = RAW_EXPECT_CLOSE,
+	 .error = ECONNRESET},
+	{.name = "host: C2HTermReq, unsupported parameter", .build = h_term_req_unsupported,
+	 .expect = RAW_EXPECT_CLOSE, .error = EOPNOTSUPP},
+	{.name = "host: C2HTermReq with a bad PLEN", .build = h_term_req_bad_plen,
+	 .expect = RAW_EXPECT_CLOSE},
 	{.name = "host: C2HData for an unknown command", .build = h_c2h_unknown_cid, .fes = 1,
 	 .fei = FEI(nvme_tcp_c2h_data_hdr, cccid)},
 	{.name = "host: C2HData for a write", .build = h_c2h_for_write, .fes = 1,
@@ -179,6 +359,28 @@ struct host_create {
 	struct nvmf_qpair *qp;
 	int error;
 };
+
+/*
+ * Free the host queue pair after it reported an error: the transfers of the
+ * given commands, never answered, must complete with an error then (and not
+ * before the transport lets go of their buffers), with no response.
+ */
+static void check_host_aborted(struct loopback *lb, uint16_t cid_a, uint16_t cid_b)
+{
+	const uint16_t cids[2] = {cid_a, cid_b};
+
+	nvmf_qpair_free(lb->host);
+	lb->host = NULL;
+	pthread_mutex_lock(&lb->lock);
+	for (int i = 0; i < 2; i++) {
+		const struct loopback_req *q = &lb->reqs[cids[i]];
+
+		CHECK(!q->response_seen);
+		CHECK(q->data_done);
+		CHECK_EQ(q->data_error, ECONNABORTED);
+	}
+	pthread_mutex_unlock(&lb->lock);
+}
 
 static void *create_host_thread(void *arg)
 {
@@ -265,8 +467,13 @@ static void run_host_case(const struct host_case *c)
 	}
 	c->build(p, &r);
 	REQUIRE(test_write_all(sfd, p->b, p->len) == 0);
-	CHECK(raw_expect_term(sfd, NVME_TCP_PDU_H2C_TERM_REQ, c->fes, c->fei, p->b, p->len));
-	CHECK_EQ(loopback_wait_host_error(hc.lb, WAIT_MS), EPROTO);
+	if (c->expect == RAW_EXPECT_CLOSE)
+		CHECK(raw_expect_close(sfd));
+	else
+		CHECK(raw_expect_term(sfd, NVME_TCP_PDU_H2C_TERM_REQ, c->fes, c->fei, p->b, p->len));
+	CHECK_EQ(loopback_wait_host_error(hc.lb, WAIT_MS), c->error ? c->error : EPROTO);
+	/* Neither command was answered: both fail once the queue pair goes. */
+	check_host_aborted(hc.lb, 1, 2);
 out:
 	close(sfd);
 	loopback_close(hc.lb);
