@@ -592,7 +592,10 @@ static void test_host_maxr2t(void)
 	test_end();
 }
 
-/* A peer that closes half way through a PDU is an error, not a clean close. */
+/*
+ * A host that closes half way through a PDU is an error, not a clean close
+ * (controller role).
+ */
 static void test_close_mid_pdu(void)
 {
 	struct loopback_config cfg = loopback_defaults();
@@ -629,6 +632,107 @@ static void test_close_mid_pdu(void)
 	test_end();
 }
 
+/*
+ * A host queue pair whose controller is the raw socket *sfd: ICResp sent,
+ * a read (cid 1, 8 KiB) and a write (cid 2, 16 KiB, by R2T) outstanding.
+ */
+static struct loopback *raw_ctrl_host(struct host_create *hc, int *sfd, uint8_t *rbuf,
+				      uint8_t *wbuf)
+{
+	struct loopback_config cfg = loopback_defaults();
+	static struct iovec riov, wiov;
+	static struct nvmf_iov rdata, wdata;
+	struct raw_pdu p;
+	struct nvme_tcp_icresp *rsp = (struct nvme_tcp_icresp *)p.b;
+	uint8_t buf[256];
+	pthread_t thread;
+	size_t len;
+	int cfd;
+
+	cfg.qsize = 32;
+	hc->lb = loopback_new(&cfg);
+	test_tcp_pair(&cfd, sfd);
+	hc->fd = cfd;
+	REQUIRE(pthread_create(&thread, NULL, create_host_thread, hc) == 0);
+	REQUIRE(raw_read_pdu(*sfd, buf, sizeof(buf), &len, WAIT_MS) == 0);
+	raw_ch(&p, NVME_TCP_PDU_ICRESP, 0, 128, 0, 128);
+	rsp->maxh2cdata = 4096;
+	REQUIRE(test_write_all(*sfd, p.b, 128) == 0);
+	pthread_join(thread, NULL);
+	REQUIRE(hc->qp != NULL);
+	hc->lb->host = hc->qp;
+
+	riov = (struct iovec){.iov_base = rbuf, .iov_len = 8192};
+	wiov = (struct iovec){.iov_base = wbuf, .iov_len = 16384};
+	rdata = (struct nvmf_iov){.iov = &riov, .iovcnt = 1, .len = 8192};
+	wdata = (struct nvmf_iov){.iov = &wiov, .iovcnt = 1, .len = 16384};
+	CHECK_EQ(loopback_submit(hc->lb, 1, NVME_IO_READ, 0, &rdata, false), 0);
+	CHECK_EQ(loopback_submit(hc->lb, 2, NVME_IO_WRITE, 0, &wdata, true), 0);
+	for (int i = 0; i < 2; i++) {
+		REQUIRE(raw_read_pdu(*sfd, buf, sizeof(buf), &len, WAIT_MS) == 0);
+		CHECK_EQ(buf[0], NVME_TCP_PDU_CAPSULE_CMD);
+	}
+	return hc->lb;
+}
+
+/*
+ * The controller closes half way through a PDU it sends to the host: the
+ * host queue pair reports an error (ECONNRESET, not the 0 of an orderly
+ * close), and the outstanding commands fail.  Closing between PDUs is an
+ * orderly close.
+ */
+static void test_host_close_mid_pdu(void)
+{
+	static const struct {
+		const char *what;
+		uint32_t first, pause_then; /* bytes sent, then (after a pause) more */
+		bool c2h;                   /* a C2HData for the read, else a CapsuleResp */
+		int error;
+	} cases[] = {
+		/* Header and 1000 bytes of 8 KiB in one go: copied out of the ring. */
+		{"mid C2HData, in the ring", 24 + 1000, 0, true, ECONNRESET},
+		/* Header alone, then 3000 bytes: those land straight in the buffer. */
+		{"mid C2HData, read in place", 24, 3000, true, ECONNRESET},
+		{"mid C2HData header", 13, 0, true, ECONNRESET},
+		{"mid CapsuleResp", 10, 0, false, ECONNRESET},
+		{"between PDUs", 0, 0, false, 0},
+	};
+	static uint8_t rbuf[8192], wbuf[16384];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct host_create hc = {0};
+		struct raw r = {0};
+		struct raw_pdu *p = calloc(1, sizeof(*p));
+		struct loopback *lb;
+		char name[96];
+		int sfd;
+
+		snprintf(name, sizeof(name), "host: controller closes %s", cases[i].what);
+		test_begin(name);
+		REQUIRE(p != NULL);
+		lb = raw_ctrl_host(&hc, &sfd, rbuf, wbuf);
+		r.fd = sfd;
+		if (cases[i].c2h) {
+			raw_c2h(p, &r, 1, 0, 8192, NVME_TCP_FLAG_LAST_PDU);
+		} else {
+			raw_ch(p, NVME_TCP_PDU_CAPSULE_RESP, 0, 24, 0, 24);
+			((struct nvme_tcp_rsp *)p->b)->cqe.cid = 1;
+		}
+		REQUIRE(test_write_all(sfd, p->b, cases[i].first) == 0);
+		if (cases[i].pause_then > 0) {
+			usleep(50 * 1000);
+			REQUIRE(test_write_all(sfd, p->b + cases[i].first, cases[i].pause_then) == 0);
+			usleep(50 * 1000);
+		}
+		close(sfd);
+		CHECK_EQ(loopback_wait_host_error(lb, WAIT_MS), cases[i].error);
+		check_host_aborted(lb, 1, 2);
+		loopback_close(lb);
+		free(p);
+		test_end();
+	}
+}
+
 int main(int argc, char **argv)
 {
 	loopback_use_engine(argc, argv);
@@ -639,5 +743,6 @@ int main(int argc, char **argv)
 	test_host_ddgst_error();
 	test_host_maxr2t();
 	test_close_mid_pdu();
+	test_host_close_mid_pdu();
 	return test_summary();
 }
