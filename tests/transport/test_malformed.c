@@ -632,6 +632,144 @@ static void test_close_mid_pdu(void)
 	test_end();
 }
 
+/* ------------------------------------------------------------------ */
+/* Controller role, well-formed raw host: R2T pacing against MAXR2T    */
+/* ------------------------------------------------------------------ */
+
+#define QUIET_MS 300              /* no PDU for this long: the controller is waiting */
+#define PACE_WRITES 2
+#define PACE_LEN (32 * 4096)      /* each write: 32 x MAXH2CDATA */
+
+struct r2t_seen {
+	uint16_t cid;
+	uint16_t ttag;
+	uint32_t off, len;
+};
+
+/*
+ * The raw host offers MAXR2T in its ICReq and sends two writes of
+ * 32 x MAXH2CDATA each by R2T.  It answers one R2T at a time, the oldest
+ * first, and only once the controller has gone quiet, so every R2T the
+ * controller is willing to have outstanding is on the wire when they are
+ * counted.  Per command the controller must never have more than
+ * MAXR2T + 1 outstanding; with MAXR2T > 0 it must pipeline (more than one
+ * at once); the R2Ts must cover each command's data in order, exactly once;
+ * and the data must land intact.
+ */
+static void test_ctrl_maxr2t(uint32_t maxr2t)
+{
+	struct loopback_config cfg = loopback_defaults();
+	const uint16_t cids[PACE_WRITES] = {3, 4};
+	struct raw r = {.fd = -1, .maxr2t = maxr2t};
+	struct raw_pdu *p = calloc(1, sizeof(*p));
+	uint8_t *src = malloc(PACE_WRITES * PACE_LEN), buf[256];
+	struct r2t_seen out[32];
+	uint32_t nout = 0, nr2t = 0, max_out = 0;
+	uint32_t requested[PACE_WRITES] = {0}, answered[PACE_WRITES] = {0};
+	uint32_t now_out[PACE_WRITES] = {0};
+	unsigned responses = 0;
+	struct nvmf_qpair_info info;
+	struct loopback *lb;
+	char name[64];
+	size_t plen;
+	int cfd, sfd;
+
+	snprintf(name, sizeof(name), "controller: R2T pacing for MAXR2T %u", maxr2t);
+	test_begin(name);
+	REQUIRE(p != NULL && src != NULL);
+	cfg.maxh2cdata = 4096;
+	test_tcp_pair(&cfd, &sfd);
+	lb = loopback_open_controller(&cfg, sfd);
+	r.fd = cfd;
+	REQUIRE(raw_handshake(&r, 0));
+	REQUIRE(r.maxh2cdata == 4096);
+	nvmf_qpair_get_info(lb->ctrl, &info);
+	CHECK_EQ(info.maxr2t, maxr2t);
+
+	/* Write w goes to byte offset w x PACE_LEN of the store (CDW10). */
+	test_fill(src, PACE_WRITES * PACE_LEN, 0x5eed);
+	for (int w = 0; w < PACE_WRITES; w++) {
+		raw_write_cmd(p, &r, cids[w], PACE_LEN, false);
+		((struct nvme_tcp_cmd *)p->b)->sqe.cdw10 = (uint32_t)w * PACE_LEN;
+		REQUIRE(raw_send(&r, p) == 0);
+	}
+	while (responses < PACE_WRITES) {
+		const struct nvme_tcp_r2t_hdr *r2t = (const void *)buf;
+		const struct nvme_tcp_rsp *rsp = (const void *)buf;
+		struct r2t_seen a;
+		int w;
+
+		/* Take everything the controller sends until it waits for us. */
+		while (raw_read_pdu(cfd, buf, sizeof(buf), &plen, QUIET_MS) == 0) {
+			if (rsp->ch.pdu_type == NVME_TCP_PDU_CAPSULE_RESP) {
+				w = rsp->cqe.cid == cids[0] ? 0 : 1;
+				CHECK(rsp->cqe.cid == cids[w]);
+				CHECK_EQ(rsp->cqe.status, 0);
+				/* Only once all of its data is in. */
+				CHECK_EQ(answered[w], PACE_LEN);
+				responses++;
+				continue;
+			}
+			REQUIRE(r2t->ch.pdu_type == NVME_TCP_PDU_R2T);
+			w = r2t->cccid == cids[0] ? 0 : 1;
+			REQUIRE(r2t->cccid == cids[w]);
+			/* In order, contiguous, within the command, never empty. */
+			CHECK_EQ(r2t->r2to, requested[w]);
+			CHECK(r2t->r2tl > 0 && r2t->r2tl <= PACE_LEN - requested[w]);
+			for (uint32_t i = 0; i < nout; i++)
+				CHECK(out[i].ttag != r2t->ttag);
+			REQUIRE(nout < sizeof(out) / sizeof(out[0]));
+			out[nout++] = (struct r2t_seen){.cid = r2t->cccid, .ttag = r2t->ttag,
+							.off = r2t->r2to, .len = r2t->r2tl};
+			requested[w] = r2t->r2to + r2t->r2tl;
+			nr2t++;
+			if (++now_out[w] > max_out)
+				max_out = now_out[w];
+		}
+		if (responses == PACE_WRITES)
+			break;
+		if (nout == 0) {
+			fprintf(stderr, "controller stalled: %u and %u bytes answered, no R2T outstanding\n",
+				answered[0], answered[1]);
+			CHECK(0);
+			break;
+		}
+		/* Answer the oldest R2T in MAXH2CDATA pieces, LAST_PDU on the final one. */
+		a = out[0];
+		w = a.cid == cids[0] ? 0 : 1;
+		for (uint32_t off = a.off; off < a.off + a.len;) {
+			uint32_t n = a.off + a.len - off;
+
+			if (n > r.maxh2cdata)
+				n = r.maxh2cdata;
+			r.cid = a.cid;
+			r.ttag = a.ttag;
+			raw_h2c(p, &r, off, n, off + n == a.off + a.len);
+			memcpy(p->b + 24, src + (size_t)w * PACE_LEN + off, n);
+			REQUIRE(raw_send(&r, p) == 0);
+			off += n;
+		}
+		answered[w] += a.len;
+		now_out[w]--;
+		memmove(&out[0], &out[1], (nout - 1) * sizeof(out[0]));
+		nout--;
+	}
+	fprintf(stderr, "%u R2Ts; at most %u outstanding at once for one command (MAXR2T %u allows %u)\n",
+		nr2t, max_out, maxr2t, maxr2t + 1);
+	CHECK_EQ(responses, PACE_WRITES);
+	CHECK_EQ(answered[0] + answered[1], PACE_WRITES * PACE_LEN);
+	CHECK(max_out >= 1 && max_out <= maxr2t + 1);
+	if (maxr2t > 0)
+		CHECK(max_out > 1);
+	CHECK(memcmp(lb->store, src, PACE_WRITES * PACE_LEN) == 0);
+	CHECK_EQ(loopback_wait_ctrl_error(lb, 0), -1);
+	close(cfd);
+	loopback_close(lb);
+	free(src);
+	free(p);
+	test_end();
+}
+
 /*
  * A host queue pair whose controller is the raw socket *sfd: ICResp sent,
  * a read (cid 1, 8 KiB) and a write (cid 2, 16 KiB, by R2T) outstanding.
@@ -744,5 +882,7 @@ int main(int argc, char **argv)
 	test_host_maxr2t();
 	test_close_mid_pdu();
 	test_host_close_mid_pdu();
+	test_ctrl_maxr2t(0);
+	test_ctrl_maxr2t(3);
 	return test_summary();
 }

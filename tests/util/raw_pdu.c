@@ -184,6 +184,7 @@ bool raw_handshake(struct raw *r, uint8_t dgst)
 	size_t len;
 
 	raw_icreq(&p, dgst);
+	((struct nvme_tcp_icreq *)p.b)->maxr2t = r->maxr2t;
 	if (raw_send(r, &p) != 0 || raw_read_pdu(r->fd, buf, sizeof(buf), &len, RAW_WAIT_MS) != 0) {
 		fprintf(stderr, "no ICResp\n");
 		return false;
