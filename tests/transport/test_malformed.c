@@ -481,6 +481,60 @@ out:
 	test_end();
 }
 
+/*
+ * A controller that will not take the connection may answer the ICReq with
+ * a C2HTermReq: queue pair creation fails with the reason (EOPNOTSUPP for
+ * an unsupported parameter such as digests it does not permit, ECONNRESET
+ * otherwise), and the host closes without a reply.
+ */
+static void test_host_term_req_for_icresp(void)
+{
+	static const struct {
+		uint16_t fes;
+		int error;
+	} cases[] = {
+		{NVME_TCP_FES_UNSUPPORTED_PARAMETER, EOPNOTSUPP},
+		{NVME_TCP_FES_INVALID_HEADER_FIELD, ECONNRESET},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct loopback_config cfg = loopback_defaults();
+		struct host_create hc = {.dgst = NVME_TCP_DGST_HDGST};
+		struct raw_pdu *p = calloc(1, sizeof(*p));
+		uint8_t buf[256];
+		pthread_t thread;
+		char name[96];
+		size_t len;
+		int cfd, sfd;
+
+		snprintf(name, sizeof(name), "host: C2HTermReq (FES %#x) instead of ICResp",
+			 cases[i].fes);
+		test_begin(name);
+		REQUIRE(p != NULL);
+		cfg.qsize = 32;
+		hc.lb = loopback_new(&cfg);
+		test_tcp_pair(&cfd, &sfd);
+		hc.fd = cfd;
+		REQUIRE(pthread_create(&thread, NULL, create_host_thread, &hc) == 0);
+		REQUIRE(raw_read_pdu(sfd, buf, sizeof(buf), &len, WAIT_MS) == 0);
+		CHECK_EQ(buf[0], NVME_TCP_PDU_ICREQ);
+		/* The TermReq carries the ICReq it refuses. */
+		raw_ch(p, NVME_TCP_PDU_C2H_TERM_REQ, 0, 24, 0, 24 + 128);
+		((struct nvme_tcp_term_req_hdr *)p->b)->fes = cases[i].fes;
+		((struct nvme_tcp_term_req_hdr *)p->b)->fei = offsetof(struct nvme_tcp_icreq, dgst);
+		memcpy(p->b + 24, buf, 128);
+		REQUIRE(test_write_all(sfd, p->b, p->len) == 0);
+		pthread_join(thread, NULL);
+		CHECK(hc.qp == NULL);
+		CHECK_EQ(hc.error, cases[i].error);
+		CHECK(raw_expect_close(sfd));
+		close(sfd);
+		loopback_close(hc.lb);
+		free(p);
+		test_end();
+	}
+}
+
 /* Data digest errors on the host are per command: the connection lives on. */
 static void test_host_ddgst_error(void)
 {
@@ -878,6 +932,7 @@ int main(int argc, char **argv)
 		run_ctrl_case(&raw_ctrl_cases[i]);
 	for (size_t i = 0; i < sizeof(host_cases) / sizeof(host_cases[0]); i++)
 		run_host_case(&host_cases[i]);
+	test_host_term_req_for_icresp();
 	test_host_ddgst_error();
 	test_host_maxr2t();
 	test_close_mid_pdu();
