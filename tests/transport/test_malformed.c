@@ -5,7 +5,12 @@
  * with a TermReq carrying the FES and FEI the specification gives (and a
  * copy of the offending header), close the connection, and report the
  * error; or, for non-fatal faults, answer the command with an error status
- * and keep serving.
+ * and keep serving.  Both roles: the controller's table is shared with the
+ * hostile-peer suite (tests/util/raw_pdu.c), the host's is below.
+ *
+ * The same raw peers also check what well-formed but unusual peers get: a
+ * TermReq in place of an ICResp, a close in the middle of a PDU, and the
+ * controller's R2T pacing against the MAXR2T a host offers.
  */
 #include <errno.h>
 #include <pthread.h>
