@@ -2,6 +2,7 @@
 #include "util/raw_pdu.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -183,6 +184,7 @@ bool raw_handshake(struct raw *r, uint8_t dgst)
 	size_t len;
 
 	raw_icreq(&p, dgst);
+	((struct nvme_tcp_icreq *)p.b)->maxr2t = r->maxr2t;
 	if (raw_send(r, &p) != 0 || raw_read_pdu(r->fd, buf, sizeof(buf), &len, RAW_WAIT_MS) != 0) {
 		fprintf(stderr, "no ICResp\n");
 		return false;
@@ -252,18 +254,53 @@ bool raw_expect_term(int fd, uint8_t type, uint16_t fes, uint32_t fei, const uin
 		fprintf(stderr, "TermReq carries %zu bytes of header\n", len - 24);
 		ok = false;
 	} else if (sent != NULL) {
+		/* Every byte it copied, not just the common header. */
 		size_t n = len - 24 < sent_len ? len - 24 : sent_len;
 
-		if (memcmp(buf + 24, sent, n < 8 ? n : 8) != 0) {
-			fprintf(stderr, "TermReq does not echo the offending header\n");
-			ok = false;
-		}
+		for (size_t i = 0; i < n; i++)
+			if (buf[24 + i] != sent[i]) {
+				fprintf(stderr,
+					"TermReq's copy of the offending header differs at byte %zu "
+					"(%#x, sent %#x)\n",
+					i, buf[24 + i], sent[i]);
+				ok = false;
+				break;
+			}
 	}
 	if (test_wait_eof(fd, RAW_WAIT_MS) != 0) {
 		fprintf(stderr, "connection not closed after the TermReq\n");
 		ok = false;
 	}
 	return ok;
+}
+
+bool raw_expect_close(int fd)
+{
+	uint64_t deadline = test_now_us() + (uint64_t)RAW_WAIT_MS * 1000;
+	uint8_t b[256];
+
+	for (;;) {
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		uint64_t now = test_now_us();
+		ssize_t n;
+
+		if (now >= deadline || poll(&pfd, 1, (int)((deadline - now) / 1000) + 1) <= 0) {
+			fprintf(stderr, "answer: connection still open\n");
+			return false;
+		}
+		n = recv(fd, b, sizeof(b), 0);
+		if (n == 0 || (n < 0 && errno == ECONNRESET)) {
+			fprintf(stderr, "answer: connection closed without a reply\n");
+			return true;
+		}
+		if (n > 0) {
+			fprintf(stderr, "answer: %zd unexpected bytes (PDU type %#x) before the close\n",
+				n, b[0]);
+			return false;
+		}
+		if (errno != EINTR)
+			return false;
+	}
 }
 
 /* ------------------------------------------------------------------ */
@@ -396,6 +433,57 @@ static void b_h2c_missing_last(struct raw_pdu *p, struct raw *r)
 	raw_h2c(p, r, r->r2to + 4096, 4096, false); /* completes the R2T, no LAST_PDU */
 }
 
+/* H2CData common-header fields, each spoiled on its own (TCP 1.0a §3.6.2.8). */
+static void b_h2c_success_flag(struct raw_pdu *p, struct raw *r)
+{
+	raw_h2c(p, r, r->r2to, RAW_SOLICIT_LEN / 2, false);
+	p->b[1] |= NVME_TCP_FLAG_SUCCESS | NVME_TCP_FLAG_LAST_PDU; /* SUCCESS is C2H only */
+	if (r->hd)
+		raw_put_hdgst(p, 24, false);
+}
+
+static void b_h2c_bad_hlen(struct raw_pdu *p, struct raw *r)
+{
+	raw_h2c(p, r, r->r2to, 4096, false);
+	p->b[2] = 20;
+}
+
+static void b_h2c_pdo_inside_header(struct raw_pdu *p, struct raw *r)
+{
+	raw_h2c(p, r, r->r2to, 4096, false);
+	p->b[3] = 16;
+}
+
+static void b_h2c_pdo_unaligned(struct raw_pdu *p, struct raw *r)
+{
+	/* After the header and within the PDU, but not on a 4-byte boundary
+	 * (CPDA 0). */
+	raw_h2c(p, r, r->r2to, 4096, false);
+	p->b[3] = 26;
+}
+
+static void b_h2c_pdo_beyond_plen(struct raw_pdu *p, struct raw *r)
+{
+	raw_h2c(p, r, r->r2to, 64, false); /* PLEN 88 */
+	p->b[3] = 92;
+}
+
+static void b_h2c_plen_4g(struct raw_pdu *p, struct raw *r)
+{
+	/* Must be refused at the header, never read or allocated for. */
+	raw_h2c(p, r, r->r2to, 4096, false);
+	((struct nvme_tcp_common_hdr *)p->b)->plen = 0xffffffffu;
+	p->len = 24;
+}
+
+static void b_h2c_no_room_for_ddgst(struct raw_pdu *p, struct raw *r)
+{
+	/* DDGSTF set, but PLEN leaves only the 4 digest bytes after PDO. */
+	raw_h2c(p, r, r->r2to, 4096, false);
+	((struct nvme_tcp_common_hdr *)p->b)->plen = 24 + NVME_TCP_DIGEST_LEN;
+	p->len = 24 + NVME_TCP_DIGEST_LEN;
+}
+
 static void b_h2c_ddgst_error(struct raw_pdu *p, struct raw *r)
 {
 	struct raw_pdu first;
@@ -466,6 +554,24 @@ static void b_icreq_plen(struct raw_pdu *p, struct raw *r)
 	p->len = 129;
 }
 
+static void b_icreq_flags(struct raw_pdu *p, struct raw *r)
+{
+	raw_icreq(p, 0);
+	p->b[1] = NVME_TCP_FLAG_HDGSTF; /* ICReq never carries a digest */
+}
+
+static void b_icreq_hlen(struct raw_pdu *p, struct raw *r)
+{
+	raw_icreq(p, 0);
+	p->b[2] = 120;
+}
+
+static void b_icreq_pdo(struct raw_pdu *p, struct raw *r)
+{
+	raw_icreq(p, 0);
+	p->b[3] = 8;
+}
+
 static void b_cmd_before_icreq(struct raw_pdu *p, struct raw *r)
 {
 	raw_write_cmd(p, r, 1, 4096, false);
@@ -501,6 +607,21 @@ const struct raw_ctrl_case raw_ctrl_cases[] = {
 	 .fes = 1, .fei = FEI(nvme_tcp_h2c_data_hdr, cccid)},
 	{.name = "H2CData DATAL not the PDU's data", .solicit = true,
 	 .build = b_h2c_datal_mismatch, .fes = 1, .fei = FEI(nvme_tcp_h2c_data_hdr, datal)},
+	{.name = "H2CData with the SUCCESS flag", .solicit = true, .build = b_h2c_success_flag,
+	 .fes = 1, .fei = FEI(nvme_tcp_common_hdr, flags)},
+	{.name = "H2CData wrong HLEN", .solicit = true, .build = b_h2c_bad_hlen, .fes = 1,
+	 .fei = FEI(nvme_tcp_common_hdr, hlen)},
+	{.name = "H2CData PDO inside the header", .solicit = true,
+	 .build = b_h2c_pdo_inside_header, .fes = 1, .fei = FEI(nvme_tcp_common_hdr, pdo)},
+	{.name = "H2CData PDO not aligned", .solicit = true, .build = b_h2c_pdo_unaligned,
+	 .fes = 1, .fei = FEI(nvme_tcp_common_hdr, pdo)},
+	{.name = "H2CData PDO beyond PLEN", .solicit = true, .build = b_h2c_pdo_beyond_plen,
+	 .fes = 1, .fei = FEI(nvme_tcp_common_hdr, pdo)},
+	{.name = "H2CData PLEN of 4 GiB", .solicit = true, .build = b_h2c_plen_4g, .fes = 1,
+	 .fei = FEI(nvme_tcp_common_hdr, plen)},
+	{.name = "H2CData PLEN without room for the data digest", .dgst = NVME_TCP_DGST_DDGST,
+	 .solicit = true, .build = b_h2c_no_room_for_ddgst, .fes = 1,
+	 .fei = FEI(nvme_tcp_common_hdr, plen)},
 	{.name = "H2CData over MAXH2CDATA", .solicit = true, .build = b_h2c_over_maxh2cdata,
 	 .fes = 5},
 	{.name = "H2CData out of the R2T's range", .solicit = true, .build = b_h2c_out_of_range,
@@ -517,6 +638,12 @@ const struct raw_ctrl_case raw_ctrl_cases[] = {
 	 .fei = FEI(nvme_tcp_icreq, hpda)},
 	{.name = "ICReq reserved digest bit", .no_icreq = true, .build = b_icreq_dgst_reserved,
 	 .fes = 1, .fei = FEI(nvme_tcp_icreq, dgst)},
+	{.name = "ICReq with a flag", .no_icreq = true, .build = b_icreq_flags, .fes = 1,
+	 .fei = FEI(nvme_tcp_common_hdr, flags)},
+	{.name = "ICReq HLEN 120", .no_icreq = true, .build = b_icreq_hlen, .fes = 1,
+	 .fei = FEI(nvme_tcp_common_hdr, hlen)},
+	{.name = "ICReq with PDO", .no_icreq = true, .build = b_icreq_pdo, .fes = 1,
+	 .fei = FEI(nvme_tcp_common_hdr, pdo)},
 	{.name = "ICReq PLEN 129", .no_icreq = true, .build = b_icreq_plen, .fes = 1, .fei = 4},
 	{.name = "command without data, zeroed SGL", .build = b_zeroed_sgl,
 	 .expect = RAW_EXPECT_STATUS, .status = 0},

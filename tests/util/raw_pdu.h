@@ -25,6 +25,7 @@
 struct raw {
 	int fd;
 	bool hd, dd;              /* digests negotiated */
+	uint32_t maxr2t;          /* what raw_handshake's ICReq offers (0's based) */
 	uint32_t maxh2cdata;      /* from the ICResp */
 	/* After an R2T was solicited: */
 	uint16_t cid;
@@ -62,18 +63,22 @@ void raw_r2t(struct raw_pdu *p, const struct raw *r, uint16_t cid, uint16_t ttag
 int raw_send(const struct raw *r, const struct raw_pdu *p);
 /* Read one PDU; up to cap bytes are kept, the rest is discarded. 0 or -1. */
 int raw_read_pdu(int fd, uint8_t *pdu, size_t cap, size_t *len, int timeout_ms);
-/* ICReq with dgst, ICResp read and checked; fills hd, dd, maxh2cdata. */
+/* ICReq with dgst and r->maxr2t, ICResp read and checked; fills hd, dd, maxh2cdata. */
 bool raw_handshake(struct raw *r, uint8_t dgst);
 /* Send a RAW_SOLICIT_LEN Write by R2T and take the R2T it draws. */
 bool raw_solicit(struct raw *r);
 
 /*
  * The next PDU must be a TermReq of the given type with fes/fei and a copy
- * of the offending header (the first 8 bytes of sent, if given), then EOF.
+ * of the offending header (1 to 128 bytes, each one as in sent, if given),
+ * then EOF.
  * Data PDUs queued before it are skipped.  Prints the answer it got.
  */
 bool raw_expect_term(int fd, uint8_t type, uint16_t fes, uint32_t fei, const uint8_t *sent,
 		     size_t sent_len);
+
+/* The peer closes without sending another byte (no TermReq). */
+bool raw_expect_close(int fd);
 
 /* ------------------------------------------------------------------ */
 /* Malformed PDUs sent to a controller                                 */
