@@ -26,7 +26,7 @@ add_test(NAME interop_linux_target_6.12
 set_tests_properties(interop_linux_target_6.12 PROPERTIES LABELS interop TIMEOUT 600)
 # DH-HMAC-CHAP against the real Linux 6.12 kernel (Debian's 6.1 has none):
 # its host authenticating to nvmfd (uni SHA-256/null, re-authentication, bi
-# SHA-384/ffdhe2048, refusals; one guest boot, ~45 s), and nvmf
+# SHA-384/ffdhe2048 and SHA-512/ffdhe3072, refusals; one guest boot, ~20 s), and nvmf
 # authenticating to nvmet (uni and bi with SHA-512/ffdhe3072 and
 # SHA-256/ffdhe2048, refusals; two targets booted side by side, ~45 s).
 add_test(NAME interop_linux_host_auth

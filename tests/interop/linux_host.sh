@@ -42,7 +42,7 @@ fi
 "$nvmfd" -s 0 --discovery-port 0 -n "$nqn" ramdisk:256M 2>"$work/nvmfd.log" &
 pid=$!
 for _ in $(seq 100); do
-	grep -q "nvmfd: ready" "$work/nvmfd.log" && break
+	grep -qs "nvmfd: ready" "$work/nvmfd.log" && break
 	sleep 0.1
 done
 port=$(sed -n 's/.*port 1 listening on 127.0.0.1 port \([0-9]*\).*/\1/p' "$work/nvmfd.log")
