@@ -32,6 +32,9 @@ set_tests_properties(interop_linux_target_6.12 PROPERTIES LABELS interop TIMEOUT
 add_test(NAME interop_linux_host_auth
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/interop/linux_host_auth.sh ${PROJECT_BINARY_DIR})
 set_tests_properties(interop_linux_host_auth PROPERTIES LABELS interop TIMEOUT 600)
+# nvmf_ctrl_reauthenticate against nvmet, run by linux_target_auth.sh.
+add_executable(interop_reauth interop/reauth_client.c)
+target_link_libraries(interop_reauth nvmf_test_util)
 add_test(NAME interop_linux_target_auth
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/interop/linux_target_auth.sh ${PROJECT_BINARY_DIR})
 set_tests_properties(interop_linux_target_auth PROPERTIES LABELS interop TIMEOUT 600)
