@@ -194,6 +194,38 @@ unsigned nvmf_ctrl_reconnects(const struct nvmf_ctrl *ctrl);
 bool nvmf_ctrl_auth_info(const struct nvmf_ctrl *ctrl, uint8_t *hash, uint8_t *dhgroup,
 			 bool *bidirectional);
 
+/*
+ * Re-authentication (TP 8006): run DH-HMAC-CHAP again on every queue of a
+ * live controller, the admin queue first, then each I/O queue, with the
+ * controller's current secrets, as the Linux host does when its
+ * dhchap_secret is written.  The queues stay usable meanwhile.  Runs on
+ * the controller's thread, so not during a reconnection (it waits for its
+ * end); blocks until done.  Not from a command or event callback.
+ *
+ * Returns 0, or an error with err saying why:
+ *   -EACCES     the controller refused (wrong secret) or could not prove
+ *               the controller secret;  -ETIMEDOUT, -ECONNRESET or an NVMe
+ *               status (> 0) of Authentication Send/Receive otherwise;
+ *   -EINVAL     no DH-HMAC-CHAP secret;  -EOPNOTSUPP  a discovery
+ *               controller, or one that did not ask for authentication
+ *               when the association was made;
+ *   -ENODEV / -ENOTCONN / -ESHUTDOWN  lost, reconnecting, disconnecting.
+ * A re-authentication that fails once it started ends the association
+ * (nvmfd and Linux nvmet end it too): the controller reconnects as after a
+ * lost connection, with the current secrets, so one the controller keeps
+ * refusing ends NVMF_CTRL_FAILED.
+ */
+int nvmf_ctrl_reauthenticate(struct nvmf_ctrl *ctrl, struct nvmf_error *err);
+
+/*
+ * Replace the DH-HMAC-CHAP secrets (the text forms of nvmf_host_opts) that
+ * re-authentication and reconnection use from now on: key rotation.
+ * secret is required; ctrl_secret NULL makes later authentications
+ * unidirectional.  Authenticates nothing by itself.  0, or -EINVAL with err.
+ */
+int nvmf_ctrl_set_dhchap_secrets(struct nvmf_ctrl *ctrl, const char *secret,
+				 const char *ctrl_secret, struct nvmf_error *err);
+
 /* ------------------------------------------------------------------ */
 /* Namespaces                                                          */
 /* ------------------------------------------------------------------ */

@@ -5,7 +5,10 @@
  * Connect when the controller sets AUTHREQ.ATR (TP 8006, NVMe Base 2.0
  * §8.13), as the Linux host authenticates every queue, admin and I/O.
  * Both run again on every reconnection, since they belong to the queue's
- * connection.
+ * connection.  DH-HMAC-CHAP also runs again on a live controller when the
+ * user asks (nvmf_ctrl_reauthenticate): on every queue, from the
+ * controller's thread.  The secrets can be replaced meanwhile
+ * (nvmf_ctrl_set_dhchap_secrets), so they are read under the lock.
  */
 #include <errno.h>
 #include <openssl/crypto.h>
@@ -129,21 +132,33 @@ static int auth_cmd(struct nvmf_ctrl *c, struct host_queue *q, bool send, void *
 	return ret;
 }
 
-/* The host side of one DH-HMAC-CHAP transaction (TP 8006 §8.13.5). */
-static int run_dhchap(struct nvmf_ctrl *c, struct host_queue *q, struct nvmf_error *err)
+/*
+ * The host side of one DH-HMAC-CHAP transaction (TP 8006 §8.13.5); again:
+ * a re-authentication of a live queue.
+ */
+static int run_dhchap(struct nvmf_ctrl *c, struct host_queue *q, bool again,
+		      struct nvmf_error *err)
 {
-	const struct nvmf_dhchap_host_params p = {
+	struct nvmf_dhchap_host_params p = {
 		.hostnqn = c->hostnqn,
 		.subnqn = c->subnqn,
-		.host_key = &c->dhchap_key,
-		.ctrl_key = c->has_dhchap_ctrl ? &c->dhchap_ctrl_key : NULL,
 		.t_id = atomic_fetch_add(&c->auth_tid, 1),
 	};
-	struct nvmf_dhchap *e = nvmf_dhchap_host_new(&p);
+	const char *what = again ? "DH-HMAC-CHAP re-authentication" : "DH-HMAC-CHAP";
 	uint8_t *out = malloc(NVMF_DHCHAP_MSG_MAX), *in = malloc(HOST_AUTH_AL);
 	int r = NVMF_DHCHAP_CONTINUE, ret = 0;
+	struct nvmf_dhchap *e;
+	bool has_ctrl_key;
 	ssize_t start;
 	size_t n;
+
+	/* The engine keeps its own (transformed) copies of the keys. */
+	pthread_mutex_lock(&c->lock);
+	has_ctrl_key = c->has_dhchap_ctrl;
+	p.host_key = &c->dhchap_key;
+	p.ctrl_key = has_ctrl_key ? &c->dhchap_ctrl_key : NULL;
+	e = nvmf_dhchap_host_new(&p);
+	pthread_mutex_unlock(&c->lock);
 
 	if (e == NULL || out == NULL || in == NULL) {
 		host_set_error(err, ENOMEM, 0, "out of memory");
@@ -152,7 +167,7 @@ static int run_dhchap(struct nvmf_ctrl *c, struct host_queue *q, struct nvmf_err
 	}
 	start = nvmf_dhchap_host_start(e, out, NVMF_DHCHAP_MSG_MAX);
 	if (start < 0) {
-		host_set_error(err, (int)-start, 0, "DH-HMAC-CHAP: %s", strerror((int)-start));
+		host_set_error(err, (int)-start, 0, "%s: %s", what, strerror((int)-start));
 		ret = (int)start;
 		goto out;
 	}
@@ -171,7 +186,7 @@ static int run_dhchap(struct nvmf_ctrl *c, struct host_queue *q, struct nvmf_err
 			goto out;
 		r = nvmf_dhchap_step(e, in, HOST_AUTH_AL, out, NVMF_DHCHAP_MSG_MAX, &n);
 		if (r < 0) {
-			host_set_error(err, -r, 0, "DH-HMAC-CHAP: %s", strerror(-r));
+			host_set_error(err, -r, 0, "%s: %s", what, strerror(-r));
 			ret = r;
 			goto out;
 		}
@@ -183,12 +198,12 @@ static int run_dhchap(struct nvmf_ctrl *c, struct host_queue *q, struct nvmf_err
 		bool refused = nvmf_dhchap_failure_reason(e) == NVMF_AUTH_FAIL_FAILED &&
 			       strncmp(why, "controller refused", 18) == 0;
 
-		host_set_error(err, EACCES, 0, "%s: DH-HMAC-CHAP on queue %u failed: %s%s%s%s",
-			       c->name, q->qid, why, refused ? " (wrong secret for host " : "",
+		host_set_error(err, EACCES, 0, "%s: %s on queue %u failed: %s%s%s%s", c->name,
+			       what, q->qid, why, refused ? " (wrong secret for host " : "",
 			       refused ? c->hostnqn : "",
-			       !refused		    ? ""
-			       : c->has_dhchap_ctrl ? ", or no controller secret there?)"
-						    : "?)");
+			       !refused	       ? ""
+			       : has_ctrl_key ? ", or no controller secret there?)"
+					      : "?)");
 		err->dnr = true;
 		ret = -EACCES;
 		goto out;
@@ -203,7 +218,8 @@ static int run_dhchap(struct nvmf_ctrl *c, struct host_queue *q, struct nvmf_err
 		pthread_mutex_unlock(&c->lock);
 	}
 	if (q->qid == 0)
-		NVMF_INFO("host: %s: authenticated (DH-HMAC-CHAP %s, %s, %s)", c->name,
+		NVMF_INFO("host: %s: %s (DH-HMAC-CHAP %s, %s, %s)", c->name,
+			  again ? "re-authenticated" : "authenticated",
 			  nvmf_dhchap_hash_name(nvmf_dhchap_hash(e)),
 			  nvmf_dhchap_dhgroup_name(nvmf_dhchap_dhgroup(e)),
 			  nvmf_dhchap_bidirectional(e) ? "controller authenticated too"
@@ -233,6 +249,12 @@ bool nvmf_ctrl_auth_info(const struct nvmf_ctrl *ctrl, uint8_t *hash, uint8_t *d
 int host_authenticate(struct nvmf_ctrl *c, struct host_queue *q, uint32_t authreq,
 		      struct nvmf_error *err)
 {
+	bool has_key, has_ctrl_key;
+
+	pthread_mutex_lock(&c->lock);
+	has_key = c->has_dhchap;
+	has_ctrl_key = c->has_dhchap_ctrl;
+	pthread_mutex_unlock(&c->lock);
 	if (authreq == 0 && q->qid == 0) {
 		pthread_mutex_lock(&c->lock);
 		c->authenticated = false;
@@ -242,14 +264,14 @@ int host_authenticate(struct nvmf_ctrl *c, struct host_queue *q, uint32_t authre
 		/* A controller that does not ask cannot prove the controller
 		 * secret: connecting anyway would defeat asking for it.
 		 * Discovery controllers never authenticate (Linux nvmet, nvmfd). */
-		if (c->has_dhchap_ctrl && !c->discovery) {
+		if (has_ctrl_key && !c->discovery) {
 			host_set_error(err, EACCES, 0, "%s did not ask for DH-HMAC-CHAP on queue "
 				       "%u, so it cannot prove the controller secret: refusing it",
 				       c->name, q->qid);
 			err->dnr = true;
 			return -EACCES;
 		}
-		if (c->has_dhchap && q->qid == 0)
+		if (has_key && q->qid == 0)
 			NVMF_INFO("host: %s: the controller does not ask for authentication",
 				  c->name);
 		return 0;
@@ -260,11 +282,104 @@ int host_authenticate(struct nvmf_ctrl *c, struct host_queue *q, uint32_t authre
 		err->dnr = true;
 		return -EOPNOTSUPP;
 	}
-	if (!c->has_dhchap) {
+	if (!has_key) {
 		host_set_error(err, EACCES, 0, "%s requires in-band authentication "
 			       "(DH-HMAC-CHAP): give this host's secret (--dhchap-secret)", c->name);
 		err->dnr = true;
 		return -EACCES;
 	}
-	return run_dhchap(c, q, err);
+	return run_dhchap(c, q, false, err);
+}
+
+int host_reauthenticate(struct nvmf_ctrl *c, struct nvmf_error *err)
+{
+	int state = atomic_load(&c->state);
+	bool asked, has_key;
+	int ret = 0;
+
+	memset(err, 0, sizeof(*err));
+	if (state != NVMF_CTRL_LIVE) {
+		ret = state == NVMF_CTRL_FAILED	       ? -ENODEV
+		      : state == NVMF_CTRL_DISCONNECTING ? -ESHUTDOWN
+							 : -ENOTCONN;
+		host_set_error(err, -ret, 0, "%s: cannot re-authenticate: the controller is %s",
+			       c->name, state == NVMF_CTRL_FAILED ? "lost (ctrl-loss-tmo expired)"
+			       : state == NVMF_CTRL_DISCONNECTING ? "disconnecting"
+								  : "reconnecting");
+		return ret;
+	}
+	pthread_mutex_lock(&c->lock);
+	asked = c->authenticated;
+	has_key = c->has_dhchap;
+	pthread_mutex_unlock(&c->lock);
+	if (!has_key) {
+		host_set_error(err, EINVAL, 0, "%s: cannot re-authenticate: no DH-HMAC-CHAP secret "
+			       "(give one at connect or with nvmf_ctrl_set_dhchap_secrets)", c->name);
+		return -EINVAL;
+	}
+	if (!asked) {
+		host_set_error(err, EOPNOTSUPP, 0, "%s: cannot re-authenticate: the controller did "
+			       "not ask for DH-HMAC-CHAP when this association was made", c->name);
+		return -EOPNOTSUPP;
+	}
+	/* Admin queue first, as the Linux host does; the queues stay usable. */
+	for (unsigned qid = 0; qid <= c->nr_io_queues && ret == 0; qid++) {
+		struct host_queue *q = ctrl_queue(c, qid);
+
+		ret = run_dhchap(c, q, true, err);
+		if (ret != 0) {
+			/*
+			 * The controller ends an association whose authentication
+			 * failed (nvmfd, Linux nvmet), and a half-done transaction
+			 * leaves no queue to trust: reconnect, with the current
+			 * secrets.  (A lost connection is marked already.)
+			 */
+			NVMF_WARN("host: %s; ending the association", err->msg);
+			ctrl_mark_lost(c, q->qid, ret < 0 ? -ret : EACCES);
+		}
+	}
+	if (ret == 0)
+		NVMF_DEBUG("host: %s: every queue re-authenticated (%u)", c->name,
+			   c->nr_io_queues + 1);
+	return ret;
+}
+
+int nvmf_ctrl_set_dhchap_secrets(struct nvmf_ctrl *ctrl, const char *secret,
+				 const char *ctrl_secret, struct nvmf_error *err)
+{
+	struct nvmf_dhchap_key key, ckey;
+	struct nvmf_error local;
+	char why[160];
+	int ret = 0;
+
+	if (err == NULL)
+		err = &local;
+	memset(err, 0, sizeof(*err));
+	memset(&ckey, 0, sizeof(ckey));
+	if (secret == NULL) {
+		host_set_error(err, EINVAL, 0, "a DH-HMAC-CHAP host secret is needed%s",
+			       ctrl_secret != NULL ? " with a controller secret" : "");
+		return -EINVAL;
+	}
+	if (nvmf_dhchap_key_parse(secret, &key, why, sizeof(why)) != 0) {
+		host_set_error(err, EINVAL, 0, "invalid DH-HMAC-CHAP secret: %s", why);
+		ret = -EINVAL;
+	} else if (ctrl_secret != NULL &&
+		   nvmf_dhchap_key_parse(ctrl_secret, &ckey, why, sizeof(why)) != 0) {
+		host_set_error(err, EINVAL, 0, "invalid DH-HMAC-CHAP controller secret: %s", why);
+		ret = -EINVAL;
+	}
+	if (ret == 0) {
+		pthread_mutex_lock(&ctrl->lock);
+		ctrl->dhchap_key = key;
+		ctrl->has_dhchap = true;
+		ctrl->dhchap_ctrl_key = ckey;
+		ctrl->has_dhchap_ctrl = ctrl_secret != NULL;
+		pthread_mutex_unlock(&ctrl->lock);
+		NVMF_INFO("host: %s: new DH-HMAC-CHAP secrets (%s)", ctrl->name,
+			  ctrl_secret != NULL ? "bidirectional" : "unidirectional");
+	}
+	OPENSSL_cleanse(&key, sizeof(key));
+	OPENSSL_cleanse(&ckey, sizeof(ckey));
+	return ret;
 }

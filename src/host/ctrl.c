@@ -901,6 +901,16 @@ static void *ctrl_worker(void *arg)
 			next_ka = host_now_ns() + ka_ns;
 			continue;
 		}
+		if (c->reauth != NULL && !c->reauth->done) {
+			struct reauth_job *job = c->reauth;
+
+			pthread_mutex_unlock(&c->lock);
+			job->ret = host_reauthenticate(c, &job->err);
+			pthread_mutex_lock(&c->lock);
+			job->done = true;
+			pthread_cond_broadcast(&c->cond);
+			continue;
+		}
 		if (c->naens != 0) {
 			struct aen_event ev = c->aens[0];
 
@@ -936,8 +946,56 @@ static void *ctrl_worker(void *arg)
 		ts.tv_nsec = (long)(wake % 1000000000u);
 		pthread_cond_timedwait(&c->cond, &c->lock, &ts);
 	}
+	/* A re-authentication asked for as the controller goes. */
+	if (c->reauth != NULL && !c->reauth->done) {
+		c->reauth->ret = -ESHUTDOWN;
+		host_set_error(&c->reauth->err, ESHUTDOWN, 0, "%s: disconnecting", c->name);
+		c->reauth->done = true;
+		pthread_cond_broadcast(&c->cond);
+	}
 	pthread_mutex_unlock(&c->lock);
 	return NULL;
+}
+
+int nvmf_ctrl_reauthenticate(struct nvmf_ctrl *c, struct nvmf_error *err)
+{
+	struct reauth_job job = {.done = false};
+	struct nvmf_error local;
+
+	if (err == NULL)
+		err = &local;
+	memset(err, 0, sizeof(*err));
+	if (c->discovery) {
+		host_set_error(err, EOPNOTSUPP, 0, "%s: discovery controllers do not authenticate",
+			       c->name);
+		return -EOPNOTSUPP;
+	}
+	/*
+	 * The worker does it: it owns the controller's internal commands and
+	 * its reconnection, so neither runs meanwhile.  One job at a time.
+	 */
+	if (c->worker_started && pthread_equal(pthread_self(), c->worker)) {
+		host_set_error(err, EDEADLK, 0, "%s: re-authentication asked from the "
+			       "controller's own thread (an event callback)", c->name);
+		return -EDEADLK;
+	}
+	pthread_mutex_lock(&c->lock);
+	while (c->reauth != NULL && !c->worker_stop)
+		pthread_cond_wait(&c->cond, &c->lock);
+	if (c->worker_stop || !c->worker_started) {
+		pthread_mutex_unlock(&c->lock);
+		host_set_error(err, ESHUTDOWN, 0, "%s: disconnecting", c->name);
+		return -ESHUTDOWN;
+	}
+	c->reauth = &job;
+	pthread_cond_broadcast(&c->cond);
+	while (!job.done)
+		pthread_cond_wait(&c->cond, &c->lock);
+	c->reauth = NULL;
+	pthread_cond_broadcast(&c->cond); /* the next caller */
+	pthread_mutex_unlock(&c->lock);
+	*err = job.err;
+	return job.ret;
 }
 
 /* ------------------------------------------------------------------ */

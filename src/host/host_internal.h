@@ -113,6 +113,13 @@ struct aen_event {
 	struct host_slot *slot;
 };
 
+/* A re-authentication asked of the worker (nvmf_ctrl_reauthenticate). */
+struct reauth_job {
+	bool done;
+	int ret;
+	struct nvmf_error err;
+};
+
 struct nvmf_ctrl {
 	struct nvmf_host_opts opts;  /* strings point at the copies below */
 	char traddr[256];
@@ -167,6 +174,7 @@ struct nvmf_ctrl {
 	struct aen_event aens[HOST_MAX_AERS];
 	unsigned naens;
 	bool ka_busy;                /* a Keep Alive is outstanding */
+	struct reauth_job *reauth;   /* for the worker; one at a time */
 
 	pthread_mutex_t scan_lock;   /* one namespace scan at a time */
 	struct nvmf_ns **ns;         /* sorted by NSID, never shrinks */
@@ -251,6 +259,11 @@ struct nvmf_tls_session *host_tls_handshake(struct nvmf_ctrl *c, int fd, struct 
  * (AUTHREQ bits of DW0): 0, or an error with err. */
 int host_authenticate(struct nvmf_ctrl *c, struct host_queue *q, uint32_t authreq,
 		      struct nvmf_error *err);
+
+/* DH-HMAC-CHAP again on every queue of the live controller, on the
+ * worker: 0, or an error with err (an authentication that failed marks the
+ * association lost). */
+int host_reauthenticate(struct nvmf_ctrl *c, struct nvmf_error *err);
 
 /* discovery.c */
 int host_discovery_log(struct nvmf_ctrl *c, bool internal, struct nvmf_discovery_log **log,

@@ -8,6 +8,8 @@
 #     controller (a write to its dhchap_secret), I/O after it;
 #   - host B, bidirectional, SHA-384 and ffdhe2048 (the controller proves
 #     its secret too);
+#   - host C, bidirectional, SHA-512 and ffdhe3072, data written and read
+#     back over its authenticated I/O queues;
 #   - refusals: a wrong host secret, a wrong controller secret, no secret.
 # The kernel's log must name the hash and group nvmfd holds for each host,
 # nvmfd's log must say the same and give the reason of every refusal, and
@@ -25,6 +27,7 @@ kernel=6.12
 nqn=nqn.2024-01.org.nvmfd:interop-auth
 host_a=nqn.2024-01.io.example:interop-auth-host-a
 host_b=nqn.2024-01.io.example:interop-auth-host-b
+host_c=nqn.2024-01.io.example:interop-auth-host-c
 work=$(mktemp -d)
 pid=
 failed=0
@@ -56,14 +59,18 @@ key_a=$("$nvmf" gen-dhchap-key --hmac 1 --nqn "$host_a")
 key_b=$("$nvmf" gen-dhchap-key --hmac 2 --nqn "$host_b")
 ckey_b=$("$nvmf" gen-dhchap-key --hmac 3 --nqn "$nqn")
 wrong=$("$nvmf" gen-dhchap-key --hmac 2 --nqn "$host_b")
+key_c=$("$nvmf" gen-dhchap-key --hmac 3 --nqn "$host_c")
+ckey_c=$("$nvmf" gen-dhchap-key --hmac 2 --nqn "$nqn")
 
 "$nvmfd" -s 0 --discovery-port 0 -n "$nqn" ramdisk:256M \
 	--allow-host "$host_a" --dhchap-secret "$key_a" --dhchap-hash sha256 --dhchap-dhgroup null \
 	--allow-host "$host_b" --dhchap-secret "$key_b" --dhchap-ctrl-secret "$ckey_b" \
-	--dhchap-hash sha384 --dhchap-dhgroup ffdhe2048 2>"$work/nvmfd.log" &
+	--dhchap-hash sha384 --dhchap-dhgroup ffdhe2048 \
+	--allow-host "$host_c" --dhchap-secret "$key_c" --dhchap-ctrl-secret "$ckey_c" \
+	--dhchap-hash sha512 --dhchap-dhgroup ffdhe3072 2>"$work/nvmfd.log" &
 pid=$!
 for _ in $(seq 100); do
-	grep -q "nvmfd: ready" "$work/nvmfd.log" && break
+	grep -qs "nvmfd: ready" "$work/nvmfd.log" && break
 	sleep 0.1
 done
 port=$(sed -n 's/.*port 1 listening on 127.0.0.1 port \([0-9]*\).*/\1/p' "$work/nvmfd.log")
@@ -72,12 +79,13 @@ if [ -z "$port" ]; then
 	echo "FAIL: nvmfd did not start"
 	exit 1
 fi
-echo "nvmfd pid $pid serving $nqn on 127.0.0.1:$port (DH-HMAC-CHAP for $host_a and $host_b)"
+echo "nvmfd pid $pid serving $nqn on 127.0.0.1:$port (DH-HMAC-CHAP for hosts A, B and C)"
 
 # Run in the guest after the I/O test (busybox sh; DEV, CTRL, NQN set).
 cat >"$work/guest.sh" <<EOF
-ADDR=10.0.2.2 PORT=$port HOST_B=$host_b
+ADDR=10.0.2.2 PORT=$port HOST_B=$host_b HOST_C=$host_c
 KEY_A='$key_a' KEY_B='$key_b' CKEY_B='$ckey_b' WRONG='$wrong'
+KEY_C='$key_c' CKEY_C='$ckey_c'
 EOF
 cat >>"$work/guest.sh" <<'EOF'
 rc=0
@@ -109,6 +117,29 @@ grep "qid 0: controller authenticated" /tmp/b.log; check $? "controller authenti
 CB=$(grep -o "nvme[0-9]*: qid 0: controller authenticated" /tmp/b.log | head -1 | cut -d: -f1)
 [ -n "$CB" ] && nvme disconnect -d "$CB"
 
+# Host C: bidirectional, SHA-512, ffdhe3072; I/O over its I/O queues.
+C="-t tcp -a $ADDR -s $PORT -n $NQN --hostnqn=$HOST_C --hostid=$(cat /proc/sys/kernel/random/uuid)"
+k0=$(dmesg | wc -l)
+nvme connect $C --nr-io-queues=2 --dhchap-secret=$KEY_C --dhchap-ctrl-secret=$CKEY_C
+check $? "connect as $HOST_C (bidirectional)"
+sleep 1
+dmesg | tail -n +$((k0 + 1)) > /tmp/c.log
+grep "qid 0: authenticated with hash hmac(sha512) dhgroup ffdhe3072" /tmp/c.log; check $? "hmac(sha512) ffdhe3072"
+grep "qid 0: controller authenticated" /tmp/c.log; check $? "controller authenticated (C)"
+CC=$(grep -o "nvme[0-9]*: qid 0: controller authenticated" /tmp/c.log | head -1 | cut -d: -f1)
+DC=""
+for i in $(seq 50); do
+	for b in /sys/block/${CC:-none}n*; do [ -e "$b" ] && DC=/dev/$(basename "$b"); done
+	[ -n "$DC" ] && [ -b "$DC" ] && break
+	sleep 0.1
+done
+dd if=/dev/urandom of=/tmp/c.pat bs=64k count=32 2>/dev/null
+dd if=/tmp/c.pat of="$DC" bs=64k seek=64 oflag=direct conv=fsync 2>/dev/null &&
+	dd if="$DC" of=/tmp/c.back bs=64k skip=64 count=32 iflag=direct 2>/dev/null &&
+	cmp -s /tmp/c.pat /tmp/c.back
+check $? "2 MiB written and read back as $HOST_C ($DC)"
+[ -n "$CC" ] && nvme disconnect -d "$CC"
+
 # Refusals: the connect fails, the kernel says why.
 k0=$(dmesg | wc -l)
 nvme connect $B --dhchap-secret=$WRONG; [ $? != 0 ]; check $? "wrong host secret refused"
@@ -137,6 +168,7 @@ for line in \
 	"host $host_a authenticated on $nqn (DH-HMAC-CHAP sha256, null, unidirectional)" \
 	"host $host_a re-authenticated on $nqn" \
 	"host $host_b authenticated on $nqn (DH-HMAC-CHAP sha384, ffdhe2048, bidirectional)" \
+	"host $host_c authenticated on $nqn (DH-HMAC-CHAP sha512, ffdhe3072, bidirectional)" \
 	"host response mismatch: wrong host key?" \
 	"host aborted authentication"; do
 	grep -qF "$line" "$work/nvmfd.log" && pass "nvmfd: $line" || fail "nvmfd log lacks: $line"

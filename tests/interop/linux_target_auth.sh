@@ -9,13 +9,18 @@
 # each with 2 I/O queues (every queue authenticates), data written and
 # read back, and what was negotiated read from identify's JSON; then the
 # refusals: a wrong host secret, a wrong controller secret, no secret,
-# each in one line.  (Debian's 6.1 has no NVMe authentication.)
+# each in one line; last, re-authentication from this host
+# (nvmf_ctrl_reauthenticate, through interop_reauth): every queue under
+# verified I/O, one way and both ways, and a host secret nvmet does not
+# hold refused (nvmet says why) and the association ended.  (Debian's 6.1
+# has no NVMe authentication.)
 #
 # usage: linux_target_auth.sh BUILD_DIR
 set -u
 
 build=${1:?usage: linux_target_auth.sh BUILD_DIR}
 nvmf="$build/nvmf"
+reauth="$build/tests/interop_reauth"
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 vm=${LINUX_VM:-"$repo/../shared/interop/linux-vm"}
 kernel=6.12
@@ -145,6 +150,24 @@ refused no_secret "requires in-band authentication (DH-HMAC-CHAP)" "$nvmf" ident
 tlog="${NVMF_INTEROP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/nvmf-interop}/run/target-$port_1.log"
 grep -q "host response mismatch" "$tlog" && pass "nvmet: host response mismatch" ||
 	fail "nvmet's log ($tlog) does not say 'host response mismatch'"
+
+# Re-authentication of a live controller, SHA-512 and ffdhe3072.
+mismatches=$(grep -c "host response mismatch" "$tlog")
+wrong_1=$("$nvmf" gen-dhchap-key --hmac 3 --nqn "$host_1")
+start=$SECONDS
+"$reauth" 127.0.0.1 "$port_1" "$nqn" "$host_1" "$key_1" "$ckey_1" "$wrong_1" >"$work/reauth.out" 2>"$work/reauth.err"
+rc=$?
+sed 's/^/  reauth: /' "$work/reauth.out"
+if [ $rc -eq 0 ] && ! grep -q "^FAIL" "$work/reauth.out" && [ "$(grep -c "^ok" "$work/reauth.out")" -eq 11 ]; then
+	pass "re-authentication (interop_reauth, $((SECONDS - start)) s)"
+else
+	tail -5 "$work/reauth.err"
+	fail "re-authentication (interop_reauth exit $rc)"
+fi
+sleep 0.5
+[ "$(grep -c "host response mismatch" "$tlog")" -gt "$mismatches" ] &&
+	pass "nvmet: host response mismatch on re-authentication" ||
+	fail "nvmet's log does not say 'host response mismatch' for the re-authentication"
 
 if [ "$failed" != 0 ]; then
 	echo "$failed check(s) failed"

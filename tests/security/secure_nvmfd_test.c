@@ -7,7 +7,9 @@
  * secrets, missing secrets and a subsystem that requires authentication,
  * each refused with a clear reason on both sides; commands before
  * authentication (Authentication Required), the transaction timer,
- * protocol misuse, re-authentication on a live association.
+ * protocol misuse, re-authentication on a live association
+ * (nvmf_ctrl_reauthenticate) while I/O runs, switching directions, with a
+ * secret nvmfd does not hold, and the calls it refuses.
  *
  * TLS 1.3 (TP 8011): both cipher suites with data verified, identity
  * versions 0 and 1, a wrong key, a plaintext host on a TLS port, a key
@@ -20,7 +22,9 @@
  * checks on a plaintext session find both, so the checks can fail).
  *
  * Last, reconnection redoes TLS and authentication after nvmfd restarts,
- * and a reload changes a host's secret.
+ * and a reload changes a host's secret: for new associations; a live one
+ * re-authenticates with the old secret until the host rotates its own and
+ * reconnects.
  */
 #include <errno.h>
 #include <poll.h>
@@ -576,80 +580,177 @@ static void test_auth_raw(void)
 	test_end();
 }
 
-/* One DH-HMAC-CHAP transaction through Authentication Send/Receive
- * passthrough on a live queue: what a host does to re-authenticate. */
-static int reauthenticate(struct nvmf_ctrl *c, unsigned ioq, const char *hostnqn,
-			  const struct nvmf_dhchap_key *key, const struct nvmf_dhchap_key *ckey,
-			  uint16_t t_id)
+/* How often the daemon's log says this so far. */
+static unsigned log_count(const char *what)
 {
-	const struct nvmf_dhchap_host_params p = {.hostnqn = hostnqn, .subnqn = SUB_AUTH,
-						  .host_key = key, .ctrl_key = ckey, .t_id = t_id};
-	struct nvmf_dhchap *e = nvmf_dhchap_host_new(&p);
-	uint8_t out[NVMF_DHCHAP_MSG_MAX], in[4096];
-	int r = NVMF_DHCHAP_CONTINUE, ret = 0;
-	size_t n;
+	const char *p = daemon_log();
+	unsigned n = 0;
 
-	REQUIRE(e != NULL);
-	n = (size_t)nvmf_dhchap_host_start(e, out, sizeof(out));
-	for (;;) {
-		if (n > 0) {
-			struct nvmf_auth_cmd cmd = {.opc = NVME_ADMIN_FABRICS,
-						    .fctype = NVMF_FCTYPE_AUTH_SEND, .spsp0 = 1,
-						    .spsp1 = 1, .secp = NVMF_AUTH_SECP,
-						    .length = (uint32_t)n};
-
-			ret = nvmf_passthru_sync(c, ioq, (struct nvme_sqe *)&cmd, out, n,
-						 NVMF_DATA_TO_CTRL, NULL);
-			if (ret != 0 || r != NVMF_DHCHAP_CONTINUE)
-				break;
-		}
-		struct nvmf_auth_cmd cmd = {.opc = NVME_ADMIN_FABRICS,
-					    .fctype = NVMF_FCTYPE_AUTH_RECV, .spsp0 = 1, .spsp1 = 1,
-					    .secp = NVMF_AUTH_SECP, .length = sizeof(in)};
-
-		ret = nvmf_passthru_sync(c, ioq, (struct nvme_sqe *)&cmd, in, sizeof(in),
-					 NVMF_DATA_FROM_CTRL, NULL);
-		if (ret != 0)
-			break;
-		r = nvmf_dhchap_step(e, in, sizeof(in), out, sizeof(out), &n);
-		if (r != NVMF_DHCHAP_CONTINUE && n == 0)
-			break;
+	while ((p = strstr(p, what)) != NULL) {
+		n++;
+		p += strlen(what);
 	}
-	if (ret == 0 && r != NVMF_DHCHAP_SUCCESS)
-		ret = -EACCES;
-	nvmf_dhchap_free(e);
-	return ret;
+	return n;
+}
+
+/* Wait until the log says this n times (the log is written by threads). */
+static bool log_count_is(const char *what, unsigned n)
+{
+	for (int i = 0; i < 300; i++) {
+		if (log_count(what) == n)
+			return true;
+		usleep(10000);
+	}
+	fprintf(stderr, "nvmfd's log says \"%s\" %u times, want %u\n", what, log_count(what), n);
+	return false;
+}
+
+/* Verified I/O on every I/O queue, round after round, until stopped. */
+struct io_load {
+	struct nvmf_ctrl *c;
+	atomic_bool stop;
+	bool ok;
+	unsigned rounds;
+};
+
+static void *io_load_run(void *arg)
+{
+	struct io_load *l = arg;
+
+	l->ok = true;
+	while (l->ok && !atomic_load(&l->stop)) {
+		l->ok = verify_io(l->c, 500 + l->rounds);
+		l->rounds++;
+	}
+	return NULL;
+}
+
+static bool auth_is(struct nvmf_ctrl *c, uint8_t hash, uint8_t group, bool bidir)
+{
+	uint8_t h, g;
+	bool b;
+
+	if (!nvmf_ctrl_auth_info(c, &h, &g, &b) || h != hash || g != group || b != bidir) {
+		fprintf(stderr, "authenticated with hash %u group %u bidirectional %d, want %u %u %d\n",
+			h, g, b, hash, group, bidir);
+		return false;
+	}
+	return true;
+}
+
+/* A call that must fail with ret and a message containing why. */
+static void refused_with(int got, const struct nvmf_error *err, int ret, const char *why)
+{
+	CHECK_EQ(got, ret);
+	if (strstr(err->msg, why) == NULL) {
+		fprintf(stderr, "want \"%s\" in the error, got \"%s\"\n", why, err->msg);
+		CHECK(0);
+	}
 }
 
 static void test_reauth(void)
 {
-	const struct auth_host *h = &auth_hosts[2];
+	const struct auth_host *h = &auth_hosts[2]; /* SHA-512, ffdhe3072, controller secret */
 	struct nvmf_host_opts o = opts_for(text_plain, SUB_AUTH, h->nqn);
-	struct nvmf_dhchap_key key, ckey, wrong;
-	char wrong_text[NVMF_DHCHAP_SECRET_MAX];
+	char line_bi[512], line_uni[512], line_io[160], wrong[NVMF_DHCHAP_SECRET_MAX], want[512];
+	struct io_load load = {.stop = false};
+	unsigned n_bi, n_uni, n_io;
+	struct nvmf_error err;
 	struct nvmf_ctrl *c;
+	pthread_t th;
 
-	test_begin("DH-HMAC-CHAP re-authentication on a live association");
-	REQUIRE(nvmf_dhchap_key_parse(h->key, &key, NULL, 0) == 0);
-	REQUIRE(nvmf_dhchap_key_parse(h->ckey, &ckey, NULL, 0) == 0);
+	test_begin("DH-HMAC-CHAP re-authentication on a live association (nvmf_ctrl_reauthenticate)");
+	snprintf(line_bi, sizeof(line_bi), "host %s re-authenticated on %s (DH-HMAC-CHAP sha512, "
+		 "ffdhe3072, bidirectional)", h->nqn, SUB_AUTH);
+	snprintf(line_uni, sizeof(line_uni), "host %s re-authenticated on %s (DH-HMAC-CHAP sha512, "
+		 "ffdhe3072, unidirectional)", h->nqn, SUB_AUTH);
 	o.dhchap_secret = h->key;
 	o.dhchap_ctrl_secret = h->ckey;
 	c = connect_ok(&o);
 	REQUIRE(c != NULL);
-	CHECK_EQ(reauthenticate(c, 0, h->nqn, &key, &ckey, 0x100), 0);
-	CHECK_EQ(reauthenticate(c, 1, h->nqn, &key, NULL, 0x101), 0);
-	CHECK_EQ(reauthenticate(c, 2, h->nqn, &key, &ckey, 0x102), 0);
-	CHECK(log_has("host " "nqn.2024-01.io.example:sec-host-sha512-ffdhe3072"
-		      " re-authenticated on " SUB_AUTH));
+	REQUIRE(nvmf_ctrl_nr_io_queues(c) == 2);
+	/* nvmfd runs with -v: it logs each I/O queue's re-authentication too. */
+	snprintf(line_io, sizeof(line_io), "of controller %u re-authenticated", nvmf_ctrl_cntlid(c));
+	n_bi = log_count(line_bi);
+	n_uni = log_count(line_uni);
+	n_io = log_count(line_io);
+
+	/* Every queue, twice, while verified I/O runs on every I/O queue. */
+	load.c = c;
+	REQUIRE(pthread_create(&th, NULL, io_load_run, &load) == 0);
+	usleep(20000);
+	CHECK_EQ(nvmf_ctrl_reauthenticate(c, &err), 0);
+	CHECK_EQ(nvmf_ctrl_reauthenticate(c, NULL), 0);
+	atomic_store(&load.stop, true);
+	pthread_join(th, NULL);
+	CHECK(load.ok);
+	CHECK(load.rounds > 0);
+	fprintf(stderr, "  %u rounds of verified I/O on every queue across two "
+		"re-authentications\n", load.rounds);
+	CHECK(log_count_is(line_bi, n_bi + 2));
+	CHECK(log_count_is(line_io, n_io + 4));
+	CHECK(auth_is(c, NVMF_DHCHAP_HASH_SHA512, NVMF_DHCHAP_DHGROUP_FFDHE3072, true));
+	CHECK_EQ(nvmf_ctrl_state(c), NVMF_CTRL_LIVE);
+	CHECK_EQ(nvmf_ctrl_reconnects(c), 0);
+
+	/* Without the controller secret: unidirectional, then both ways again. */
+	CHECK_EQ(nvmf_ctrl_set_dhchap_secrets(c, h->key, NULL, &err), 0);
+	CHECK_EQ(nvmf_ctrl_reauthenticate(c, &err), 0);
+	CHECK(auth_is(c, NVMF_DHCHAP_HASH_SHA512, NVMF_DHCHAP_DHGROUP_FFDHE3072, false));
+	CHECK(log_count_is(line_uni, n_uni + 1));
+	CHECK_EQ(nvmf_ctrl_set_dhchap_secrets(c, h->key, h->ckey, &err), 0);
+	CHECK_EQ(nvmf_ctrl_reauthenticate(c, &err), 0);
+	CHECK(auth_is(c, NVMF_DHCHAP_HASH_SHA512, NVMF_DHCHAP_DHGROUP_FFDHE3072, true));
+	CHECK(log_count_is(line_bi, n_bi + 3));
+
+	/* Secrets that do not parse change nothing. */
+	refused_with(nvmf_ctrl_set_dhchap_secrets(c, NULL, h->ckey, &err), &err, -EINVAL,
+		     "a DH-HMAC-CHAP host secret is needed with a controller secret");
+	refused_with(nvmf_ctrl_set_dhchap_secrets(c, "DHHC-1:00:bm90IGEga2V5:", NULL, &err), &err,
+		     -EINVAL, "invalid DH-HMAC-CHAP secret");
+	refused_with(nvmf_ctrl_set_dhchap_secrets(c, h->key, "NVMeTLSkey-1:01:x:", &err), &err,
+		     -EINVAL, "invalid DH-HMAC-CHAP controller secret");
+	CHECK_EQ(nvmf_ctrl_reauthenticate(c, &err), 0);
+	CHECK(log_count_is(line_bi, n_bi + 4));
 	CHECK(verify_io(c, 99));
-	/* A failed re-authentication ends the association. */
-	gen_dhchap(wrong_text, 3, h->nqn);
-	REQUIRE(nvmf_dhchap_key_parse(wrong_text, &wrong, NULL, 0) == 0);
-	CHECK(reauthenticate(c, 0, h->nqn, &wrong, NULL, 0x103) != 0);
+
+	/* A secret nvmfd does not hold: refused, and the association ends. */
+	gen_dhchap(wrong, 3, h->nqn);
+	CHECK_EQ(nvmf_ctrl_set_dhchap_secrets(c, wrong, NULL, &err), 0);
+	snprintf(want, sizeof(want), "DH-HMAC-CHAP re-authentication on queue 0 failed: "
+		 "controller refused authentication: authentication failed (wrong secret for "
+		 "host %s?)", h->nqn);
+	refused_with(nvmf_ctrl_reauthenticate(c, &err), &err, -EACCES, want);
+	CHECK_EQ(err.errnum, EACCES);
+	snprintf(want, sizeof(want), "admin queue 0: DH-HMAC-CHAP with host %s on %s failed: "
+		 "host response mismatch: wrong host key?; ending the association", h->nqn, SUB_AUTH);
+	CHECK(log_has(want));
+	/* ctrl-loss-tmo 0: no reconnection, the controller is lost. */
 	for (int i = 0; i < 500 && nvmf_ctrl_state(c) != NVMF_CTRL_FAILED; i++)
 		usleep(10000);
 	CHECK_EQ(nvmf_ctrl_state(c), NVMF_CTRL_FAILED);
+	refused_with(nvmf_ctrl_reauthenticate(c, &err), &err, -ENODEV,
+		     "cannot re-authenticate: the controller is lost");
 	nvmf_disconnect(c);
+
+	/* Misuse: a controller that never asked, and a discovery controller. */
+	o = opts_for(text_plain, SUB_AUTH, HOST_PLAIN);
+	c = connect_ok(&o);
+	REQUIRE(c != NULL);
+	refused_with(nvmf_ctrl_reauthenticate(c, &err), &err, -EINVAL,
+		     "cannot re-authenticate: no DH-HMAC-CHAP secret");
+	CHECK_EQ(nvmf_ctrl_set_dhchap_secrets(c, h->key, NULL, &err), 0);
+	refused_with(nvmf_ctrl_reauthenticate(c, &err), &err, -EOPNOTSUPP,
+		     "the controller did not ask for DH-HMAC-CHAP");
+	CHECK(verify_io(c, 98));
+	CHECK_EQ(nvmf_disconnect(c), 0);
+	o = opts_for(d.disc_text, NULL, h->nqn);
+	o.dhchap_secret = h->key;
+	c = connect_ok(&o);
+	REQUIRE(c != NULL);
+	refused_with(nvmf_ctrl_reauthenticate(c, &err), &err, -EOPNOTSUPP,
+		     "discovery controllers do not authenticate");
+	CHECK_EQ(nvmf_disconnect(c), 0);
 	test_end();
 }
 
@@ -1175,15 +1276,27 @@ static void test_reload(void)
 {
 	struct auth_host *h = &auth_hosts[0];
 	struct nvmf_host_opts o = opts_for(text_plain, SUB_AUTH, h->nqn);
-	char old[NVMF_DHCHAP_SECRET_MAX];
-	struct nvmf_ctrl *c;
+	char old[NVMF_DHCHAP_SECRET_MAX], again[512];
+	struct nvmf_ctrl *c, *live;
+	struct nvmf_error err;
+	unsigned n;
 
 	test_begin("reload: a host's new secret replaces the old one");
+	/* An association made with the old secret, live across the reload. */
+	o.dhchap_secret = h->key;
+	o.reconnect_delay_s = 1;
+	o.ctrl_loss_tmo_s = 30;
+	live = connect_ok(&o);
+	REQUIRE(live != NULL);
+	snprintf(again, sizeof(again), "host %s re-authenticated on %s", h->nqn, SUB_AUTH);
+	n = log_count(again);
+
 	memcpy(old, h->key, sizeof(old));
 	gen_dhchap(h->key, 1, h->nqn);
 	write_config();
 	nvmfd_signal(&d, SIGHUP);
 	CHECK(log_has("configuration reloaded"));
+	o = opts_for(text_plain, SUB_AUTH, h->nqn);
 	o.dhchap_secret = old;
 	connect_refused(&o, "wrong secret", true);
 	o.dhchap_secret = h->key;
@@ -1191,6 +1304,28 @@ static void test_reload(void)
 	CHECK(c != NULL);
 	if (c != NULL)
 		CHECK_EQ(nvmf_disconnect(c), 0);
+
+	/*
+	 * nvmfd applies new secrets to new associations only (docs/nvmfd.md):
+	 * the live one still re-authenticates with the old secret, and not
+	 * with the new one.  (Linux nvmet reads the host's key again when
+	 * the admin queue re-authenticates.)  The host rotating its secret
+	 * therefore ends the association, and the reconnection, with the new
+	 * secret, is accepted.
+	 */
+	CHECK_EQ(nvmf_ctrl_reauthenticate(live, &err), 0);
+	CHECK(log_count_is(again, n + 1));
+	CHECK_EQ(nvmf_ctrl_set_dhchap_secrets(live, h->key, NULL, &err), 0);
+	refused_with(nvmf_ctrl_reauthenticate(live, &err), &err, -EACCES,
+		     "re-authentication on queue 0 failed: controller refused authentication");
+	for (int i = 0; i < 1000 && nvmf_ctrl_reconnects(live) == 0; i++)
+		usleep(10000);
+	CHECK_EQ(nvmf_ctrl_reconnects(live), 1);
+	CHECK_EQ(nvmf_ctrl_state(live), NVMF_CTRL_LIVE);
+	CHECK(verify_io(live, 31));
+	CHECK_EQ(nvmf_ctrl_reauthenticate(live, &err), 0);
+	CHECK(log_count_is(again, n + 2));
+	CHECK_EQ(nvmf_disconnect(live), 0);
 	test_end();
 }
 
