@@ -1638,12 +1638,17 @@ static bool rx_process(struct tcp_qpair *tq)
 					tcp_report(tq, EPROTO);
 					shutdown(tq->conn.fd, SHUT_RDWR);
 					return false;
-				case NVMF_TCP_PDU_FATAL:
-					tcp_fatal(tq, fes, fei, p,
-						  avail < NVME_TCP_TERM_REQ_MAX_DATA
-							  ? avail
-							  : NVME_TCP_TERM_REQ_MAX_DATA);
+				case NVMF_TCP_PDU_FATAL: {
+					/* The TermReq echoes the header (its HLEN, as SPDK
+					 * does; at least the common header), never the
+					 * payload or the next PDU behind it. */
+					size_t echo = ch->hlen > sizeof(*ch) ? ch->hlen : sizeof(*ch);
+
+					if (echo > avail)
+						echo = avail;
+					tcp_fatal(tq, fes, fei, p, echo);
 					return false;
+				}
 				}
 				rx->ch_valid = true;
 			}

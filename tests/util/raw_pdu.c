@@ -254,8 +254,17 @@ bool raw_expect_term(int fd, uint8_t type, uint16_t fes, uint32_t fei, const uin
 		fprintf(stderr, "TermReq carries %zu bytes of header\n", len - 24);
 		ok = false;
 	} else if (sent != NULL) {
-		/* Every byte it copied, not just the common header. */
+		/* Every byte it copied, not just the common header; and only the
+		 * header (its HLEN, at least the 8-byte common header), never the
+		 * payload behind it. */
 		size_t n = len - 24 < sent_len ? len - 24 : sent_len;
+		size_t hlen = sent_len > 2 && sent[2] > 8 ? sent[2] : 8;
+
+		if (len - 24 > hlen) {
+			fprintf(stderr, "TermReq copies %zu bytes, past the %zu-byte header\n",
+				len - 24, hlen);
+			ok = false;
+		}
 
 		for (size_t i = 0; i < n; i++)
 			if (buf[24 + i] != sent[i]) {
