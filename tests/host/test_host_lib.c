@@ -164,6 +164,106 @@ static void test_ids_and_uri(void)
 	test_end();
 }
 
+/* ------------------------------------------------------------------ */
+/* Host NQN / host ID from /etc/nvme (here $NVMF_ETC_NVME)             */
+/* ------------------------------------------------------------------ */
+
+#define ETC_NQN "nqn.2014-08.org.nvmexpress:uuid:aaaaaaaa-1111-4222-8333-444444444444"
+#define ETC_ID "bbbbbbbb-5555-4666-8777-888888888888"
+
+static void etc_file(const char *dir, const char *name, const char *text)
+{
+	char path[600];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (text == NULL)
+		unlink(path);
+	else
+		nvmfd_write_file(path, text);
+}
+
+static void test_etc_ids(void)
+{
+	static const char *const extra[] = {"--allow-host", ETC_NQN, "ramdisk:8M", NULL};
+	char etc[512], state[512], stored[600], nqn[NVMF_HOST_NQN_SIZE], id[NVMF_UUID_STR_SIZE];
+	char id2[NVMF_UUID_STR_SIZE], want[NVMF_UUID_STR_SIZE], nqn2[NVMF_HOST_NQN_SIZE];
+	struct nvmfd_proc d;
+	struct nvmf_host_opts o;
+	struct nvmf_ctrl *c;
+
+	test_begin("host NQN and host ID from /etc/nvme when present, else generated and kept");
+	snprintf(etc, sizeof(etc), "%s/etc-nvme", nvmfd_dir());
+	snprintf(state, sizeof(state), "%s/ids-state", nvmfd_dir());
+	snprintf(stored, sizeof(stored), "%s/nvmf/hostnqn", state);
+	REQUIRE(mkdir(etc, 0700) == 0);
+	setenv("NVMF_ETC_NVME", etc, 1);
+	setenv("XDG_STATE_HOME", state, 1);
+
+	/* Both files: both used, the ID from hostid (not the NQN's UUID). */
+	etc_file(etc, "hostnqn", ETC_NQN "\n");
+	etc_file(etc, "hostid", ETC_ID "\n");
+	nqn[0] = '\0';
+	CHECK_EQ(nvmf_host_default_ids(nqn, id), 0);
+	CHECK(strcmp(nqn, ETC_NQN) == 0);
+	CHECK(strcmp(id, ETC_ID) == 0);
+	CHECK(access(stored, F_OK) != 0); /* nothing generated */
+
+	/* The library's defaults are these: nvmfd lets in only that host. */
+	REQUIRE(nvmfd_start(&d, NQN, extra));
+	o = opts_for(&d);
+	c = connect_or_die(&o);
+	CHECK(strcmp(nvmf_ctrl_hostnqn(c), ETC_NQN) == 0);
+	CHECK(strcmp(nvmf_ctrl_hostid(c), ETC_ID) == 0);
+	CHECK_EQ(nvmf_disconnect(c), 0);
+	nvmfd_stop(&d, true);
+
+	/* hostnqn alone (padded with blanks): trimmed; the ID derived from it. */
+	etc_file(etc, "hostnqn", "nqn.2024-01.io.example:etc-host  \r\n");
+	etc_file(etc, "hostid", NULL);
+	snprintf(nqn2, sizeof(nqn2), "nqn.2024-01.io.example:etc-host");
+	CHECK_EQ(nvmf_host_default_ids(nqn2, want), 0); /* what an explicit NQN gets */
+	nqn[0] = '\0';
+	CHECK_EQ(nvmf_host_default_ids(nqn, id), 0);
+	CHECK(strcmp(nqn, "nqn.2024-01.io.example:etc-host") == 0);
+	CHECK(strcmp(id, want) == 0);
+	/* A hostid that is not a UUID is ignored the same way. */
+	etc_file(etc, "hostid", "not-a-uuid\n");
+	nqn[0] = '\0';
+	CHECK_EQ(nvmf_host_default_ids(nqn, id), 0);
+	CHECK(strcmp(id, want) == 0);
+	/* An NQN given by the caller: the hostid file is not paired with it. */
+	etc_file(etc, "hostid", ETC_ID "\n");
+	snprintf(nqn, sizeof(nqn), "%s", HOST_A);
+	CHECK_EQ(nvmf_host_default_ids(nqn, id), 0);
+	CHECK(strcmp(nqn, HOST_A) == 0);
+	CHECK(strcmp(id, ETC_ID) != 0);
+
+	/* No hostnqn (an invalid one counts as none): generated once, kept,
+	 * its UUID the host ID; the lone hostid file is not used. */
+	etc_file(etc, "hostnqn", "not-an-nqn\n");
+	nqn[0] = '\0';
+	CHECK_EQ(nvmf_host_default_ids(nqn, id), 0);
+	CHECK(strncmp(nqn, "nqn.2014-08.org.nvmexpress:uuid:", 32) == 0);
+	CHECK(strcmp(id, nqn + 32) == 0);
+	CHECK(strcmp(id, ETC_ID) != 0);
+	CHECK(access(stored, F_OK) == 0);
+	etc_file(etc, "hostnqn", NULL);
+	nqn2[0] = '\0';
+	CHECK_EQ(nvmf_host_default_ids(nqn2, id2), 0);
+	CHECK(strcmp(nqn, nqn2) == 0);
+	CHECK(strcmp(id, id2) == 0);
+	/* Another state directory: another generated NQN. */
+	snprintf(state, sizeof(state), "%s/ids-state-2", nvmfd_dir());
+	setenv("XDG_STATE_HOME", state, 1);
+	nqn2[0] = '\0';
+	CHECK_EQ(nvmf_host_default_ids(nqn2, id2), 0);
+	CHECK(strncmp(nqn2, "nqn.2014-08.org.nvmexpress:uuid:", 32) == 0);
+	CHECK(strcmp(nqn, nqn2) != 0);
+	unsetenv("XDG_STATE_HOME");
+	unsetenv("NVMF_ETC_NVME");
+	test_end();
+}
+
 static void test_connect_identify(void)
 {
 	static const char *const extra[] = {"ramdisk:64M", NULL};
@@ -1044,6 +1144,7 @@ int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
 	test_ids_and_uri();
+	test_etc_ids();
 	test_connect_identify();
 	test_async_io();
 	test_sync_split();
