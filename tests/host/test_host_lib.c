@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "host/host_internal.h"
+#include "host/netns.h"
 #include "host/nvmfd_proc.h"
 #include "host/wire_relay.h"
 #include "nvmf/host.h"
@@ -673,17 +674,8 @@ static void test_discovery(void)
 	CHECK(nrec >= 1);
 	free(log);
 	CHECK_EQ(nvmf_disconnect(dc), 0);
-
-	/* Port 8009 is the default only for discovery: a refused port says so. */
-	o = opts_for(&d);
-	o.subnqn = NULL;
-	o.trsvcid = NULL;
-	o.traddr = "127.0.0.1";
-	o.connect_timeout_ms = 2000;
-	if (nvmf_discover(&o, &log, &nrec, &err) == 0)
-		free(log); /* something listens on 8009 here */
-	else
-		CHECK(strstr(err.msg, ":8009") != NULL);
+	/* The default port (8009) is tested in a network namespace of its own
+	 * (host_lib netns: test_discover_default_port). */
 	nvmfd_stop(&d, true);
 	test_end();
 }
@@ -1508,9 +1500,61 @@ static void test_disconnect_busy(void)
 	test_end();
 }
 
-int main(void)
+/*
+ * Run alone (host_lib netns), in a network namespace of its own: port 8009
+ * is free there, so the default discovery port is tested both ways, with
+ * nvmfd's discovery controller on it and with nothing there.
+ */
+static void test_discover_default_port(void)
+{
+	static const char *const extra[] = {"ramdisk:8M", NULL};
+	struct nvmfd_proc d;
+	struct nvmf_host_opts o;
+	struct nvmf_error err;
+	struct nvmf_discovery_log *log = NULL;
+	size_t nrec = 0, found = 0;
+	char subnqn[NVMF_HOST_NQN_SIZE], trsvcid[33];
+
+	test_begin("discover without a port goes to 8009");
+	REQUIRE(nvmfd_start_ports(&d, nvmfd_free_port(), 8009, NQN, extra));
+	nvmf_host_opts_init(&o);
+	o.traddr = "127.0.0.1";
+	o.connect_timeout_ms = 2000;
+	CHECK_EQ(nvmf_discover(&o, &log, &nrec, &err), 0);
+	for (size_t i = 0; log != NULL && i < nrec; i++) {
+		nvmf_discovery_entry_str(&log->entries[i], NULL, 0, trsvcid, sizeof(trsvcid), subnqn,
+					 sizeof(subnqn));
+		if (strcmp(subnqn, NQN) == 0) {
+			found++;
+			CHECK(strcmp(trsvcid, d.port_text) == 0);
+		}
+	}
+	CHECK_EQ(found, 1);
+	free(log);
+	log = NULL;
+	nvmfd_stop(&d, true);
+	/* Nothing on 8009 now: refused, and the message names the port. */
+	CHECK(nvmf_discover(&o, &log, &nrec, &err) != 0);
+	CHECK(log == NULL);
+	CHECK_EQ(err.errnum, ECONNREFUSED);
+	CHECK(strstr(err.msg, "127.0.0.1:8009") != NULL);
+	fprintf(stderr, "with nothing there: %s\n", err.msg);
+	test_end();
+}
+
+int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
+	if (argc > 1 && strcmp(argv[1], "netns") == 0) {
+		char why[256];
+
+		if (test_enter_netns(why, sizeof(why)) != 0) {
+			fprintf(stderr, "skipped: %s\n", why);
+			return TEST_SKIP;
+		}
+		test_discover_default_port();
+		return test_summary();
+	}
 	test_ids_and_uri();
 	test_etc_ids();
 	test_connect_identify();
