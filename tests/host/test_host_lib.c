@@ -1405,6 +1405,103 @@ static void test_reconnect(void)
 	test_end();
 }
 
+/* A listener on 127.0.0.1:port that takes connections and drops them at
+ * once, noting when each came: the host's reconnect attempts while the
+ * target is away. */
+struct attempts {
+	int lfd;
+	_Atomic bool stop;
+	uint64_t at_us[32];
+	_Atomic unsigned n;
+};
+
+static void *take_attempts(void *p)
+{
+	struct attempts *a = p;
+
+	while (!atomic_load(&a->stop)) {
+		struct pollfd pfd = {.fd = a->lfd, .events = POLLIN};
+		int fd;
+
+		if (poll(&pfd, 1, 50) <= 0)
+			continue;
+		fd = accept(a->lfd, NULL, NULL);
+		if (fd < 0)
+			continue;
+		if (atomic_load(&a->n) < 32)
+			a->at_us[atomic_load(&a->n)] = test_now_us();
+		atomic_fetch_add(&a->n, 1);
+		close(fd);
+	}
+	return NULL;
+}
+
+static int listen_on(uint16_t port)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	REQUIRE(fd >= 0);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	REQUIRE(bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0);
+	REQUIRE(listen(fd, 16) == 0);
+	return fd;
+}
+
+static void test_reconnect_timing(void)
+{
+	static const char *const extra[] = {"ramdisk:8M", NULL};
+	enum { DELAY_S = 2, SLACK_MS = 1000 };
+	struct nvmfd_proc d;
+	struct nvmf_host_opts o;
+	struct nvmf_ctrl *c;
+	struct attempts a = {0};
+	pthread_t t;
+	uint64_t lost, back, live;
+	uint8_t buf[4096];
+
+	test_begin("reconnect every reconnect-delay, and within it once the target is back");
+	REQUIRE(nvmfd_start(&d, NQN, extra));
+	o = opts_for(&d);
+	o.reconnect_delay_s = DELAY_S;
+	c = connect_or_die(&o);
+	nvmfd_stop(&d, false);
+	lost = test_now_us();
+	CHECK(wait_state(c, NVMF_CTRL_RECONNECTING, 5000));
+	/* Away: the attempts reach a listener that drops them. */
+	a.lfd = listen_on(d.port);
+	REQUIRE(pthread_create(&t, NULL, take_attempts, &a) == 0);
+	while (atomic_load(&a.n) < 3 && test_now_us() - lost < 15000000)
+		usleep(10000);
+	atomic_store(&a.stop, true);
+	pthread_join(t, NULL);
+	close(a.lfd);
+	CHECK(atomic_load(&a.n) >= 3);
+	for (unsigned i = 0; i < atomic_load(&a.n) && i < 32; i++) {
+		uint64_t since = (a.at_us[i] - (i == 0 ? lost : a.at_us[i - 1])) / 1000;
+
+		fprintf(stderr, "attempt %u: %llu ms after the %s\n", i + 1,
+			(unsigned long long)since, i == 0 ? "loss" : "previous one");
+		/* Every DELAY_S, not sooner; a failed attempt does not wait longer. */
+		CHECK(since + 50 >= DELAY_S * 1000u);
+		CHECK(since < DELAY_S * 1000u + SLACK_MS);
+	}
+	/* Back: live again within one reconnect delay (and a little). */
+	REQUIRE(nvmfd_restart(&d));
+	back = test_now_us();
+	CHECK(wait_state(c, NVMF_CTRL_LIVE, 3 * DELAY_S * 1000));
+	live = test_now_us();
+	fprintf(stderr, "live %llu ms after the target was back\n",
+		(unsigned long long)(live - back) / 1000);
+	CHECK(live - back < (DELAY_S * 1000u + SLACK_MS) * 1000u);
+	CHECK_EQ(nvmf_ctrl_reconnects(c), 1);
+	CHECK_EQ(nvmf_ns_read_sync(nvmf_ctrl_ns(c, 1), 0, buf, sizeof(buf)), 0);
+	CHECK_EQ(nvmf_disconnect(c), 0);
+	nvmfd_stop(&d, true);
+	test_end();
+}
+
 static void test_ctrl_loss(void)
 {
 	static const char *const extra[] = {"ramdisk:8M", NULL};
@@ -1572,6 +1669,7 @@ int main(int argc, char **argv)
 	test_connect_all_sqflow();
 	test_keep_alive();
 	test_reconnect();
+	test_reconnect_timing();
 	test_ctrl_loss();
 	test_command_timeout();
 	test_disconnect_busy();
