@@ -336,66 +336,150 @@ static void test_quick_start(void)
 	test_end();
 }
 
-static void test_sigterm_nothing_lost(void)
+/* Wait until nvmfd's log says what; false after timeout_ms. */
+static bool log_wait(const struct daemon *d, const char *what, int timeout_ms)
 {
-	enum { NCMDS = 64, BLOCKS = 8, BS = 4096 };
+	for (int i = 0; i < timeout_ms / 10; i++) {
+		if (strstr(read_file(d->log), what) != NULL)
+			return true;
+		usleep(10000);
+	}
+	return strstr(read_file(d->log), what) != NULL;
+}
+
+/* True once connections to 127.0.0.1:port are refused (within timeout_ms). */
+static bool listener_closed(uint16_t port, int timeout_ms)
+{
+	for (int i = 0; i < timeout_ms / 10; i++) {
+		int fd = test_connect(port);
+
+		if (fd < 0)
+			return true;
+		close(fd);
+		usleep(10000);
+	}
+	return false;
+}
+
+/*
+ * SIGTERM with writes in flight.  "In flight" is made exact with a raw
+ * queue: each write's capsule is sent without its data and the R2T that
+ * answers it proves nvmfd has received the command and started it.  The
+ * signal lands while all of them wait for their data; a command that
+ * arrives after it is refused as retryable; the data then sent completes
+ * every started write, and a restarted nvmfd reads each one back.
+ */
+static void test_sigterm_in_flight(void)
+{
+	enum { DONE = 8, NRAW = 16, BS = 4096, BLOCKS = 2, LEN = BS * BLOCKS };
+	enum { LATE_LBA = 200, LATE_CID = 100 };
 	struct daemon d;
 	char port_text[8], backing[300], img[256];
 	uint16_t port = free_port();
 	struct th_queue a, io;
-	struct th_opts deep = {.qsize = 128};
-	uint8_t *buf = malloc((size_t)NCMDS * BLOCKS * BS), *disk = malloc((size_t)NCMDS * BLOCKS * BS);
-	int cids[NCMDS], status[NCMDS];
-	int fd, acked = 0;
+	struct raw r;
+	struct th_raw_event ev;
+	uint8_t *buf = malloc((size_t)(DONE + NRAW) * LEN), *back = malloc(LEN);
+	uint16_t ttag[NRAW];
+	bool got_r2t[NRAW] = {0}, answered[NRAW] = {0};
+	uint8_t late[BS];
+	int nr2t = 0, nanswered = 0;
 	char *argv[] = {"nvmfd", "-s", port_text, "--discovery-port", "0", "-n", NQN, backing, NULL};
 
-	test_begin("SIGTERM while writing: every acknowledged write is on disk");
-	REQUIRE(buf != NULL && disk != NULL);
+	test_begin("SIGTERM: writes received before it complete and are on disk; later ones are refused");
+	REQUIRE(buf != NULL && back != NULL);
 	snprintf(port_text, sizeof(port_text), "%u", port);
 	snprintf(img, sizeof(img), "%s/term.img", dir);
 	snprintf(backing, sizeof(backing), "%s,size=16M,bs=4096", img);
+	test_fill(buf, (size_t)(DONE + NRAW) * LEN, 4242);
 	REQUIRE(daemon_start(&d, argv));
 	REQUIRE(th_connect_admin(&a, port, NQN, NULL) == 0);
-	REQUIRE(th_connect_io(&io, port, NQN, 1, a.cntlid, &deep) == 0);
-	test_fill(buf, (size_t)NCMDS * BLOCKS * BS, 4242);
-	for (int i = 0; i < NCMDS; i++) {
-		struct nvme_sqe w = {.opc = NVME_IO_WRITE, .nsid = 1,
-				     .cdw10 = (uint32_t)(i * BLOCKS), .cdw12 = BLOCKS - 1};
+	REQUIRE(th_set_features(&a, NVME_FEAT_NUMBER_OF_QUEUES, 0x00010001, NULL) == 0);
+	REQUIRE(th_connect_io(&io, port, NQN, 1, a.cntlid, NULL) == 0);
+	REQUIRE(th_raw_connect_io(&r, port, NQN, 2, a.cntlid, 64) == 0);
 
-		cids[i] = th_submit(&io, &w, buf + (size_t)i * BLOCKS * BS, BLOCKS * BS, true);
-		/* A quarter completes first; the stop lands while the rest are in flight. */
-		if (i == NCMDS / 4 - 1)
-			for (int j = 0; j <= i; j++)
-				status[j] = th_wait(&io, cids[j], NULL, 10000);
+	/* Done before the signal. */
+	for (int i = 0; i < DONE; i++)
+		CHECK_EQ(th_rw(&io, NVME_IO_WRITE, 1, (uint64_t)i * BLOCKS, BLOCKS,
+			       buf + (size_t)i * LEN, LEN, 0), 0);
+	/* Received and started before the signal: an R2T for each. */
+	for (int i = 0; i < NRAW; i++)
+		REQUIRE(th_raw_write_cmd(&r, (uint16_t)i, 1, (uint64_t)(DONE + i) * BLOCKS, BLOCKS,
+					 LEN, NULL) == 0);
+	while (nr2t < NRAW && th_raw_next(&r, &ev, 5000) == 0) {
+		if (ev.type != NVME_TCP_PDU_R2T || ev.cid >= NRAW || got_r2t[ev.cid] ||
+		    ev.r2to != 0 || ev.r2tl != LEN) {
+			fprintf(stderr, "expected R2Ts: type %#x cid %u\n", ev.type, ev.cid);
+			break;
+		}
+		got_r2t[ev.cid] = true;
+		ttag[ev.cid] = ev.ttag;
+		nr2t++;
 	}
+	REQUIRE(nr2t == NRAW);
+
 	kill(d.pid, SIGTERM);
-	for (int i = NCMDS / 4; i < NCMDS; i++)
-		status[i] = cids[i] < 0 ? -1 : th_wait(&io, cids[i], NULL, 10000);
-	for (int i = 0; i < NCMDS; i++) {
-		/* Each write is answered: done, or refused as retryable. */
-		CHECK(status[i] == 0 ||
-		      status[i] == NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_TRANSIENT_TRANSPORT_ERROR));
-		acked += status[i] == 0;
-	}
-	CHECK_EQ(wait_exit(d.pid, 20000), 0);
-	CHECK(acked >= NCMDS / 4);
-	fd = open(img, O_RDONLY);
-	REQUIRE(fd >= 0);
-	CHECK_EQ(pread(fd, disk, (size_t)NCMDS * BLOCKS * BS, 0), (ssize_t)NCMDS * BLOCKS * BS);
-	close(fd);
-	for (int i = 0; i < NCMDS; i++)
-		if (status[i] == 0 && memcmp(disk + (size_t)i * BLOCKS * BS,
-					     buf + (size_t)i * BLOCKS * BS, BLOCKS * BS) != 0) {
-			fprintf(stderr, "write %d was acknowledged but is not on disk\n", i);
+	REQUIRE(log_wait(&d, "finishing commands in flight", 10000));
+	/* After it: no new connections (the listener closes just after that
+	 * line), no new commands. */
+	CHECK(listener_closed(port, 5000));
+	memset(late, 0x5a, sizeof(late));
+	REQUIRE(th_raw_write_cmd(&r, LATE_CID, 1, LATE_LBA, 1, BS, late) == 0);
+	CHECK_EQ(th_raw_next(&r, &ev, 5000), 0);
+	CHECK_EQ(ev.type, NVME_TCP_PDU_CAPSULE_RESP);
+	CHECK_EQ(ev.cid, LATE_CID);
+	CHECK_EQ(ev.status, NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_TRANSIENT_TRANSPORT_ERROR));
+	CHECK_EQ(th_rw(&io, NVME_IO_WRITE, 1, LATE_LBA + 1, 1, late, BS, 0),
+		 NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_TRANSIENT_TRANSPORT_ERROR));
+	/* The started writes get their data and complete, every one. */
+	for (int i = 0; i < NRAW; i++)
+		CHECK_EQ(th_raw_h2c(&r, (uint16_t)i, ttag[i], 0, buf + (size_t)(DONE + i) * LEN, LEN),
+			 0);
+	while (nanswered < NRAW && th_raw_next(&r, &ev, 5000) == 0) {
+		if (ev.type != NVME_TCP_PDU_CAPSULE_RESP || ev.cid >= NRAW || answered[ev.cid]) {
+			fprintf(stderr, "unexpected PDU %#x cid %u\n", ev.type, ev.cid);
+			CHECK(0);
+			break;
+		}
+		answered[ev.cid] = true;
+		nanswered++;
+		if (ev.status != 0) {
+			fprintf(stderr, "write %u (received before SIGTERM) failed: status %#x\n",
+				ev.cid, ev.status);
 			CHECK(0);
 		}
+	}
+	CHECK_EQ(nanswered, NRAW);
+	CHECK_EQ(test_wait_eof(r.fd, 15000), 0);
+	close(r.fd);
+	CHECK_EQ(wait_exit(d.pid, 20000), 0);
 	CHECK(strstr(read_file(d.log), "every namespace flushed") != NULL);
-	fprintf(stderr, "%d of %d writes acknowledged before the stop\n", acked, NCMDS);
 	th_close(&io);
 	th_close(&a);
+
+	/* A new nvmfd on the same file: every write is there, the late ones not. */
+	REQUIRE(daemon_start(&d, argv));
+	REQUIRE(th_connect_admin(&a, port, NQN, NULL) == 0);
+	REQUIRE(th_connect_io(&io, port, NQN, 1, a.cntlid, NULL) == 0);
+	for (int i = 0; i < DONE + NRAW; i++) {
+		CHECK_EQ(th_rw(&io, NVME_IO_READ, 1, (uint64_t)i * BLOCKS, BLOCKS, back, LEN, 0), 0);
+		if (memcmp(back, buf + (size_t)i * LEN, LEN) != 0) {
+			fprintf(stderr, "write %d (%s before SIGTERM) is not on disk\n", i,
+				i < DONE ? "completed" : "received");
+			CHECK(0);
+		}
+	}
+	CHECK_EQ(th_rw(&io, NVME_IO_READ, 1, LATE_LBA, 1, back, BS, 0), 0);
+	CHECK(back[0] == 0 && back[BS - 1] == 0);
+	CHECK_EQ(th_rw(&io, NVME_IO_READ, 1, LATE_LBA + 1, 1, back, BS, 0), 0);
+	CHECK(back[0] == 0 && back[BS - 1] == 0);
+	th_close(&io);
+	th_close(&a);
+	kill(d.pid, SIGTERM);
+	CHECK_EQ(wait_exit(d.pid, 15000), 0);
 	unlink(img);
 	free(buf);
-	free(disk);
+	free(back);
 	test_end();
 }
 
@@ -407,7 +491,7 @@ int main(void)
 	test_config_errors();
 	test_config_serve_reload();
 	test_quick_start();
-	test_sigterm_nothing_lost();
+	test_sigterm_in_flight();
 	{
 		char cmd[300];
 
