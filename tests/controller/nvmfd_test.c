@@ -336,6 +336,46 @@ static void test_quick_start(void)
 	test_end();
 }
 
+/* Does the log say nvmfd serves allow-any-host on a non-loopback address? */
+static bool exposure_warned(const char *log)
+{
+	return strstr(log, "allows any host on") != NULL;
+}
+
+static void test_exposure_warning(void)
+{
+	struct daemon d;
+	char port_text[8], want[128];
+	uint16_t port = free_port();
+	char *wide[] = {"nvmfd", "-a", "0.0.0.0", "-s", port_text, "--discovery-port", "0",
+			"-n", NQN, "ramdisk:1M", NULL};
+	char *loopback[] = {"nvmfd", "-a", "127.0.0.1", "-s", port_text, "--discovery-port", "0",
+			    "-n", NQN, "ramdisk:1M", NULL};
+	char *wide_acl[] = {"nvmfd", "-a", "0.0.0.0", "-s", port_text, "--discovery-port", "0",
+			    "-n", NQN, "--allow-host", HOST_A, "ramdisk:1M", NULL};
+
+	test_begin("allow-any-host on a non-loopback address: a warning (and only then)");
+	snprintf(port_text, sizeof(port_text), "%u", port);
+	snprintf(want, sizeof(want), "subsystem " NQN " allows any host on 0.0.0.0 port %u", port);
+	REQUIRE(daemon_start(&d, wide));
+	if (strstr(read_file(d.log), want) == NULL) {
+		fprintf(stderr, "no \"%s\" in:\n%s\n", want, read_file(d.log));
+		CHECK(0);
+	}
+	kill(d.pid, SIGTERM);
+	CHECK_EQ(wait_exit(d.pid, 15000), 0);
+	REQUIRE(daemon_start(&d, loopback));
+	CHECK(!exposure_warned(read_file(d.log)));
+	kill(d.pid, SIGTERM);
+	CHECK_EQ(wait_exit(d.pid, 15000), 0);
+	/* Wide, but only a named host may connect: nothing to warn about. */
+	REQUIRE(daemon_start(&d, wide_acl));
+	CHECK(!exposure_warned(read_file(d.log)));
+	kill(d.pid, SIGTERM);
+	CHECK_EQ(wait_exit(d.pid, 15000), 0);
+	test_end();
+}
+
 /* Wait until nvmfd's log says what; false after timeout_ms. */
 static bool log_wait(const struct daemon *d, const char *what, int timeout_ms)
 {
@@ -491,6 +531,7 @@ int main(void)
 	test_config_errors();
 	test_config_serve_reload();
 	test_quick_start();
+	test_exposure_warning();
 	test_sigterm_in_flight();
 	{
 		char cmd[300];
