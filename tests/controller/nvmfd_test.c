@@ -3,18 +3,25 @@
  * The nvmfd daemon as a process: nvmetcli JSON configurations (accepted
  * as nvmetcli writes them, refused with the field's path and why), the
  * command line quick start, SIGHUP reload with the namespace changed
- * event, pidfile, and SIGTERM during writes with nothing lost on a file.
+ * event, pidfile, the warning for allow-any-host on a non-loopback
+ * address, and SIGTERM during writes with nothing lost on a file.  Run as
+ * "controller_nvmfd defaults": the default address and ports, in a network
+ * namespace of its own.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "host/netns.h"
 #include "host_helper.h"
 #include "nvmf/log.h"
 #include "util/test_util.h"
@@ -376,6 +383,105 @@ static void test_exposure_warning(void)
 	test_end();
 }
 
+/* "ADDR:PORT" of every listening TCP socket in this network namespace. */
+static int listening_sockets(const char *path, char out[][32], int max)
+{
+	char line[512];
+	FILE *f = fopen(path, "r");
+	int n = 0;
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char local[32], remote[128];
+		unsigned st;
+
+		if (sscanf(line, " %*d: %31s %127s %x", local, remote, &st) == 3 && st == 0x0a &&
+		    n < max)
+			memcpy(out[n++], local, sizeof(local));
+	}
+	fclose(f);
+	return n;
+}
+
+static int connect_to(const char *addr, uint16_t port)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port)};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), rc;
+
+	REQUIRE(fd >= 0 && inet_pton(AF_INET, addr, &sin.sin_addr) == 1);
+	rc = connect(fd, (struct sockaddr *)&sin, sizeof(sin));
+	close(fd);
+	return rc;
+}
+
+/*
+ * Run alone (controller_nvmfd defaults) in a network namespace of its own,
+ * where 4420 and 8009 are free whatever else runs here: nvmfd without
+ * -a/-s/--discovery-port listens on 127.0.0.1:4420 and 127.0.0.1:8009,
+ * and nowhere else.
+ */
+static void test_defaults(void)
+{
+	struct daemon d;
+	char data[256], img[512], sockets[8][32];
+	char *argv[] = {"nvmfd", "--data-dir", data, "--default-size", "16M", NULL};
+	struct th_queue a;
+	int n;
+
+	test_begin("defaults: 127.0.0.1, port 4420, discovery on 8009");
+	snprintf(data, sizeof(data), "%s/data", dir);
+	snprintf(img, sizeof(img), "%s/default.img", data);
+	n = listening_sockets("/proc/self/net/tcp", sockets, 8);
+	CHECK_EQ(n, 0); /* a fresh namespace */
+	REQUIRE(daemon_start(&d, argv));
+	n = listening_sockets("/proc/self/net/tcp", sockets, 8);
+	CHECK_EQ(n, 2);
+	for (int i = 0; i < n; i++) {
+		fprintf(stderr, "listening: %s\n", sockets[i]);
+		/* 127.0.0.1 is 0100007F in /proc/net/tcp; 4420 = 0x1144, 8009 = 0x1F49 */
+		CHECK(strcmp(sockets[i], "0100007F:1144") == 0 ||
+		      strcmp(sockets[i], "0100007F:1F49") == 0);
+	}
+	CHECK(n != 2 || strcmp(sockets[0], sockets[1]) != 0);
+	CHECK_EQ(listening_sockets("/proc/self/net/tcp6", sockets, 8), 0);
+	/* Reachable there, as NVMe/TCP, and only on that address. */
+	REQUIRE(th_connect_admin(&a, 4420, "nqn.2024-01.org.nvmfd:default", NULL) == 0);
+	{
+		uint8_t buf[4096];
+
+		CHECK_EQ(th_identify(&a, NVME_CNS_NAMESPACE, 1, buf), 0);
+		const struct nvme_id_ns *ns = (const void *)buf;
+
+		CHECK_EQ(ns->nsze << ns->lbaf[ns->flbas & 0xf].lbads, 16 << 20);
+	}
+	th_close(&a);
+	CHECK(connect_to("127.0.0.2", 4420) != 0);
+	CHECK(connect_to("127.0.0.2", 8009) != 0);
+	REQUIRE(th_connect_admin(&a, 8009, NVMF_DISCOVERY_NQN, NULL) == 0);
+	{
+		struct nvmf_discovery_log *log = calloc(1, 3 * 1024);
+		int found = 0;
+
+		REQUIRE(log != NULL);
+		CHECK_EQ(th_get_log(&a, NVME_LOG_DISCOVERY, 0, log, 3 * 1024, 0, false), 0);
+		for (uint64_t i = 0; i < log->numrec && i < 2; i++)
+			if (strcmp(log->entries[i].subnqn, "nqn.2024-01.org.nvmfd:default") == 0) {
+				found++;
+				CHECK_EQ(atoi(log->entries[i].trsvcid), 4420);
+				CHECK_EQ(strncmp(log->entries[i].traddr, "127.0.0.1", 9), 0);
+			}
+		CHECK_EQ(found, 1);
+		free(log);
+	}
+	th_close(&a);
+	kill(d.pid, SIGTERM);
+	CHECK_EQ(wait_exit(d.pid, 15000), 0);
+	unlink(img);
+	rmdir(data);
+	test_end();
+}
+
 /* Wait until nvmfd's log says what; false after timeout_ms. */
 static bool log_wait(const struct daemon *d, const char *what, int timeout_ms)
 {
@@ -523,16 +629,27 @@ static void test_sigterm_in_flight(void)
 	test_end();
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
 	nvmf_log_set_level(NVMF_LOG_ERR);
-	REQUIRE(mkdtemp(dir) != NULL);
-	test_config_errors();
-	test_config_serve_reload();
-	test_quick_start();
-	test_exposure_warning();
-	test_sigterm_in_flight();
+	if (argc > 1 && strcmp(argv[1], "defaults") == 0) {
+		char why[256];
+
+		if (test_enter_netns(why, sizeof(why)) != 0) {
+			fprintf(stderr, "skipped: %s\n", why);
+			return TEST_SKIP;
+		}
+		REQUIRE(mkdtemp(dir) != NULL);
+		test_defaults();
+	} else {
+		REQUIRE(mkdtemp(dir) != NULL);
+		test_config_errors();
+		test_config_serve_reload();
+		test_quick_start();
+		test_exposure_warning();
+		test_sigterm_in_flight();
+	}
 	{
 		char cmd[300];
 
