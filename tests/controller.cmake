@@ -16,6 +16,10 @@ nvmf_add_test(controller_perf
   SOURCES controller/perf.c controller/host_helper.c
   LABELS perf
   TIMEOUT 120)
+# The block device backend on a loop device: needs root; skipped (77),
+# saying why, where no loop device can be had.
+add_test(NAME controller_target_blockdev COMMAND controller_target blockdev)
+set_tests_properties(controller_target_blockdev PROPERTIES TIMEOUT 120 SKIP_RETURN_CODE 77)
 # The same tests with the target's connections on one event-loop thread.
 add_test(NAME controller_target_epoll COMMAND controller_target epoll)
 set_tests_properties(controller_target_epoll PROPERTIES TIMEOUT 120)
