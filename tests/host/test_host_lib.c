@@ -1483,8 +1483,10 @@ static void test_reconnect_timing(void)
 
 		fprintf(stderr, "attempt %u: %llu ms after the %s\n", i + 1,
 			(unsigned long long)since, i == 0 ? "loss" : "previous one");
-		/* Every DELAY_S, not sooner; a failed attempt does not wait longer. */
-		CHECK(since + 50 >= DELAY_S * 1000u);
+		/* Every DELAY_S, not sooner; a failed attempt does not wait longer.
+		 * (The loss is timed once nvmfd is reaped: the host may have seen
+		 * it a little earlier.) */
+		CHECK(since + (i == 0 ? 300 : 50) >= DELAY_S * 1000u);
 		CHECK(since < DELAY_S * 1000u + SLACK_MS);
 	}
 	/* Back: live again within one reconnect delay (and a little). */
