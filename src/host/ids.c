@@ -17,8 +17,13 @@
 #include "util/crc32c.h"
 #include "util/log.h"
 
-#define ETC_HOSTNQN "/etc/nvme/hostnqn"
-#define ETC_HOSTID "/etc/nvme/hostid"
+/*
+ * nvme-cli's files: /etc/nvme/hostnqn and /etc/nvme/hostid.  NVMF_ETC_NVME
+ * names another directory to read them from instead, so that tests (and
+ * users trying an identity) need not change the machine's own.
+ */
+#define ETC_NVME_DIR "/etc/nvme"
+#define ETC_NVME_ENV "NVMF_ETC_NVME"
 #define UUID_NQN_PREFIX "nqn.2014-08.org.nvmexpress:uuid:"
 
 /* First line of a small file, trimmed; false if missing or empty. */
@@ -145,15 +150,24 @@ static void derived_uuid(const char *nqn, uint8_t u[16])
 	u[8] = (uint8_t)((u[8] & 0x3f) | 0x80);
 }
 
+/* DIR/name, DIR being $NVMF_ETC_NVME or /etc/nvme. */
+static void etc_nvme_path(const char *name, char *out, size_t len)
+{
+	const char *dir = secure_getenv(ETC_NVME_ENV);
+
+	snprintf(out, len, "%s/%s", dir != NULL && dir[0] != '\0' ? dir : ETC_NVME_DIR, name);
+}
+
 int nvmf_host_default_ids(char hostnqn[NVMF_HOST_NQN_SIZE], char hostid[NVMF_UUID_STR_SIZE])
 {
-	char line[NVMF_HOST_NQN_SIZE + 2];
+	char line[NVMF_HOST_NQN_SIZE + 2], path[4096];
 	bool from_etc = false;
 	const char *uuid_part;
 	uint8_t u[16];
 
 	if (hostnqn[0] == '\0') {
-		if (read_line(ETC_HOSTNQN, line, sizeof(line)) && valid_nqn(line)) {
+		etc_nvme_path("hostnqn", path, sizeof(path));
+		if (read_line(path, line, sizeof(line)) && valid_nqn(line)) {
 			memcpy(hostnqn, line, strlen(line) + 1);
 			from_etc = true;
 		} else {
@@ -172,7 +186,8 @@ int nvmf_host_default_ids(char hostnqn[NVMF_HOST_NQN_SIZE], char hostid[NVMF_UUI
 		}
 	}
 	/* nvme-cli pairs /etc/nvme/hostid with /etc/nvme/hostnqn. */
-	if (from_etc && read_line(ETC_HOSTID, line, sizeof(line)) &&
+	etc_nvme_path("hostid", path, sizeof(path));
+	if (from_etc && read_line(path, line, sizeof(line)) &&
 	    host_parse_uuid(line, u) == 0) {
 		host_format_uuid(u, hostid);
 		return 0;

@@ -341,3 +341,101 @@ int th_rw(struct th_queue *q, uint8_t opc, uint32_t nsid, uint64_t slba, uint32_
 
 	return th_cmd(q, &sqe, buf, len, opc != NVME_IO_READ, NULL);
 }
+
+/* ------------------------------------------------------------------ */
+/* Raw queues                                                          */
+/* ------------------------------------------------------------------ */
+
+int th_raw_connect_io(struct raw *r, uint16_t port, const char *subnqn, uint16_t qid,
+		      uint16_t cntlid, uint16_t qsize)
+{
+	struct nvmf_connect_data data;
+	struct nvmf_connect_cmd c;
+	struct th_raw_event ev;
+	struct raw_pdu p;
+
+	memset(r, 0, sizeof(*r));
+	r->fd = test_connect(port);
+	if (r->fd < 0 || !raw_handshake(r, 0))
+		return -1;
+	memset(&c, 0, sizeof(c));
+	memset(&data, 0, sizeof(data));
+	c.opc = NVME_ADMIN_FABRICS;
+	c.flags = NVME_SQE_PSDT_SGL;
+	c.cid = 0xffff;
+	c.fctype = NVMF_FCTYPE_CONNECT;
+	c.sgl1.type = NVME_SGL_ID_ICD;
+	c.sgl1.length = sizeof(data);
+	c.qid = qid;
+	c.sqsize = (uint16_t)(qsize - 1);
+	memcpy(data.hostid, default_hostid, sizeof(data.hostid));
+	data.cntlid = cntlid;
+	snprintf(data.subnqn, sizeof(data.subnqn), "%s", subnqn);
+	snprintf(data.hostnqn, sizeof(data.hostnqn), "%s", TH_HOSTNQN);
+	raw_capsule(&p, r, (struct nvme_sqe *)&c, &data, sizeof(data));
+	if (raw_send(r, &p) != 0 || th_raw_next(r, &ev, TH_TIMEOUT_MS) != 0 ||
+	    ev.type != NVME_TCP_PDU_CAPSULE_RESP || ev.cid != 0xffff)
+		return -1;
+	return ev.status;
+}
+
+int th_raw_write_cmd(struct raw *r, uint16_t cid, uint32_t nsid, uint64_t slba, uint32_t nlb,
+		     uint32_t len, const void *icd)
+{
+	struct nvme_sqe sqe = {
+		.opc = NVME_IO_WRITE,
+		.flags = NVME_SQE_PSDT_SGL,
+		.cid = cid,
+		.nsid = nsid,
+		.cdw10 = (uint32_t)slba,
+		.cdw11 = (uint32_t)(slba >> 32),
+		.cdw12 = nlb - 1,
+	};
+	struct raw_pdu p;
+
+	sqe.sgl1.length = len;
+	sqe.sgl1.type = icd != NULL ? NVME_SGL_ID_ICD : NVME_SGL_ID_TRANSPORT;
+	raw_capsule(&p, r, &sqe, icd, icd != NULL ? len : 0);
+	return raw_send(r, &p);
+}
+
+int th_raw_h2c(struct raw *r, uint16_t cid, uint16_t ttag, uint32_t datao, const void *data,
+	       uint32_t len)
+{
+	struct raw_pdu p;
+
+	if (r->hd || r->dd || len > r->maxh2cdata)
+		return -1;
+	r->cid = cid;
+	r->ttag = ttag;
+	raw_h2c(&p, r, datao, len, true);
+	memcpy(p.b + 24, data, len);
+	return raw_send(r, &p);
+}
+
+int th_raw_next(struct raw *r, struct th_raw_event *ev, int timeout_ms)
+{
+	uint8_t buf[256];
+	size_t len;
+
+	memset(ev, 0, sizeof(*ev));
+	if (raw_read_pdu(r->fd, buf, sizeof(buf), &len, timeout_ms) != 0)
+		return -1;
+	ev->type = buf[0];
+	if (ev->type == NVME_TCP_PDU_R2T) {
+		const struct nvme_tcp_r2t_hdr *h = (const void *)buf;
+
+		ev->cid = h->cccid;
+		ev->ttag = h->ttag;
+		ev->r2to = h->r2to;
+		ev->r2tl = h->r2tl;
+	} else if (ev->type == NVME_TCP_PDU_CAPSULE_RESP) {
+		const struct nvme_tcp_rsp *h = (const void *)buf;
+
+		ev->cid = h->cqe.cid;
+		ev->status = NVME_CQE_TO_STATUS(h->cqe.status);
+	} else if (ev->type == NVME_TCP_PDU_C2H_DATA) {
+		ev->cid = ((const struct nvme_tcp_c2h_data_hdr *)buf)->cccid;
+	}
+	return 0;
+}

@@ -14,6 +14,7 @@
 
 #include "nvmf/spec.h"
 #include "nvmf/transport.h"
+#include "util/raw_pdu.h"
 
 #define TH_SLOTS 256
 #define TH_TIMEOUT_MS 10000
@@ -80,5 +81,30 @@ int th_set_features(struct th_queue *q, uint8_t fid, uint32_t cdw11, uint32_t *d
 int th_get_features(struct th_queue *q, uint8_t fid, unsigned sel, uint32_t *dw0);
 int th_rw(struct th_queue *q, uint8_t opc, uint32_t nsid, uint64_t slba, uint32_t nlb,
 	  void *buf, size_t len, uint32_t cdw12_flags);
+
+/*
+ * Raw queues (util/raw_pdu.h): PDUs written by hand, so a test knows
+ * exactly which ones the controller has received, and when.  No digests.
+ */
+struct th_raw_event {
+	uint8_t type;       /* NVME_TCP_PDU_R2T, _CAPSULE_RESP, _C2H_DATA, ... */
+	uint16_t cid;
+	uint16_t ttag;      /* R2T */
+	uint32_t r2to, r2tl;
+	uint16_t status;    /* CapsuleResp: SCT << 8 | SC */
+};
+
+/* TCP connect, ICReq, I/O queue Connect; the Connect status, -1 on failure. */
+int th_raw_connect_io(struct raw *r, uint16_t port, const char *subnqn, uint16_t qid,
+		      uint16_t cntlid, uint16_t qsize);
+/* A Write capsule of len bytes: with icd in the capsule, else to be
+ * fetched by R2T (answer it with th_raw_h2c).  0 or -1. */
+int th_raw_write_cmd(struct raw *r, uint16_t cid, uint32_t nsid, uint64_t slba, uint32_t nlb,
+		     uint32_t len, const void *icd);
+/* One H2CData PDU (LAST) answering the R2T with ttag for cid. */
+int th_raw_h2c(struct raw *r, uint16_t cid, uint16_t ttag, uint32_t datao, const void *data,
+	       uint32_t len);
+/* The next PDU from the controller; 0 or -1 (timeout, EOF). */
+int th_raw_next(struct raw *r, struct th_raw_event *ev, int timeout_ms);
 
 #endif

@@ -3,18 +3,25 @@
  * The nvmfd daemon as a process: nvmetcli JSON configurations (accepted
  * as nvmetcli writes them, refused with the field's path and why), the
  * command line quick start, SIGHUP reload with the namespace changed
- * event, pidfile, and SIGTERM during writes with nothing lost on a file.
+ * event, pidfile, the warning for allow-any-host on a non-loopback
+ * address, and SIGTERM during writes with nothing lost on a file.  Run as
+ * "controller_nvmfd defaults": the default address and ports, in a network
+ * namespace of its own.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "host/netns.h"
 #include "host_helper.h"
 #include "nvmf/log.h"
 #include "util/test_util.h"
@@ -336,78 +343,313 @@ static void test_quick_start(void)
 	test_end();
 }
 
-static void test_sigterm_nothing_lost(void)
+/* Does the log say nvmfd serves allow-any-host on a non-loopback address? */
+static bool exposure_warned(const char *log)
 {
-	enum { NCMDS = 64, BLOCKS = 8, BS = 4096 };
+	return strstr(log, "allows any host on") != NULL;
+}
+
+static void test_exposure_warning(void)
+{
+	struct daemon d;
+	char port_text[8], want[128];
+	uint16_t port = free_port();
+	char *wide[] = {"nvmfd", "-a", "0.0.0.0", "-s", port_text, "--discovery-port", "0",
+			"-n", NQN, "ramdisk:1M", NULL};
+	char *loopback[] = {"nvmfd", "-a", "127.0.0.1", "-s", port_text, "--discovery-port", "0",
+			    "-n", NQN, "ramdisk:1M", NULL};
+	char *wide_acl[] = {"nvmfd", "-a", "0.0.0.0", "-s", port_text, "--discovery-port", "0",
+			    "-n", NQN, "--allow-host", HOST_A, "ramdisk:1M", NULL};
+
+	test_begin("allow-any-host on a non-loopback address: a warning (and only then)");
+	snprintf(port_text, sizeof(port_text), "%u", port);
+	snprintf(want, sizeof(want), "subsystem " NQN " allows any host on 0.0.0.0 port %u", port);
+	REQUIRE(daemon_start(&d, wide));
+	if (strstr(read_file(d.log), want) == NULL) {
+		fprintf(stderr, "no \"%s\" in:\n%s\n", want, read_file(d.log));
+		CHECK(0);
+	}
+	kill(d.pid, SIGTERM);
+	CHECK_EQ(wait_exit(d.pid, 15000), 0);
+	REQUIRE(daemon_start(&d, loopback));
+	CHECK(!exposure_warned(read_file(d.log)));
+	kill(d.pid, SIGTERM);
+	CHECK_EQ(wait_exit(d.pid, 15000), 0);
+	/* Wide, but only a named host may connect: nothing to warn about. */
+	REQUIRE(daemon_start(&d, wide_acl));
+	CHECK(!exposure_warned(read_file(d.log)));
+	kill(d.pid, SIGTERM);
+	CHECK_EQ(wait_exit(d.pid, 15000), 0);
+	test_end();
+}
+
+/* "ADDR:PORT" of every listening TCP socket in this network namespace. */
+static int listening_sockets(const char *path, char out[][32], int max)
+{
+	char line[512];
+	FILE *f = fopen(path, "r");
+	int n = 0;
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char local[32], remote[128];
+		unsigned st;
+
+		if (sscanf(line, " %*d: %31s %127s %x", local, remote, &st) == 3 && st == 0x0a &&
+		    n < max)
+			memcpy(out[n++], local, sizeof(local));
+	}
+	fclose(f);
+	return n;
+}
+
+static int connect_to(const char *addr, uint16_t port)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port)};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), rc;
+
+	REQUIRE(fd >= 0 && inet_pton(AF_INET, addr, &sin.sin_addr) == 1);
+	rc = connect(fd, (struct sockaddr *)&sin, sizeof(sin));
+	close(fd);
+	return rc;
+}
+
+/*
+ * Run alone (controller_nvmfd defaults) in a network namespace of its own,
+ * where 4420 and 8009 are free whatever else runs here: nvmfd without
+ * -a/-s/--discovery-port listens on 127.0.0.1:4420 and 127.0.0.1:8009,
+ * and nowhere else.
+ */
+static void test_defaults(void)
+{
+	struct daemon d;
+	char data[256], img[512], sockets[8][32];
+	char *argv[] = {"nvmfd", "--data-dir", data, "--default-size", "16M", NULL};
+	struct th_queue a;
+	int n;
+
+	test_begin("defaults: 127.0.0.1, port 4420, discovery on 8009");
+	snprintf(data, sizeof(data), "%s/data", dir);
+	snprintf(img, sizeof(img), "%s/default.img", data);
+	n = listening_sockets("/proc/self/net/tcp", sockets, 8);
+	CHECK_EQ(n, 0); /* a fresh namespace */
+	REQUIRE(daemon_start(&d, argv));
+	n = listening_sockets("/proc/self/net/tcp", sockets, 8);
+	CHECK_EQ(n, 2);
+	for (int i = 0; i < n; i++) {
+		fprintf(stderr, "listening: %s\n", sockets[i]);
+		/* 127.0.0.1 is 0100007F in /proc/net/tcp; 4420 = 0x1144, 8009 = 0x1F49 */
+		CHECK(strcmp(sockets[i], "0100007F:1144") == 0 ||
+		      strcmp(sockets[i], "0100007F:1F49") == 0);
+	}
+	CHECK(n != 2 || strcmp(sockets[0], sockets[1]) != 0);
+	CHECK_EQ(listening_sockets("/proc/self/net/tcp6", sockets, 8), 0);
+	/* Reachable there, as NVMe/TCP, and only on that address. */
+	REQUIRE(th_connect_admin(&a, 4420, "nqn.2024-01.org.nvmfd:default", NULL) == 0);
+	{
+		uint8_t buf[4096];
+
+		CHECK_EQ(th_identify(&a, NVME_CNS_NAMESPACE, 1, buf), 0);
+		const struct nvme_id_ns *ns = (const void *)buf;
+
+		CHECK_EQ(ns->nsze << ns->lbaf[ns->flbas & 0xf].lbads, 16 << 20);
+	}
+	th_close(&a);
+	CHECK(connect_to("127.0.0.2", 4420) != 0);
+	CHECK(connect_to("127.0.0.2", 8009) != 0);
+	REQUIRE(th_connect_admin(&a, 8009, NVMF_DISCOVERY_NQN, NULL) == 0);
+	{
+		struct nvmf_discovery_log *log = calloc(1, 3 * 1024);
+		int found = 0;
+
+		REQUIRE(log != NULL);
+		CHECK_EQ(th_get_log(&a, NVME_LOG_DISCOVERY, 0, log, 3 * 1024, 0, false), 0);
+		for (uint64_t i = 0; i < log->numrec && i < 2; i++)
+			if (strcmp(log->entries[i].subnqn, "nqn.2024-01.org.nvmfd:default") == 0) {
+				found++;
+				CHECK_EQ(atoi(log->entries[i].trsvcid), 4420);
+				CHECK_EQ(strncmp(log->entries[i].traddr, "127.0.0.1", 9), 0);
+			}
+		CHECK_EQ(found, 1);
+		free(log);
+	}
+	th_close(&a);
+	kill(d.pid, SIGTERM);
+	CHECK_EQ(wait_exit(d.pid, 15000), 0);
+	unlink(img);
+	rmdir(data);
+	test_end();
+}
+
+/* Wait until nvmfd's log says what; false after timeout_ms. */
+static bool log_wait(const struct daemon *d, const char *what, int timeout_ms)
+{
+	for (int i = 0; i < timeout_ms / 10; i++) {
+		if (strstr(read_file(d->log), what) != NULL)
+			return true;
+		usleep(10000);
+	}
+	return strstr(read_file(d->log), what) != NULL;
+}
+
+/* True once connections to 127.0.0.1:port are refused (within timeout_ms). */
+static bool listener_closed(uint16_t port, int timeout_ms)
+{
+	for (int i = 0; i < timeout_ms / 10; i++) {
+		int fd = test_connect(port);
+
+		if (fd < 0)
+			return true;
+		close(fd);
+		usleep(10000);
+	}
+	return false;
+}
+
+/*
+ * SIGTERM with writes in flight.  "In flight" is made exact with a raw
+ * queue: each write's capsule is sent without its data and the R2T that
+ * answers it proves nvmfd has received the command and started it.  The
+ * signal lands while all of them wait for their data; a command that
+ * arrives after it is refused as retryable; the data then sent completes
+ * every started write, and a restarted nvmfd reads each one back.
+ */
+static void test_sigterm_in_flight(void)
+{
+	enum { DONE = 8, NRAW = 16, BS = 4096, BLOCKS = 2, LEN = BS * BLOCKS };
+	enum { LATE_LBA = 200, LATE_CID = 100 };
 	struct daemon d;
 	char port_text[8], backing[300], img[256];
 	uint16_t port = free_port();
 	struct th_queue a, io;
-	struct th_opts deep = {.qsize = 128};
-	uint8_t *buf = malloc((size_t)NCMDS * BLOCKS * BS), *disk = malloc((size_t)NCMDS * BLOCKS * BS);
-	int cids[NCMDS], status[NCMDS];
-	int fd, acked = 0;
+	struct raw r;
+	struct th_raw_event ev;
+	uint8_t *buf = malloc((size_t)(DONE + NRAW) * LEN), *back = malloc(LEN);
+	uint16_t ttag[NRAW];
+	bool got_r2t[NRAW] = {0}, answered[NRAW] = {0};
+	uint8_t late[BS];
+	int nr2t = 0, nanswered = 0;
 	char *argv[] = {"nvmfd", "-s", port_text, "--discovery-port", "0", "-n", NQN, backing, NULL};
 
-	test_begin("SIGTERM while writing: every acknowledged write is on disk");
-	REQUIRE(buf != NULL && disk != NULL);
+	test_begin("SIGTERM: writes received before it complete and are on disk; later ones are refused");
+	REQUIRE(buf != NULL && back != NULL);
 	snprintf(port_text, sizeof(port_text), "%u", port);
 	snprintf(img, sizeof(img), "%s/term.img", dir);
 	snprintf(backing, sizeof(backing), "%s,size=16M,bs=4096", img);
+	test_fill(buf, (size_t)(DONE + NRAW) * LEN, 4242);
 	REQUIRE(daemon_start(&d, argv));
 	REQUIRE(th_connect_admin(&a, port, NQN, NULL) == 0);
-	REQUIRE(th_connect_io(&io, port, NQN, 1, a.cntlid, &deep) == 0);
-	test_fill(buf, (size_t)NCMDS * BLOCKS * BS, 4242);
-	for (int i = 0; i < NCMDS; i++) {
-		struct nvme_sqe w = {.opc = NVME_IO_WRITE, .nsid = 1,
-				     .cdw10 = (uint32_t)(i * BLOCKS), .cdw12 = BLOCKS - 1};
+	REQUIRE(th_set_features(&a, NVME_FEAT_NUMBER_OF_QUEUES, 0x00010001, NULL) == 0);
+	REQUIRE(th_connect_io(&io, port, NQN, 1, a.cntlid, NULL) == 0);
+	REQUIRE(th_raw_connect_io(&r, port, NQN, 2, a.cntlid, 64) == 0);
 
-		cids[i] = th_submit(&io, &w, buf + (size_t)i * BLOCKS * BS, BLOCKS * BS, true);
-		/* A quarter completes first; the stop lands while the rest are in flight. */
-		if (i == NCMDS / 4 - 1)
-			for (int j = 0; j <= i; j++)
-				status[j] = th_wait(&io, cids[j], NULL, 10000);
+	/* Done before the signal. */
+	for (int i = 0; i < DONE; i++)
+		CHECK_EQ(th_rw(&io, NVME_IO_WRITE, 1, (uint64_t)i * BLOCKS, BLOCKS,
+			       buf + (size_t)i * LEN, LEN, 0), 0);
+	/* Received and started before the signal: an R2T for each. */
+	for (int i = 0; i < NRAW; i++)
+		REQUIRE(th_raw_write_cmd(&r, (uint16_t)i, 1, (uint64_t)(DONE + i) * BLOCKS, BLOCKS,
+					 LEN, NULL) == 0);
+	while (nr2t < NRAW && th_raw_next(&r, &ev, 5000) == 0) {
+		if (ev.type != NVME_TCP_PDU_R2T || ev.cid >= NRAW || got_r2t[ev.cid] ||
+		    ev.r2to != 0 || ev.r2tl != LEN) {
+			fprintf(stderr, "expected R2Ts: type %#x cid %u\n", ev.type, ev.cid);
+			break;
+		}
+		got_r2t[ev.cid] = true;
+		ttag[ev.cid] = ev.ttag;
+		nr2t++;
 	}
+	REQUIRE(nr2t == NRAW);
+
 	kill(d.pid, SIGTERM);
-	for (int i = NCMDS / 4; i < NCMDS; i++)
-		status[i] = cids[i] < 0 ? -1 : th_wait(&io, cids[i], NULL, 10000);
-	for (int i = 0; i < NCMDS; i++) {
-		/* Each write is answered: done, or refused as retryable. */
-		CHECK(status[i] == 0 ||
-		      status[i] == NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_TRANSIENT_TRANSPORT_ERROR));
-		acked += status[i] == 0;
-	}
-	CHECK_EQ(wait_exit(d.pid, 20000), 0);
-	CHECK(acked >= NCMDS / 4);
-	fd = open(img, O_RDONLY);
-	REQUIRE(fd >= 0);
-	CHECK_EQ(pread(fd, disk, (size_t)NCMDS * BLOCKS * BS, 0), (ssize_t)NCMDS * BLOCKS * BS);
-	close(fd);
-	for (int i = 0; i < NCMDS; i++)
-		if (status[i] == 0 && memcmp(disk + (size_t)i * BLOCKS * BS,
-					     buf + (size_t)i * BLOCKS * BS, BLOCKS * BS) != 0) {
-			fprintf(stderr, "write %d was acknowledged but is not on disk\n", i);
+	REQUIRE(log_wait(&d, "finishing commands in flight", 10000));
+	/* After it: no new connections (the listener closes just after that
+	 * line), no new commands. */
+	CHECK(listener_closed(port, 5000));
+	memset(late, 0x5a, sizeof(late));
+	REQUIRE(th_raw_write_cmd(&r, LATE_CID, 1, LATE_LBA, 1, BS, late) == 0);
+	CHECK_EQ(th_raw_next(&r, &ev, 5000), 0);
+	CHECK_EQ(ev.type, NVME_TCP_PDU_CAPSULE_RESP);
+	CHECK_EQ(ev.cid, LATE_CID);
+	CHECK_EQ(ev.status, NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_TRANSIENT_TRANSPORT_ERROR));
+	CHECK_EQ(th_rw(&io, NVME_IO_WRITE, 1, LATE_LBA + 1, 1, late, BS, 0),
+		 NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_TRANSIENT_TRANSPORT_ERROR));
+	/* The started writes get their data and complete, every one. */
+	for (int i = 0; i < NRAW; i++)
+		CHECK_EQ(th_raw_h2c(&r, (uint16_t)i, ttag[i], 0, buf + (size_t)(DONE + i) * LEN, LEN),
+			 0);
+	while (nanswered < NRAW && th_raw_next(&r, &ev, 5000) == 0) {
+		if (ev.type != NVME_TCP_PDU_CAPSULE_RESP || ev.cid >= NRAW || answered[ev.cid]) {
+			fprintf(stderr, "unexpected PDU %#x cid %u\n", ev.type, ev.cid);
+			CHECK(0);
+			break;
+		}
+		answered[ev.cid] = true;
+		nanswered++;
+		if (ev.status != 0) {
+			fprintf(stderr, "write %u (received before SIGTERM) failed: status %#x\n",
+				ev.cid, ev.status);
 			CHECK(0);
 		}
+	}
+	CHECK_EQ(nanswered, NRAW);
+	CHECK_EQ(test_wait_eof(r.fd, 15000), 0);
+	close(r.fd);
+	CHECK_EQ(wait_exit(d.pid, 20000), 0);
 	CHECK(strstr(read_file(d.log), "every namespace flushed") != NULL);
-	fprintf(stderr, "%d of %d writes acknowledged before the stop\n", acked, NCMDS);
 	th_close(&io);
 	th_close(&a);
+
+	/* A new nvmfd on the same file: every write is there, the late ones not. */
+	REQUIRE(daemon_start(&d, argv));
+	REQUIRE(th_connect_admin(&a, port, NQN, NULL) == 0);
+	REQUIRE(th_connect_io(&io, port, NQN, 1, a.cntlid, NULL) == 0);
+	for (int i = 0; i < DONE + NRAW; i++) {
+		CHECK_EQ(th_rw(&io, NVME_IO_READ, 1, (uint64_t)i * BLOCKS, BLOCKS, back, LEN, 0), 0);
+		if (memcmp(back, buf + (size_t)i * LEN, LEN) != 0) {
+			fprintf(stderr, "write %d (%s before SIGTERM) is not on disk\n", i,
+				i < DONE ? "completed" : "received");
+			CHECK(0);
+		}
+	}
+	CHECK_EQ(th_rw(&io, NVME_IO_READ, 1, LATE_LBA, 1, back, BS, 0), 0);
+	CHECK(back[0] == 0 && back[BS - 1] == 0);
+	CHECK_EQ(th_rw(&io, NVME_IO_READ, 1, LATE_LBA + 1, 1, back, BS, 0), 0);
+	CHECK(back[0] == 0 && back[BS - 1] == 0);
+	th_close(&io);
+	th_close(&a);
+	kill(d.pid, SIGTERM);
+	CHECK_EQ(wait_exit(d.pid, 15000), 0);
 	unlink(img);
 	free(buf);
-	free(disk);
+	free(back);
 	test_end();
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
 	nvmf_log_set_level(NVMF_LOG_ERR);
-	REQUIRE(mkdtemp(dir) != NULL);
-	test_config_errors();
-	test_config_serve_reload();
-	test_quick_start();
-	test_sigterm_nothing_lost();
+	if (argc > 1 && strcmp(argv[1], "defaults") == 0) {
+		char why[256];
+
+		if (test_enter_netns(why, sizeof(why)) != 0) {
+			fprintf(stderr, "skipped: %s\n", why);
+			return TEST_SKIP;
+		}
+		REQUIRE(mkdtemp(dir) != NULL);
+		test_defaults();
+	} else {
+		REQUIRE(mkdtemp(dir) != NULL);
+		test_config_errors();
+		test_config_serve_reload();
+		test_quick_start();
+		test_exposure_warning();
+		test_sigterm_in_flight();
+	}
 	{
 		char cmd[300];
 

@@ -7,6 +7,7 @@
 set -u
 
 BUILD=${1:?usage: cli_test.sh BUILD_DIR}
+HERE=$(cd "$(dirname "$0")" && pwd)
 NVMF=$BUILD/nvmf
 NVMFD=$BUILD/nvmfd
 NQN=nqn.2024-01.io.example:cli
@@ -113,6 +114,12 @@ run identify_ns 0 "$NVMF" identify "${T[@]}" --nsid 1 -o json &&
 	json_check identify_ns "len(d['namespaces']) == 1"
 run identify_hostid 0 "$NVMF" identify "${T[@]}" -q "$HOST_A" -I 11111111-2222-3333-4444-555555555555 -o json &&
 	json_check identify_hostid "d['controller']['hostnqn'] == '$HOST_A' and d['controller']['hostid'] == '11111111-2222-3333-4444-555555555555'"
+# Without -q/-I: the host NQN and ID of /etc/nvme (here $NVMF_ETC_NVME).
+mkdir "$DIR/etc-nvme"
+echo nqn.2024-01.io.example:cli-etc-host >"$DIR/etc-nvme/hostnqn"
+echo 0a1b2c3d-4e5f-4a6b-8c7d-8e9fa0b1c2d3 >"$DIR/etc-nvme/hostid"
+run identify_etc 0 env NVMF_ETC_NVME="$DIR/etc-nvme" "$NVMF" identify "${T[@]}" -o json &&
+	json_check identify_etc "d['controller']['hostnqn'] == 'nqn.2024-01.io.example:cli-etc-host' and d['controller']['hostid'] == '0a1b2c3d-4e5f-4a6b-8c7d-8e9fa0b1c2d3'"
 run list_ns 0 "$NVMF" list-ns "${T[@]}" && grep -q "^1 " "$DIR/list_ns.out" && pass list-ns || fail "list-ns"
 run list_ns_json 0 "$NVMF" list-ns "${T[@]}" -o json &&
 	json_check list_ns_json "d['namespaces'][0]['nsid'] == 1"
@@ -165,6 +172,37 @@ for engine in threads epoll; do
 		json_check "perf_engine_$engine" "d['iops'] > 0"
 done
 run perf_bad_engine 1 "$NVMF" perf "${T[@]}" --engine warp && one_line perf_bad_engine "unknown engine"
+
+# --- perf --nsid: a target with two namespaces, the commands seen on the wire
+# (tests/mount/wire_log.py logs every I/O command it relays, with its NSID)
+TWO_NQN=nqn.2024-01.io.example:cli-two
+TWO_PORT=$(free_port)
+TWO_RELAY=$(free_port)
+start_nvmfd two "$TWO_PORT" 0 -n "$TWO_NQN" "$DIR/two1.img,size=16M" ramdisk:32M
+python3 "$HERE/../mount/wire_log.py" "$TWO_RELAY" "$TWO_PORT" "$DIR/two.wire" >"$DIR/two.relay" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 300); do grep -q listening "$DIR/two.relay" && break; sleep 0.01; done
+TWO=(-a 127.0.0.1 -s "$TWO_RELAY" -n "$TWO_NQN")
+# wire_nsids: the NSIDs of the I/O commands logged so far, "N count" per line
+wire_nsids() { grep "^io " "$DIR/two.wire" | sed 's/.* nsid=\([0-9]*\) .*/\1/' | sort | uniq -c | awk '{print $2, $1}'; }
+: >"$DIR/two.wire"
+run perf_nsid2 0 "$NVMF" perf "${TWO[@]}" --nsid 2 --rw randrw --bs 4k --iodepth 8 --runtime 1 --verify -o json &&
+	json_check perf_nsid2 "d['job']['nsid'] == 2 and d['job']['region_bytes'] == 32 << 20 and d['read']['ios'] > 0 and d['write']['ios'] > 0 and d['errors'] == 0 and d['verify']['mismatches'] == 0"
+nsids=$(wire_nsids)
+[ "$(echo "$nsids" | wc -l)" = 1 ] && [ "${nsids%% *}" = 2 ] && [ "${nsids#* }" -gt 0 ] &&
+	pass "perf --nsid 2: every I/O command on the wire for namespace 2 ($nsids)" ||
+	fail "perf --nsid 2 on the wire: $nsids"
+run nsid1_untouched 0 "$NVMF" read "${TWO[@]}" --nsid 1 --offset 0 --length 16M --data "$DIR/two1.back" &&
+	cmp -s "$DIR/two1.back" <(head -c $((16 << 20)) /dev/zero) &&
+	pass "namespace 1 untouched (zeroes)" || fail "perf --nsid 2 wrote to namespace 1"
+: >"$DIR/two.wire"
+run perf_nsid1 0 "$NVMF" perf "${TWO[@]}" --nsid 1 --rw read --bs 64k --iodepth 4 --runtime 1 -o json &&
+	json_check perf_nsid1 "d['job']['nsid'] == 1 and d['job']['region_bytes'] == 16 << 20 and d['iops'] > 0"
+nsids=$(wire_nsids)
+[ "$(echo "$nsids" | wc -l)" = 1 ] && [ "${nsids%% *}" = 1 ] && [ "${nsids#* }" -gt 0 ] &&
+	pass "perf --nsid 1: every I/O command for namespace 1 ($nsids)" ||
+	fail "perf --nsid 1 on the wire: $nsids"
+run perf_nsid3 1 "$NVMF" perf "${TWO[@]}" --nsid 3 --runtime 1 && one_line perf_nsid3 "namespace 3"
 run perf_bad_bs 1 "$NVMF" perf "${T[@]}" --bs 1M && one_line perf_bad_bs "largest transfer"
 
 # --- failures: one line, non-zero
@@ -219,6 +257,15 @@ kill -9 "$MAIN_PID"
 wait "$MAIN_PID" 2>/dev/null
 sleep 1.5
 start_nvmfd main2 "$PORT" "$DISC" -n "$NQN" "$DIR/ns1.img,size=64M"
+# Back: reconnected within the reconnect delay (-c 1) and some slack.
+BACK=$(date +%s%N)
+while ! grep -q "reconnected" "$DIR/restart.err" && [ $(($(date +%s%N) - BACK)) -lt 10000000000 ]; do
+	sleep 0.02
+done
+AFTER_MS=$((($(date +%s%N) - BACK) / 1000000))
+grep -q "reconnected" "$DIR/restart.err" && [ "$AFTER_MS" -le 2500 ] &&
+	pass "reconnected ${AFTER_MS} ms after the target was back (reconnect-delay 1 s)" ||
+	fail "reconnect ${AFTER_MS} ms after the target was back, want <= 1 s + 1.5 s slack: $(tail -3 "$DIR/restart.err")"
 if wait "$PERF_PID"; then
 	json_check restart "d['errors'] == 0 and d['reconnects'] >= 1 and d['verify']['mismatches'] == 0 and d['verify']['checked'] > 0"
 	grep -q "reconnect attempt 1 of 30" "$DIR/restart.err" && pass "reconnect logged" ||

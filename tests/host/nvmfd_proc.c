@@ -113,9 +113,17 @@ static bool launch(struct nvmfd_proc *d)
 
 bool nvmfd_start(struct nvmfd_proc *d, const char *nqn, const char *const *extra)
 {
+	uint16_t port = nvmfd_free_port();
+
+	return nvmfd_start_ports(d, port, nvmfd_free_port(), nqn, extra);
+}
+
+bool nvmfd_start_ports(struct nvmfd_proc *d, uint16_t port, uint16_t disc_port, const char *nqn,
+		       const char *const *extra)
+{
 	memset(d, 0, sizeof(*d));
-	d->port = nvmfd_free_port();
-	d->disc_port = nvmfd_free_port();
+	d->port = port;
+	d->disc_port = disc_port;
 	snprintf(d->port_text, sizeof(d->port_text), "%u", d->port);
 	snprintf(d->disc_text, sizeof(d->disc_text), "%u", d->disc_port);
 	d->argv[d->argc++] = "nvmfd";

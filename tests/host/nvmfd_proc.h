@@ -33,6 +33,9 @@ uint16_t nvmfd_free_port(void);
  * false if it did not come up.
  */
 bool nvmfd_start(struct nvmfd_proc *d, const char *nqn, const char *const *extra);
+/* The same on given ports. */
+bool nvmfd_start_ports(struct nvmfd_proc *d, uint16_t port, uint16_t disc_port, const char *nqn,
+		       const char *const *extra);
 /* Start again with the same arguments and ports. */
 bool nvmfd_restart(struct nvmfd_proc *d);
 /* SIGKILL (graceful false) or SIGTERM, and reap. */

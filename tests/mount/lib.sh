@@ -116,13 +116,13 @@ start_nvmfd() {
 
 # start_wire_log PORT TARGET_PORT LOG: the command-logging relay.
 start_wire_log() {
-	python3 "$HERE/wire_log.py" "$1" "$2" "$3" >"$DIR/relay.out" 2>&1 &
+	python3 "$HERE/wire_log.py" "$1" "$2" "$3" >"$3.relay" 2>&1 &
 	PIDS+=($!)
 	for _ in $(seq 300); do
-		grep -q listening "$DIR/relay.out" && return 0
+		grep -q listening "$3.relay" && return 0
 		sleep 0.01
 	done
-	fatal "the relay did not start: $(cat "$DIR/relay.out")"
+	fatal "the relay did not start: $(cat "$3.relay")"
 }
 
 # do_mount MOUNTPOINT ARGS...: nvmf mount (daemonized) and remember the mount.

@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: MIT
 """A loopback relay between an NVMe/TCP host and target that logs what the
 host sends, so tests can see commands on the wire (nvmfd has no I/O log):
-one line per I/O command, "io opc=0x01 fua=1 nsid=1 slba=8 nlb=1 qid=2",
-and per Property Set, "admin propset ofst=0x14 value=0x4001".  Digests
-must be off.
+one line per I/O command, "io opc=0x01 fua=1 nsid=1 slba=8 nlb=1 qid=2"
+(Dataset Management: "io opc=0x09 nsid=1 nr=1 ad=1 qid=2", the number of
+ranges and the deallocate attribute), and per Property Set, "admin propset
+ofst=0x14 value=0x4001".  Digests must be off.
 
   wire_log.py LISTEN_PORT TARGET_PORT LOGFILE
 """
@@ -14,6 +15,7 @@ import sys
 
 PDU_CAPSULE_CMD = 0x04
 OPC_FABRICS = 0x7F
+OPC_DSM = 0x09
 FCTYPE_PROPSET, FCTYPE_CONNECT = 0x00, 0x01
 
 
@@ -28,6 +30,9 @@ def describe(sqe, qid):
         return None
     nsid, = struct.unpack_from("<I", sqe, 4)
     cdw10, cdw11, cdw12 = struct.unpack_from("<III", sqe, 40)
+    if opc == OPC_DSM:
+        return (f"io opc={opc:#04x} nsid={nsid} nr={(cdw10 & 0xff) + 1} "
+                f"ad={(cdw11 >> 2) & 1} qid={qid}")
     return (f"io opc={opc:#04x} fua={(cdw12 >> 30) & 1} nsid={nsid} "
             f"slba={cdw10 | cdw11 << 32} nlb={(cdw12 & 0xffff) + 1} qid={qid}")
 
