@@ -34,19 +34,44 @@ def run_json(cmd):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def ceiling(build, rw, bs, qd, mode, runtime):
-    """The better of the two ways of placing payloads (copy, direct) in one mode."""
-    runs = [run_json([os.path.join(build, "bench", "tcp_ceiling"), "--rw", rw, "--bs", bs,
-                      "--iodepth", str(qd), "--mode", mode, "--placement", placement,
-                      "--runtime", str(runtime), "-o", "json"])
-            for placement in ("copy", "direct")]
-    return max(runs, key=lambda r: r["iops"])
+# Each point is measured REPEAT times, the runs of the points compared with
+# each other interleaved, and the median run kept: on a shared VM one run can
+# be off by 2x.
+REPEAT = 3
 
 
-def ceilings(build, rw, bs, qd, runtime):
-    """Both modes, measured while nothing else of ours runs (a polling nvmfd would
-    take the server's CPU)."""
-    return {m: ceiling(build, rw, bs, qd, m, runtime) for m in ("block", "poll")}
+def median_run(runs, key):
+    return sorted(runs, key=key)[len(runs) // 2]
+
+
+def interleaved(points, measure):
+    """Measure every point REPEAT times, round-robin; the median run of each."""
+    runs = {p: [] for p in points}
+    for _ in range(REPEAT):
+        for p in points:
+            runs[p].append(measure(p))
+    return runs
+
+
+def ceilings(build, rw, bs, qd, runtime, region="0"):
+    """Both modes (block, poll), each the better of its two ways of placing
+    payloads (copy, direct), measured while nothing else of ours runs (a
+    polling nvmfd would take the server's CPU).  region: the server's payloads
+    are random blocks of a buffer that size, as the RAM namespace serves them
+    ("0": one block, always in cache)."""
+    def measure(point):
+        mode, placement = point
+        return run_json([os.path.join(build, "bench", "tcp_ceiling"), "--rw", rw, "--bs", bs,
+                         "--iodepth", str(qd), "--mode", mode, "--placement", placement,
+                         "--region", region, "--runtime", str(runtime), "-o", "json"])
+
+    runs = interleaved([(m, p) for m in ("block", "poll") for p in ("copy", "direct")], measure)
+    best = {}
+    for (mode, _), r in runs.items():
+        r = median_run(r, lambda x: x["iops"])
+        if mode not in best or r["iops"] > best[mode]["iops"]:
+            best[mode] = r
+    return best
 
 
 def reference(ceil, engine, bs):
@@ -105,8 +130,10 @@ def transport_suite(build, runtime, engines):
         ceil = ceilings(build, rw, bs, qd, runtime)
         best = max(metric(c, bs) for c in ceil.values())
         for engine in engines:
+            runs = interleaved((False, True),
+                               lambda d: transport(build, rw, bs, qd, engine, runtime, d))
             for digests in (False, True):
-                r = transport(build, rw, bs, qd, engine, runtime, digests)
+                r = median_run(runs[digests], lambda x: metric(x, bs))
                 ref = reference(ceil, engine, bs)
                 rows.append({
                     "case": f"{rw} {bs} qd{qd}",
@@ -141,6 +168,8 @@ NVMF_CASES = [  # (fio mode, bs, iodepth per queue)
     ("write", "128k", 8),
 ]
 ENGINES = ["threads", "epoll", "hybrid", "poll"]
+# The RAM namespace's size, and the region perf and the ceiling's server spread
+# their blocks over (--region).
 REGION = "256M"
 
 
@@ -221,7 +250,7 @@ def nvmf_suite(build, runtime, engines, inline):
     rows = []
     for rw, bs, qd in NVMF_CASES:
         crw = "read" if "read" in rw else "write"
-        ceil = ceilings(build, crw, bs, qd, runtime)
+        ceil = ceilings(build, crw, bs, qd, runtime, REGION)
         best = max(metric(c, bs) for c in ceil.values())
         for engine in engines:
             ref = reference(ceil, engine, bs)
@@ -229,11 +258,18 @@ def nvmf_suite(build, runtime, engines, inline):
             if (rw, bs, qd) == ("randread", "4k", 32):
                 variants += [(2, False), (4, False)]
             target = started_target(build, engine, inline)
+
+            def measure(variant):
+                queues, digests = variant
+                cpu0 = proc_cpu_seconds(target.proc.pid)
+                r = perf(build, target.port, engine, rw, bs, qd, queues, runtime, digests)
+                r["target_cpu"] = proc_cpu_seconds(target.proc.pid) - cpu0
+                return r
             try:
+                runs = interleaved(variants, measure)
                 for queues, digests in variants:
-                    cpu0 = proc_cpu_seconds(target.proc.pid)
-                    r = perf(build, target.port, engine, rw, bs, qd, queues, runtime, digests)
-                    tcpu = proc_cpu_seconds(target.proc.pid) - cpu0
+                    r = median_run(runs[(queues, digests)], lambda x: metric(x, bs))
+                    tcpu = r["target_cpu"]
                     ios = max(r.get("ios", 1), 1)
                     rows.append({
                         "case": f"{rw} {bs} qd{qd}" + (f" x{queues}q" if queues > 1 else ""),
@@ -310,14 +346,16 @@ def targets_table(checks):
 def depth_sweep(build, runtime, engines, inline, png):
     """IOPS against queue depth, 4 KiB random reads, each engine and the ceilings."""
     depths = [1, 2, 4, 8, 16, 32, 64]
-    series = {f"ceiling ({m})": [metric(ceiling(build, "read", "4k", d, m, runtime), "4k")
-                                 for d in depths] for m in ("block", "poll")}
+    ceil = {d: ceilings(build, "read", "4k", d, runtime, REGION) for d in depths}
+    series = {f"ceiling ({m})": [metric(ceil[d][m], "4k") for d in depths]
+              for m in ("block", "poll")}
     for engine in engines:
         target = started_target(build, engine, inline)
         try:
-            series[f"nvmf/{engine}"] = [
-                perf(build, target.port, engine, "randread", "4k", d, 1, runtime, False)["iops"]
-                for d in depths]
+            runs = interleaved(depths, lambda d: perf(build, target.port, engine, "randread",
+                                                      "4k", d, 1, runtime, False))
+            series[f"nvmf/{engine}"] = [median_run(runs[d], lambda x: x["iops"])["iops"]
+                                        for d in depths]
         finally:
             target.stop()
     try:
@@ -468,6 +506,7 @@ def table(rows):
 
 
 def main():
+    global REGION, REPEAT
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("build")
     ap.add_argument("--suite", default="all",
@@ -477,14 +516,22 @@ def main():
     ap.add_argument("--engines", default=",".join(ENGINES))
     ap.add_argument("--inline", type=int, default=16384,
                     help="nvmfd --inline-data-size (in-capsule data per I/O command)")
+    ap.add_argument("--repeat", type=int, default=REPEAT,
+                    help="runs per point, interleaved; the median counts (default %(default)s)")
+    ap.add_argument("--region", default=REGION,
+                    help="RAM namespace size; the ceiling's server spreads its payloads over "
+                         "as much (default %(default)s)")
     ap.add_argument("--markdown", help="write the tables to this file")
     ap.add_argument("--png", default=os.path.join(os.path.dirname(__file__), "iops_vs_depth.png"))
     args = ap.parse_args()
     engines = args.engines.split(",")
+    REGION = args.region
+    REPEAT = max(1, args.repeat)
 
     print(f"machine: {machine()}", file=sys.stderr)
     text = (f"Measured {time.strftime('%Y-%m-%d')} on {machine()}, runtime {args.runtime:g} s "
-            f"per point; nvmfd --inline-data-size {args.inline}.\n")
+            f"per run, median of {REPEAT} interleaved runs per point; nvmfd --inline-data-size {args.inline}; RAM namespace and the "
+            f"ceiling's server region {REGION}.\n")
     if args.suite in ("transport", "all"):
         rows = transport_suite(args.build, args.runtime, engines)
         text += ("\n### Transport alone\n\n" + table(rows) + "\n\nTargets (issue 7):\n\n" +

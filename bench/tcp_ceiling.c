@@ -16,6 +16,12 @@
  *                       into place (headers to scratch, payloads to their
  *                       buffers), the way a transport reads data into place.
  * The ceiling of a byte pattern is the better of the two.
+ *
+ * The server's payloads come from, and go to, one buffer of --bs bytes by
+ * default: always in cache.  With --region SIZE they are blocks at random
+ * offsets of a SIZE-byte buffer instead, as a RAM namespace of that size
+ * serves them, so a figure measured on such a namespace divides by a ceiling
+ * that pays the same memory traffic.
  * The client keeps --iodepth I/Os in flight.
  *
  * Why neither side can deadlock in a send: a deadlock needs both sides stuck
@@ -77,6 +83,7 @@ struct config {
 	double warmup_sec;
 	bool poll_mode;
 	bool direct;                    /* --placement direct */
+	size_t region;                  /* --region: server payload buffer, 0: one block */
 	int server_cpu;
 	int client_cpu;
 	bool json;
@@ -99,6 +106,9 @@ struct peer {
 	uint8_t *rx_dst;                /* iodepth slots of rx.data bytes, like per-I/O buffers */
 	uint32_t rx_dst_slots;
 	bool rx_direct;                 /* scatter into place instead of copying */
+	uint8_t *region;                /* if set, every payload is a block of it */
+	uint64_t region_blocks;
+	uint64_t tx_units;              /* units sent; picks the source block */
 	struct iovec rx_iov[IOVS_PER_SEND];
 	uint8_t *tx_headers;            /* UNITS_PER_SEND * (tx.head + tx.tail) */
 	uint8_t *tx_payload;            /* tx.data bytes, sent for every unit */
@@ -157,6 +167,31 @@ static void iov_append(struct iovec *iov, int *iovcnt, void *base, size_t len)
 	iov[(*iovcnt)++] = (struct iovec){ .iov_base = base, .iov_len = len };
 }
 
+/* splitmix64: a unit's number to a well-spread block number. */
+static uint64_t mix(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15u;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9u;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebu;
+	return x ^ (x >> 31);
+}
+
+/* Where received unit @n's payload goes. */
+static uint8_t *rx_payload(const struct peer *p, uint64_t n)
+{
+	if (p->region)
+		return p->region + (mix(n) % p->region_blocks) * p->rx.data;
+	return p->rx_dst + (n % p->rx_dst_slots) * p->rx.data;
+}
+
+/* Where sent unit @n's payload comes from (another stream of blocks). */
+static uint8_t *tx_payload(const struct peer *p, uint64_t n)
+{
+	if (p->region)
+		return p->region + (mix(~n) % p->region_blocks) * p->tx.data;
+	return p->tx_payload;
+}
+
 /*
  * The iovecs that place the next units of the stream (up to rx_dst_slots of
  * them, which is as many as can be in flight) straight where they belong:
@@ -172,7 +207,7 @@ static int rx_scatter(struct peer *p)
 	int iovcnt = 0;
 
 	for (uint32_t i = 0; i < p->rx_dst_slots; i++, slot++, offset = 0) {
-		uint8_t *dst = p->rx_dst + (slot % p->rx_dst_slots) * l->data;
+		uint8_t *dst = rx_payload(p, slot);
 
 		if (offset < l->head) {
 			iov_append(p->rx_iov, &iovcnt, p->rx_buf + scratch, l->head - offset);
@@ -229,7 +264,7 @@ static uint32_t peer_consume(struct peer *p, size_t len)
 			    p->rx_offset + take : l->head + l->data;
 
 		if (lo < hi && !p->rx_direct) {
-			uint8_t *dst = p->rx_dst + (p->rx_units % p->rx_dst_slots) * l->data;
+			uint8_t *dst = rx_payload(p, p->rx_units);
 
 			memcpy(dst + (lo - l->head), src + (lo - p->rx_offset), hi - lo);
 		}
@@ -282,7 +317,7 @@ static int peer_send_units(struct peer *p, uint32_t units)
 			uint8_t *hdr = p->tx_headers + i * (l->head + l->tail);
 
 			iov_append(p->iov, &iovcnt, hdr, l->head);
-			iov_append(p->iov, &iovcnt, p->tx_payload, l->data);
+			iov_append(p->iov, &iovcnt, tx_payload(p, p->tx_units++), l->data);
 			iov_append(p->iov, &iovcnt, hdr + l->head, l->tail);
 		}
 		if (send_all(p, p->iov, iovcnt) != 0)
@@ -426,12 +461,18 @@ static void *alloc_touched(size_t len)
 	return buf;
 }
 
-static int peer_alloc(struct peer *p)
+static int peer_alloc(struct peer *p, size_t region)
 {
 	p->rx_buf = alloc_touched(RX_BUF_BYTES);
 	p->tx_headers = calloc(UNITS_PER_SEND, p->tx.head + p->tx.tail);
 	if (!p->rx_buf || !p->tx_headers)
 		return -1;
+	if (region > 0) {
+		size_t bs = p->rx.data > 0 ? p->rx.data : p->tx.data;
+
+		p->region_blocks = region / bs;
+		return (p->region = alloc_touched(p->region_blocks * bs)) ? 0 : -1;
+	}
 	if (p->rx.data > 0 && !(p->rx_dst = alloc_touched(p->rx_dst_slots * p->rx.data)))
 		return -1;
 	if (p->tx.data > 0 && !(p->tx_payload = alloc_touched(p->tx.data)))
@@ -445,6 +486,7 @@ static void peer_free(struct peer *p)
 	free(p->rx_dst);
 	free(p->tx_headers);
 	free(p->tx_payload);
+	free(p->region);
 }
 
 static void die(const char *what)
@@ -524,6 +566,28 @@ static size_t parse_size(const char *s)
 	return 0;
 }
 
+/* A region: 0 (one block), or sizes like 256m, 4g. */
+static size_t parse_region(const char *s)
+{
+	char *end;
+	unsigned shift = 0;
+
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+
+	if (errno == 0 && end != s && isdigit((unsigned char)*s)) {
+		switch (tolower((unsigned char)*end)) {
+		case 'k': shift = 10; end++; break;
+		case 'm': shift = 20; end++; break;
+		case 'g': shift = 30; end++; break;
+		}
+		if (*end == '\0' && v <= (64ull << 30) >> shift)
+			return (size_t)v << shift;
+	}
+	bad_arg("--region", s, "0 or a size up to 64g, e.g. 256m");
+	return 0;
+}
+
 static long parse_long(const char *opt, const char *s, long min, long max)
 {
 	char *end;
@@ -556,7 +620,7 @@ static double parse_seconds(const char *opt, const char *s, bool allow_zero)
 static void parse_args(int argc, char **argv, struct config *cfg)
 {
 	enum { OPT_RW = 256, OPT_BS, OPT_IODEPTH, OPT_RUNTIME, OPT_WARMUP, OPT_MODE,
-	       OPT_PLACEMENT, OPT_SERVER_CPU, OPT_CLIENT_CPU };
+	       OPT_PLACEMENT, OPT_REGION, OPT_SERVER_CPU, OPT_CLIENT_CPU };
 	static const struct option options[] = {
 		{ "rw", required_argument, NULL, OPT_RW },
 		{ "bs", required_argument, NULL, OPT_BS },
@@ -565,6 +629,7 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 		{ "warmup", required_argument, NULL, OPT_WARMUP },
 		{ "mode", required_argument, NULL, OPT_MODE },
 		{ "placement", required_argument, NULL, OPT_PLACEMENT },
+		{ "region", required_argument, NULL, OPT_REGION },
 		{ "server-cpu", required_argument, NULL, OPT_SERVER_CPU },
 		{ "client-cpu", required_argument, NULL, OPT_CLIENT_CPU },
 		{ "help", no_argument, NULL, 'h' },
@@ -603,6 +668,9 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 				bad_arg("--placement", optarg, "copy or direct");
 			cfg->direct = strcmp(optarg, "direct") == 0;
 			break;
+		case OPT_REGION:
+			cfg->region = parse_region(optarg);
+			break;
 		case OPT_SERVER_CPU:
 			cfg->server_cpu = (int)parse_long("--server-cpu", optarg, 0, CPU_SETSIZE - 1);
 			break;
@@ -617,7 +685,7 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 		case 'h':
 			printf("usage: %s [--rw read|write] [--bs SIZE] [--iodepth N] "
 			       "[--runtime SEC] [--warmup SEC] [--mode block|poll] "
-			       "[--placement copy|direct] "
+			       "[--placement copy|direct] [--region SIZE] "
 			       "[--server-cpu N] [--client-cpu N] [-o json]\n", argv[0]);
 			exit(0);
 		default:
@@ -669,12 +737,13 @@ static void report(const struct bench *b)
 
 	if (c->json)
 		printf("{\"rw\":\"%s\",\"bs\":%zu,\"iodepth\":%u,\"mode\":\"%s\","
-		       "\"placement\":\"%s\","
+		       "\"placement\":\"%s\",\"region\":%zu,"
 		       "\"runtime_sec\":%.3f,\"iops\":%.0f,\"mib_per_sec\":%.1f,"
 		       "\"lat_usec\":{\"mean\":%.2f,\"p50\":%.2f,\"p99\":%.2f,\"p999\":%.2f},"
 		       "\"cpu_usec_per_io\":{\"server\":%.3f,\"client\":%.3f},"
 		       "\"cpu_sec\":{\"server\":%.3f,\"client\":%.3f}}\n",
-		       rw, c->bs, c->iodepth, mode, placement, seconds, iops, mib_per_sec, mean,
+		       rw, c->bs, c->iodepth, mode, placement, c->region, seconds, iops, mib_per_sec,
+		       mean,
 		       p50, p99, p999, server_per_io, client_per_io, server_cpu, client_cpu);
 	else
 		printf("ceiling %s bs=%zu qd=%u mode=%s placement=%s: %.0f IOPS, %.1f MiB/s, "
@@ -713,6 +782,10 @@ int main(int argc, char **argv)
 	int fds[2];
 
 	parse_args(argc, argv, c);
+	if (c->region > 0 && c->region < c->bs) {
+		fprintf(stderr, "tcp_ceiling: --region must hold at least one --bs block\n");
+		return 2;
+	}
 
 	const struct pdu_layout command = { CMD_PDU_BYTES, c->write ? c->bs : 0, 0 };
 	const struct pdu_layout answer = c->write ?
@@ -736,7 +809,7 @@ int main(int argc, char **argv)
 	b.client = (struct peer){ .name = "client", .fd = fds[1], .tx = command, .rx = answer,
 				  .rx_dst_slots = c->iodepth, .rx_direct = c->direct };
 	b.issue_ns = calloc(c->iodepth, sizeof(*b.issue_ns));
-	if (!b.issue_ns || peer_alloc(&b.server) != 0 || peer_alloc(&b.client) != 0)
+	if (!b.issue_ns || peer_alloc(&b.server, c->region) != 0 || peer_alloc(&b.client, 0) != 0)
 		die("out of memory");
 
 	pthread_t server, client;
