@@ -37,6 +37,7 @@ bool nvmfd_start(struct nvmfd_proc *d, const char *nqn, const char *const *extra
 bool nvmfd_restart(struct nvmfd_proc *d);
 /* SIGKILL (graceful false) or SIGTERM, and reap. */
 void nvmfd_stop(struct nvmfd_proc *d, bool graceful);
+/* kill(); for SIGSTOP, returns once every nvmfd thread has stopped. */
 void nvmfd_signal(struct nvmfd_proc *d, int sig);
 void nvmfd_write_file(const char *path, const char *text);
 
