@@ -14,10 +14,12 @@ set(fuzz_config_SOURCES fuzz/fuzz_config.c ${PROJECT_SOURCE_DIR}/tools/nvmfd/con
 set(fuzz_config_LIBS PkgConfig::FUZZ_JANSSON)
 # The host's controller logic against a fake controller, no sockets: the
 # link redirects the host's connect() and nvmf_qpair_create() into the
-# target's in-memory transport (see the comment atop fuzz_host_ctrl.c).
+# target's in-memory transport, and pthread_cond_timedwait() so that
+# reconnect delays pass at once (see the comment atop fuzz_host_ctrl.c).
 list(APPEND NVMF_FUZZ_TARGETS host_ctrl)
 set(fuzz_host_ctrl_SOURCES fuzz/fuzz_host_ctrl.c)
-set(fuzz_host_ctrl_LINK_OPTIONS -Wl,--wrap=connect -Wl,--wrap=nvmf_qpair_create)
+set(fuzz_host_ctrl_LINK_OPTIONS -Wl,--wrap=connect -Wl,--wrap=nvmf_qpair_create
+    -Wl,--wrap=pthread_cond_timedwait)
 
 foreach(t ${NVMF_FUZZ_TARGETS})
   add_executable(fuzz_${t}_replay fuzz/replay.c ${fuzz_${t}_SOURCES})

@@ -20,7 +20,12 @@
  * pair is freed, no callback once nvmf_qpair_free() has returned.  src/ is
  * not changed for it.
  *
- * Input: two flag bytes, then records until the input runs out:
+ * Reconnection without waiting: the link wraps pthread_cond_timedwait() as
+ * well, and a controller's wait for its reconnect delay (1 s at the least)
+ * times out at once, as if the delay had passed; every other wait is left
+ * alone.
+ *
+ * Input: three flag bytes, then records until the input runs out:
  *   [class][mode][status: 2 LE][cdw0: 4 LE][cdw1: 4 LE][length: 2 LE][data]
  * Each command the host sends is classified (enum cls); it takes the next
  * record of its class, or gets a default, valid answer when none is left
@@ -37,10 +42,13 @@
  * KATO 1 s, bit 2 disable SQ flow control, bit 3 DH-HMAC-CHAP secret, bit 4
  * connect to the discovery log's entries (nvmf_connect_all, first 3),
  * bits 5-6 I/O queues - 1, bit 7 queue size 4 (else 32).
- * Flags byte 1: bit 0 bidirectional DH-HMAC-CHAP, bits 1, 5 and 7 (all) the
- * fake controller prefers ffdhe2048 (else the null group), bits 2-3 its hash,
+ * Flags byte 1: bit 0 bidirectional DH-HMAC-CHAP, bits 1 and 5 set and 7
+ * clear: the fake controller prefers ffdhe2048 (else the null group), bits
+ * 2-3 its hash,
  * bit 4 (FLAG1_THREAD) answers come from the fake controller's thread,
  * bit 6 the I/O queues authenticate too (else only the admin queue).
+ * Flags byte 2: bit 0 a lost controller reconnects (ctrl-loss-tmo 3 s,
+ * reconnect delay 1 s: up to 3 attempts), else it fails at once.
  *
  * After the input every controller is disconnected; every queue pair and
  * capsule must have been freed (or the input is reported as a leak), and
@@ -72,6 +80,9 @@
 #define WAIT_MS 10000
 #define STRAY_CID 0x8000u           /* never a host slot */
 #define FLAG1_THREAD 0x10           /* answer on the fake controller's thread */
+#define FLAG2_RECONNECT 0x01
+#define HEADER 3                    /* flag bytes */
+#define CTRLS_MAX 8                 /* 1 + CONNECT_ALL_MAX, and failed ones */
 
 enum cls {
 	C_QPAIR,        /* a queue's connection setup (ICReq/ICResp): status != 0 fails it */
@@ -103,7 +114,8 @@ enum mode {
 	M_DUP,          /* the response comes twice */
 	M_STRAY,        /* a response for a command never sent comes first */
 	M_TERM,         /* the connection ends with a protocol error */
-	M_NORMAL2,
+	M_DUP_LATE,     /* the response comes again, racing with the next command
+			   sent on the queue pair (which may have its CID) */
 };
 #define MODE_DNR 0x08
 
@@ -131,6 +143,11 @@ struct fz_qp {
 	uint32_t max_icd;
 	char subnqn[NVMF_NQN_FIELD_SIZE];
 	char hostnqn[NVMF_NQN_FIELD_SIZE];
+	/* Held while handing the host its responses and callbacks: one at a
+	 * time per queue pair, as a transport's receive thread does. */
+	pthread_mutex_t rx_lock;
+	struct nvme_cqe stale;      /* fz.lock: M_DUP_LATE's response, again */
+	bool stale_set;
 	struct nvmf_dhchap *auth;   /* the controller's side, when it asks */
 	uint8_t *auth_msg;          /* its next message for Authentication Receive */
 	size_t auth_len;
@@ -156,7 +173,11 @@ static struct {
 	struct fz_cap *stuck;       /* commands of dead queue pairs */
 	unsigned busy;              /* commands being answered */
 	/* This input. */
-	uint8_t flags0, flags1;
+	uint8_t flags0, flags1, flags2;
+	/* Controllers whose reconnect delay is skipped (reg_lock). */
+	pthread_mutex_t reg_lock;
+	struct nvmf_ctrl *ctrls[CTRLS_MAX];
+	unsigned nctrls;
 	struct record *recs;
 	int head[NCLASS];
 	const struct record *overlay[NCLASS];
@@ -164,9 +185,12 @@ static struct {
 	_Atomic unsigned live_qps;
 	_Atomic unsigned live_caps;
 	_Atomic unsigned aens;      /* events the host handled (aen_cb) */
-	_Atomic unsigned aens_sent; /* successful AER completions */
+	/* The AER settle() completes (fz.lock): pending, answered or dropped
+	 * with its queue pair, and whether the answer is an event. */
+	enum { FORCED_NONE, FORCED_PENDING, FORCED_ANSWERED, FORCED_DROPPED } forced;
+	bool forced_event;
 } fz = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER,
-	.done = PTHREAD_COND_INITIALIZER};
+	.done = PTHREAD_COND_INITIALIZER, .reg_lock = PTHREAD_MUTEX_INITIALIZER};
 
 static uint8_t tmpl_id_ctrl[4096], tmpl_id_disc[4096], tmpl_id_ns[4096], tmpl_id_desc[4096];
 static uint8_t tmpl_disc_log[3 * 1024], tmpl_read[4096];
@@ -199,7 +223,7 @@ static void parse_records(const uint8_t *data, size_t size)
 {
 	static struct record recs[MAX_RECORDS];
 	int tail[NCLASS];
-	size_t pos = 2;
+	size_t pos = HEADER;
 	int n = 0;
 
 	for (int c = 0; c < NCLASS; c++)
@@ -245,6 +269,7 @@ static void qp_put(struct fz_qp *q)
 		return;
 	nvmf_dhchap_free(q->auth);
 	free(q->auth_msg);
+	pthread_mutex_destroy(&q->rx_lock);
 	free(q);
 	atomic_fetch_sub(&fz.live_qps, 1);
 }
@@ -288,10 +313,15 @@ static size_t iov_total(const struct nvmf_iov *d)
 	return n;
 }
 
+static void deliver(struct fz_qp *q, uint16_t cid, uint16_t status, bool dnr, uint32_t cdw0,
+		    uint32_t cdw1);
+
 static int fz_capsule_transmit(struct nvmf_capsule *nc)
 {
 	struct fz_cap *m = (struct fz_cap *)nc;
 	struct fz_qp *q = (struct fz_qp *)nc->qp;
+	struct nvme_cqe stale;
+	bool stale_set;
 
 	/* What the TCP transport refuses before queueing. */
 	if (nc->has_data && (nc->data.iovcnt < 1 || nc->data.iovcnt > HOST_MAX_IOVCNT ||
@@ -302,29 +332,40 @@ static int fz_capsule_transmit(struct nvmf_capsule *nc)
 		pthread_mutex_unlock(&fz.lock);
 		return ECONNABORTED;
 	}
+	q->busy++;
+	fz.busy++;
+	stale = q->stale;
+	stale_set = q->stale_set;
+	q->stale_set = false;
+	pthread_mutex_unlock(&fz.lock);
+	/*
+	 * A response arriving while this command is on its way in, before the
+	 * transport holds it (as a receive thread may deliver one meanwhile).
+	 */
+	if (stale_set) {
+		pthread_mutex_lock(&q->rx_lock);
+		deliver(q, stale.cid, NVME_CQE_TO_STATUS(stale.status), false, stale.cdw0,
+			stale.cdw1);
+		pthread_mutex_unlock(&q->rx_lock);
+	}
 	if (nc->has_data && nc->data.len == 0) {
 		m->data_done = true;
-		pthread_mutex_unlock(&fz.lock);
 		if (nc->data_cb != NULL)
 			nc->data_cb(nc->data_cb_arg, 0, 0);
-		pthread_mutex_lock(&fz.lock);
 	}
 	m->data_done = m->data_done || !nc->has_data;
 	atomic_fetch_add(&m->refs, 1);
 	if (fz.flags1 & FLAG1_THREAD) {
+		pthread_mutex_lock(&fz.lock);
 		m->next = NULL;
 		*fz.fifo_tail = m;
 		fz.fifo_tail = &m->next;
 		pthread_cond_broadcast(&fz.cond);
-		pthread_mutex_unlock(&fz.lock);
-		return 0;
+	} else {
+		/* Answered at once, on the sender's thread. */
+		process(m);
+		pthread_mutex_lock(&fz.lock);
 	}
-	/* Answered at once, on the sender's thread. */
-	q->busy++;
-	fz.busy++;
-	pthread_mutex_unlock(&fz.lock);
-	process(m);
-	pthread_mutex_lock(&fz.lock);
 	q->busy--;
 	fz.busy--;
 	if (q->freed)
@@ -370,6 +411,11 @@ static void fz_qpair_free(struct nvmf_qpair *qp)
 		struct fz_cap *m = gone;
 
 		gone = m->next;
+		if (m->forced != NULL) {
+			pthread_mutex_lock(&fz.lock);
+			fz.forced = FORCED_DROPPED;
+			pthread_mutex_unlock(&fz.lock);
+		}
 		if (!m->data_done && m->nc.data_cb != NULL)
 			m->nc.data_cb(m->nc.data_cb_arg, 0, ECONNABORTED);
 		cap_put(m);
@@ -396,6 +442,96 @@ static const struct nvmf_transport_ops fz_ops = {
 	.capsule_transmit = fz_capsule_transmit,
 };
 
+/* ------------------------------------------------------------------ */
+/* Reconnect delays skipped                                            */
+/* ------------------------------------------------------------------ */
+
+/* A controller comes to the registry with its admin queue pair. */
+static void ctrl_register(struct nvmf_ctrl *c)
+{
+	pthread_mutex_lock(&fz.reg_lock);
+	for (unsigned i = 0; i < fz.nctrls; i++)
+		if (fz.ctrls[i] == c)
+			goto out;
+	if (fz.nctrls < CTRLS_MAX)
+		fz.ctrls[fz.nctrls++] = c;
+out:
+	pthread_mutex_unlock(&fz.reg_lock);
+}
+
+/*
+ * Keep only the controllers the harness holds (keep[], n): those that
+ * failed to connect are freed.  Before nvmf_disconnect() the harness
+ * unregisters the controller itself.
+ */
+static void ctrl_registry_keep(struct nvmf_ctrl *const *keep, unsigned n)
+{
+	unsigned j = 0;
+
+	pthread_mutex_lock(&fz.reg_lock);
+	for (unsigned i = 0; i < fz.nctrls; i++) {
+		bool kept = false;
+
+		for (unsigned k = 0; k < n && !kept; k++)
+			kept = keep[k] == fz.ctrls[i];
+		if (kept)
+			fz.ctrls[j++] = fz.ctrls[i];
+	}
+	fz.nctrls = j;
+	pthread_mutex_unlock(&fz.reg_lock);
+}
+
+static void ctrl_unregister(struct nvmf_ctrl *c)
+{
+	unsigned j = 0;
+
+	pthread_mutex_lock(&fz.reg_lock);
+	for (unsigned i = 0; i < fz.nctrls; i++)
+		if (fz.ctrls[i] != c)
+			fz.ctrls[j++] = fz.ctrls[i];
+	fz.nctrls = j;
+	pthread_mutex_unlock(&fz.reg_lock);
+}
+
+/*
+ * The wait of a registered controller's worker between reconnect attempts
+ * (worker_sleep: on its condition variable, reconnecting, about a second):
+ * time out at once.  Its other waits on that condition variable are for
+ * internal commands (the connect timeout, WAIT_MS / 2) or happen while it
+ * is not reconnecting.
+ */
+static bool time_warp(pthread_cond_t *cond, const struct timespec *abstime)
+{
+	struct timespec now;
+	int64_t left_ms;
+	bool warp = false;
+
+	pthread_mutex_lock(&fz.reg_lock);
+	for (unsigned i = 0; i < fz.nctrls && !warp; i++)
+		warp = &fz.ctrls[i]->cond == cond &&
+		       atomic_load(&fz.ctrls[i]->state) == NVMF_CTRL_RECONNECTING;
+	pthread_mutex_unlock(&fz.reg_lock);
+	if (!warp)
+		return false;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	left_ms = (int64_t)(abstime->tv_sec - now.tv_sec) * 1000 +
+		  (abstime->tv_nsec - now.tv_nsec) / 1000000;
+	return left_ms >= 500 && left_ms <= 1500;
+}
+
+int __real_pthread_cond_timedwait(pthread_cond_t *cond, pthread_mutex_t *mutex,
+				  const struct timespec *abstime);
+int __wrap_pthread_cond_timedwait(pthread_cond_t *cond, pthread_mutex_t *mutex,
+				  const struct timespec *abstime);
+
+int __wrap_pthread_cond_timedwait(pthread_cond_t *cond, pthread_mutex_t *mutex,
+				  const struct timespec *abstime)
+{
+	if (fz.started && time_warp(cond, abstime))
+		return ETIMEDOUT;
+	return __real_pthread_cond_timedwait(cond, mutex, abstime);
+}
+
 struct nvmf_qpair *__real_nvmf_qpair_create(const struct nvmf_qpair_params *params);
 struct nvmf_qpair *__wrap_nvmf_qpair_create(const struct nvmf_qpair_params *params);
 int __real_connect(int fd, const struct sockaddr *addr, socklen_t len);
@@ -419,6 +555,9 @@ struct nvmf_qpair *__wrap_nvmf_qpair_create(const struct nvmf_qpair_params *para
 		return __real_nvmf_qpair_create(params);
 	/* The socket is ours in every case; this transport has no use for it. */
 	nvmf_tcp_params_release(&params->tcp);
+	if (params->admin)
+		ctrl_register((struct nvmf_ctrl *)((char *)params->cb_arg -
+						   offsetof(struct nvmf_ctrl, admin)));
 	r = next_record(C_QPAIR);
 	if (r != NULL && r->status != 0) {
 		errno = errors[r->status % (sizeof(errors) / sizeof(errors[0]))];
@@ -428,6 +567,15 @@ struct nvmf_qpair *__wrap_nvmf_qpair_create(const struct nvmf_qpair_params *para
 	if (q == NULL) {
 		errno = ENOMEM;
 		return NULL;
+	}
+	{
+		pthread_mutexattr_t attr;
+
+		/* Recursive: a callback may send on its own queue pair. */
+		pthread_mutexattr_init(&attr);
+		pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+		pthread_mutex_init(&q->rx_lock, &attr);
+		pthread_mutexattr_destroy(&attr);
 	}
 	q->qp.ops = &fz_ops;
 	q->qp.admin = params->admin;
@@ -559,8 +707,8 @@ static void auth_start(struct fz_qp *q)
 		.hostnqn = q->hostnqn,
 		.subnqn = q->subnqn,
 		.hash = (uint8_t)(1 + ((fz.flags1 >> 2) & 3) % 3),
-		/* Three bits, so that few inputs pay for the DH computations. */
-		.dhgroup = (fz.flags1 & 0xa2) == 0xa2 ? NVMF_DHCHAP_DHGROUP_FFDHE2048
+		/* Three bits (not all ones), so that few inputs pay for DH. */
+		.dhgroup = (fz.flags1 & 0xa2) == 0x22 ? NVMF_DHCHAP_DHGROUP_FFDHE2048
 						       : NVMF_DHCHAP_DHGROUP_NULL,
 		.seqnum = 1,
 	};
@@ -689,7 +837,26 @@ static void default_answer(struct fz_qp *q, enum cls c, const struct nvme_sqe *s
 	}
 }
 
+static void answer(struct fz_cap *m);
+
 static void process(struct fz_cap *m)
+{
+	struct fz_qp *q = (struct fz_qp *)m->nc.qp;
+
+	if (classify(q, &m->nc.sqe) == C_AER && m->forced == NULL) {
+		/* Held until settle() completes it, or the queue pair goes. */
+		pthread_mutex_lock(&fz.lock);
+		m->next = fz.held;
+		fz.held = m;
+		pthread_mutex_unlock(&fz.lock);
+		return;
+	}
+	pthread_mutex_lock(&q->rx_lock);
+	answer(m);
+	pthread_mutex_unlock(&q->rx_lock);
+}
+
+static void answer(struct fz_cap *m)
 {
 	struct fz_qp *q = (struct fz_qp *)m->nc.qp;
 	struct nvmf_capsule *nc = &m->nc;
@@ -701,14 +868,6 @@ static void process(struct fz_cap *m)
 	unsigned mode;
 	int data_error = 0;
 
-	if (c == C_AER && r == NULL) {
-		/* Held until settle() completes it, or the queue pair goes. */
-		pthread_mutex_lock(&fz.lock);
-		m->next = fz.held;
-		fz.held = m;
-		pthread_mutex_unlock(&fz.lock);
-		return;
-	}
 	if (r == NULL)
 		r = next_record(c);
 	mode = r != NULL ? r->mode & 7 : M_NORMAL;
@@ -717,6 +876,11 @@ static void process(struct fz_cap *m)
 			sqe.opc, c, sqe.cid, r != NULL ? " (record)" : "", mode);
 	if (mode == M_KILL || mode == M_TERM) {
 		pthread_mutex_lock(&fz.lock);
+		if (m->forced != NULL) {
+			fz.forced = FORCED_ANSWERED;
+			fz.forced_event = false;
+			m->forced = NULL;
+		}
 		q->dead = true;
 		m->next = fz.stuck; /* its transfer fails when the queue pair is freed */
 		fz.stuck = m;
@@ -769,13 +933,25 @@ static void process(struct fz_cap *m)
 		if (nc->data_cb != NULL)
 			nc->data_cb(nc->data_cb_arg, len, data_error);
 	}
-	if (c == C_AER && a.status == 0 && mode != M_KILL && mode != M_TERM)
-		atomic_fetch_add(&fz.aens_sent, 1);
 	if (mode == M_STRAY)
 		deliver(q, (uint16_t)(sqe.cid | STRAY_CID), a.status, false, a.cdw0, a.cdw1);
+	if (m->forced != NULL) {
+		/* Before the host can handle the event: settle() waits for it. */
+		pthread_mutex_lock(&fz.lock);
+		fz.forced = FORCED_ANSWERED;
+		fz.forced_event = a.status == 0;
+		pthread_mutex_unlock(&fz.lock);
+	}
 	deliver(q, sqe.cid, a.status, r != NULL && (r->mode & MODE_DNR), a.cdw0, a.cdw1);
 	if (mode == M_DUP)
 		deliver(q, sqe.cid, a.status, false, a.cdw0, a.cdw1);
+	if (mode == M_DUP_LATE) {
+		pthread_mutex_lock(&fz.lock);
+		q->stale = (struct nvme_cqe){.cid = sqe.cid, .status = NVME_CQE_STATUS(a.status, 0),
+					     .cdw0 = a.cdw0, .cdw1 = a.cdw1};
+		q->stale_set = true;
+		pthread_mutex_unlock(&fz.lock);
+	}
 	cap_put(m);
 }
 
@@ -990,8 +1166,7 @@ static void settle(struct nvmf_ctrl *c)
 	}
 	for (;;) {
 		struct fz_cap *m = NULL, **pp;
-		const struct record *r = NULL;
-		unsigned before, expect = 0;
+		unsigned before, base = 0;
 
 		pthread_mutex_lock(&fz.lock);
 		for (pp = &fz.held; *pp != NULL; pp = &(*pp)->next)
@@ -1000,12 +1175,10 @@ static void settle(struct nvmf_ctrl *c)
 		if (*pp != NULL && fz.head[C_AER] >= 0 && atomic_load(&c->state) == NVMF_CTRL_LIVE) {
 			m = *pp;
 			*pp = m->next;
-			r = &fz.recs[fz.head[C_AER]];
-			fz.head[C_AER] = r->next;
-			/* Counted before the fake thread can answer it. */
-			expect = atomic_load(&fz.aens) +
-				 (r->status == 0 && (r->mode & 7) != M_KILL && (r->mode & 7) != M_TERM);
-			m->forced = r;
+			m->forced = &fz.recs[fz.head[C_AER]];
+			fz.head[C_AER] = m->forced->next;
+			fz.forced = FORCED_PENDING;
+			base = atomic_load(&fz.aens); /* before the fake thread can answer it */
 			m->next = NULL;
 			*fz.fifo_tail = m;
 			fz.fifo_tail = &m->next;
@@ -1015,15 +1188,22 @@ static void settle(struct nvmf_ctrl *c)
 		pthread_mutex_unlock(&fz.lock);
 		if (m == NULL)
 			return;
+		/*
+		 * Until it is answered (or dropped with a lost connection) and,
+		 * when the answer is an event, the host has handled it and
+		 * armed the AER again, unless it gave the controller up.
+		 */
 		for (;;) {
-			bool rearmed;
+			bool rearmed, answered, event;
 
 			pthread_mutex_lock(&fz.lock);
 			rearmed = held_aers(c) > before;
+			answered = fz.forced != FORCED_PENDING;
+			event = fz.forced == FORCED_ANSWERED && fz.forced_event;
 			pthread_mutex_unlock(&fz.lock);
-			if (fake_idle() && atomic_load(&fz.aens) >= expect && !recovering(c) &&
-			    (rearmed || atomic_load(&c->state) != NVMF_CTRL_LIVE ||
-			     r->status != 0))
+			if (answered && fake_idle() && !recovering(c) &&
+			    (!event || (atomic_load(&fz.aens) > base &&
+					(rearmed || atomic_load(&c->state) != NVMF_CTRL_LIVE))))
 				break;
 			if (now_ms() > deadline)
 				hang("asynchronous event not handled");
@@ -1044,7 +1224,8 @@ static void host_opts(struct nvmf_host_opts *o, bool discovery)
 	o->queue_size = (fz.flags0 & 0x80) ? 4 : 32;
 	o->kato_s = (fz.flags0 & 0x02) ? 1 : 0;
 	o->reconnect_delay_s = 1;
-	o->ctrl_loss_tmo_s = 0; /* a lost controller fails at once: no 1 s reconnect waits */
+	/* The reconnect delay is skipped (time_warp()), the loss timeout is not. */
+	o->ctrl_loss_tmo_s = (fz.flags2 & FLAG2_RECONNECT) ? 3 : 0;
 	o->disable_sqflow = (fz.flags0 & 0x04) != 0;
 	o->connect_timeout_ms = WAIT_MS / 2;
 	o->io_timeout_ms = WAIT_MS / 2;
@@ -1135,10 +1316,20 @@ static void exercise_discovery(struct nvmf_ctrl *c)
 		base.nr_io_queues = 1;
 		n = nvmf_connect_all(&base, log, nrec < CONNECT_ALL_MAX ? nrec : CONNECT_ALL_MAX, NULL,
 				     &res);
+		if (n >= 0) {
+			struct nvmf_ctrl *live[1 + CONNECT_ALL_MAX] = {c};
+			unsigned nlive = 1;
+
+			for (size_t i = 0; i < nrec && i < CONNECT_ALL_MAX; i++)
+				if (res[i].ctrl != NULL)
+					live[nlive++] = res[i].ctrl;
+			ctrl_registry_keep(live, nlive);
+		}
 		for (int i = 0; n > 0 && i < (int)(nrec < CONNECT_ALL_MAX ? nrec : CONNECT_ALL_MAX); i++) {
 			if (res[i].ctrl == NULL)
 				continue;
 			settle(res[i].ctrl);
+			ctrl_unregister(res[i].ctrl);
 			nvmf_disconnect(res[i].ctrl);
 		}
 		free(res);
@@ -1157,16 +1348,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!fz.started)
 		setup();
-	if (size < 2)
+	if (size < HEADER)
 		return 0;
 	fz.flags0 = data[0];
 	fz.flags1 = data[1];
+	fz.flags2 = data[2];
 	parse_records(data, size);
 	atomic_store(&fz.aens, 0);
-	atomic_store(&fz.aens_sent, 0);
 
 	host_opts(&opts, fz.flags0 & 0x01);
 	c = nvmf_connect(&opts, &err);
+	ctrl_registry_keep(&c, c != NULL);
 	if (c != NULL) {
 		settle(c);
 		if (nvmf_ctrl_is_discovery(c)) {
@@ -1176,6 +1368,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			exercise_admin(c);
 		}
 		settle(c);
+		ctrl_unregister(c);
 		nvmf_disconnect(c);
 	}
 

@@ -18,12 +18,14 @@ DISCOVERY = "nqn.2014-08.org.nvmexpress.discovery"
 # Record classes and modes (enum cls, enum mode in fuzz_host_ctrl.c).
 (QPAIR, CONNECT, PROP_GET, CSTS, PROP_SET, ID_CTRL, ID_NS, ID_NSLIST, ID_OTHER,
  LOG_DISC, LOG_OTHER, SET_FEAT, GET_FEAT, AER, AUTH_SEND, AUTH_RECV, IO, OTHER) = range(18)
-NORMAL, SHORT, DIGEST, KILL, DUP, STRAY, TERM = range(7)
+NORMAL, SHORT, DIGEST, KILL, DUP, STRAY, TERM, DUP_LATE = range(8)
 DNR = 0x08
 
 # Flags byte 0.
 F_DISCOVERY, F_KATO, F_NOSQFLOW, F_DHCHAP, F_CONNECT_ALL = 0x01, 0x02, 0x04, 0x08, 0x10
 F_SMALLQ = 0x80
+# Flags byte 2.
+F2_RECONNECT = 0x01
 
 
 def ioqs(n):
@@ -125,8 +127,8 @@ def cap(mqes=127, to=1, mpsmin=0):
     return v & 0xFFFFFFFF, v >> 32
 
 
-def seed(flags0, flags1, *records):
-    return bytes([flags0, flags1]) + b"".join(records)
+def seed(flags0, flags1, *records, flags2=0):
+    return bytes([flags0, flags1, flags2]) + b"".join(records)
 
 
 def seeds():
@@ -247,14 +249,33 @@ def seeds():
     )
     s["seed-dhchap"] = seed(F_DHCHAP, 0)
     s["seed-dhchap-bidi"] = seed(F_DHCHAP | ioqs(2), 0x01 | 0x04 | 0x40)
-    s["seed-dhchap-ffdhe"] = seed(F_DHCHAP, 0xa2 | 0x08)
+    s["seed-dhchap-ffdhe"] = seed(F_DHCHAP, 0x22 | 0x08)
     s["seed-dhchap-refused"] = seed(
         F_DHCHAP, 0, rec(AUTH_RECV), rec(AUTH_RECV, data=struct.pack("<BBHHBB", 0x10, 0xF1, 0, 0, 1, 1)))
     s["seed-auth-asked-no-secret"] = seed(0, 0, rec(CONNECT, cdw0=1 | 1 << 17))
     s["seed-auth-ascr"] = seed(F_DHCHAP, 0, rec(CONNECT, cdw0=1 | 1 << 18))
+    # Lost controllers that reconnect (the reconnect delay is skipped).
+    s["seed-reconnect-io"] = seed(
+        ioqs(2), 0,
+        rec(IO), rec(IO, mode=KILL),                       # write lost: held, resent
+        rec(AER, cdw0=aer_dw0(2, 0, 0x04)), rec(AER, mode=KILL),
+        flags2=F2_RECONNECT)
+    s["seed-reconnect-stray"] = seed(
+        0, 0, rec(ID_NS, mode=STRAY), rec(ID_NS), rec(ID_NS, data=id_ns(nsze=100)),
+        rec(ID_NSLIST), rec(ID_NSLIST, data=ns_list(2)),   # namespace 1 gone after it
+        flags2=F2_RECONNECT)
+    s["seed-reconnect-stale"] = seed(
+        0, 0, rec(ID_CTRL), rec(ID_CTRL, data=id_ctrl(subnqn=NQN + "-other")),
+        rec(ID_NS, mode=DUP), flags2=F2_RECONNECT)
+    s["seed-reconnect-fewer-queues"] = seed(
+        ioqs(3), 0, rec(SET_FEAT, cdw0=0x00020002), rec(SET_FEAT), rec(SET_FEAT, cdw0=0),
+        rec(IO, mode=TERM), flags2=F2_RECONNECT)
+    s["seed-reconnect-refused"] = seed(
+        ioqs(1), 0, rec(QPAIR), rec(QPAIR), rec(QPAIR, status=1), rec(QPAIR, status=3),
+        rec(CONNECT), rec(CONNECT), rec(IO, mode=KILL), flags2=F2_RECONNECT)
     # The same, answered from the fake controller's thread (FLAG1_THREAD).
     for name in ("seed-nvm-full", "seed-discovery", "seed-lost-io", "seed-stray",
-                 "seed-dhchap-bidi", "seed-discovery-connect-all"):
+                 "seed-dhchap-bidi", "seed-discovery-connect-all", "seed-reconnect-io"):
         b = bytearray(s[name])
         b[1] |= 0x10
         s[name + "-thread"] = bytes(b)
