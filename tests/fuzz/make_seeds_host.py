@@ -6,7 +6,9 @@ asynchronous events, DH-HMAC-CHAP, and the usual ways a controller goes
 wrong (refused Connects, lost connections, stray and duplicate responses,
 short data), so the fuzzer starts from deep inside.
 
-  tests/fuzz/make_seeds_host.py   # (re)writes tests/fuzz/corpus/host_ctrl/seed-*
+  tests/fuzz/make_seeds_host.py   # (re)writes tests/fuzz/corpus/host_ctrl/{seed,crash}-*
+
+Inputs the fuzzer found are kept there as they are (crash-*-found).
 """
 import os
 import struct
@@ -273,6 +275,14 @@ def seeds():
     s["seed-reconnect-refused"] = seed(
         ioqs(1), 0, rec(QPAIR), rec(QPAIR), rec(QPAIR, status=1), rec(QPAIR, status=3),
         rec(CONNECT), rec(CONNECT), rec(IO, mode=KILL), flags2=F2_RECONNECT)
+    # Regressions.  A duplicate response racing with the next command of its
+    # slot (same CID) completed that command inside nvmf_capsule_transmit,
+    # and completion freed the capsule the transport was taking
+    # (src/host/queue.c slot_send): the Connect's duplicate completes the
+    # Property Get that follows; the Compare's, the Flush.
+    s["crash-capsule-freed-in-transmit"] = seed(0, 0, rec(CONNECT, cdw0=1, mode=DUP_LATE))
+    s["crash-capsule-freed-in-transmit-flush"] = seed(
+        0, 0, rec(IO), rec(IO), rec(IO, mode=DUP_LATE))
     # The same, answered from the fake controller's thread (FLAG1_THREAD).
     for name in ("seed-nvm-full", "seed-discovery", "seed-lost-io", "seed-stray",
                  "seed-dhchap-bidi", "seed-discovery-connect-all", "seed-reconnect-io"):
