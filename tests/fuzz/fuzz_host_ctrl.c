@@ -42,11 +42,11 @@
  * KATO 1 s, bit 2 disable SQ flow control, bit 3 DH-HMAC-CHAP secret, bit 4
  * connect to the discovery log's entries (nvmf_connect_all, first 3),
  * bits 5-6 I/O queues - 1, bit 7 queue size 4 (else 32).
- * Flags byte 1: bit 0 bidirectional DH-HMAC-CHAP, bits 1 and 5 set and 7
- * clear: the fake controller prefers ffdhe2048 (else the null group), bits
- * 2-3 its hash,
- * bit 4 (FLAG1_THREAD) answers come from the fake controller's thread,
- * bit 6 the I/O queues authenticate too (else only the admin queue).
+ * Flags byte 1: bit 0 bidirectional DH-HMAC-CHAP; bits 1 and 5 set and 7
+ * clear: the fake controller prefers ffdhe2048 (else the null group); bits
+ * 2-3 its hash; bit 4 (FLAG1_THREAD) answers come from the fake
+ * controller's thread; bit 6 the I/O queues authenticate too (else only the
+ * admin queue).
  * Flags byte 2: bit 0 a lost controller reconnects (ctrl-loss-tmo 3 s,
  * reconnect delay 1 s: up to 3 attempts), else it fails at once.
  *
