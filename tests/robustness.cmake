@@ -52,4 +52,3 @@ nvmf_add_test(robustness_many_conns
   TIMEOUT 180)
 target_compile_definitions(robustness_many_conns PRIVATE ${ROB_NVMFD})
 add_dependencies(robustness_many_conns nvmfd)
-set_tests_properties(robustness_many_conns PROPERTIES SKIP_RETURN_CODE 77)

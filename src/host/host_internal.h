@@ -73,7 +73,6 @@ struct host_slot {
 	void *arg;
 	struct nvmf_cpl cpl;
 	int data_error;
-	struct nvmf_capsule *nc;
 };
 
 struct host_queue {

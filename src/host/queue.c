@@ -171,10 +171,6 @@ static void slot_finish(struct host_slot *s)
 	void *arg = s->arg;
 	struct nvmf_cpl cpl = s->cpl;
 
-	if (s->nc != NULL) {
-		nvmf_capsule_free(s->nc);
-		s->nc = NULL;
-	}
 	pthread_mutex_lock(&q->lock);
 	if (s->kind == SLOT_USER && cb == NULL) {
 		/* Kept until nvmf_ioq_poll hands the completion out. */
@@ -284,11 +280,19 @@ void slot_send(struct host_slot *s)
 	}
 	if (s->has_data)
 		nvmf_capsule_append_data(nc, &s->data, s->send, slot_data_done, s);
-	s->nc = nc;
 	error = nvmf_capsule_transmit(nc);
+	/*
+	 * The transport keeps its own reference for as long as it needs the
+	 * capsule: ours goes now, not at completion.  The slot is in flight
+	 * already, so a response carrying its CID (a stale duplicate of the
+	 * slot's previous command, or a forged one) can complete it while we
+	 * are still in nvmf_capsule_transmit; completion used to free the
+	 * capsule then, before the transport had taken its reference, and
+	 * the transport went on with a freed capsule (fuzz_host_ctrl,
+	 * tests/fuzz/corpus/host_ctrl/crash-capsule-freed-in-transmit).
+	 */
+	nvmf_capsule_free(nc);
 	if (error != 0) {
-		s->nc = NULL;
-		nvmf_capsule_free(nc);
 		atomic_fetch_sub(&q->users, 1);
 		/* The connection is going down; recovery will resend user commands. */
 		if (user && (error == ECONNABORTED || error == ENOTCONN))
@@ -354,10 +358,6 @@ void queue_reclaim(struct host_queue *q, int user_error)
 
 		if (atomic_load_explicit(&s->state, memory_order_relaxed) != SLOT_INFLIGHT)
 			continue;
-		if (s->nc != NULL) {
-			nvmf_capsule_free(s->nc);
-			s->nc = NULL;
-		}
 		if (s->kind != SLOT_USER || user_error != 0 || ++s->retries > HOST_MAX_RETRIES) {
 			s->cpl = (struct nvmf_cpl){
 				.error = s->kind != SLOT_USER ? ECONNABORTED

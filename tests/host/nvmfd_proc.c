@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "host/nvmfd_proc.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -148,10 +149,49 @@ bool nvmfd_restart(struct nvmfd_proc *d)
 	return launch(d);
 }
 
+/* Every thread of pid stopped (state T or t in /proc), or gone. */
+static bool all_threads_stopped(pid_t pid)
+{
+	char path[64];
+	struct dirent *e;
+	bool stopped = true;
+	DIR *tasks;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	tasks = opendir(path);
+	if (tasks == NULL)
+		return true;
+	while (stopped && (e = readdir(tasks)) != NULL) {
+		char stat[256], *p;
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%.16s/stat", (int)pid, e->d_name);
+		f = fopen(path, "re");
+		if (f == NULL)
+			continue;
+		/* "tid (comm) S ...": the state follows the last ')'. */
+		if (fgets(stat, sizeof(stat), f) != NULL && (p = strrchr(stat, ')')) != NULL)
+			stopped = p[1] == ' ' && (p[2] == 'T' || p[2] == 't');
+		fclose(f);
+	}
+	closedir(tasks);
+	return stopped;
+}
+
 void nvmfd_signal(struct nvmfd_proc *d, int sig)
 {
-	if (d->pid > 0)
-		kill(d->pid, sig);
+	if (d->pid <= 0)
+		return;
+	kill(d->pid, sig);
+	/*
+	 * kill() returns before the stop takes effect: until every thread has
+	 * stopped, nvmfd may still answer what the caller sends next (the
+	 * command-timeout test then saw its write complete, no timeout).
+	 */
+	for (int i = 0; sig == SIGSTOP && i < 2000 && !all_threads_stopped(d->pid); i++)
+		usleep(1000);
 }
 
 void nvmfd_stop(struct nvmfd_proc *d, bool graceful)

@@ -40,6 +40,7 @@ bool nvmfd_start_ports(struct nvmfd_proc *d, uint16_t port, uint16_t disc_port, 
 bool nvmfd_restart(struct nvmfd_proc *d);
 /* SIGKILL (graceful false) or SIGTERM, and reap. */
 void nvmfd_stop(struct nvmfd_proc *d, bool graceful);
+/* kill(); for SIGSTOP, returns once every nvmfd thread has stopped. */
 void nvmfd_signal(struct nvmfd_proc *d, int sig);
 void nvmfd_write_file(const char *path, const char *text);
 
