@@ -3,7 +3,10 @@
  * Host internals: controllers, their queues and the command slots.
  *
  * Every queue (admin or I/O) owns a fixed array of slots; a slot is one
- * command from submission to completion and its index is the command's CID.
+ * command from submission to completion.  Its CID on the wire is the slot's
+ * index with a 4-bit generation above it that moves on every send (as
+ * Linux's nvme_cid does), so a stale or duplicated response for a slot's
+ * previous command cannot complete the command the slot holds now.
  * User slots sit on the queue's free list; internal slots (Connect, bring-up
  * and shutdown commands, Keep Alive) on a small list of their own, and the
  * AER slots are fixed, so that users can never starve the controller's own
@@ -38,6 +41,10 @@
 #define HOST_SHUTDOWN_TIMEOUT_MS 5000 /* CSTS.SHST wait when RTD3E says less */
 #define HOST_NSID_ALL 0xffffffffu
 
+/* Queues hold at most 1024 slots (MAX_QUEUE_SIZE): 12 bits of index. */
+#define HOST_CID_GEN_SHIFT 12
+#define HOST_CID_INDEX(cid) ((cid) & ((1u << HOST_CID_GEN_SHIFT) - 1))
+
 enum slot_state {
 	SLOT_FREE,
 	SLOT_HELD,        /* waiting for the queue to come (back) up */
@@ -56,7 +63,8 @@ struct host_queue;
 struct host_slot {
 	struct host_queue *q;
 	struct host_slot *next;      /* free, held or poll list */
-	uint16_t cid;
+	uint16_t cid;                /* the slot's index */
+	_Atomic uint16_t wire_cid;   /* index | generation << HOST_CID_GEN_SHIFT */
 	uint8_t kind;
 	_Atomic uint8_t state;
 	_Atomic int pending;         /* response + data release still due */

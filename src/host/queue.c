@@ -52,6 +52,7 @@ int queue_init(struct host_queue *q, struct nvmf_ctrl *c, uint16_t qid, uint16_t
 		s->q = q;
 		s->cid = (uint16_t)i;
 		atomic_init(&s->state, SLOT_FREE);
+		atomic_init(&s->wire_cid, s->cid);
 		if (i < naer) {
 			s->kind = SLOT_AER;
 		} else if (i < naer + ninternal) {
@@ -154,7 +155,6 @@ void slot_prepare(struct host_slot *s, const struct nvme_sqe *sqe, const struct 
 		  int iovcnt, size_t len, bool send, nvmf_cmd_cb *cb, void *arg)
 {
 	s->sqe = *sqe;
-	s->sqe.cid = s->cid;
 	s->has_data = iov != NULL;
 	s->send = send;
 	s->data = (struct nvmf_iov){.iov = iov, .iovcnt = iovcnt, .len = len};
@@ -269,12 +269,16 @@ void slot_send(struct host_slot *s)
 	atomic_store_explicit(&s->pending, s->has_data ? 2 : 1, memory_order_relaxed);
 	atomic_store_explicit(&s->submit_ns, host_now_ns(), memory_order_relaxed);
 	atomic_store_explicit(&s->sent_opc, s->sqe.opc, memory_order_relaxed);
-	atomic_store_explicit(&s->state, SLOT_INFLIGHT, memory_order_relaxed);
+	s->sqe.cid = (uint16_t)((atomic_load_explicit(&s->wire_cid, memory_order_relaxed) >>
+				 HOST_CID_GEN_SHIFT) + 1) << HOST_CID_GEN_SHIFT | s->cid;
+	atomic_store_explicit(&s->wire_cid, s->sqe.cid, memory_order_relaxed);
+	/* Release: a response that sees the slot in flight sees its new CID. */
+	atomic_store_explicit(&s->state, SLOT_INFLIGHT, memory_order_release);
 	nc = nvmf_capsule_command(q->qp, &s->sqe);
 	if (nc == NULL) {
 		/* The transport's pool outnumbers our slots: a bug if it happens. */
 		atomic_fetch_sub(&q->users, 1);
-		NVMF_ERR("host: queue %u: no capsule for command %u", q->qid, s->cid);
+		NVMF_ERR("host: queue %u: no capsule for command %u", q->qid, s->sqe.cid);
 		slot_fail(s, ENOMEM);
 		return;
 	}
@@ -310,10 +314,12 @@ void queue_receive(void *arg, struct nvmf_capsule *rsp)
 	const struct nvme_cqe *cqe = nvmf_capsule_cqe(rsp);
 	struct host_slot *s = NULL;
 	uint16_t cid = cqe->cid;
+	uint16_t index = HOST_CID_INDEX(cid);
 
-	if (cid < q->nslots && atomic_load_explicit(&q->slots[cid].state, memory_order_relaxed) ==
-				       SLOT_INFLIGHT)
-		s = &q->slots[cid];
+	if (index < q->nslots &&
+	    atomic_load_explicit(&q->slots[index].state, memory_order_acquire) == SLOT_INFLIGHT &&
+	    atomic_load_explicit(&q->slots[index].wire_cid, memory_order_relaxed) == cid)
+		s = &q->slots[index];
 	if (s == NULL || atomic_exchange(&s->responded, true)) {
 		NVMF_ERR("host: queue %u: response for command %u, which is not outstanding",
 			 q->qid, cid);
@@ -436,7 +442,7 @@ uint64_t queue_oldest_ns(struct host_queue *q, uint64_t now, uint16_t *cid, uint
 		t = atomic_load_explicit(&s->submit_ns, memory_order_relaxed);
 		if (t < now && now - t > oldest) {
 			oldest = now - t;
-			*cid = s->cid;
+			*cid = atomic_load_explicit(&s->wire_cid, memory_order_relaxed);
 			*opc = atomic_load_explicit(&s->sent_opc, memory_order_relaxed);
 		}
 	}

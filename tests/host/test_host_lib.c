@@ -1536,6 +1536,102 @@ static void test_ctrl_loss(void)
 	test_end();
 }
 
+/*
+ * A response that carries the CID a slot's previous command had (a stale
+ * duplicate) must not complete the command the slot holds now: the host
+ * refuses it as a protocol error, reconnects and resends, and the write it
+ * reports done is on the target.  (fuzz_host_ctrl found stale duplicates
+ * completing the wrong command.)
+ */
+struct stale_bend {
+	pthread_mutex_t lock;
+	uint16_t cids[64];       /* write CIDs on the I/O queue, as sent */
+	unsigned ncids;
+	bool armed;
+	unsigned rewritten;
+	uint16_t stale, fresh;   /* the rewrite made */
+};
+
+static void stale_command(void *arg, unsigned conn, uint16_t qid, struct nvme_sqe *sqe)
+{
+	struct stale_bend *b = arg;
+
+	pthread_mutex_lock(&b->lock);
+	if (qid == 1 && sqe->opc == NVME_IO_WRITE && b->ncids < 64)
+		b->cids[b->ncids++] = sqe->cid;
+	pthread_mutex_unlock(&b->lock);
+}
+
+static void stale_response(void *arg, unsigned conn, uint16_t qid, const struct nvme_sqe *cmd,
+			   struct nvme_cqe *cqe)
+{
+	struct stale_bend *b = arg;
+
+	pthread_mutex_lock(&b->lock);
+	if (b->armed && qid == 1 && cmd->opc == NVME_IO_WRITE) {
+		/* The latest earlier write that used the same slot. */
+		for (unsigned i = b->ncids; i-- > 0;)
+			if (b->cids[i] != cqe->cid && (b->cids[i] & 0xfff) == (cqe->cid & 0xfff)) {
+				b->armed = false;
+				b->rewritten++;
+				b->stale = b->cids[i];
+				b->fresh = cqe->cid;
+				cqe->cid = b->cids[i];
+				break;
+			}
+	}
+	pthread_mutex_unlock(&b->lock);
+}
+
+static void test_stale_cid(void)
+{
+	static const char *const extra[] = {"ramdisk:8M", NULL};
+	struct stale_bend b = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	struct relay_hooks hooks = {.command = stale_command, .response = stale_response, .arg = &b};
+	uint8_t wbuf[2][4096], rbuf[4096];
+	struct nvmfd_proc d;
+	struct nvmf_host_opts o;
+	struct nvmf_ctrl *c;
+	struct nvmf_ns *ns;
+	struct relay *r;
+	char relay_text[8];
+
+	test_begin("a stale response (a slot's previous CID) completes nothing");
+	REQUIRE(nvmfd_start(&d, NQN, extra));
+	r = relay_start(NULL, 0, d.port, &hooks);
+	snprintf(relay_text, sizeof(relay_text), "%u", relay_port(r));
+	o = opts_for(&d);
+	o.trsvcid = relay_text;
+	o.nr_io_queues = 1;
+	c = connect_or_die(&o);
+	ns = nvmf_ctrl_ns(c, 1);
+	REQUIRE(ns != NULL);
+	test_fill(wbuf[0], sizeof(wbuf[0]), 1);
+	test_fill(wbuf[1], sizeof(wbuf[1]), 2);
+	/* A few writes, one at a time: the same slots come round again. */
+	for (int i = 0; i < 4; i++)
+		CHECK_EQ(nvmf_ns_write_sync(ns, 0, wbuf[0], sizeof(wbuf[0]), 0), 0);
+	pthread_mutex_lock(&b.lock);
+	b.armed = true;
+	pthread_mutex_unlock(&b.lock);
+	/* Its response comes back under the earlier command's CID. */
+	CHECK_EQ(nvmf_ns_write_sync(ns, 8192, wbuf[1], sizeof(wbuf[1]), 0), 0);
+	pthread_mutex_lock(&b.lock);
+	CHECK_EQ(b.rewritten, 1);
+	fprintf(stderr, "response for CID %#x came back as CID %#x\n", b.fresh, b.stale);
+	pthread_mutex_unlock(&b.lock);
+	CHECK(nvmf_ctrl_reconnects(c) >= 1);
+	CHECK(wait_state(c, NVMF_CTRL_LIVE, 5000));
+	CHECK_EQ(nvmf_ns_read_sync(ns, 8192, rbuf, sizeof(rbuf)), 0);
+	CHECK(memcmp(rbuf, wbuf[1], sizeof(rbuf)) == 0);
+	CHECK_EQ(nvmf_ns_read_sync(ns, 0, rbuf, sizeof(rbuf)), 0);
+	CHECK(memcmp(rbuf, wbuf[0], sizeof(rbuf)) == 0);
+	CHECK_EQ(nvmf_disconnect(c), 0);
+	relay_stop(r);
+	nvmfd_stop(&d, true);
+	test_end();
+}
+
 static void test_command_timeout(void)
 {
 	static const char *const extra[] = {"ramdisk:8M", NULL};
@@ -1674,6 +1770,7 @@ int main(int argc, char **argv)
 	test_reconnect_timing();
 	test_ctrl_loss();
 	test_command_timeout();
+	test_stale_cid();
 	test_disconnect_busy();
 	return test_summary();
 }
