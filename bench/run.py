@@ -358,13 +358,36 @@ def depth_sweep(build, runtime, engines, inline, png):
                                         for d in depths]
         finally:
             target.stop()
+    plot_sweep(series, depths, png)
+    return series, depths
+
+
+SWEEP_HEADING = "### 4 KiB random read IOPS against queue depth"
+
+
+def sweep_from_markdown(path):
+    """The series of a sweep table that run.py wrote (for --plot-only)."""
+    with open(path) as f:
+        lines = f.read().split(SWEEP_HEADING, 1)[1].strip().splitlines()
+    depths = [int(c.strip()[2:]) for c in lines[0].strip("|").split("|")[1:]]
+    series = {}
+    for line in lines[2:]:
+        if not line.startswith("|"):
+            break
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        series[cells[0]] = [float(c.rstrip("k")) * 1000 for c in cells[1:]]
+    return series, depths
+
+
+def plot_sweep(series, depths, png):
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        print("matplotlib missing (python3-matplotlib): no plot", file=sys.stderr)
-        return series, depths
+        print("matplotlib missing (python3-matplotlib, for /usr/bin/python3): no plot",
+              file=sys.stderr)
+        return
     fig, ax = plt.subplots(figsize=(8, 5))
     for name, values in series.items():
         style = "--" if name.startswith("ceiling") else "-"
@@ -379,7 +402,6 @@ def depth_sweep(build, runtime, engines, inline, png):
     ax.legend()
     fig.tight_layout()
     fig.savefig(png, dpi=100)
-    return series, depths
 
 
 # --------------------------------------------------------------------------
@@ -516,6 +538,8 @@ def main():
     ap.add_argument("--engines", default=",".join(ENGINES))
     ap.add_argument("--inline", type=int, default=16384,
                     help="nvmfd --inline-data-size (in-capsule data per I/O command)")
+    ap.add_argument("--plot-only", metavar="MARKDOWN",
+                    help="only draw --png from the sweep table of an earlier run's markdown")
     ap.add_argument("--repeat", type=int, default=REPEAT,
                     help="runs per point, interleaved; the median counts (default %(default)s)")
     ap.add_argument("--region", default=REGION,
@@ -525,6 +549,9 @@ def main():
     ap.add_argument("--png", default=os.path.join(os.path.dirname(__file__), "iops_vs_depth.png"))
     args = ap.parse_args()
     engines = args.engines.split(",")
+    if args.plot_only:
+        plot_sweep(*sweep_from_markdown(args.plot_only), args.png)
+        return
     REGION = args.region
     REPEAT = max(1, args.repeat)
 
