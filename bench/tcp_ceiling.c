@@ -7,6 +7,12 @@
  *          server answers 24 B C2H data header + bs data + 24 B response.
  *   write: client sends a 72 B command + bs in-capsule data;
  *          server answers a 24 B response.
+ * Three modes: blocking sockets (block), busy-polling non-blocking sockets
+ * (poll), and io_uring (uring: each send goes in one io_uring_enter with
+ * the receive after it, linked, and the thread sleeps in that call until
+ * the receive completes: one system call per round instead of two, to see
+ * what an io_uring engine could save over blocking sockets).
+ *
  * Each side receives everything available in one receive, parses it as a byte
  * stream (units straddle receives), and answers all whole units of that
  * receive with one sendmsg.  Payload bytes reach their destination (a per-I/O
@@ -55,6 +61,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <liburing.h>
+
 #include "util/histogram.h"
 
 #define CMD_PDU_BYTES   72u     /* capsule command: 8 B PDU header + 64 B SQE */
@@ -82,6 +90,7 @@ struct config {
 	double runtime_sec;
 	double warmup_sec;
 	bool poll_mode;
+	bool uring_mode;
 	bool direct;                    /* --placement direct */
 	size_t region;                  /* --region: server payload buffer, 0: one block */
 	int server_cpu;
@@ -113,6 +122,11 @@ struct peer {
 	uint8_t *tx_headers;            /* UNITS_PER_SEND * (tx.head + tx.tail) */
 	uint8_t *tx_payload;            /* tx.data bytes, sent for every unit */
 	struct iovec iov[IOVS_PER_SEND];
+	bool uring;                     /* uring mode: ring is set up */
+	struct io_uring ring;
+	bool send_queued;               /* a send is prepared, not yet submitted */
+	size_t send_len;
+	struct msghdr send_msg;
 	const char *fail_what;          /* first failure, reported by main */
 	int fail_errno;
 };
@@ -227,6 +241,47 @@ static int rx_scatter(struct peer *p)
 	return iovcnt;
 }
 
+enum { URING_SEND = 1, URING_RECV = 2 };
+
+/*
+ * uring mode: submit the prepared send (if any) and a receive linked behind
+ * it, sleep until both are done; the receive's result.
+ */
+static ssize_t peer_recv_uring(struct peer *p, struct msghdr *msg)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&p->ring);
+	unsigned want = p->send_queued ? 2 : 1;
+	ssize_t received = -1;
+
+	if (!p->rx_direct) {
+		p->rx_iov[0] = (struct iovec){ .iov_base = p->rx_buf, .iov_len = RX_BUF_BYTES };
+		msg->msg_iovlen = 1;
+	}
+	io_uring_prep_recvmsg(sqe, p->fd, msg, 0);
+	io_uring_sqe_set_data64(sqe, URING_RECV);
+	p->send_queued = false;
+	int err = io_uring_submit_and_wait(&p->ring, want);
+
+	if (err < 0)
+		return peer_fail(p, "io_uring_submit_and_wait", -err);
+	while (want > 0) {
+		struct io_uring_cqe *cqe;
+
+		if ((err = io_uring_wait_cqe(&p->ring, &cqe)) < 0)
+			return peer_fail(p, "io_uring_wait_cqe", -err);
+		if (io_uring_cqe_get_data64(cqe) == URING_SEND) {
+			if (cqe->res < 0 || (size_t)cqe->res != p->send_len)
+				peer_fail(p, "sendmsg (io_uring)", cqe->res < 0 ? -cqe->res : EIO);
+		} else {
+			received = cqe->res < 0 ? peer_fail(p, "recvmsg (io_uring)", -cqe->res)
+						: cqe->res;
+		}
+		io_uring_cqe_seen(&p->ring, cqe);
+		want--;
+	}
+	return p->fail_what ? -1 : received;
+}
+
 /* Sleeps in block mode; spins on EAGAIN in poll mode (the socket is O_NONBLOCK). */
 static ssize_t peer_recv(struct peer *p)
 {
@@ -234,6 +289,8 @@ static ssize_t peer_recv(struct peer *p)
 
 	if (p->rx_direct)
 		msg.msg_iovlen = (size_t)rx_scatter(p);
+	if (p->uring)
+		return peer_recv_uring(p, &msg);
 	for (;;) {
 		ssize_t n = p->rx_direct ? recvmsg(p->fd, &msg, 0) :
 					   recv(p->fd, p->rx_buf, RX_BUF_BYTES, 0);
@@ -305,9 +362,29 @@ static int send_all(struct peer *p, struct iovec *iov, int iovcnt)
 	return 0;
 }
 
+/* uring mode: prepare one send of the whole batch, linked to the next receive. */
+static int queue_send(struct peer *p, int iovcnt)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&p->ring);
+
+	p->send_msg = (struct msghdr){ .msg_iov = p->iov, .msg_iovlen = (size_t)iovcnt };
+	p->send_len = 0;
+	for (int i = 0; i < iovcnt; i++)
+		p->send_len += p->iov[i].iov_len;
+	io_uring_prep_sendmsg(sqe, p->fd, &p->send_msg, MSG_NOSIGNAL | MSG_WAITALL);
+	io_uring_sqe_set_data64(sqe, URING_SEND);
+	sqe->flags |= IOSQE_IO_LINK;
+	p->send_queued = true;
+	return 0;
+}
+
 static int peer_send_units(struct peer *p, uint32_t units)
 {
 	const struct pdu_layout *l = &p->tx;
+
+	/* One receive never completes more than a batch: one send per round. */
+	if (p->uring && units > UNITS_PER_SEND)
+		return peer_fail(p, "more units than one send holds", 0);
 
 	while (units > 0) {
 		uint32_t batch = units < UNITS_PER_SEND ? units : UNITS_PER_SEND;
@@ -320,7 +397,7 @@ static int peer_send_units(struct peer *p, uint32_t units)
 			iov_append(p->iov, &iovcnt, tx_payload(p, p->tx_units++), l->data);
 			iov_append(p->iov, &iovcnt, hdr + l->head, l->tail);
 		}
-		if (send_all(p, p->iov, iovcnt) != 0)
+		if ((p->uring ? queue_send(p, iovcnt) : send_all(p, p->iov, iovcnt)) != 0)
 			return -1;
 		units -= batch;
 	}
@@ -329,6 +406,8 @@ static int peer_send_units(struct peer *p, uint32_t units)
 
 static void peer_close(struct peer *p)
 {
+	if (p->uring)
+		io_uring_queue_exit(&p->ring);
 	if (close(p->fd) != 0)
 		peer_fail(p, "close", errno);
 }
@@ -659,9 +738,11 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 			cfg->warmup_sec = parse_seconds("--warmup", optarg, true);
 			break;
 		case OPT_MODE:
-			if (strcmp(optarg, "block") != 0 && strcmp(optarg, "poll") != 0)
-				bad_arg("--mode", optarg, "block or poll");
+			if (strcmp(optarg, "block") != 0 && strcmp(optarg, "poll") != 0 &&
+			    strcmp(optarg, "uring") != 0)
+				bad_arg("--mode", optarg, "block, poll or uring");
 			cfg->poll_mode = strcmp(optarg, "poll") == 0;
+			cfg->uring_mode = strcmp(optarg, "uring") == 0;
 			break;
 		case OPT_PLACEMENT:
 			if (strcmp(optarg, "copy") != 0 && strcmp(optarg, "direct") != 0)
@@ -684,7 +765,7 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 			break;
 		case 'h':
 			printf("usage: %s [--rw read|write] [--bs SIZE] [--iodepth N] "
-			       "[--runtime SEC] [--warmup SEC] [--mode block|poll] "
+			       "[--runtime SEC] [--warmup SEC] [--mode block|poll|uring] "
 			       "[--placement copy|direct] [--region SIZE] "
 			       "[--server-cpu N] [--client-cpu N] [-o json]\n", argv[0]);
 			exit(0);
@@ -732,7 +813,7 @@ static void report(const struct bench *b)
 	double server_per_io = server_cpu * 1e6 / (double)h->count;
 	double client_per_io = client_cpu * 1e6 / (double)h->count;
 	const char *rw = c->write ? "write" : "read";
-	const char *mode = c->poll_mode ? "poll" : "block";
+	const char *mode = c->poll_mode ? "poll" : c->uring_mode ? "uring" : "block";
 	const char *placement = c->direct ? "direct" : "copy";
 
 	if (c->json)
@@ -811,6 +892,17 @@ int main(int argc, char **argv)
 	b.issue_ns = calloc(c->iodepth, sizeof(*b.issue_ns));
 	if (!b.issue_ns || peer_alloc(&b.server, c->region) != 0 || peer_alloc(&b.client, 0) != 0)
 		die("out of memory");
+	if (c->uring_mode) {
+		int err = io_uring_queue_init(8, &b.server.ring, 0);
+
+		if (err == 0 && (err = io_uring_queue_init(8, &b.client.ring, 0)) != 0)
+			io_uring_queue_exit(&b.server.ring);
+		if (err != 0) {
+			errno = -err;
+			die("io_uring_queue_init");
+		}
+		b.server.uring = b.client.uring = true;
+	}
 
 	pthread_t server, client;
 	int err = start_thread(&server, server_thread, &b.server, pin ? c->server_cpu : -1);
