@@ -625,28 +625,12 @@ static void connect_loopback(int fds[2], bool nonblocking)
 	configure_socket(fds[1], nonblocking);
 }
 
-static size_t parse_size(const char *s)
-{
-	char *end;
-	unsigned shift = 0;
-
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-
-	if (errno == 0 && end != s && isdigit((unsigned char)*s)) {
-		switch (tolower((unsigned char)*end)) {
-		case 'k': shift = 10; end++; break;
-		case 'm': shift = 20; end++; break;
-		}
-		if (*end == '\0' && v > 0 && v <= (MAX_BS >> shift))
-			return (size_t)v << shift;
-	}
-	bad_arg("--bs", s, "1..1m, e.g. 4k, 4096, 128k");
-	return 0;
-}
-
-/* A region: 0 (one block), or sizes like 256m, 4g. */
-static size_t parse_region(const char *s)
+/*
+ * A size like 4096, 4k, 128k, 256m, 4g within [min, max]; anything else is
+ * a usage error for opt.
+ */
+static size_t parse_size(const char *opt, const char *s, size_t min, size_t max,
+			 const char *expected)
 {
 	char *end;
 	unsigned shift = 0;
@@ -660,10 +644,10 @@ static size_t parse_region(const char *s)
 		case 'm': shift = 20; end++; break;
 		case 'g': shift = 30; end++; break;
 		}
-		if (*end == '\0' && v <= (64ull << 30) >> shift)
+		if (*end == '\0' && v <= (max >> shift) && (v << shift) >= min)
 			return (size_t)v << shift;
 	}
-	bad_arg("--region", s, "0 or a size up to 64g, e.g. 256m");
+	bad_arg(opt, s, expected);
 	return 0;
 }
 
@@ -726,7 +710,7 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 			cfg->write = strcmp(optarg, "write") == 0;
 			break;
 		case OPT_BS:
-			cfg->bs = parse_size(optarg);
+			cfg->bs = parse_size("--bs", optarg, 1, MAX_BS, "1..1m, e.g. 4k, 4096, 128k");
 			break;
 		case OPT_IODEPTH:
 			cfg->iodepth = (uint32_t)parse_long("--iodepth", optarg, 1, MAX_IODEPTH);
@@ -750,7 +734,8 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 			cfg->direct = strcmp(optarg, "direct") == 0;
 			break;
 		case OPT_REGION:
-			cfg->region = parse_region(optarg);
+			cfg->region = parse_size("--region", optarg, 0, 64ull << 30,
+						 "0 or a size up to 64g, e.g. 256m");
 			break;
 		case OPT_SERVER_CPU:
 			cfg->server_cpu = (int)parse_long("--server-cpu", optarg, 0, CPU_SETSIZE - 1);

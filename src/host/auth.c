@@ -254,12 +254,9 @@ int host_authenticate(struct nvmf_ctrl *c, struct host_queue *q, uint32_t authre
 	pthread_mutex_lock(&c->lock);
 	has_key = c->has_dhchap;
 	has_ctrl_key = c->has_dhchap_ctrl;
-	pthread_mutex_unlock(&c->lock);
-	if (authreq == 0 && q->qid == 0) {
-		pthread_mutex_lock(&c->lock);
+	if (authreq == 0 && q->qid == 0)
 		c->authenticated = false;
-		pthread_mutex_unlock(&c->lock);
-	}
+	pthread_mutex_unlock(&c->lock);
 	if (authreq == 0) {
 		/* A controller that does not ask cannot prove the controller
 		 * secret: connecting anyway would defeat asking for it.

@@ -493,20 +493,6 @@ static bool log_wait(const struct daemon *d, const char *what, int timeout_ms)
 	return strstr(read_file(d->log), what) != NULL;
 }
 
-/* True once connections to 127.0.0.1:port are refused (within timeout_ms). */
-static bool listener_closed(uint16_t port, int timeout_ms)
-{
-	for (int i = 0; i < timeout_ms / 10; i++) {
-		int fd = test_connect(port);
-
-		if (fd < 0)
-			return true;
-		close(fd);
-		usleep(10000);
-	}
-	return false;
-}
-
 /*
  * SIGTERM with writes in flight.  "In flight" is made exact with a raw
  * queue: each write's capsule is sent without its data and the R2T that
@@ -568,7 +554,7 @@ static void test_sigterm_in_flight(void)
 	REQUIRE(log_wait(&d, "finishing commands in flight", 10000));
 	/* After it: no new connections (the listener closes just after that
 	 * line), no new commands. */
-	CHECK(listener_closed(port, 5000));
+	CHECK(test_listener_closed(port, 5000));
 	memset(late, 0x5a, sizeof(late));
 	REQUIRE(th_raw_write_cmd(&r, LATE_CID, 1, LATE_LBA, 1, BS, late) == 0);
 	CHECK_EQ(th_raw_next(&r, &ev, 5000), 0);

@@ -886,20 +886,6 @@ static void *stop_target(void *p)
 	return NULL;
 }
 
-/* True once connections to 127.0.0.1:port are refused (within timeout_ms). */
-static bool listener_closed(uint16_t port, int timeout_ms)
-{
-	for (int i = 0; i < timeout_ms / 10; i++) {
-		int fd = test_connect(port);
-
-		if (fd < 0)
-			return true;
-		close(fd);
-		usleep(10000);
-	}
-	return false;
-}
-
 static void test_shutdown(void)
 {
 	enum { NRAW = 16, BS = 4096, BLOCKS = 2, LEN = BS * BLOCKS, BASE = 512, LATE_LBA = 1000 };
@@ -952,7 +938,7 @@ static void test_shutdown(void)
 	stop.t = f.t;
 	REQUIRE(pthread_create(&t, NULL, stop_target, &stop) == 0);
 	/* Stopping: the listener goes, then later commands are refused. */
-	CHECK(listener_closed(f.io_port, 5000));
+	CHECK(test_listener_closed(f.io_port, 5000));
 	memset(late, 0xa5, sizeof(late));
 	REQUIRE(th_raw_write_cmd(&r, 200, 2, LATE_LBA, 1, BS, late) == 0);
 	CHECK_EQ(th_raw_next(&r, &ev, 5000), 0);

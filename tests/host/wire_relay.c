@@ -40,46 +40,12 @@ struct relay {
 	size_t nlog, caplog;
 };
 
-static int read_full(int fd, void *buf, size_t len)
-{
-	uint8_t *p = buf;
-
-	while (len > 0) {
-		ssize_t n = read(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int write_full(int fd, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-
-	while (len > 0) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* One whole PDU into *buf (grown as needed); its length, or 0 at EOF/error. */
 static size_t read_pdu(int fd, uint8_t **buf, size_t *cap)
 {
 	struct nvme_tcp_common_hdr ch;
 
-	if (read_full(fd, &ch, sizeof(ch)) != 0 || ch.plen < sizeof(ch) || ch.plen > RELAY_MAX_PDU)
+	if (test_read_exact(fd, &ch, sizeof(ch), -1) != 0 || ch.plen < sizeof(ch) || ch.plen > RELAY_MAX_PDU)
 		return 0;
 	if (*cap < ch.plen) {
 		uint8_t *p = realloc(*buf, ch.plen);
@@ -90,7 +56,7 @@ static size_t read_pdu(int fd, uint8_t **buf, size_t *cap)
 		*cap = ch.plen;
 	}
 	memcpy(*buf, &ch, sizeof(ch));
-	if (read_full(fd, *buf + sizeof(ch), ch.plen - sizeof(ch)) != 0)
+	if (test_read_exact(fd, *buf + sizeof(ch), ch.plen - sizeof(ch), -1) != 0)
 		return 0;
 	return ch.plen;
 }
@@ -128,6 +94,18 @@ static void record(struct relay *r, unsigned conn, uint16_t qid, const struct nv
 	pthread_mutex_unlock(&r->lock);
 }
 
+/* The last command sent with cid on this connection, and the connection's queue. */
+static uint16_t command_for(struct rconn *c, uint16_t cid, struct nvme_sqe *cmd)
+{
+	uint16_t qid;
+
+	pthread_mutex_lock(&c->lock);
+	*cmd = c->cmds[cid];
+	qid = c->qid;
+	pthread_mutex_unlock(&c->lock);
+	return qid;
+}
+
 static void *host_to_target(void *arg)
 {
 	struct rconn *c = arg;
@@ -158,7 +136,7 @@ static void *host_to_target(void *arg)
 			memcpy(buf + 8, &sqe, sizeof(sqe));
 			fix_digests(buf, len, 0, 0);
 		}
-		if (write_full(c->tgt_fd, buf, len) != 0)
+		if (test_write_all(c->tgt_fd, buf, len) != 0)
 			break;
 	}
 	shutdown(c->tgt_fd, SHUT_WR);
@@ -184,10 +162,7 @@ static void *target_to_host(void *arg)
 			struct nvme_cqe cqe;
 
 			memcpy(&cqe, buf + 8, sizeof(cqe));
-			pthread_mutex_lock(&c->lock);
-			cmd = c->cmds[cqe.cid];
-			qid = c->qid;
-			pthread_mutex_unlock(&c->lock);
+			qid = command_for(c, cqe.cid, &cmd);
 			r->hooks.response(r->hooks.arg, c->id, qid, &cmd, &cqe);
 			memcpy(buf + 8, &cqe, sizeof(cqe));
 			fix_digests(buf, len, 0, 0);
@@ -197,37 +172,19 @@ static void *target_to_host(void *arg)
 
 			memcpy(&h, buf, sizeof(h));
 			if (h.ch.pdo != 0 && (size_t)h.ch.pdo + h.datal <= len) {
-				pthread_mutex_lock(&c->lock);
-				cmd = c->cmds[h.cccid];
-				qid = c->qid;
-				pthread_mutex_unlock(&c->lock);
+				qid = command_for(c, h.cccid, &cmd);
 				r->hooks.c2h_data(r->hooks.arg, c->id, qid, &cmd, h.datao,
 						  buf + h.ch.pdo, h.datal);
 				fix_digests(buf, len, h.ch.pdo, h.datal);
 			}
 		}
-		if (write_full(c->host_fd, buf, len) != 0)
+		if (test_write_all(c->host_fd, buf, len) != 0)
 			break;
 	}
 	shutdown(c->host_fd, SHUT_WR);
 	shutdown(c->tgt_fd, SHUT_RD);
 	free(buf);
 	return NULL;
-}
-
-static int connect_target(uint16_t port)
-{
-	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port),
-				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	if (fd < 0)
-		return -1;
-	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
 }
 
 static void *acceptor(void *arg)
@@ -250,7 +207,7 @@ static void *acceptor(void *arg)
 			break;
 		}
 		pthread_mutex_unlock(&r->lock);
-		tfd = connect_target(r->target_port);
+		tfd = test_connect(r->target_port);
 		if (tfd < 0) {
 			close(hfd); /* the target is down: so is the relay */
 			continue;

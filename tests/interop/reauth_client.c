@@ -20,9 +20,8 @@
 
 #include "nvmf/auth.h"
 #include "nvmf/host.h"
+#include "util/host_io.h"
 #include "util/test_util.h"
-
-#define REGION (256 * 1024) /* per I/O queue, at its own offset */
 
 static int failures;
 
@@ -32,66 +31,6 @@ static void result(bool ok, const char *what, const char *detail)
 	fflush(stdout);
 	if (!ok)
 		failures++;
-}
-
-/* One command on queue q, waited for. */
-static bool io(struct nvmf_ns *ns, unsigned q, bool write, uint64_t slba, void *buf, size_t len)
-{
-	struct nvmf_ctrl *c = nvmf_ns_ctrl(ns);
-	uint32_t nlb = (uint32_t)(len / nvmf_ns_lba_size(ns));
-	struct nvmf_event ev;
-	int ret = write ? nvmf_ns_write(ns, q, slba, nlb, buf, 0, NULL, NULL)
-			: nvmf_ns_read(ns, q, slba, nlb, buf, NULL, NULL);
-
-	if (ret != 0 || nvmf_ioq_poll(c, q, &ev, 1, 30000) != 1 || !nvmf_cpl_ok(&ev.cpl)) {
-		fprintf(stderr, "%s on queue %u: %d\n", write ? "write" : "read", q,
-			ret != 0 ? ret : nvmf_cpl_result(&ev.cpl));
-		return false;
-	}
-	return true;
-}
-
-/* Write and read back a pattern on every I/O queue, in commands up to the
- * controller's limit. */
-static bool verify_io(struct nvmf_ctrl *c, uint32_t seed)
-{
-	struct nvmf_ns *ns = nvmf_ctrl_ns(c, 1);
-	uint8_t *w = malloc(REGION), *r = malloc(REGION);
-	size_t chunk = nvmf_ctrl_max_io_size(c) < REGION ? nvmf_ctrl_max_io_size(c) : REGION;
-	bool ok = ns != NULL && w != NULL && r != NULL;
-
-	for (unsigned q = 1; ok && q <= nvmf_ctrl_nr_io_queues(c); q++) {
-		uint64_t base = (uint64_t)(q - 1) * REGION;
-
-		test_fill(w, REGION, seed + q);
-		memset(r, 0, REGION);
-		for (size_t off = 0; ok && off < REGION; off += chunk)
-			ok = io(ns, q, true, (base + off) / nvmf_ns_lba_size(ns), w + off, chunk) &&
-			     io(ns, q, false, (base + off) / nvmf_ns_lba_size(ns), r + off, chunk);
-		ok = ok && memcmp(w, r, REGION) == 0;
-	}
-	free(w);
-	free(r);
-	return ok;
-}
-
-struct io_load {
-	struct nvmf_ctrl *c;
-	atomic_bool stop;
-	bool ok;
-	unsigned rounds;
-};
-
-static void *io_load_run(void *arg)
-{
-	struct io_load *l = arg;
-
-	l->ok = true;
-	while (l->ok && !atomic_load(&l->stop)) {
-		l->ok = verify_io(l->c, 700 + l->rounds);
-		l->rounds++;
-	}
-	return NULL;
 }
 
 static bool auth_is(struct nvmf_ctrl *c, uint8_t hash, uint8_t group, bool bidir, char *detail,
@@ -107,7 +46,7 @@ static bool auth_is(struct nvmf_ctrl *c, uint8_t hash, uint8_t group, bool bidir
 
 int main(int argc, char **argv)
 {
-	struct io_load load = {.stop = false};
+	struct test_io_load load = {.base_seed = 700, .stop = false};
 	struct nvmf_host_opts o;
 	struct nvmf_error err;
 	struct nvmf_ctrl *c;
@@ -138,11 +77,11 @@ int main(int argc, char **argv)
 	}
 	result(nvmf_ctrl_auth_info(c, &hash, &group, &bidir) && bidir, "connect",
 	       "authenticated both ways");
-	result(verify_io(c, 1), "I/O verified on both I/O queues", "");
+	result(test_verify_io(c, 1), "I/O verified on both I/O queues", "");
 
 	/* Every queue, twice, while I/O runs on each. */
 	load.c = c;
-	if (pthread_create(&th, NULL, io_load_run, &load) != 0)
+	if (pthread_create(&th, NULL, test_io_load_run, &load) != 0)
 		return 1;
 	usleep(50000);
 	for (int i = 0; i < 2; i++) {
@@ -166,7 +105,7 @@ int main(int argc, char **argv)
 		ret = nvmf_ctrl_reauthenticate(c, &err);
 	result(ret == 0 && auth_is(c, hash, group, true, detail, sizeof(detail)),
 	       "bidirectional re-authentication", ret ? err.msg : detail);
-	result(verify_io(c, 2), "I/O verified after re-authentication", "");
+	result(test_verify_io(c, 2), "I/O verified after re-authentication", "");
 
 	/* A host secret the target does not hold. */
 	ret = nvmf_ctrl_set_dhchap_secrets(c, argv[7], NULL, &err);

@@ -42,6 +42,7 @@
 #include "nvmf/auth.h"
 #include "nvmf/host.h"
 #include "nvmf/tls.h"
+#include "util/host_io.h"
 #include "util/raw_pdu.h"
 #include "util/test_util.h"
 
@@ -276,69 +277,6 @@ static void connect_refused(const struct nvmf_host_opts *o, const char *why, boo
 		CHECK(err.dnr);
 }
 
-struct io_wait {
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	bool done;
-	struct nvmf_cpl cpl;
-};
-
-static void io_done(void *arg, const struct nvmf_cpl *cpl)
-{
-	struct io_wait *w = arg;
-
-	pthread_mutex_lock(&w->lock);
-	w->cpl = *cpl;
-	w->done = true;
-	pthread_cond_signal(&w->cond);
-	pthread_mutex_unlock(&w->lock);
-}
-
-static int io_on(struct nvmf_ns *ns, unsigned ioq, bool write, uint64_t slba, void *buf,
-		 size_t len)
-{
-	struct io_wait w = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
-	uint32_t nlb = (uint32_t)(len / nvmf_ns_lba_size(ns));
-	int ret = write ? nvmf_ns_write(ns, ioq, slba, nlb, buf, 0, io_done, &w)
-			: nvmf_ns_read(ns, ioq, slba, nlb, buf, io_done, &w);
-
-	if (ret != 0)
-		return ret;
-	pthread_mutex_lock(&w.lock);
-	while (!w.done)
-		pthread_cond_wait(&w.cond, &w.lock);
-	pthread_mutex_unlock(&w.lock);
-	return nvmf_cpl_result(&w.cpl);
-}
-
-/* Write and read back a pattern on every I/O queue (each authenticated or
- * encrypted on its own), in commands up to the controller's limit. */
-static bool verify_io(struct nvmf_ctrl *c, uint32_t seed)
-{
-	struct nvmf_ns *ns = nvmf_ctrl_ns(c, 1);
-	uint8_t *wbuf = malloc(IO_LEN), *rbuf = malloc(IO_LEN);
-	size_t chunk = nvmf_ctrl_max_io_size(c) < IO_LEN ? nvmf_ctrl_max_io_size(c) : IO_LEN;
-	bool ok = ns != NULL && wbuf != NULL && rbuf != NULL;
-
-	for (unsigned q = 1; ok && q <= nvmf_ctrl_nr_io_queues(c); q++) {
-		uint64_t base = (uint64_t)(q - 1) * IO_LEN;
-
-		test_fill(wbuf, IO_LEN, seed + q);
-		memset(rbuf, 0, IO_LEN);
-		for (size_t off = 0; ok && off < IO_LEN; off += chunk)
-			ok = io_on(ns, q, true, (base + off) / nvmf_ns_lba_size(ns), wbuf + off,
-				   chunk) == 0 &&
-			     io_on(ns, q, false, (base + off) / nvmf_ns_lba_size(ns), rbuf + off,
-				   chunk) == 0;
-		ok = ok && memcmp(wbuf, rbuf, IO_LEN) == 0;
-	}
-	if (!ok)
-		fprintf(stderr, "I/O verification failed\n");
-	free(wbuf);
-	free(rbuf);
-	return ok;
-}
-
 /* ------------------------------------------------------------------ */
 /* DH-HMAC-CHAP                                                        */
 /* ------------------------------------------------------------------ */
@@ -366,7 +304,7 @@ static void test_auth_matrix(void)
 			CHECK_EQ(hash, h->hash_id);
 			CHECK_EQ(group, h->group_id);
 			CHECK_EQ(both, bidir);
-			CHECK(verify_io(c, (uint32_t)i));
+			CHECK(test_verify_io(c, (uint32_t)i));
 			CHECK_EQ(nvmf_disconnect(c), 0);
 			snprintf(line, sizeof(line), "host %s authenticated on %s (DH-HMAC-CHAP %s, %s, %s)",
 				 h->nqn, SUB_AUTH, nvmf_dhchap_hash_name(h->hash_id),
@@ -605,26 +543,6 @@ static bool log_count_is(const char *what, unsigned n)
 	return false;
 }
 
-/* Verified I/O on every I/O queue, round after round, until stopped. */
-struct io_load {
-	struct nvmf_ctrl *c;
-	atomic_bool stop;
-	bool ok;
-	unsigned rounds;
-};
-
-static void *io_load_run(void *arg)
-{
-	struct io_load *l = arg;
-
-	l->ok = true;
-	while (l->ok && !atomic_load(&l->stop)) {
-		l->ok = verify_io(l->c, 500 + l->rounds);
-		l->rounds++;
-	}
-	return NULL;
-}
-
 static bool auth_is(struct nvmf_ctrl *c, uint8_t hash, uint8_t group, bool bidir)
 {
 	uint8_t h, g;
@@ -653,7 +571,7 @@ static void test_reauth(void)
 	const struct auth_host *h = &auth_hosts[2]; /* SHA-512, ffdhe3072, controller secret */
 	struct nvmf_host_opts o = opts_for(text_plain, SUB_AUTH, h->nqn);
 	char line_bi[512], line_uni[512], line_io[160], wrong[NVMF_DHCHAP_SECRET_MAX], want[512];
-	struct io_load load = {.stop = false};
+	struct test_io_load load = {.base_seed = 500, .stop = false};
 	unsigned n_bi, n_uni, n_io;
 	struct nvmf_error err;
 	struct nvmf_ctrl *c;
@@ -677,7 +595,7 @@ static void test_reauth(void)
 
 	/* Every queue, twice, while verified I/O runs on every I/O queue. */
 	load.c = c;
-	REQUIRE(pthread_create(&th, NULL, io_load_run, &load) == 0);
+	REQUIRE(pthread_create(&th, NULL, test_io_load_run, &load) == 0);
 	usleep(20000);
 	CHECK_EQ(nvmf_ctrl_reauthenticate(c, &err), 0);
 	CHECK_EQ(nvmf_ctrl_reauthenticate(c, NULL), 0);
@@ -712,7 +630,7 @@ static void test_reauth(void)
 		     -EINVAL, "invalid DH-HMAC-CHAP controller secret");
 	CHECK_EQ(nvmf_ctrl_reauthenticate(c, &err), 0);
 	CHECK(log_count_is(line_bi, n_bi + 4));
-	CHECK(verify_io(c, 99));
+	CHECK(test_verify_io(c, 99));
 
 	/* A secret nvmfd does not hold: refused, and the association ends. */
 	gen_dhchap(wrong, 3, h->nqn);
@@ -742,7 +660,7 @@ static void test_reauth(void)
 	CHECK_EQ(nvmf_ctrl_set_dhchap_secrets(c, h->key, NULL, &err), 0);
 	refused_with(nvmf_ctrl_reauthenticate(c, &err), &err, -EOPNOTSUPP,
 		     "the controller did not ask for DH-HMAC-CHAP");
-	CHECK(verify_io(c, 98));
+	CHECK(test_verify_io(c, 98));
 	CHECK_EQ(nvmf_disconnect(c), 0);
 	o = opts_for(d.disc_text, NULL, h->nqn);
 	o.dhchap_secret = h->key;
@@ -789,7 +707,7 @@ static void tls_session(const char *port, const char *hostnqn, const char *key, 
 	if (c == NULL)
 		return;
 	CHECK(queues_use(c, cipher));
-	CHECK(verify_io(c, seed));
+	CHECK(test_verify_io(c, seed));
 	CHECK_EQ(nvmf_disconnect(c), 0);
 }
 
@@ -849,7 +767,7 @@ static void test_tls(void)
 		CHECK(nvmf_ctrl_auth_info(c, &hash, &group, &bidir));
 		CHECK_EQ(group, NVMF_DHCHAP_DHGROUP_FFDHE2048);
 		CHECK(bidir);
-		CHECK(verify_io(c, 6));
+		CHECK(test_verify_io(c, 6));
 		CHECK_EQ(nvmf_disconnect(c), 0);
 	}
 	test_end();
@@ -1258,14 +1176,14 @@ static void test_reconnect(void)
 	o.ctrl_loss_tmo_s = 30;
 	c = connect_ok(&o);
 	REQUIRE(c != NULL);
-	CHECK(verify_io(c, 11));
+	CHECK(test_verify_io(c, 11));
 	nvmfd_stop(&d, false);
 	REQUIRE(nvmfd_restart(&d));
 	for (int i = 0; i < 1500 && nvmf_ctrl_reconnects(c) == 0; i++)
 		usleep(10000);
 	CHECK_EQ(nvmf_ctrl_reconnects(c), 1);
 	CHECK(queues_use(c, "TLS_AES_128_GCM_SHA256"));
-	CHECK(verify_io(c, 12));
+	CHECK(test_verify_io(c, 12));
 	CHECK(log_has("host " HOST_TLS_AUTH " authenticated on " SUB_TLS
 		      " (DH-HMAC-CHAP sha256, ffdhe2048, bidirectional)"));
 	CHECK_EQ(nvmf_disconnect(c), 0);
@@ -1322,7 +1240,7 @@ static void test_reload(void)
 		usleep(10000);
 	CHECK_EQ(nvmf_ctrl_reconnects(live), 1);
 	CHECK_EQ(nvmf_ctrl_state(live), NVMF_CTRL_LIVE);
-	CHECK(verify_io(live, 31));
+	CHECK(test_verify_io(live, 31));
 	CHECK_EQ(nvmf_ctrl_reauthenticate(live, &err), 0);
 	CHECK(log_count_is(again, n + 2));
 	CHECK_EQ(nvmf_disconnect(live), 0);

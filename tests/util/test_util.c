@@ -67,6 +67,19 @@ int test_connect(uint16_t port)
 	return fd;
 }
 
+bool test_listener_closed(uint16_t port, int timeout_ms)
+{
+	for (int i = 0; i < timeout_ms / 10; i++) {
+		int fd = test_connect(port);
+
+		if (fd < 0)
+			return true;
+		close(fd);
+		usleep(10000);
+	}
+	return false;
+}
+
 void test_tcp_pair(int *client, int *server)
 {
 	uint16_t port;

@@ -49,6 +49,8 @@ int test_summary(void);
 /* A listening socket on 127.0.0.1 with an ephemeral port. */
 int test_listen(uint16_t *port);
 int test_connect(uint16_t port);
+/* True once connections to 127.0.0.1:port are refused (within timeout_ms). */
+bool test_listener_closed(uint16_t port, int timeout_ms);
 /* A connected pair of TCP sockets over loopback. */
 void test_tcp_pair(int *client, int *server);
 
