@@ -13,7 +13,7 @@ set -u
 nvmfd=${1:?usage: linux_host.sh NVMFD_BINARY [KERNEL]}
 kernel=${2:-6.1}
 repo=$(cd "$(dirname "$0")/../.." && pwd)
-vm="$repo/../shared/interop/linux-vm"
+. "$repo/tests/interop/lib.sh"
 nqn=nqn.2024-01.org.nvmfd:interop
 work=$(mktemp -d)
 pid=
@@ -57,7 +57,8 @@ run() {
 	local name=$1
 	shift
 	local start=$SECONDS
-	"$vm" host --kernel "$kernel" --port "$port" --nqn "$nqn" --quiet "$@" >"$work/$name.log" 2>&1
+	vm_retry_boot "$work/$name.console" "$vm" host --kernel "$kernel" --port "$port" \
+		--nqn "$nqn" --log "$work/$name.console" --quiet "$@" >"$work/$name.log" 2>&1
 	local rc=$?
 	local verdict
 	verdict=$(tail -n 1 "$work/$name.log")

@@ -22,7 +22,7 @@ build=${1:?usage: linux_host_auth.sh BUILD_DIR}
 nvmfd="$build/nvmfd"
 nvmf="$build/nvmf"
 repo=$(cd "$(dirname "$0")/../.." && pwd)
-vm="$repo/../shared/interop/linux-vm"
+. "$repo/tests/interop/lib.sh"
 kernel=6.12
 nqn=nqn.2024-01.org.nvmfd:interop-auth
 host_a=nqn.2024-01.io.example:interop-auth-host-a
@@ -153,8 +153,9 @@ exit $rc
 EOF
 
 start=$SECONDS
-"$vm" host --kernel $kernel --port "$port" --nqn "$nqn" --hostnqn "$host_a" \
-	--dhchap-secret "$key_a" --nr-io-queues 2 --script "$work/guest.sh" --quiet >"$work/vm.log" 2>&1
+vm_retry_boot "$work/vm.console" "$vm" host --kernel $kernel --port "$port" --nqn "$nqn" \
+	--hostnqn "$host_a" --dhchap-secret "$key_a" --nr-io-queues 2 --script "$work/guest.sh" \
+	--log "$work/vm.console" --quiet >"$work/vm.log" 2>&1
 rc=$?
 echo "linux host (6.12) -> nvmfd: exit $rc, $((SECONDS - start)) s: $(tail -n 1 "$work/vm.log")"
 grep -E "auth-script:|NVMF-VM-STEP: auth" "$work/vm.log" | sed 's/^/  /'

@@ -17,7 +17,7 @@ digest_modes="off on"
 [ "$kernel" = 6.1 ] || digest_modes=on
 nvmf="$build/nvmf"
 repo=$(cd "$(dirname "$0")/../.." && pwd)
-vm=${LINUX_VM:-"$repo/../shared/interop/linux-vm"}
+. "$repo/tests/interop/lib.sh"
 nqn=nqn.2024-01.io.example:nvmf-host-interop
 work=$(mktemp -d)
 port=
@@ -51,7 +51,8 @@ if ! "$vm" build --kernel "$kernel" >"$work/build.log" 2>&1; then
 	exit 1
 fi
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-if ! "$vm" target --kernel "$kernel" --port "$port" --nqn "$nqn" --size 128 --nr-ns 1 \
+if ! vm_retry_boot "$(vm_target_log "$port")" "$vm" target --kernel "$kernel" --port "$port" \
+	--nqn "$nqn" --size 128 --nr-ns 1 \
 	>"$work/target.log" 2>&1; then
 	cat "$work/target.log"
 	echo "FAIL: linux-vm target did not start"
@@ -143,7 +144,7 @@ else
 fi
 
 # The target's kernel is the one asked for (its console log names it).
-tlog="${NVMF_INTEROP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/nvmf-interop}/run/target-$port.log"
+tlog=$(vm_target_log "$port")
 if grep -q "init started (kernel ${kernel//./\\.}\\." "$tlog"; then
 	pass "target runs Linux $kernel"
 else
@@ -156,7 +157,8 @@ host_a=nqn.2024-01.io.example:interop-host-a
 host_b=nqn.2024-01.io.example:interop-host-b
 if [ "$kernel" = 6.1 ]; then
 	"$vm" stop --port "$port" >/dev/null 2>&1
-	if ! "$vm" target --kernel "$kernel" --port "$port" --nqn "$nqn" --size 16 --hostnqn "$host_a" \
+	if ! vm_retry_boot "$(vm_target_log "$port")" "$vm" target --kernel "$kernel" --port "$port" \
+		--nqn "$nqn" --size 16 --hostnqn "$host_a" \
 		>"$work/target2.log" 2>&1; then
 		cat "$work/target2.log"
 		fail "linux-vm target --hostnqn did not start"

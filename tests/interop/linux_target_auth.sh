@@ -22,7 +22,7 @@ build=${1:?usage: linux_target_auth.sh BUILD_DIR}
 nvmf="$build/nvmf"
 reauth="$build/tests/interop_reauth"
 repo=$(cd "$(dirname "$0")/../.." && pwd)
-vm=${LINUX_VM:-"$repo/../shared/interop/linux-vm"}
+. "$repo/tests/interop/lib.sh"
 kernel=6.12
 nqn=nqn.2024-01.io.example:nvmf-auth-interop
 host_1=nqn.2024-01.io.example:nvmf-auth-host-1
@@ -85,11 +85,13 @@ port_2=$(free_port)
 ports=("$port_1" "$port_2")
 
 # Both targets boot at once.
-"$vm" target --kernel $kernel --port "$port_1" --nqn "$nqn" --size 64 --hostnqn "$host_1" \
+vm_retry_boot "$(vm_target_log "$port_1")" \
+	"$vm" target --kernel $kernel --port "$port_1" --nqn "$nqn" --size 64 --hostnqn "$host_1" \
 	--dhchap-secret "$key_1" --dhchap-ctrl-secret "$ckey_1" \
 	--dhchap-hash 'hmac(sha512)' --dhchap-dhgroup ffdhe3072 >"$work/target1.log" 2>&1 &
 t1=$!
-"$vm" target --kernel $kernel --port "$port_2" --nqn "$nqn" --size 64 --hostnqn "$host_2" \
+vm_retry_boot "$(vm_target_log "$port_2")" \
+	"$vm" target --kernel $kernel --port "$port_2" --nqn "$nqn" --size 64 --hostnqn "$host_2" \
 	--dhchap-secret "$key_2" --dhchap-ctrl-secret "$ckey_2" \
 	--dhchap-hash 'hmac(sha256)' --dhchap-dhgroup ffdhe2048 >"$work/target2.log" 2>&1 &
 t2=$!
@@ -147,7 +149,7 @@ refused wrong_ctrl_secret "controller response mismatch: wrong controller key?" 
 	"$nvmf" identify "${t1[@]}" -S "$key_1" -C "$ckey_2"
 refused no_secret "requires in-band authentication (DH-HMAC-CHAP)" "$nvmf" identify "${t1[@]}"
 # nvmet's side: the target's console log names the refusal.
-tlog="${NVMF_INTEROP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/nvmf-interop}/run/target-$port_1.log"
+tlog=$(vm_target_log "$port_1")
 grep -q "host response mismatch" "$tlog" && pass "nvmet: host response mismatch" ||
 	fail "nvmet's log ($tlog) does not say 'host response mismatch'"
 
