@@ -1243,6 +1243,7 @@ static void exercise_ns(struct nvmf_ctrl *c)
 	size_t n = nvmf_ctrl_ns_list(c, nsids, 8);
 	struct nvmf_ns *ns = NULL;
 	struct nvmf_event ev;
+	struct iovec iov;
 	uint8_t *buf;
 	uint32_t lba;
 
@@ -1270,8 +1271,15 @@ static void exercise_ns(struct nvmf_ctrl *c)
 	nvmf_ns_flush_sync(ns);
 	nvmf_ns_write_zeroes_sync(ns, 0, lba, NVMF_IO_DEALLOCATE);
 	nvmf_ns_trim_sync(ns, 0, lba);
-	/* A completion reaped by polling. */
-	if (nvmf_ns_read(ns, 1, 0, 1, buf, NULL, buf) == 0 && nvmf_ioq_poll(c, 1, &ev, 1, WAIT_MS) != 1)
+	/*
+	 * A completion reaped by polling.  With an iovec, so the library checks
+	 * the buffer against the block size it uses: an event from the fuzzed
+	 * controller may have had the namespace rescanned to larger blocks
+	 * since lba was read (nvmf_ns_read would trust buf to hold one).
+	 */
+	iov = (struct iovec){.iov_base = buf, .iov_len = lba};
+	if (nvmf_ns_readv(ns, 1, 0, 1, &iov, 1, NULL, buf) == 0 &&
+	    nvmf_ioq_poll(c, 1, &ev, 1, WAIT_MS) != 1)
 		hang("read completion never reaped");
 	free(buf);
 }
