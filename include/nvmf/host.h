@@ -268,7 +268,10 @@ int nvmf_ctrl_rescan(struct nvmf_ctrl *ctrl);
  * ioq picks the I/O queue, 1..nvmf_ctrl_nr_io_queues(); NVMF_IOQ_ANY
  * spreads calling threads over the queues.  nlb counts blocks (1's based);
  * the buffer holds nlb * lba_size bytes and must stay valid until the
- * completion.  Transfers above nvmf_ctrl_max_io_size() are refused with
+ * completion.  lba_size is the one at submission: a namespace reformatted
+ * meanwhile (a rescan after a namespace event) may have larger blocks, so
+ * a caller that cannot rule that out passes iovecs (*v calls), whose
+ * length is checked (-EINVAL).  Transfers above nvmf_ctrl_max_io_size() are refused with
  * -E2BIG (the *_sync helpers split them).  -EAGAIN: every slot of the
  * queue is busy.
  */
