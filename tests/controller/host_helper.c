@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -81,9 +82,18 @@ int th_open(struct th_queue *q, uint16_t port, const struct th_opts *opts)
 
 void th_close(struct th_queue *q)
 {
-	if (q->qp != NULL)
-		nvmf_qpair_free(q->qp);
+	if (q->qp == NULL)
+		return;
+	nvmf_qpair_free(q->qp);
 	q->qp = NULL;
+	/* The transport's promise: once nvmf_qpair_free returns, every data
+	 * transfer has completed and no caller buffer is touched again. */
+	for (int i = 0; i < TH_SLOTS; i++)
+		if (__atomic_load_n(&q->slots[i].data_pending, __ATOMIC_SEQ_CST)) {
+			fprintf(stderr, "host_helper: cid %d: the transport still holds its buffer "
+				"after nvmf_qpair_free\n", i);
+			abort();
+		}
 }
 
 int th_submit(struct th_queue *q, const struct nvme_sqe *sqe, void *buf, size_t len, bool write)
@@ -161,7 +171,8 @@ int th_wait(struct th_queue *q, int cid, struct nvme_cqe *cqe, int timeout_ms)
 		return -1;
 	}
 	pthread_mutex_unlock(&q->lock);
-	/* The buffer is ours again only once the transport released it. */
+	/* The buffer is ours again only once the transport released it (a
+	 * closed queue: only after th_close). */
 	while (__atomic_load_n(&s->data_pending, __ATOMIC_SEQ_CST))
 		sched_yield();
 	if (cqe != NULL)

@@ -60,11 +60,16 @@ int th_connect_admin(struct th_queue *q, uint16_t port, const char *subnqn,
 		     const struct th_opts *opts);
 int th_connect_io(struct th_queue *q, uint16_t port, const char *subnqn, uint16_t qid,
 		  uint16_t cntlid, const struct th_opts *opts);
+/* Free the queue pair; aborts if a transfer still holds a caller buffer. */
 void th_close(struct th_queue *q);
 
 /* Submit without waiting (for AERs); returns the CID or -1. */
 int th_submit(struct th_queue *q, const struct nvme_sqe *sqe, void *buf, size_t len, bool write);
-/* Wait for a submitted CID; status, or -1 on timeout / closed. */
+/*
+ * Wait for a submitted CID; status, or -1 on timeout / closed.  After -1 the
+ * command's buffer still belongs to the transport: free it only after
+ * th_close, which returns once every transfer has let go of its buffer.
+ */
 int th_wait(struct th_queue *q, int cid, struct nvme_cqe *cqe, int timeout_ms);
 /* Submit and wait. */
 int th_cmd(struct th_queue *q, const struct nvme_sqe *sqe, void *buf, size_t len, bool write,

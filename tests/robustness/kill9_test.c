@@ -127,14 +127,15 @@ static bool reap(struct th_queue *io, struct inflight *fl, unsigned *n, unsigned
 	return true;
 }
 
-/* Writes and Flushes until the queue dies; returns how many writes were acknowledged. */
-static unsigned load(struct th_queue *io, uint32_t round)
+/*
+ * Writes and Flushes until the queue dies; returns how many writes were
+ * acknowledged.  The buffers of writes the kill left unanswered are still
+ * the transport's: the caller frees fl[].buf after th_close.
+ */
+static unsigned load(struct th_queue *io, struct inflight *fl, uint32_t round)
 {
-	struct inflight fl[WINDOW + 1];
 	unsigned n = 0, acked = 0, since_flush = 0;
 
-	for (int i = 0; i < WINDOW + 1; i++)
-		fl[i].buf = malloc(SLOT_BYTES);
 	for (;;) {
 		bool dead = queue_dead(io), progress = false;
 
@@ -183,8 +184,6 @@ static unsigned load(struct th_queue *io, uint32_t round)
 		if (next_slot >= MAX_SLOTS && n == 0)
 			break;
 	}
-	for (int i = 0; i < WINDOW + 1; i++)
-		free(fl[i].buf);
 	return acked;
 }
 
@@ -277,6 +276,7 @@ int main(int argc, char **argv)
 	for (unsigned round = 1; round <= rounds; round++) {
 		struct th_queue a, io;
 		struct th_opts deep = {.qsize = 64};
+		struct inflight fl[WINDOW + 1];
 		struct killer k = {.delay_ms = KILL_MIN_MS + rng_next(&rng) % KILL_SPAN_MS};
 		unsigned acked;
 		pthread_t killer;
@@ -294,7 +294,9 @@ int main(int argc, char **argv)
 		REQUIRE(th_connect_admin(&a, d.port, NQN, NULL) == 0);
 		REQUIRE(th_connect_io(&io, d.port, NQN, 1, a.cntlid, &deep) == 0);
 		REQUIRE(pthread_create(&killer, NULL, kill_later, &k) == 0);
-		acked = load(&io, round);
+		for (int i = 0; i < WINDOW + 1; i++)
+			REQUIRE((fl[i].buf = malloc(SLOT_BYTES)) != NULL);
+		acked = load(&io, fl, round);
 		pthread_join(killer, NULL);
 		status = daemon_stop(&d, SIGKILL, 10000);
 		fprintf(stderr, "round %u (%s engine): killed after %u ms with %u writes submitted, %u acknowledged\n",
@@ -303,6 +305,8 @@ int main(int argc, char **argv)
 		CHECK(next_slot < MAX_SLOTS); /* the kill came during the load */
 		th_close(&io);
 		th_close(&a);
+		for (int i = 0; i < WINDOW + 1; i++)
+			free(fl[i].buf);
 		d.argv[d.argc - 2] = (char *)other_engine(extra[1]);
 		REQUIRE(daemon_restart(&d));
 		verify(round);
