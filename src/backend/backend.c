@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "nvmf/controller.h"
+#include "util/lock.h"
 
 #define RAMDISK_PREFIX "ramdisk:"
 
@@ -101,7 +102,7 @@ static void *workq_main(void *arg)
 {
 	struct nvmf_workq *wq = arg;
 
-	pthread_mutex_lock(&wq->lock);
+	nvmf_mutex_lock(&wq->lock);
 	for (;;) {
 		struct nvmf_work *work;
 
@@ -113,11 +114,11 @@ static void *workq_main(void *arg)
 		wq->head = work->next;
 		if (wq->head == NULL)
 			wq->tail = &wq->head;
-		pthread_mutex_unlock(&wq->lock);
+		nvmf_mutex_unlock(&wq->lock);
 		work->fn(work);
-		pthread_mutex_lock(&wq->lock);
+		nvmf_mutex_lock(&wq->lock);
 	}
-	pthread_mutex_unlock(&wq->lock);
+	nvmf_mutex_unlock(&wq->lock);
 	return NULL;
 }
 
@@ -131,7 +132,7 @@ struct nvmf_workq *nvmf_workq_create(unsigned nthreads)
 	wq = calloc(1, sizeof(*wq) + nthreads * sizeof(pthread_t));
 	if (wq == NULL)
 		return NULL;
-	pthread_mutex_init(&wq->lock, NULL);
+	nvmf_mutex_init(&wq->lock);
 	pthread_cond_init(&wq->cond, NULL);
 	wq->tail = &wq->head;
 	/* Workers leave signals to the application's threads. */
@@ -152,21 +153,21 @@ struct nvmf_workq *nvmf_workq_create(unsigned nthreads)
 void nvmf_workq_submit(struct nvmf_workq *wq, struct nvmf_work *work)
 {
 	work->next = NULL;
-	pthread_mutex_lock(&wq->lock);
+	nvmf_mutex_lock(&wq->lock);
 	*wq->tail = work;
 	wq->tail = &work->next;
 	pthread_cond_signal(&wq->cond);
-	pthread_mutex_unlock(&wq->lock);
+	nvmf_mutex_unlock(&wq->lock);
 }
 
 void nvmf_workq_destroy(struct nvmf_workq *wq)
 {
 	if (wq == NULL)
 		return;
-	pthread_mutex_lock(&wq->lock);
+	nvmf_mutex_lock(&wq->lock);
 	wq->stop = true;
 	pthread_cond_broadcast(&wq->cond);
-	pthread_mutex_unlock(&wq->lock);
+	nvmf_mutex_unlock(&wq->lock);
 	for (unsigned i = 0; i < wq->nthreads; i++)
 		pthread_join(wq->threads[i], NULL);
 	pthread_cond_destroy(&wq->cond);

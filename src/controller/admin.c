@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "controller/internal.h"
+#include "util/lock.h"
 #include "util/log.h"
 
 #define CTRL_VS NVME_VS(1, 3, 0)
@@ -47,9 +48,9 @@ uint16_t ctrl_granted_io_queues(struct nvmf_ctrl *ctrl)
 {
 	uint16_t n;
 
-	pthread_mutex_lock(&ctrl->lock);
+	nvmf_mutex_lock(&ctrl->lock);
 	n = ctrl->nr_io_queues;
-	pthread_mutex_unlock(&ctrl->lock);
+	nvmf_mutex_unlock(&ctrl->lock);
 	return n;
 }
 
@@ -83,7 +84,7 @@ struct nvmf_ctrl *ctrl_create(struct nvmf_target *t, struct nvmf_subsys *subsys,
 		free(ctrl);
 		return NULL;
 	}
-	pthread_mutex_init(&ctrl->lock, NULL);
+	nvmf_mutex_init(&ctrl->lock);
 	ctrl->target = t;
 	ctrl->subsys = subsys;
 	ctrl->portid = admin->portid;
@@ -102,7 +103,7 @@ struct nvmf_ctrl *ctrl_create(struct nvmf_target *t, struct nvmf_subsys *subsys,
 	ctrl->admin = admin;
 	ctrl->nconns = 1;
 
-	pthread_mutex_lock(&t->lock);
+	nvmf_mutex_lock(&t->lock);
 	span = subsys->removed ? 0 : (unsigned)subsys->cntlid_max - subsys->cntlid_min + 1;
 	for (unsigned i = 0; i < span && !found; i++) {
 		uint16_t id = subsys->next_cntlid;
@@ -122,7 +123,7 @@ struct nvmf_ctrl *ctrl_create(struct nvmf_target *t, struct nvmf_subsys *subsys,
 		subsys->refs++;
 		t->nctrls++;
 	}
-	pthread_mutex_unlock(&t->lock);
+	nvmf_mutex_unlock(&t->lock);
 	if (!found) {
 		NVMF_WARN("nvmfd: %s: no controller for %s: %s", admin->peer, subsys->nqn,
 			  subsys->removed ? "the subsystem is being removed"
@@ -168,9 +169,9 @@ uint16_t ctrl_property_get(struct nvmf_ctrl *ctrl, uint32_t ofst, bool size8, ui
 		*value = CTRL_VS;
 		break;
 	case NVME_PROP_CC:
-		pthread_mutex_lock(&ctrl->lock);
+		nvmf_mutex_lock(&ctrl->lock);
 		*value = ctrl->cc;
-		pthread_mutex_unlock(&ctrl->lock);
+		nvmf_mutex_unlock(&ctrl->lock);
 		break;
 	case NVME_PROP_CSTS:
 		*value = atomic_load(&ctrl->csts);
@@ -186,11 +187,11 @@ static void ctrl_drop_io_queues(struct nvmf_ctrl *ctrl)
 {
 	struct nvmf_target *t = ctrl->target;
 
-	pthread_mutex_lock(&t->lock);
+	nvmf_mutex_lock(&t->lock);
 	for (unsigned q = 1; q <= ctrl->max_io_queues; q++)
 		if (ctrl->io[q] != NULL)
 			ctrl->io[q]->closing = true;
-	pthread_mutex_unlock(&t->lock);
+	nvmf_mutex_unlock(&t->lock);
 	target_wake_reaper(t);
 }
 
@@ -203,12 +204,12 @@ static void shutdown_work(struct nvmf_work *work)
 	if (rc != 0)
 		NVMF_ERR("nvmfd: controller %u: flush at shutdown failed: %s", ctrl->cntlid,
 			 strerror(-rc));
-	pthread_mutex_lock(&ctrl->lock);
+	nvmf_mutex_lock(&ctrl->lock);
 	/* Only if the host has not cleared SHN meanwhile. */
 	if (NVME_CC_SHN(ctrl->cc) != 0)
 		atomic_store(&ctrl->csts, (atomic_load(&ctrl->csts) & ~NVME_CSTS_SHST_MASK) |
 						  NVME_CSTS_SHST_COMPLETE);
-	pthread_mutex_unlock(&ctrl->lock);
+	nvmf_mutex_unlock(&ctrl->lock);
 	NVMF_DEBUG("nvmfd: controller %u: shutdown complete", ctrl->cntlid);
 	cmd_complete(cmd, 0, 0, 0);
 }
@@ -236,7 +237,7 @@ void ctrl_property_set(struct nvmf_cmd *cmd)
 		cmd_complete(cmd, status_generic(NVME_SC_INVALID_FIELD), 0, 0);
 		return;
 	}
-	pthread_mutex_lock(&ctrl->lock);
+	nvmf_mutex_lock(&ctrl->lock);
 	old = ctrl->cc;
 	csts = atomic_load(&ctrl->csts);
 	if ((new & NVME_CC_EN) && !(old & NVME_CC_EN)) {
@@ -260,7 +261,7 @@ void ctrl_property_set(struct nvmf_cmd *cmd)
 	}
 	ctrl->cc = new;
 	atomic_store(&ctrl->csts, csts);
-	pthread_mutex_unlock(&ctrl->lock);
+	nvmf_mutex_unlock(&ctrl->lock);
 
 	if (reset) {
 		NVMF_DEBUG("nvmfd: controller %u: reset (CC.EN cleared)", ctrl->cntlid);
@@ -479,7 +480,7 @@ static void log_smart(struct nvmf_ctrl *ctrl, struct nvme_smart_log *log)
 	uint64_t reads = 0, writes = 0, read_units = 0, write_units = 0;
 	struct timespec up;
 
-	pthread_mutex_lock(&t->lock);
+	nvmf_mutex_lock(&t->lock);
 	for (unsigned q = 1; q <= ctrl->max_io_queues; q++) {
 		struct nvmf_conn *c = ctrl->io[q];
 
@@ -490,7 +491,7 @@ static void log_smart(struct nvmf_ctrl *ctrl, struct nvme_smart_log *log)
 		read_units += atomic_load_explicit(&c->read_units, memory_order_relaxed);
 		write_units += atomic_load_explicit(&c->write_units, memory_order_relaxed);
 	}
-	pthread_mutex_unlock(&t->lock);
+	nvmf_mutex_unlock(&t->lock);
 	clock_gettime(CLOCK_MONOTONIC, &up);
 	memset(log, 0, sizeof(*log));
 	log->temperature = CTRL_TEMP_KELVIN;
@@ -503,9 +504,9 @@ static void log_smart(struct nvmf_ctrl *ctrl, struct nvme_smart_log *log)
 	put_u128(log->host_write_commands, writes);
 	put_u128(log->power_cycles, 1);
 	put_u128(log->power_on_hours, (uint64_t)up.tv_sec / 3600);
-	pthread_mutex_lock(&ctrl->lock);
+	nvmf_mutex_lock(&ctrl->lock);
 	put_u128(log->num_err_log_entries, ctrl->error_count);
-	pthread_mutex_unlock(&ctrl->lock);
+	nvmf_mutex_unlock(&ctrl->lock);
 }
 
 static void log_effects(struct nvme_cmd_effects_log *log)
@@ -529,17 +530,17 @@ static void log_effects(struct nvme_cmd_effects_log *log)
 
 static void log_errors(struct nvmf_ctrl *ctrl, struct nvme_error_log_entry *entries)
 {
-	pthread_mutex_lock(&ctrl->lock);
+	nvmf_mutex_lock(&ctrl->lock);
 	/* Newest first. */
 	for (unsigned i = 0; i < CTRL_ERROR_SLOTS && i < ctrl->error_count; i++)
 		entries[i] = ctrl->errors[(ctrl->error_count - 1 - i) % CTRL_ERROR_SLOTS];
-	pthread_mutex_unlock(&ctrl->lock);
+	nvmf_mutex_unlock(&ctrl->lock);
 }
 
 static void log_changed_ns(struct nvmf_ctrl *ctrl, struct nvme_changed_ns_list_log *log,
 			   bool retain)
 {
-	pthread_mutex_lock(&ctrl->lock);
+	nvmf_mutex_lock(&ctrl->lock);
 	if (ctrl->changed_overflow)
 		log->nsid[0] = NVME_CHANGED_NS_OVERFLOW;
 	else
@@ -550,7 +551,7 @@ static void log_changed_ns(struct nvmf_ctrl *ctrl, struct nvme_changed_ns_list_l
 		ctrl->changed_overflow = false;
 		ctrl->ns_aen_masked = false;
 	}
-	pthread_mutex_unlock(&ctrl->lock);
+	nvmf_mutex_unlock(&ctrl->lock);
 }
 
 void ctrl_record_error(struct nvmf_ctrl *ctrl, struct nvmf_cmd *cmd, uint16_t status)
@@ -558,7 +559,7 @@ void ctrl_record_error(struct nvmf_ctrl *ctrl, struct nvmf_cmd *cmd, uint16_t st
 	const struct nvme_sqe *sqe = cmd_sqe(cmd);
 	struct nvme_error_log_entry *e;
 
-	pthread_mutex_lock(&ctrl->lock);
+	nvmf_mutex_lock(&ctrl->lock);
 	e = &ctrl->errors[ctrl->error_count % CTRL_ERROR_SLOTS];
 	memset(e, 0, sizeof(*e));
 	e->error_count = ++ctrl->error_count;
@@ -568,7 +569,7 @@ void ctrl_record_error(struct nvmf_ctrl *ctrl, struct nvmf_cmd *cmd, uint16_t st
 	e->parm_error_location = 0xffff;
 	e->nsid = sqe->nsid;
 	e->trtype = NVMF_TRTYPE_TCP;
-	pthread_mutex_unlock(&ctrl->lock);
+	nvmf_mutex_unlock(&ctrl->lock);
 }
 
 static void handle_get_log_page(struct nvmf_cmd *cmd)
@@ -616,9 +617,9 @@ static void handle_get_log_page(struct nvmf_cmd *cmd)
 			}
 			log = owned;
 			if (!retain) {
-				pthread_mutex_lock(&ctrl->lock);
+				nvmf_mutex_lock(&ctrl->lock);
 				ctrl->disc_aen_masked = false;
-				pthread_mutex_unlock(&ctrl->lock);
+				nvmf_mutex_unlock(&ctrl->lock);
 			}
 			break;
 		default:
@@ -684,10 +685,10 @@ static bool io_queues_exist(struct nvmf_ctrl *ctrl)
 	struct nvmf_target *t = ctrl->target;
 	bool any = false;
 
-	pthread_mutex_lock(&t->lock);
+	nvmf_mutex_lock(&t->lock);
 	for (unsigned q = 1; q <= ctrl->max_io_queues && !any; q++)
 		any = ctrl->io[q] != NULL;
-	pthread_mutex_unlock(&t->lock);
+	nvmf_mutex_unlock(&t->lock);
 	return any;
 }
 
@@ -719,9 +720,9 @@ static void handle_set_features(struct nvmf_cmd *cmd)
 		granted = (nsqr < ncqr ? nsqr : ncqr) + 1;
 		if (granted > ctrl->max_io_queues)
 			granted = ctrl->max_io_queues;
-		pthread_mutex_lock(&ctrl->lock);
+		nvmf_mutex_lock(&ctrl->lock);
 		ctrl->nr_io_queues = (uint16_t)granted;
-		pthread_mutex_unlock(&ctrl->lock);
+		nvmf_mutex_unlock(&ctrl->lock);
 		dw0 = (granted - 1) | ((granted - 1) << 16);
 		break;
 	}
@@ -734,9 +735,9 @@ static void handle_set_features(struct nvmf_cmd *cmd)
 			st = status_generic(NVME_SC_INVALID_FIELD);
 			break;
 		}
-		pthread_mutex_lock(&ctrl->lock);
+		nvmf_mutex_lock(&ctrl->lock);
 		ctrl->aec = v;
-		pthread_mutex_unlock(&ctrl->lock);
+		nvmf_mutex_unlock(&ctrl->lock);
 		break;
 	case NVME_FEAT_VOLATILE_WRITE_CACHE:
 		if (ctrl->subsys->discovery) {
@@ -769,18 +770,18 @@ static void handle_get_features(struct nvmf_cmd *cmd)
 	case NVME_FEAT_NUMBER_OF_QUEUES:
 		if (ctrl->subsys->discovery)
 			goto invalid;
-		pthread_mutex_lock(&ctrl->lock);
+		nvmf_mutex_lock(&ctrl->lock);
 		dw0 = (uint32_t)((dflt ? ctrl->max_io_queues : ctrl->nr_io_queues) - 1);
-		pthread_mutex_unlock(&ctrl->lock);
+		nvmf_mutex_unlock(&ctrl->lock);
 		dw0 |= dw0 << 16;
 		break;
 	case NVME_FEAT_KEEP_ALIVE_TIMER:
 		dw0 = dflt ? 0 : atomic_load(&ctrl->kato_ms);
 		break;
 	case NVME_FEAT_ASYNC_EVENT_CONFIG:
-		pthread_mutex_lock(&ctrl->lock);
+		nvmf_mutex_lock(&ctrl->lock);
 		dw0 = dflt ? 0 : ctrl->aec;
-		pthread_mutex_unlock(&ctrl->lock);
+		nvmf_mutex_unlock(&ctrl->lock);
 		break;
 	case NVME_FEAT_VOLATILE_WRITE_CACHE:
 		if (ctrl->subsys->discovery)
@@ -809,7 +810,7 @@ static void handle_aer(struct nvmf_cmd *cmd)
 	uint32_t event = 0;
 	bool have_event = false, over = false;
 
-	pthread_mutex_lock(&ctrl->lock);
+	nvmf_mutex_lock(&ctrl->lock);
 	if (ctrl->nevents > 0) {
 		event = ctrl->events[0];
 		memmove(ctrl->events, ctrl->events + 1, --ctrl->nevents * sizeof(uint32_t));
@@ -819,7 +820,7 @@ static void handle_aer(struct nvmf_cmd *cmd)
 	} else {
 		ctrl->aers[ctrl->naers++] = cmd;
 	}
-	pthread_mutex_unlock(&ctrl->lock);
+	nvmf_mutex_unlock(&ctrl->lock);
 	if (have_event)
 		cmd_complete(cmd, 0, event, 0);
 	else if (over)
@@ -830,7 +831,7 @@ void ctrl_raise_event(struct nvmf_ctrl *ctrl, uint32_t dw0)
 {
 	struct nvmf_cmd *aer = NULL;
 
-	pthread_mutex_lock(&ctrl->lock);
+	nvmf_mutex_lock(&ctrl->lock);
 	if (ctrl->naers > 0) {
 		aer = ctrl->aers[0];
 		memmove(ctrl->aers, ctrl->aers + 1, --ctrl->naers * sizeof(ctrl->aers[0]));
@@ -842,7 +843,7 @@ void ctrl_raise_event(struct nvmf_ctrl *ctrl, uint32_t dw0)
 		if (!queued && ctrl->nevents < CTRL_EVENTS_MAX)
 			ctrl->events[ctrl->nevents++] = dw0;
 	}
-	pthread_mutex_unlock(&ctrl->lock);
+	nvmf_mutex_unlock(&ctrl->lock);
 	if (aer != NULL)
 		cmd_complete(aer, 0, dw0, 0);
 }
@@ -851,7 +852,7 @@ void ctrl_ns_changed(struct nvmf_ctrl *ctrl, uint32_t nsid)
 {
 	bool raise, listed = false;
 
-	pthread_mutex_lock(&ctrl->lock);
+	nvmf_mutex_lock(&ctrl->lock);
 	for (unsigned i = 0; i < ctrl->nchanged; i++)
 		listed |= ctrl->changed_ns[i] == nsid;
 	if (!listed) {
@@ -864,7 +865,7 @@ void ctrl_ns_changed(struct nvmf_ctrl *ctrl, uint32_t nsid)
 	raise = (ctrl->aec & NVME_AEC_NS_ATTR_NOTICES) && !ctrl->ns_aen_masked;
 	if (raise)
 		ctrl->ns_aen_masked = true;
-	pthread_mutex_unlock(&ctrl->lock);
+	nvmf_mutex_unlock(&ctrl->lock);
 	if (raise)
 		ctrl_raise_event(ctrl, NVME_AER_DW0(NVME_AER_TYPE_NOTICE, NVME_AER_NOTICE_NS_CHANGED,
 						    NVME_LOG_CHANGED_NS_LIST));
@@ -874,12 +875,12 @@ void ctrl_discovery_changed(struct nvmf_ctrl *ctrl)
 {
 	bool raise;
 
-	pthread_mutex_lock(&ctrl->lock);
+	nvmf_mutex_lock(&ctrl->lock);
 	/* One event until the host reads the discovery log (nvme-cli PR #1933). */
 	raise = (ctrl->aec & NVME_AEC_DISCOVERY_LOG_CHANGE) && !ctrl->disc_aen_masked;
 	if (raise)
 		ctrl->disc_aen_masked = true;
-	pthread_mutex_unlock(&ctrl->lock);
+	nvmf_mutex_unlock(&ctrl->lock);
 	if (raise)
 		ctrl_raise_event(ctrl, NVME_AER_DW0(NVME_AER_TYPE_NOTICE,
 						    NVME_AER_NOTICE_DISCOVERY_CHANGE,
@@ -891,11 +892,11 @@ void ctrl_drop_aers(struct nvmf_ctrl *ctrl)
 	struct nvmf_cmd *aers[CTRL_AERL];
 	unsigned n;
 
-	pthread_mutex_lock(&ctrl->lock);
+	nvmf_mutex_lock(&ctrl->lock);
 	n = ctrl->naers;
 	memcpy(aers, ctrl->aers, n * sizeof(aers[0]));
 	ctrl->naers = 0;
-	pthread_mutex_unlock(&ctrl->lock);
+	nvmf_mutex_unlock(&ctrl->lock);
 	for (unsigned i = 0; i < n; i++)
 		cmd_put(aers[i]);
 }
@@ -909,7 +910,7 @@ static void handle_abort(struct nvmf_cmd *cmd)
 	struct nvmf_cmd *victim = NULL;
 
 	if (sqid == 0) {
-		pthread_mutex_lock(&ctrl->lock);
+		nvmf_mutex_lock(&ctrl->lock);
 		for (unsigned i = 0; i < ctrl->naers; i++) {
 			if (cmd_sqe(ctrl->aers[i])->cid != cid)
 				continue;
@@ -919,7 +920,7 @@ static void handle_abort(struct nvmf_cmd *cmd)
 			ctrl->naers--;
 			break;
 		}
-		pthread_mutex_unlock(&ctrl->lock);
+		nvmf_mutex_unlock(&ctrl->lock);
 	}
 	if (victim != NULL)
 		cmd_complete(victim, status_generic(NVME_SC_ABORTED_BY_REQUEST), 0, 0);

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "controller/internal.h"
+#include "util/lock.h"
 #include "util/log.h"
 
 #define AUTH_DEFAULT_TIMEOUT_MS 120000  /* no KATO: Linux nvmet's 120 s */
@@ -214,7 +215,7 @@ int auth_queue_setup(struct nvmf_conn *conn, const struct ctrl_auth *creds,
 			return -ENOMEM;
 		}
 	}
-	pthread_mutex_init(&a->lock, NULL);
+	nvmf_mutex_init(&a->lock);
 	a->timeout_ms = kato_ms != 0 ? kato_ms : AUTH_DEFAULT_TIMEOUT_MS;
 	atomic_store(&conn->authenticated, false);
 	/* The host must start before the timer runs out, too. */
@@ -241,9 +242,9 @@ void auth_queue_free(struct nvmf_conn *conn)
 
 static void auth_count_failure(struct nvmf_target *t)
 {
-	pthread_mutex_lock(&t->lock);
+	nvmf_mutex_lock(&t->lock);
 	t->stats.auth_failures++;
-	pthread_mutex_unlock(&t->lock);
+	nvmf_mutex_unlock(&t->lock);
 }
 
 /* SECP E9h with SPSP0 = SPSP1 = 01h: the only protocol served (TP 8006). */
@@ -286,7 +287,7 @@ static void auth_send_work(struct nvmf_work *work)
 	size_t n = 0;
 	int r;
 
-	pthread_mutex_lock(&a->lock);
+	nvmf_mutex_lock(&a->lock);
 	if (keyless) {
 		/* A host without a secret where the subsystem requires one. */
 		uint16_t t_id = 0;
@@ -317,7 +318,7 @@ static void auth_send_work(struct nvmf_work *work)
 		end_now = a->msg_len == 0;
 	}
 	a->busy = false;
-	pthread_mutex_unlock(&a->lock);
+	nvmf_mutex_unlock(&a->lock);
 
 	if (r == NVMF_DHCHAP_SUCCESS && conn->qid == 0) {
 		NVMF_INFO("nvmfd: %s: host %s %s on %s (DH-HMAC-CHAP %s, %s, %s)", conn->peer,
@@ -356,10 +357,10 @@ static void auth_send_data_in(struct nvmf_cmd *cmd)
 	struct conn_auth *a = cmd->conn->auth;
 	bool busy;
 
-	pthread_mutex_lock(&a->lock);
+	nvmf_mutex_lock(&a->lock);
 	busy = a->busy;
 	a->busy = true;
-	pthread_mutex_unlock(&a->lock);
+	nvmf_mutex_unlock(&a->lock);
 	if (busy) {
 		/* One message at a time: the host must wait for the answer. */
 		cmd_complete(cmd, NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_COMMAND_SEQUENCE_ERROR), 0, 0);
@@ -409,7 +410,7 @@ void auth_receive(struct nvmf_cmd *cmd)
 		cmd_complete(cmd, st, 0, 0);
 		return;
 	}
-	pthread_mutex_lock(&a->lock);
+	nvmf_mutex_lock(&a->lock);
 	if (a->busy) {
 		st = NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_COMMAND_SEQUENCE_ERROR);
 	} else {
@@ -429,7 +430,7 @@ void auth_receive(struct nvmf_cmd *cmd)
 			end = a->failed;
 		}
 	}
-	pthread_mutex_unlock(&a->lock);
+	nvmf_mutex_unlock(&a->lock);
 	if (st != 0) {
 		cmd_complete(cmd, st, 0, 0);
 		return;

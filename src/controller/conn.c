@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "controller/internal.h"
+#include "util/lock.h"
 #include "util/log.h"
 
 #define CONN_FREE_WARN_MS 10000
@@ -32,13 +33,13 @@ static struct nvmf_cmd *cmd_get(struct nvmf_conn *conn)
 {
 	struct nvmf_cmd *cmd;
 
-	pthread_mutex_lock(&conn->lock);
+	nvmf_mutex_lock(&conn->lock);
 	cmd = conn->free_cmds;
 	if (cmd != NULL) {
 		conn->free_cmds = cmd->next_free;
 		conn->inflight++;
 	}
-	pthread_mutex_unlock(&conn->lock);
+	nvmf_mutex_unlock(&conn->lock);
 	if (cmd != NULL) {
 		atomic_store(&cmd->refs, 1);
 		cmd->ns = NULL;
@@ -77,12 +78,12 @@ void cmd_put(struct nvmf_cmd *cmd)
 	cmd_release_cid(cmd); /* a command that ends without a response */
 	nvmf_capsule_free(cmd->nc);
 	cmd->nc = NULL;
-	pthread_mutex_lock(&conn->lock);
+	nvmf_mutex_lock(&conn->lock);
 	cmd->next_free = conn->free_cmds;
 	conn->free_cmds = cmd;
 	if (--conn->inflight == 0)
 		pthread_cond_broadcast(&conn->idle);
-	pthread_mutex_unlock(&conn->lock);
+	nvmf_mutex_unlock(&conn->lock);
 }
 
 bool cmd_buf(struct nvmf_cmd *cmd, size_t len)
@@ -303,7 +304,7 @@ static void connect_io(struct nvmf_cmd *cmd, struct nvmf_subsys *subsys,
 	uint16_t status = 0;
 	int authreq;
 
-	pthread_mutex_lock(&t->lock);
+	nvmf_mutex_lock(&t->lock);
 	for (ctrl = subsys->ctrls; ctrl != NULL; ctrl = ctrl->next)
 		if (ctrl->cntlid == data->cntlid)
 			break;
@@ -337,7 +338,7 @@ static void connect_io(struct nvmf_cmd *cmd, struct nvmf_subsys *subsys,
 		conn->ctrl = ctrl;
 		conn->qid = c->qid;
 	}
-	pthread_mutex_unlock(&t->lock);
+	nvmf_mutex_unlock(&t->lock);
 	if (status != 0) {
 		cmd_complete(cmd, status, 0, 0);
 		return;
@@ -403,7 +404,7 @@ static void connect_data_received(struct nvmf_cmd *cmd)
 		return;
 	}
 	memset(&creds, 0, sizeof(creds));
-	pthread_mutex_lock(&t->lock);
+	nvmf_mutex_lock(&t->lock);
 	if (strcmp(data->subnqn, NVMF_DISCOVERY_NQN) == 0) {
 		subsys = t->discovery;
 		allowed = true;
@@ -421,7 +422,7 @@ static void connect_data_received(struct nvmf_cmd *cmd)
 		subsys->refs++;
 		auth_ctrl_creds(t, subsys, data->hostnqn, &creds);
 	}
-	pthread_mutex_unlock(&t->lock);
+	nvmf_mutex_unlock(&t->lock);
 	if (subsys == NULL) {
 		NVMF_WARN("nvmfd: %s: Connect to unknown subsystem %s (host %s)", conn->peer,
 			  data->subnqn, data->hostnqn);
@@ -623,9 +624,9 @@ void conn_mark_closing(struct nvmf_conn *conn)
 {
 	struct nvmf_target *t = conn->target;
 
-	pthread_mutex_lock(&t->lock);
+	nvmf_mutex_lock(&t->lock);
 	conn->closing = true;
-	pthread_mutex_unlock(&t->lock);
+	nvmf_mutex_unlock(&t->lock);
 	target_wake_reaper(t);
 }
 
@@ -642,7 +643,7 @@ struct nvmf_conn *conn_alloc(struct nvmf_target *t, const struct nvmf_port *port
 	conn->port_tls = port->conf.tls;
 	conn->connect_deadline_ms = ctrl_now_ms() + t->params.connect_timeout_ms;
 	snprintf(conn->peer, sizeof(conn->peer), "port %u", port->conf.portid);
-	pthread_mutex_init(&conn->lock, NULL);
+	nvmf_mutex_init(&conn->lock);
 	pthread_cond_init(&conn->idle, NULL);
 	conn->ncmds = t->params.max_queue_depth + CTRL_CMD_SLACK;
 	conn->cmds = calloc(conn->ncmds, sizeof(*conn->cmds));
@@ -697,7 +698,7 @@ void conn_free(struct nvmf_conn *conn)
 	nvmf_qpair_free(conn->qp);
 	if (ctrl != NULL && conn->qid == 0 && ctrl->admin == conn)
 		ctrl_drop_aers(ctrl);
-	pthread_mutex_lock(&conn->lock);
+	nvmf_mutex_lock(&conn->lock);
 	while (conn->inflight > 0) {
 		struct timespec ts;
 
@@ -707,10 +708,10 @@ void conn_free(struct nvmf_conn *conn)
 			NVMF_WARN("nvmfd: %s: still waiting for %u command(s) to finish",
 				  conn->peer, conn->inflight);
 	}
-	pthread_mutex_unlock(&conn->lock);
+	nvmf_mutex_unlock(&conn->lock);
 
 	if (ctrl != NULL) {
-		pthread_mutex_lock(&t->lock);
+		nvmf_mutex_lock(&t->lock);
 		if (ctrl->admin == conn) {
 			/* The association goes with its admin queue. */
 			ctrl->admin = NULL;
@@ -730,7 +731,7 @@ void conn_free(struct nvmf_conn *conn)
 			t->nctrls--;
 			free_ctrl = true;
 		}
-		pthread_mutex_unlock(&t->lock);
+		nvmf_mutex_unlock(&t->lock);
 		if (free_ctrl)
 			ctrl_free(ctrl);
 		else

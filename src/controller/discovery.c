@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "controller/internal.h"
+#include "util/lock.h"
 
 #define EFLAGS_DUPRETINFO (1u << 0)
 
@@ -99,7 +100,7 @@ uint8_t *discovery_log_build(struct nvmf_target *t, struct nvmf_ctrl *ctrl, size
 	struct nvmf_discovery_log *log;
 	size_t n;
 
-	pthread_mutex_lock(&t->lock);
+	nvmf_mutex_lock(&t->lock);
 	n = for_each_entry(t, ctrl, NULL);
 	*len = sizeof(*log) + n * sizeof(struct nvmf_discovery_log_entry);
 	log = calloc(1, *len);
@@ -108,7 +109,7 @@ uint8_t *discovery_log_build(struct nvmf_target *t, struct nvmf_ctrl *ctrl, size
 		log->numrec = for_each_entry(t, ctrl, log->entries);
 		log->recfmt = 0;
 	}
-	pthread_mutex_unlock(&t->lock);
+	nvmf_mutex_unlock(&t->lock);
 	return (uint8_t *)log;
 }
 

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "controller/internal.h"
+#include "util/lock.h"
 #include "util/log.h"
 
 #define REAPER_TICK_MS 100
@@ -182,9 +183,9 @@ void subsys_put(struct nvmf_subsys *subsys)
 	struct nvmf_target *t = subsys->target;
 	bool last;
 
-	pthread_mutex_lock(&t->lock);
+	nvmf_mutex_lock(&t->lock);
 	last = --subsys->refs == 0;
-	pthread_mutex_unlock(&t->lock);
+	nvmf_mutex_unlock(&t->lock);
 	if (last)
 		subsys_free(subsys);
 }
@@ -536,13 +537,14 @@ static int start_thread(pthread_t *thread, void *(*fn)(void *), void *arg)
 
 void target_wake_reaper(struct nvmf_target *t)
 {
-	pthread_mutex_lock(&t->lock);
+	nvmf_mutex_lock(&t->lock);
 	pthread_cond_broadcast(&t->cond);
-	pthread_mutex_unlock(&t->lock);
+	nvmf_mutex_unlock(&t->lock);
 }
 
 static void ctrl_kill_locked(struct nvmf_ctrl *ctrl)
 {
+	NVMF_ASSERT_LOCKED(&ctrl->target->lock);
 	atomic_store(&ctrl->dead, true);
 	if (ctrl->admin != NULL)
 		ctrl->admin->closing = true;
@@ -555,14 +557,15 @@ void ctrl_kill(struct nvmf_ctrl *ctrl)
 {
 	struct nvmf_target *t = ctrl->target;
 
-	pthread_mutex_lock(&t->lock);
+	nvmf_mutex_lock(&t->lock);
 	ctrl_kill_locked(ctrl);
 	pthread_cond_broadcast(&t->cond);
-	pthread_mutex_unlock(&t->lock);
+	nvmf_mutex_unlock(&t->lock);
 }
 
 static void check_kato_locked(struct nvmf_target *t, struct nvmf_subsys *s, uint64_t now)
 {
+	NVMF_ASSERT_LOCKED(&t->lock);
 	for (struct nvmf_ctrl *ctrl = s->ctrls; ctrl != NULL; ctrl = ctrl->next) {
 		uint32_t kato = atomic_load(&ctrl->kato_ms);
 		uint64_t last = atomic_load(&ctrl->last_activity_ms);
@@ -582,7 +585,7 @@ static void *reaper_main(void *arg)
 {
 	struct nvmf_target *t = arg;
 
-	pthread_mutex_lock(&t->lock);
+	nvmf_mutex_lock(&t->lock);
 	while (!t->reaper_stop) {
 		uint64_t now = ctrl_now_ms();
 		struct nvmf_conn *doomed = NULL, **pp;
@@ -622,18 +625,18 @@ static void *reaper_main(void *arg)
 			doomed = c;
 		}
 		if (doomed != NULL) {
-			pthread_mutex_unlock(&t->lock);
+			nvmf_mutex_unlock(&t->lock);
 			while (doomed != NULL) {
 				struct nvmf_conn *c = doomed;
 
 				doomed = c->next;
 				conn_free(c);
-				pthread_mutex_lock(&t->lock);
+				nvmf_mutex_lock(&t->lock);
 				t->nconns--;
 				pthread_cond_broadcast(&t->cond);
-				pthread_mutex_unlock(&t->lock);
+				nvmf_mutex_unlock(&t->lock);
 			}
-			pthread_mutex_lock(&t->lock);
+			nvmf_mutex_lock(&t->lock);
 			continue; /* freeing may have doomed others (I/O queues of an admin) */
 		}
 		clock_gettime(CLOCK_REALTIME, &ts);
@@ -644,7 +647,7 @@ static void *reaper_main(void *arg)
 		}
 		pthread_cond_timedwait(&t->cond, &t->lock, &ts);
 	}
-	pthread_mutex_unlock(&t->lock);
+	nvmf_mutex_unlock(&t->lock);
 	return NULL;
 }
 
@@ -659,9 +662,9 @@ static void *listener_main(void *arg)
 		unsigned n = 1;
 		char drain[64];
 
-		pthread_mutex_lock(&t->lock);
+		nvmf_mutex_lock(&t->lock);
 		if (!t->listener_running) {
-			pthread_mutex_unlock(&t->lock);
+			nvmf_mutex_unlock(&t->lock);
 			break;
 		}
 		for (struct nvmf_port *p = t->ports; p != NULL; p = p->next)
@@ -671,7 +674,7 @@ static void *listener_main(void *arg)
 		pfds = calloc(n, sizeof(*pfds));
 		portids = calloc(n, sizeof(*portids));
 		if (pfds == NULL || portids == NULL) {
-			pthread_mutex_unlock(&t->lock);
+			nvmf_mutex_unlock(&t->lock);
 			NVMF_ERR("nvmfd: listener out of memory");
 			break;
 		}
@@ -681,7 +684,7 @@ static void *listener_main(void *arg)
 			pfds[n] = (struct pollfd){.fd = p->listen_fd, .events = POLLIN};
 			portids[n++] = p->conf.portid;
 		}
-		pthread_mutex_unlock(&t->lock);
+		nvmf_mutex_unlock(&t->lock);
 		/* The port list changes only while this thread is stopped. */
 		for (;;) {
 			/* Out of descriptors, a pending connection stays readable: poll
@@ -733,13 +736,13 @@ static void *listener_main(void *arg)
 
 static void listener_stop(struct nvmf_target *t)
 {
-	pthread_mutex_lock(&t->lock);
+	nvmf_mutex_lock(&t->lock);
 	if (!t->listener_running) {
-		pthread_mutex_unlock(&t->lock);
+		nvmf_mutex_unlock(&t->lock);
 		return;
 	}
 	t->listener_running = false;
-	pthread_mutex_unlock(&t->lock);
+	nvmf_mutex_unlock(&t->lock);
 	if (write(t->wake[1], "x", 1) < 0)
 		NVMF_WARN("nvmfd: cannot wake the listener: %s", strerror(errno));
 	pthread_join(t->listener, NULL);
@@ -749,14 +752,14 @@ static int listener_start(struct nvmf_target *t)
 {
 	int rc;
 
-	pthread_mutex_lock(&t->lock);
+	nvmf_mutex_lock(&t->lock);
 	t->listener_running = true;
-	pthread_mutex_unlock(&t->lock);
+	nvmf_mutex_unlock(&t->lock);
 	rc = start_thread(&t->listener, listener_main, t);
 	if (rc != 0) {
-		pthread_mutex_lock(&t->lock);
+		nvmf_mutex_lock(&t->lock);
 		t->listener_running = false;
-		pthread_mutex_unlock(&t->lock);
+		nvmf_mutex_unlock(&t->lock);
 	}
 	return rc;
 }
@@ -780,7 +783,7 @@ struct nvmf_target *nvmf_target_create(const struct nvmf_target_params *params)
 		errno = EINVAL;
 		return NULL;
 	}
-	pthread_mutex_init(&t->lock, NULL);
+	nvmf_mutex_init(&t->lock);
 	pthread_cond_init(&t->cond, NULL);
 	t->wake[0] = t->wake[1] = -1;
 	t->discovery = subsys_alloc(t, NVMF_DISCOVERY_NQN);
@@ -821,11 +824,11 @@ int nvmf_target_listen_port(struct nvmf_target *t, uint16_t portid)
 	struct nvmf_port *p;
 	int port = -1;
 
-	pthread_mutex_lock(&t->lock);
+	nvmf_mutex_lock(&t->lock);
 	p = target_find_port(t, portid);
 	if (p != NULL)
 		port = p->bound_port;
-	pthread_mutex_unlock(&t->lock);
+	nvmf_mutex_unlock(&t->lock);
 	return port;
 }
 
@@ -835,16 +838,16 @@ struct nvmf_conn *target_conn_reserve(struct nvmf_target *t, uint16_t portid,
 	struct nvmf_port *port, snapshot;
 	struct nvmf_conn *conn;
 
-	pthread_mutex_lock(&t->lock);
+	nvmf_mutex_lock(&t->lock);
 	port = target_find_port(t, portid);
 	if (port == NULL || atomic_load(&t->stopping)) {
-		pthread_mutex_unlock(&t->lock);
+		nvmf_mutex_unlock(&t->lock);
 		*error = port == NULL ? ENOENT : ESHUTDOWN;
 		return NULL;
 	}
 	if (t->nconns >= t->params.max_connections) {
 		t->stats.refused_connections++;
-		pthread_mutex_unlock(&t->lock);
+		nvmf_mutex_unlock(&t->lock);
 		NVMF_WARN("nvmfd: refusing a connection on port %u: the limit of %u connections is reached",
 			  portid, t->params.max_connections);
 		*error = EBUSY;
@@ -852,13 +855,13 @@ struct nvmf_conn *target_conn_reserve(struct nvmf_target *t, uint16_t portid,
 	}
 	t->nconns++;
 	snapshot = *port;
-	pthread_mutex_unlock(&t->lock);
+	nvmf_mutex_unlock(&t->lock);
 	conn = conn_alloc(t, &snapshot, params);
 	if (conn == NULL) {
-		pthread_mutex_lock(&t->lock);
+		nvmf_mutex_lock(&t->lock);
 		t->nconns--;
 		pthread_cond_broadcast(&t->cond);
-		pthread_mutex_unlock(&t->lock);
+		nvmf_mutex_unlock(&t->lock);
 		*error = ENOMEM;
 	}
 	return conn;
@@ -866,20 +869,20 @@ struct nvmf_conn *target_conn_reserve(struct nvmf_target *t, uint16_t portid,
 
 void target_conn_attach(struct nvmf_target *t, struct nvmf_conn *conn, struct nvmf_qpair *qp)
 {
-	pthread_mutex_lock(&t->lock);
+	nvmf_mutex_lock(&t->lock);
 	conn->qp = qp;
 	conn->next = t->conns;
 	t->conns = conn;
-	pthread_mutex_unlock(&t->lock);
+	nvmf_mutex_unlock(&t->lock);
 }
 
 void target_conn_abandon(struct nvmf_target *t, struct nvmf_conn *conn)
 {
 	conn_release(conn);
-	pthread_mutex_lock(&t->lock);
+	nvmf_mutex_lock(&t->lock);
 	t->nconns--;
 	pthread_cond_broadcast(&t->cond);
-	pthread_mutex_unlock(&t->lock);
+	nvmf_mutex_unlock(&t->lock);
 }
 
 int nvmf_target_add_connection(struct nvmf_target *t, int fd, uint16_t portid)
@@ -948,9 +951,9 @@ static int plan_subsystem(struct nvmf_target *t, struct subsys_plan *plan,
 			  const struct nvmf_subsys_conf *c, char *err, size_t errlen)
 {
 	plan->conf = c;
-	pthread_mutex_lock(&t->lock);
+	nvmf_mutex_lock(&t->lock);
 	plan->subsys = target_find_subsys(t, c->nqn);
-	pthread_mutex_unlock(&t->lock);
+	nvmf_mutex_unlock(&t->lock);
 	if (plan->subsys == NULL) {
 		plan->subsys = subsys_alloc(t, c->nqn);
 		if (plan->subsys == NULL)
@@ -1018,11 +1021,11 @@ static void commit_namespaces(struct nvmf_target *t, struct subsys_plan *plan)
 	pthread_rwlock_unlock(&s->ns_lock);
 	memset(plan->table, 0, (NVMF_MAX_NSID + 1) * sizeof(*plan->table));
 	if (nchanged > 0) {
-		pthread_mutex_lock(&t->lock);
+		nvmf_mutex_lock(&t->lock);
 		for (struct nvmf_ctrl *ctrl = s->ctrls; ctrl != NULL; ctrl = ctrl->next)
 			for (unsigned i = 0; i < nchanged; i++)
 				ctrl_ns_changed(ctrl, changed[i]);
-		pthread_mutex_unlock(&t->lock);
+		nvmf_mutex_unlock(&t->lock);
 	}
 	free(changed);
 }
@@ -1051,7 +1054,7 @@ static int plan_ports(struct nvmf_target *t, const struct nvmf_target_conf *conf
 			c->inline_data_size == UINT32_MAX ? t->params.inline_data_size : c->inline_data_size;
 		*tail = p;
 		tail = &p->next;
-		pthread_mutex_lock(&t->lock);
+		nvmf_mutex_lock(&t->lock);
 		old = target_find_port(t, c->portid);
 		if (old != NULL && port_same_address(&old->conf, c)) {
 			/* The listening socket carries over. */
@@ -1059,7 +1062,7 @@ static int plan_ports(struct nvmf_target *t, const struct nvmf_target_conf *conf
 			p->bound_port = old->bound_port;
 			old->listen_fd = -1;
 		}
-		pthread_mutex_unlock(&t->lock);
+		nvmf_mutex_unlock(&t->lock);
 		if (p->listen_fd < 0)
 			rc = port_listen(p, err, errlen);
 	}
@@ -1074,13 +1077,13 @@ static void unplan_ports(struct nvmf_target *t, struct nvmf_port *planned)
 		struct nvmf_port *p = planned, *old;
 
 		planned = p->next;
-		pthread_mutex_lock(&t->lock);
+		nvmf_mutex_lock(&t->lock);
 		old = target_find_port(t, p->conf.portid);
 		if (old != NULL && old->listen_fd < 0 && port_same_address(&old->conf, &p->conf)) {
 			old->listen_fd = p->listen_fd;
 			p->listen_fd = -1;
 		}
-		pthread_mutex_unlock(&t->lock);
+		nvmf_mutex_unlock(&t->lock);
 		port_free(p);
 	}
 }
@@ -1147,7 +1150,7 @@ int nvmf_target_configure(struct nvmf_target *t, const struct nvmf_target_conf *
 	}
 	warn_exposure(conf);
 
-	pthread_mutex_lock(&t->lock);
+	nvmf_mutex_lock(&t->lock);
 	/* Subsystems no longer configured go, with their controllers. */
 	for (struct nvmf_subsys **pp = &t->subsystems; *pp != NULL;) {
 		struct nvmf_subsys *s = *pp;
@@ -1196,7 +1199,7 @@ int nvmf_target_configure(struct nvmf_target *t, const struct nvmf_target_conf *
 	}
 	t->disc_signature = sig;
 	t->stats.discovery_genctr = t->genctr;
-	pthread_mutex_unlock(&t->lock);
+	nvmf_mutex_unlock(&t->lock);
 
 	/* Namespace tables: each swap raises the changed-namespace events. */
 	for (unsigned i = 0; i < conf->nsubsys; i++) {
@@ -1240,21 +1243,21 @@ static unsigned busy_commands(struct nvmf_target *t)
 {
 	unsigned busy = 0;
 
-	pthread_mutex_lock(&t->lock);
+	nvmf_mutex_lock(&t->lock);
 	for (struct nvmf_conn *c = t->conns; c != NULL; c = c->next) {
 		unsigned n;
 
-		pthread_mutex_lock(&c->lock);
+		nvmf_mutex_lock(&c->lock);
 		n = c->inflight;
-		pthread_mutex_unlock(&c->lock);
+		nvmf_mutex_unlock(&c->lock);
 		if (c->ctrl != NULL && c->qid == 0 && atomic_load(&c->connected)) {
-			pthread_mutex_lock(&c->ctrl->lock);
+			nvmf_mutex_lock(&c->ctrl->lock);
 			n -= n >= c->ctrl->naers ? c->ctrl->naers : n;
-			pthread_mutex_unlock(&c->ctrl->lock);
+			nvmf_mutex_unlock(&c->ctrl->lock);
 		}
 		busy += n;
 	}
-	pthread_mutex_unlock(&t->lock);
+	nvmf_mutex_unlock(&t->lock);
 	return busy;
 }
 
@@ -1270,13 +1273,13 @@ int nvmf_target_shutdown(struct nvmf_target *t)
 	NVMF_INFO("nvmfd: shutting down: no new connections, finishing commands in flight");
 	listener_stop(t);
 	tls_accept_abort_all(t);
-	pthread_mutex_lock(&t->lock);
+	nvmf_mutex_lock(&t->lock);
 	for (struct nvmf_port *p = t->ports; p != NULL; p = p->next) {
 		if (p->listen_fd >= 0)
 			close(p->listen_fd);
 		p->listen_fd = -1;
 	}
-	pthread_mutex_unlock(&t->lock);
+	nvmf_mutex_unlock(&t->lock);
 
 	while ((busy = busy_commands(t)) > 0 && ctrl_now_ms() < deadline)
 		usleep(DRAIN_POLL_MS * 1000);
@@ -1294,13 +1297,13 @@ int nvmf_target_shutdown(struct nvmf_target *t)
 			rc = EIO;
 		}
 	}
-	pthread_mutex_lock(&t->lock);
+	nvmf_mutex_lock(&t->lock);
 	for (struct nvmf_conn *c = t->conns; c != NULL; c = c->next)
 		c->closing = true;
 	pthread_cond_broadcast(&t->cond);
 	while (t->nconns > 0)
 		pthread_cond_wait(&t->cond, &t->lock);
-	pthread_mutex_unlock(&t->lock);
+	nvmf_mutex_unlock(&t->lock);
 	NVMF_INFO("nvmfd: every namespace flushed, every connection closed");
 	return rc;
 }
@@ -1310,10 +1313,10 @@ void nvmf_target_destroy(struct nvmf_target *t)
 	if (t == NULL)
 		return;
 	nvmf_target_shutdown(t);
-	pthread_mutex_lock(&t->lock);
+	nvmf_mutex_lock(&t->lock);
 	t->reaper_stop = true;
 	pthread_cond_broadcast(&t->cond);
-	pthread_mutex_unlock(&t->lock);
+	nvmf_mutex_unlock(&t->lock);
 	pthread_join(t->reaper, NULL);
 	nvmf_workq_destroy(t->wq);
 	while (t->ports != NULL) {
@@ -1339,10 +1342,10 @@ void nvmf_target_destroy(struct nvmf_target *t)
 
 void nvmf_target_get_stats(struct nvmf_target *t, struct nvmf_target_stats *stats)
 {
-	pthread_mutex_lock(&t->lock);
+	nvmf_mutex_lock(&t->lock);
 	*stats = t->stats;
 	stats->connections = t->nconns;
 	stats->controllers = t->nctrls;
 	stats->discovery_genctr = t->genctr;
-	pthread_mutex_unlock(&t->lock);
+	nvmf_mutex_unlock(&t->lock);
 }

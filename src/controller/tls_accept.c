@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "controller/internal.h"
+#include "util/lock.h"
 #include "util/log.h"
 
 #define TLS_RECORD_HANDSHAKE 0x16   /* the first byte of a ClientHello */
@@ -42,7 +43,7 @@ static int tls_lookup(void *arg, const char *hostnqn, const char *subnqn,
 	bool reachable;
 	int rc = -1;
 
-	pthread_mutex_lock(&t->lock);
+	nvmf_mutex_lock(&t->lock);
 	h = auth_find_host(t, hostnqn);
 	if (strcmp(subnqn, NVMF_DISCOVERY_NQN) == 0) {
 		reachable = true;
@@ -57,7 +58,7 @@ static int tls_lookup(void *arg, const char *hostnqn, const char *subnqn,
 		*key = h->tls_key;
 		rc = 0;
 	}
-	pthread_mutex_unlock(&t->lock);
+	nvmf_mutex_unlock(&t->lock);
 	return rc;
 }
 
@@ -81,13 +82,13 @@ static void unlist(struct tls_accept *a)
 {
 	struct nvmf_target *t = a->target;
 
-	pthread_mutex_lock(&t->lock);
+	nvmf_mutex_lock(&t->lock);
 	for (struct tls_accept **pp = &t->accepting; *pp != NULL; pp = &(*pp)->next)
 		if (*pp == a) {
 			*pp = a->next;
 			break;
 		}
-	pthread_mutex_unlock(&t->lock);
+	nvmf_mutex_unlock(&t->lock);
 }
 
 static void refuse(struct tls_accept *a, const char *why)
@@ -95,9 +96,9 @@ static void refuse(struct tls_accept *a, const char *why)
 	struct nvmf_target *t = a->target;
 
 	NVMF_WARN("nvmfd: %s: %s; connection closed", a->conn->peer, why);
-	pthread_mutex_lock(&t->lock);
+	nvmf_mutex_lock(&t->lock);
 	t->stats.tls_refused++;
-	pthread_mutex_unlock(&t->lock);
+	nvmf_mutex_unlock(&t->lock);
 	close(a->fd);
 	target_conn_abandon(t, a->conn);
 }
@@ -165,11 +166,11 @@ static void *tls_accept_main(void *arg)
 	target_conn_attach(t, conn, qp);
 	/* A shutdown that began meanwhile has already marked the others;
 	 * after this unlock the target may be gone: touch nothing of it. */
-	pthread_mutex_lock(&t->lock);
+	nvmf_mutex_lock(&t->lock);
 	if (atomic_load(&t->stopping))
 		conn->closing = true;
 	pthread_cond_broadcast(&t->cond);
-	pthread_mutex_unlock(&t->lock);
+	nvmf_mutex_unlock(&t->lock);
 	free(a);
 	return NULL;
 }
@@ -191,10 +192,10 @@ int tls_accept_start(struct nvmf_target *t, struct nvmf_conn *conn,
 	a->conn = conn;
 	a->params = *params;
 	a->fd = fd;
-	pthread_mutex_lock(&t->lock);
+	nvmf_mutex_lock(&t->lock);
 	a->next = t->accepting;
 	t->accepting = a;
-	pthread_mutex_unlock(&t->lock);
+	nvmf_mutex_unlock(&t->lock);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	rc = target_start_thread(&thread, &attr, tls_accept_main, a);
@@ -211,10 +212,10 @@ int tls_accept_start(struct nvmf_target *t, struct nvmf_conn *conn,
 
 void tls_accept_abort_all(struct nvmf_target *t)
 {
-	pthread_mutex_lock(&t->lock);
+	nvmf_mutex_lock(&t->lock);
 	/* The handshake sees the end of the stream and gives up; its thread
 	 * closes the socket after unlisting itself, so fd is still ours. */
 	for (struct tls_accept *a = t->accepting; a != NULL; a = a->next)
 		shutdown(a->fd, SHUT_RDWR);
-	pthread_mutex_unlock(&t->lock);
+	nvmf_mutex_unlock(&t->lock);
 }

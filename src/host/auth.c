@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "host/host_internal.h"
+#include "util/lock.h"
 #include "util/log.h"
 
 #define HOST_AUTH_AL 4096   /* Authentication Receive length, as Linux */
@@ -153,12 +154,12 @@ static int run_dhchap(struct nvmf_ctrl *c, struct host_queue *q, bool again,
 	size_t n;
 
 	/* The engine keeps its own (transformed) copies of the keys. */
-	pthread_mutex_lock(&c->lock);
+	nvmf_mutex_lock(&c->lock);
 	has_ctrl_key = c->has_dhchap_ctrl;
 	p.host_key = &c->dhchap_key;
 	p.ctrl_key = has_ctrl_key ? &c->dhchap_ctrl_key : NULL;
 	e = nvmf_dhchap_host_new(&p);
-	pthread_mutex_unlock(&c->lock);
+	nvmf_mutex_unlock(&c->lock);
 
 	if (e == NULL || out == NULL || in == NULL) {
 		host_set_error(err, ENOMEM, 0, "out of memory");
@@ -210,12 +211,12 @@ static int run_dhchap(struct nvmf_ctrl *c, struct host_queue *q, bool again,
 	}
 	ret = 0;
 	if (q->qid == 0) {
-		pthread_mutex_lock(&c->lock);
+		nvmf_mutex_lock(&c->lock);
 		c->authenticated = true;
 		c->auth_hash = nvmf_dhchap_hash(e);
 		c->auth_dhgroup = nvmf_dhchap_dhgroup(e);
 		c->auth_bidirectional = nvmf_dhchap_bidirectional(e);
-		pthread_mutex_unlock(&c->lock);
+		nvmf_mutex_unlock(&c->lock);
 	}
 	if (q->qid == 0)
 		NVMF_INFO("host: %s: %s (DH-HMAC-CHAP %s, %s, %s)", c->name,
@@ -237,12 +238,12 @@ bool nvmf_ctrl_auth_info(const struct nvmf_ctrl *ctrl, uint8_t *hash, uint8_t *d
 	struct nvmf_ctrl *c = (struct nvmf_ctrl *)ctrl;
 	bool done;
 
-	pthread_mutex_lock(&c->lock);
+	nvmf_mutex_lock(&c->lock);
 	done = c->authenticated;
 	*hash = c->auth_hash;
 	*dhgroup = c->auth_dhgroup;
 	*bidirectional = c->auth_bidirectional;
-	pthread_mutex_unlock(&c->lock);
+	nvmf_mutex_unlock(&c->lock);
 	return done;
 }
 
@@ -251,12 +252,12 @@ int host_authenticate(struct nvmf_ctrl *c, struct host_queue *q, uint32_t authre
 {
 	bool has_key, has_ctrl_key;
 
-	pthread_mutex_lock(&c->lock);
+	nvmf_mutex_lock(&c->lock);
 	has_key = c->has_dhchap;
 	has_ctrl_key = c->has_dhchap_ctrl;
 	if (authreq == 0 && q->qid == 0)
 		c->authenticated = false;
-	pthread_mutex_unlock(&c->lock);
+	nvmf_mutex_unlock(&c->lock);
 	if (authreq == 0) {
 		/* A controller that does not ask cannot prove the controller
 		 * secret: connecting anyway would defeat asking for it.
@@ -305,10 +306,10 @@ int host_reauthenticate(struct nvmf_ctrl *c, struct nvmf_error *err)
 								  : "reconnecting");
 		return ret;
 	}
-	pthread_mutex_lock(&c->lock);
+	nvmf_mutex_lock(&c->lock);
 	asked = c->authenticated;
 	has_key = c->has_dhchap;
-	pthread_mutex_unlock(&c->lock);
+	nvmf_mutex_unlock(&c->lock);
 	if (!has_key) {
 		host_set_error(err, EINVAL, 0, "%s: cannot re-authenticate: no DH-HMAC-CHAP secret "
 			       "(give one at connect or with nvmf_ctrl_set_dhchap_secrets)", c->name);
@@ -367,12 +368,12 @@ int nvmf_ctrl_set_dhchap_secrets(struct nvmf_ctrl *ctrl, const char *secret,
 		ret = -EINVAL;
 	}
 	if (ret == 0) {
-		pthread_mutex_lock(&ctrl->lock);
+		nvmf_mutex_lock(&ctrl->lock);
 		ctrl->dhchap_key = key;
 		ctrl->has_dhchap = true;
 		ctrl->dhchap_ctrl_key = ckey;
 		ctrl->has_dhchap_ctrl = ctrl_secret != NULL;
-		pthread_mutex_unlock(&ctrl->lock);
+		nvmf_mutex_unlock(&ctrl->lock);
 		NVMF_INFO("host: %s: new DH-HMAC-CHAP secrets (%s)", ctrl->name,
 			  ctrl_secret != NULL ? "bidirectional" : "unidirectional");
 	}

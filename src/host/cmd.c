@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "host/host_internal.h"
+#include "util/lock.h"
 #include "util/log.h"
 
 #define NLB_MAX 65536u              /* NLB is a 16-bit 0's based field */
@@ -479,6 +480,7 @@ static struct nvmf_ns *ns_get_locked(struct nvmf_ctrl *c, uint32_t nsid)
 	size_t i = ns_lower_bound(c, nsid);
 	struct nvmf_ns *ns;
 
+	NVMF_ASSERT_LOCKED(&c->lock);
 	if (i < c->nns && c->ns[i]->nsid == nsid)
 		return c->ns[i];
 	if (c->nns == c->ns_cap) {
@@ -593,7 +595,7 @@ int ctrl_scan_namespaces(struct nvmf_ctrl *c, bool internal)
 	id = malloc(sizeof(*id));
 	if (id == NULL)
 		return -ENOMEM;
-	pthread_mutex_lock(&c->scan_lock);
+	nvmf_mutex_lock(&c->scan_lock);
 	ret = collect_nsids(c, internal, &nsids, &count);
 	for (size_t i = 0; ret == 0 && i < count; i++) {
 		uint16_t ms = 0;
@@ -616,7 +618,7 @@ int ctrl_scan_namespaces(struct nvmf_ctrl *c, bool internal)
 				  nsids[i]);
 			continue;
 		}
-		pthread_mutex_lock(&c->lock);
+		nvmf_mutex_lock(&c->lock);
 		ns = ns_get_locked(c, nsids[i]);
 		if (ns != NULL) {
 			ns->id = *id;
@@ -625,7 +627,7 @@ int ctrl_scan_namespaces(struct nvmf_ctrl *c, bool internal)
 			atomic_store(&ns->active, true);
 			nsids[next++] = nsids[i];
 		}
-		pthread_mutex_unlock(&c->lock);
+		nvmf_mutex_unlock(&c->lock);
 		if (ns == NULL)
 			ret = -ENOMEM;
 	}
@@ -633,16 +635,16 @@ int ctrl_scan_namespaces(struct nvmf_ctrl *c, bool internal)
 		/* What the controller no longer lists is inactive (nsids[] is sorted). */
 		size_t j = 0;
 
-		pthread_mutex_lock(&c->lock);
+		nvmf_mutex_lock(&c->lock);
 		for (size_t i = 0; i < c->nns; i++) {
 			while (j < next && nsids[j] < c->ns[i]->nsid)
 				j++;
 			if (j == next || nsids[j] != c->ns[i]->nsid)
 				atomic_store(&c->ns[i]->active, false);
 		}
-		pthread_mutex_unlock(&c->lock);
+		nvmf_mutex_unlock(&c->lock);
 	}
-	pthread_mutex_unlock(&c->scan_lock);
+	nvmf_mutex_unlock(&c->scan_lock);
 	free(nsids);
 	free(id);
 	return ret;
@@ -666,7 +668,7 @@ size_t nvmf_ctrl_ns_list(struct nvmf_ctrl *ctrl, uint32_t *nsids, size_t max)
 {
 	size_t n = 0;
 
-	pthread_mutex_lock(&ctrl->lock);
+	nvmf_mutex_lock(&ctrl->lock);
 	for (size_t i = 0; i < ctrl->nns; i++) {
 		if (!atomic_load(&ctrl->ns[i]->active))
 			continue;
@@ -674,7 +676,7 @@ size_t nvmf_ctrl_ns_list(struct nvmf_ctrl *ctrl, uint32_t *nsids, size_t max)
 			nsids[n] = ctrl->ns[i]->nsid;
 		n++;
 	}
-	pthread_mutex_unlock(&ctrl->lock);
+	nvmf_mutex_unlock(&ctrl->lock);
 	return n;
 }
 
@@ -683,11 +685,11 @@ struct nvmf_ns *nvmf_ctrl_ns(struct nvmf_ctrl *ctrl, uint32_t nsid)
 	struct nvmf_ns *ns = NULL;
 	size_t i;
 
-	pthread_mutex_lock(&ctrl->lock);
+	nvmf_mutex_lock(&ctrl->lock);
 	i = ns_lower_bound(ctrl, nsid);
 	if (i < ctrl->nns && ctrl->ns[i]->nsid == nsid)
 		ns = ctrl->ns[i];
-	pthread_mutex_unlock(&ctrl->lock);
+	nvmf_mutex_unlock(&ctrl->lock);
 	return ns;
 }
 
@@ -695,7 +697,7 @@ void nvmf_ns_get_info(const struct nvmf_ns *ns, struct nvmf_ns_info *info)
 {
 	uint16_t ms = 0;
 
-	pthread_mutex_lock(&ns->ctrl->lock);
+	nvmf_mutex_lock(&ns->ctrl->lock);
 	*info = (struct nvmf_ns_info){
 		.nsid = ns->nsid,
 		.nsze = ns->id.nsze,
@@ -705,7 +707,7 @@ void nvmf_ns_get_info(const struct nvmf_ns *ns, struct nvmf_ns_info *info)
 		.active = atomic_load(&ns->active),
 	};
 	info->ms = ms;
-	pthread_mutex_unlock(&ns->ctrl->lock);
+	nvmf_mutex_unlock(&ns->ctrl->lock);
 }
 
 uint32_t nvmf_ns_id(const struct nvmf_ns *ns)

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "host/host_internal.h"
+#include "util/lock.h"
 #include "util/log.h"
 
 #define DEFAULT_QUEUE_SIZE 128      /* nvme-cli NVMF_DEF_QUEUE_SIZE */
@@ -61,14 +62,14 @@ struct host_queue *ctrl_queue(struct nvmf_ctrl *c, unsigned qid)
 
 void ctrl_mark_lost(struct nvmf_ctrl *c, uint16_t qid, int error)
 {
-	pthread_mutex_lock(&c->lock);
+	nvmf_mutex_lock(&c->lock);
 	if (!c->lost) {
 		c->lost = true;
 		c->lost_qid = qid;
 		c->lost_error = error;
 	}
 	pthread_cond_broadcast(&c->cond);
-	pthread_mutex_unlock(&c->lock);
+	nvmf_mutex_unlock(&c->lock);
 }
 
 static uint32_t timeout_ms_or(uint32_t v, uint32_t dflt)
@@ -209,11 +210,11 @@ static void internal_done(void *arg, const struct nvmf_cpl *cpl)
 	struct internal_wait *w = arg;
 	struct nvmf_ctrl *c = w->c;
 
-	pthread_mutex_lock(&c->lock);
+	nvmf_mutex_lock(&c->lock);
 	w->cpl = *cpl;
 	w->done = true;
 	pthread_cond_broadcast(&c->cond);
-	pthread_mutex_unlock(&c->lock);
+	nvmf_mutex_unlock(&c->lock);
 }
 
 static void deadline_in(struct timespec *ts, uint64_t ms)
@@ -243,10 +244,10 @@ int ctrl_internal_cmd(struct nvmf_ctrl *c, struct host_queue *q, const struct nv
 	slot_send(s);
 	deadline_in(&deadline, timeout_ms_or(c->opts.connect_timeout_ms,
 					     DEFAULT_CONNECT_TIMEOUT_MS));
-	pthread_mutex_lock(&c->lock);
+	nvmf_mutex_lock(&c->lock);
 	while (!w.done && !atomic_load(&q->dead) && rc != ETIMEDOUT)
 		rc = pthread_cond_timedwait(&c->cond, &c->lock, &deadline);
-	pthread_mutex_unlock(&c->lock);
+	nvmf_mutex_unlock(&c->lock);
 	if (!w.done) {
 		/* Stop the queue so that the command cannot complete later. */
 		bool dead = atomic_load(&q->dead);
@@ -582,11 +583,11 @@ void ctrl_aer_done(void *arg, const struct nvmf_cpl *cpl)
 			  nvmf_cpl_str(cpl, why, sizeof(why)));
 		return;
 	}
-	pthread_mutex_lock(&c->lock);
+	nvmf_mutex_lock(&c->lock);
 	if (c->naens < HOST_MAX_AERS)
 		c->aens[c->naens++] = (struct aen_event){.cdw0 = cpl->cdw0, .slot = s};
 	pthread_cond_broadcast(&c->cond);
-	pthread_mutex_unlock(&c->lock);
+	nvmf_mutex_unlock(&c->lock);
 }
 
 /* Connect every queue and bring the controller up; queues stay not live. */
@@ -599,9 +600,9 @@ static int ctrl_establish(struct nvmf_ctrl *c, bool first, struct nvmf_error *er
 	int ret;
 
 	memset(err, 0, sizeof(*err));
-	pthread_mutex_lock(&c->lock);
+	nvmf_mutex_lock(&c->lock);
 	c->lost = false;
-	pthread_mutex_unlock(&c->lock);
+	nvmf_mutex_unlock(&c->lock);
 
 	ret = queue_open(c, &c->admin, err);
 	if (ret == 0)
@@ -687,9 +688,9 @@ static void keep_alive_done(void *arg, const struct nvmf_cpl *cpl)
 	struct nvmf_ctrl *c = arg;
 	char why[128];
 
-	pthread_mutex_lock(&c->lock);
+	nvmf_mutex_lock(&c->lock);
 	c->ka_busy = false;
-	pthread_mutex_unlock(&c->lock);
+	nvmf_mutex_unlock(&c->lock);
 	if (cpl->error == 0 && cpl->status != 0)
 		NVMF_WARN("host: %s: Keep Alive failed: %s", c->name,
 			  nvmf_cpl_str(cpl, why, sizeof(why)));
@@ -700,18 +701,18 @@ static void send_keep_alive(struct nvmf_ctrl *c)
 	const struct nvme_sqe sqe = {.opc = NVME_ADMIN_KEEP_ALIVE};
 	struct host_slot *s;
 
-	pthread_mutex_lock(&c->lock);
+	nvmf_mutex_lock(&c->lock);
 	if (c->ka_busy) {
-		pthread_mutex_unlock(&c->lock);
+		nvmf_mutex_unlock(&c->lock);
 		return;
 	}
 	c->ka_busy = true;
-	pthread_mutex_unlock(&c->lock);
+	nvmf_mutex_unlock(&c->lock);
 	s = queue_get_internal(&c->admin);
 	if (s == NULL) {
-		pthread_mutex_lock(&c->lock);
+		nvmf_mutex_lock(&c->lock);
 		c->ka_busy = false;
-		pthread_mutex_unlock(&c->lock);
+		nvmf_mutex_unlock(&c->lock);
 		return;
 	}
 	slot_prepare(s, &sqe, NULL, 0, 0, false, keep_alive_done, c);
@@ -803,12 +804,12 @@ static bool worker_sleep(struct nvmf_ctrl *c, uint64_t ms)
 	bool stop;
 
 	deadline_in(&deadline, ms);
-	pthread_mutex_lock(&c->lock);
+	nvmf_mutex_lock(&c->lock);
 	while (!c->worker_stop &&
 	       pthread_cond_timedwait(&c->cond, &c->lock, &deadline) != ETIMEDOUT)
 		;
 	stop = c->worker_stop;
-	pthread_mutex_unlock(&c->lock);
+	nvmf_mutex_unlock(&c->lock);
 	return stop;
 }
 
@@ -833,11 +834,11 @@ static void ctrl_recover(struct nvmf_ctrl *c)
 	int why;
 	uint16_t qid;
 
-	pthread_mutex_lock(&c->lock);
+	nvmf_mutex_lock(&c->lock);
 	why = c->lost_error;
 	qid = c->lost_qid;
 	c->lost = false;
-	pthread_mutex_unlock(&c->lock);
+	nvmf_mutex_unlock(&c->lock);
 	if (!set_state(c, NVMF_CTRL_LIVE, NVMF_CTRL_RECONNECTING))
 		return;
 	NVMF_WARN("host: %s: connection lost on queue %u (%s); reconnecting every %d s, "
@@ -889,24 +890,24 @@ static void *ctrl_worker(void *arg)
 	uint64_t next_ka = host_now_ns() + ka_ns;
 	uint64_t next_scan = host_now_ns() + TIMEOUT_SCAN_NS;
 
-	pthread_mutex_lock(&c->lock);
+	nvmf_mutex_lock(&c->lock);
 	while (!c->worker_stop) {
 		uint64_t now, wake;
 		struct timespec ts;
 
 		if (c->lost) {
-			pthread_mutex_unlock(&c->lock);
+			nvmf_mutex_unlock(&c->lock);
 			ctrl_recover(c);
-			pthread_mutex_lock(&c->lock);
+			nvmf_mutex_lock(&c->lock);
 			next_ka = host_now_ns() + ka_ns;
 			continue;
 		}
 		if (c->reauth != NULL && !c->reauth->done) {
 			struct reauth_job *job = c->reauth;
 
-			pthread_mutex_unlock(&c->lock);
+			nvmf_mutex_unlock(&c->lock);
 			job->ret = host_reauthenticate(c, &job->err);
-			pthread_mutex_lock(&c->lock);
+			nvmf_mutex_lock(&c->lock);
 			job->done = true;
 			pthread_cond_broadcast(&c->cond);
 			continue;
@@ -915,24 +916,24 @@ static void *ctrl_worker(void *arg)
 			struct aen_event ev = c->aens[0];
 
 			memmove(&c->aens[0], &c->aens[1], --c->naens * sizeof(c->aens[0]));
-			pthread_mutex_unlock(&c->lock);
+			nvmf_mutex_unlock(&c->lock);
 			handle_aen(c, &ev);
-			pthread_mutex_lock(&c->lock);
+			nvmf_mutex_lock(&c->lock);
 			continue;
 		}
 		now = host_now_ns();
 		if (atomic_load(&c->state) == NVMF_CTRL_LIVE) {
 			if (ka_ns != 0 && now >= next_ka) {
-				pthread_mutex_unlock(&c->lock);
+				nvmf_mutex_unlock(&c->lock);
 				send_keep_alive(c);
-				pthread_mutex_lock(&c->lock);
+				nvmf_mutex_lock(&c->lock);
 				next_ka = now + ka_ns;
 				continue;
 			}
 			if (now >= next_scan) {
-				pthread_mutex_unlock(&c->lock);
+				nvmf_mutex_unlock(&c->lock);
 				check_timeouts(c);
-				pthread_mutex_lock(&c->lock);
+				nvmf_mutex_lock(&c->lock);
 				next_scan = now + TIMEOUT_SCAN_NS;
 				continue;
 			}
@@ -953,7 +954,7 @@ static void *ctrl_worker(void *arg)
 		c->reauth->done = true;
 		pthread_cond_broadcast(&c->cond);
 	}
-	pthread_mutex_unlock(&c->lock);
+	nvmf_mutex_unlock(&c->lock);
 	return NULL;
 }
 
@@ -979,11 +980,11 @@ int nvmf_ctrl_reauthenticate(struct nvmf_ctrl *c, struct nvmf_error *err)
 			       "controller's own thread (an event callback)", c->name);
 		return -EDEADLK;
 	}
-	pthread_mutex_lock(&c->lock);
+	nvmf_mutex_lock(&c->lock);
 	while (c->reauth != NULL && !c->worker_stop)
 		pthread_cond_wait(&c->cond, &c->lock);
 	if (c->worker_stop || !c->worker_started) {
-		pthread_mutex_unlock(&c->lock);
+		nvmf_mutex_unlock(&c->lock);
 		host_set_error(err, ESHUTDOWN, 0, "%s: disconnecting", c->name);
 		return -ESHUTDOWN;
 	}
@@ -993,7 +994,7 @@ int nvmf_ctrl_reauthenticate(struct nvmf_ctrl *c, struct nvmf_error *err)
 		pthread_cond_wait(&c->cond, &c->lock);
 	c->reauth = NULL;
 	pthread_cond_broadcast(&c->cond); /* the next caller */
-	pthread_mutex_unlock(&c->lock);
+	nvmf_mutex_unlock(&c->lock);
 	*err = job.err;
 	return job.ret;
 }
@@ -1128,8 +1129,8 @@ struct nvmf_ctrl *nvmf_connect(const struct nvmf_host_opts *opts, struct nvmf_er
 		host_set_error(err, ENOMEM, 0, "out of memory");
 		return NULL;
 	}
-	pthread_mutex_init(&c->lock, NULL);
-	pthread_mutex_init(&c->scan_lock, NULL);
+	nvmf_mutex_init(&c->lock);
+	nvmf_mutex_init(&c->scan_lock);
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(&c->cond, &attr);
@@ -1178,11 +1179,11 @@ int nvmf_disconnect(struct nvmf_ctrl *c)
 
 	if (c == NULL)
 		return 0;
-	pthread_mutex_lock(&c->lock);
+	nvmf_mutex_lock(&c->lock);
 	atomic_store(&c->state, NVMF_CTRL_DISCONNECTING);
 	c->worker_stop = true;
 	pthread_cond_broadcast(&c->cond);
-	pthread_mutex_unlock(&c->lock);
+	nvmf_mutex_unlock(&c->lock);
 	if (c->worker_started)
 		pthread_join(c->worker, NULL);
 	if (atomic_load(&c->admin.live) && !atomic_load(&c->admin.dead)) {

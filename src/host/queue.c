@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "host/host_internal.h"
+#include "util/lock.h"
 #include "util/log.h"
 
 uint64_t host_now_ns(void)
@@ -38,7 +39,7 @@ int queue_init(struct host_queue *q, struct nvmf_ctrl *c, uint16_t qid, uint16_t
 	q->slots = calloc(q->nslots, sizeof(*q->slots));
 	if (q->slots == NULL)
 		return -ENOMEM;
-	pthread_mutex_init(&q->lock, NULL);
+	nvmf_mutex_init(&q->lock);
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(&q->cond, &attr);
@@ -80,12 +81,14 @@ void queue_destroy(struct host_queue *q)
 
 static void wake_waiters_locked(struct host_queue *q)
 {
+	NVMF_ASSERT_LOCKED(&q->lock);
 	if (q->waiters != 0)
 		pthread_cond_broadcast(&q->cond);
 }
 
 static void slot_put_locked(struct host_queue *q, struct host_slot *s)
 {
+	NVMF_ASSERT_LOCKED(&q->lock);
 	atomic_store_explicit(&s->state, SLOT_FREE, memory_order_relaxed);
 	switch (s->kind) {
 	case SLOT_USER:
@@ -108,7 +111,7 @@ int queue_get_slot(struct host_queue *q, struct host_slot **slot, bool wait)
 	struct nvmf_ctrl *c = q->ctrl;
 	int ret = 0;
 
-	pthread_mutex_lock(&q->lock);
+	nvmf_mutex_lock(&q->lock);
 	for (;;) {
 		int state = atomic_load_explicit(&c->state, memory_order_relaxed);
 
@@ -135,7 +138,7 @@ int queue_get_slot(struct host_queue *q, struct host_slot **slot, bool wait)
 		q->free_user = (*slot)->next;
 		q->busy++;
 	}
-	pthread_mutex_unlock(&q->lock);
+	nvmf_mutex_unlock(&q->lock);
 	return ret;
 }
 
@@ -143,11 +146,11 @@ struct host_slot *queue_get_internal(struct host_queue *q)
 {
 	struct host_slot *s;
 
-	pthread_mutex_lock(&q->lock);
+	nvmf_mutex_lock(&q->lock);
 	s = q->free_internal;
 	if (s != NULL)
 		q->free_internal = s->next;
-	pthread_mutex_unlock(&q->lock);
+	nvmf_mutex_unlock(&q->lock);
 	return s;
 }
 
@@ -171,7 +174,7 @@ static void slot_finish(struct host_slot *s)
 	void *arg = s->arg;
 	struct nvmf_cpl cpl = s->cpl;
 
-	pthread_mutex_lock(&q->lock);
+	nvmf_mutex_lock(&q->lock);
 	if (s->kind == SLOT_USER && cb == NULL) {
 		/* Kept until nvmf_ioq_poll hands the completion out. */
 		atomic_store_explicit(&s->state, SLOT_REAP, memory_order_relaxed);
@@ -180,11 +183,11 @@ static void slot_finish(struct host_slot *s)
 		q->reap_tail = &s->next;
 		q->nreap++;
 		wake_waiters_locked(q);
-		pthread_mutex_unlock(&q->lock);
+		nvmf_mutex_unlock(&q->lock);
 		return;
 	}
 	slot_put_locked(q, s);
-	pthread_mutex_unlock(&q->lock);
+	nvmf_mutex_unlock(&q->lock);
 	if (cb != NULL)
 		cb(arg, &cpl);
 }
@@ -197,9 +200,9 @@ static void slot_fail(struct host_slot *s, int error)
 
 void slot_release(struct host_slot *s)
 {
-	pthread_mutex_lock(&s->q->lock);
+	nvmf_mutex_lock(&s->q->lock);
 	slot_put_locked(s->q, s);
-	pthread_mutex_unlock(&s->q->lock);
+	nvmf_mutex_unlock(&s->q->lock);
 }
 
 /* Park a user command until the queue is up again, unless it never will be. */
@@ -208,10 +211,10 @@ static void slot_hold(struct host_slot *s)
 	struct host_queue *q = s->q;
 	int state;
 
-	pthread_mutex_lock(&q->lock);
+	nvmf_mutex_lock(&q->lock);
 	state = atomic_load(&q->ctrl->state);
 	if (state == NVMF_CTRL_FAILED || state == NVMF_CTRL_DISCONNECTING) {
-		pthread_mutex_unlock(&q->lock);
+		nvmf_mutex_unlock(&q->lock);
 		slot_fail(s, state == NVMF_CTRL_FAILED ? ENODEV : ESHUTDOWN);
 		return;
 	}
@@ -219,7 +222,7 @@ static void slot_hold(struct host_slot *s)
 	s->next = NULL;
 	*q->held_tail = s;
 	q->held_tail = &s->next;
-	pthread_mutex_unlock(&q->lock);
+	nvmf_mutex_unlock(&q->lock);
 }
 
 static void slot_complete(struct host_slot *s)
@@ -358,7 +361,7 @@ void queue_reclaim(struct host_queue *q, int user_error)
 {
 	struct host_slot *failed = NULL, *resend = NULL, **resend_tail = &resend;
 
-	pthread_mutex_lock(&q->lock);
+	nvmf_mutex_lock(&q->lock);
 	for (unsigned i = 0; i < q->nslots; i++) {
 		struct host_slot *s = &q->slots[i];
 
@@ -384,7 +387,7 @@ void queue_reclaim(struct host_queue *q, int user_error)
 			q->held_tail = resend_tail;
 		q->held_head = resend;
 	}
-	pthread_mutex_unlock(&q->lock);
+	nvmf_mutex_unlock(&q->lock);
 	while (failed != NULL) {
 		struct host_slot *s = failed;
 
@@ -397,11 +400,11 @@ void queue_fail_held(struct host_queue *q, int error)
 {
 	struct host_slot *list;
 
-	pthread_mutex_lock(&q->lock);
+	nvmf_mutex_lock(&q->lock);
 	list = q->held_head;
 	q->held_head = NULL;
 	q->held_tail = &q->held_head;
-	pthread_mutex_unlock(&q->lock);
+	nvmf_mutex_unlock(&q->lock);
 	while (list != NULL) {
 		struct host_slot *s = list;
 
@@ -414,12 +417,12 @@ void queue_go_live(struct host_queue *q)
 {
 	struct host_slot *list;
 
-	pthread_mutex_lock(&q->lock);
+	nvmf_mutex_lock(&q->lock);
 	list = q->held_head;
 	q->held_head = NULL;
 	q->held_tail = &q->held_head;
 	atomic_store(&q->live, true);
-	pthread_mutex_unlock(&q->lock);
+	nvmf_mutex_unlock(&q->lock);
 	while (list != NULL) {
 		struct host_slot *s = list;
 
@@ -455,7 +458,7 @@ uint64_t queue_oldest_ns(struct host_queue *q, uint64_t now, uint16_t *cid, uint
 
 void sync_wait_init(struct sync_wait *w)
 {
-	pthread_mutex_init(&w->lock, NULL);
+	nvmf_mutex_init(&w->lock);
 	pthread_cond_init(&w->cond, NULL);
 	w->done = false;
 }
@@ -464,19 +467,19 @@ void sync_cb(void *arg, const struct nvmf_cpl *cpl)
 {
 	struct sync_wait *w = arg;
 
-	pthread_mutex_lock(&w->lock);
+	nvmf_mutex_lock(&w->lock);
 	w->cpl = *cpl;
 	w->done = true;
 	pthread_cond_signal(&w->cond);
-	pthread_mutex_unlock(&w->lock);
+	nvmf_mutex_unlock(&w->lock);
 }
 
 void sync_wait_for(struct sync_wait *w)
 {
-	pthread_mutex_lock(&w->lock);
+	nvmf_mutex_lock(&w->lock);
 	while (!w->done)
 		pthread_cond_wait(&w->cond, &w->lock);
-	pthread_mutex_unlock(&w->lock);
+	nvmf_mutex_unlock(&w->lock);
 	pthread_cond_destroy(&w->cond);
 	pthread_mutex_destroy(&w->lock);
 }
@@ -503,7 +506,7 @@ int nvmf_ioq_poll(struct nvmf_ctrl *ctrl, unsigned ioq, struct nvmf_event *ev, u
 		return -EINVAL;
 	if (timeout_ms > 0)
 		deadline_after(&deadline, timeout_ms);
-	pthread_mutex_lock(&q->lock);
+	nvmf_mutex_lock(&q->lock);
 	while (q->reap_head == NULL && timeout_ms != 0) {
 		int rc;
 
@@ -528,7 +531,7 @@ int nvmf_ioq_poll(struct nvmf_ctrl *ctrl, unsigned ioq, struct nvmf_event *ev, u
 		slot_put_locked(q, s);
 		n++;
 	}
-	pthread_mutex_unlock(&q->lock);
+	nvmf_mutex_unlock(&q->lock);
 	return (int)n;
 }
 
@@ -542,7 +545,7 @@ int nvmf_ctrl_wait_idle(struct nvmf_ctrl *ctrl, int timeout_ms)
 		struct host_queue *q = i == 0 ? &ctrl->admin : &ctrl->ioqs[i - 1];
 		int rc = 0;
 
-		pthread_mutex_lock(&q->lock);
+		nvmf_mutex_lock(&q->lock);
 		while (q->busy - q->nreap != 0 && rc != ETIMEDOUT) {
 			if (timeout_ms == 0) {
 				rc = ETIMEDOUT;
@@ -555,7 +558,7 @@ int nvmf_ctrl_wait_idle(struct nvmf_ctrl *ctrl, int timeout_ms)
 				rc = pthread_cond_timedwait(&q->cond, &q->lock, &deadline);
 			q->waiters--;
 		}
-		pthread_mutex_unlock(&q->lock);
+		nvmf_mutex_unlock(&q->lock);
 		if (rc == ETIMEDOUT)
 			return -ETIMEDOUT;
 	}

@@ -40,6 +40,7 @@
 
 #include "nvmf/spec.h"
 #include "security/secret.h"
+#include "util/lock.h"
 #include "util/log.h"
 
 #define TLS_RECORD_MAX 16384          /* TLS 1.3 plaintext per record */
@@ -607,7 +608,7 @@ static struct nvmf_tls_session *session_new(int fd, bool server, bool ktls, uint
 	s->fd = fd;
 	s->server = server;
 	s->alert = -1;
-	pthread_mutex_init(&s->lock, NULL);
+	nvmf_mutex_init(&s->lock);
 	s->saved_flags = fcntl(fd, F_GETFL);
 	if (s->saved_flags < 0 || fcntl(fd, F_SETFL, s->saved_flags | O_NONBLOCK) < 0) {
 		sec_fail(err, errlen, "socket: %s", strerror(errno));
@@ -972,7 +973,7 @@ ssize_t nvmf_tls_recvv(struct nvmf_tls_session *s, const struct iovec *iov, int 
 		short ev;
 		bool fatal;
 
-		pthread_mutex_lock(&s->lock);
+		nvmf_mutex_lock(&s->lock);
 		guard_on(&g);
 		errno = 0;
 		r = SSL_read_ex(s->ssl, (uint8_t *)c.iov[c.idx].iov_base + c.off,
@@ -981,7 +982,7 @@ ssize_t nvmf_tls_recvv(struct nvmf_tls_session *s, const struct iovec *iov, int 
 		guard_off(&g);
 		if (r != 1)
 			e = SSL_get_error(s->ssl, r);
-		pthread_mutex_unlock(&s->lock);
+		nvmf_mutex_unlock(&s->lock);
 		if (r == 1) {
 			total += got;
 			cursor_advance(&c, got);
@@ -1094,7 +1095,7 @@ ssize_t nvmf_tls_sendv(struct nvmf_tls_session *s, const struct iovec *iov, int 
 			if (s->tx_len == 0)
 				break;
 		}
-		pthread_mutex_lock(&s->lock);
+		nvmf_mutex_lock(&s->lock);
 		guard_on(&g);
 		errno = 0;
 		r = SSL_write_ex(s->ssl, s->tx_buf, s->tx_len, &written);
@@ -1105,7 +1106,7 @@ ssize_t nvmf_tls_sendv(struct nvmf_tls_session *s, const struct iovec *iov, int 
 			if (e == SSL_ERROR_WANT_READ)
 				ev = POLLIN;
 		}
-		pthread_mutex_unlock(&s->lock);
+		nvmf_mutex_unlock(&s->lock);
 		if (r == 1) {
 			total += s->tx_len;
 			cursor_advance(&c, s->tx_len);
@@ -1135,9 +1136,9 @@ size_t nvmf_tls_pending(struct nvmf_tls_session *s)
 {
 	int n;
 
-	pthread_mutex_lock(&s->lock);
+	nvmf_mutex_lock(&s->lock);
 	n = SSL_pending(s->ssl);
-	pthread_mutex_unlock(&s->lock);
+	nvmf_mutex_unlock(&s->lock);
 	return n > 0 ? (size_t)n : 0;
 }
 

@@ -37,6 +37,7 @@
 #include "transport/engine.h"
 #include "transport/transport.h"
 #include "util/crc32c.h"
+#include "util/lock.h"
 #include "util/log.h"
 
 #define TCP_RX_RING_SIZE (64 * 1024)
@@ -380,7 +381,7 @@ static void tcp_report(struct tcp_qpair *tq, int error)
 {
 	bool report;
 
-	pthread_mutex_lock(&tq->lock);
+	nvmf_mutex_lock(&tq->lock);
 	if (tq->error == 0)
 		tq->error = error;
 	error = tq->error;
@@ -389,13 +390,14 @@ static void tcp_report(struct tcp_qpair *tq, int error)
 	if (tq->state != QP_TERMINATING)
 		tq->state = QP_CLOSED;
 	pthread_cond_broadcast(&tq->cond);
-	pthread_mutex_unlock(&tq->lock);
+	nvmf_mutex_unlock(&tq->lock);
 	if (report)
 		tq->qp.error_cb(tq->qp.cb_arg, error);
 }
 
 static void queue_data_item_locked(struct tcp_qpair *tq, struct tcp_tx_item *item)
 {
+	NVMF_ASSERT_LOCKED(&tq->lock);
 	item->next = NULL;
 	*tq->data_tail = item;
 	tq->data_tail = &item->next;
@@ -413,6 +415,7 @@ static void queue_data_item_locked(struct tcp_qpair *tq, struct tcp_tx_item *ite
  */
 static void queue_capsule_locked(struct tcp_qpair *tq, struct tcp_capsule *tc)
 {
+	NVMF_ASSERT_LOCKED(&tq->lock);
 	if (tq->qp.controller) {
 		queue_data_item_locked(tq, &tc->item);
 		return;
@@ -439,7 +442,7 @@ static void tcp_fatal(struct tcp_qpair *tq, uint16_t fes, uint32_t fei, const vo
 		 tq->qp.controller ? "controller" : "host", tq->qp.controller ? "host" : "controller",
 		 fes, nvmf_tcp_fes_name(fes), fei);
 
-	pthread_mutex_lock(&tq->lock);
+	nvmf_mutex_lock(&tq->lock);
 	/* The reason is recorded with the state change, for anyone waiting on it. */
 	if (tq->error == 0)
 		tq->error = EPROTO;
@@ -468,7 +471,7 @@ static void tcp_fatal(struct tcp_qpair *tq, uint16_t fes, uint32_t fei, const vo
 		tq->conn.tx_queued = true;
 		tq->conn.engine->ops->kick(&tq->conn);
 	}
-	pthread_mutex_unlock(&tq->lock);
+	nvmf_mutex_unlock(&tq->lock);
 	tq->rx.phase = RX_DRAIN;
 	tcp_report(tq, EPROTO);
 }
@@ -483,6 +486,7 @@ static bool pool_grow_locked(struct tcp_qpair *tq, bool rx)
 	struct tcp_capsule **head = rx ? &tq->free_rx : &tq->free_tx;
 	struct tcp_capsule_chunk *chunk;
 
+	NVMF_ASSERT_LOCKED(&tq->lock);
 	if (tq->pool_size[rx] >= tq->pool_max)
 		return false;
 	chunk = calloc(1, sizeof(*chunk));
@@ -507,6 +511,7 @@ static struct tcp_capsule *capsule_get_locked(struct tcp_qpair *tq, bool rx)
 	struct tcp_capsule **head = rx ? &tq->free_rx : &tq->free_tx;
 	struct tcp_capsule *tc = *head;
 
+	NVMF_ASSERT_LOCKED(&tq->lock);
 	if (tc == NULL) {
 		if (!pool_grow_locked(tq, rx))
 			return NULL;
@@ -525,6 +530,7 @@ static struct tcp_capsule *capsule_get_locked(struct tcp_qpair *tq, bool rx)
 /* Drops a capsule reference; returns true if the qpair lost its last one. */
 static bool capsule_put_locked(struct tcp_qpair *tq, struct tcp_capsule *tc)
 {
+	NVMF_ASSERT_LOCKED(&tq->lock);
 	if (--tc->refs > 0)
 		return false;
 	if (tc->from_rx_pool) {
@@ -541,9 +547,9 @@ static void capsule_put(struct tcp_qpair *tq, struct tcp_capsule *tc)
 {
 	bool last;
 
-	pthread_mutex_lock(&tq->lock);
+	nvmf_mutex_lock(&tq->lock);
 	last = capsule_put_locked(tq, tc);
-	pthread_mutex_unlock(&tq->lock);
+	nvmf_mutex_unlock(&tq->lock);
 	if (last)
 		tcp_qpair_release(tq);
 }
@@ -553,9 +559,9 @@ static struct nvmf_capsule *tcp_capsule_alloc(struct nvmf_qpair *qp)
 	struct tcp_qpair *tq = TQP(qp);
 	struct tcp_capsule *tc;
 
-	pthread_mutex_lock(&tq->lock);
+	nvmf_mutex_lock(&tq->lock);
 	tc = capsule_get_locked(tq, false);
-	pthread_mutex_unlock(&tq->lock);
+	nvmf_mutex_unlock(&tq->lock);
 	if (tc == NULL) {
 		errno = ENOBUFS;
 		return NULL;
@@ -621,6 +627,7 @@ static void cb_register_locked(struct tcp_qpair *tq, struct tcp_cmd_buffer *cb)
 {
 	uint32_t b = cid_bucket(tq, cb->cid);
 
+	NVMF_ASSERT_LOCKED(&tq->lock);
 	cb->hash_next = tq->cid_hash[b];
 	tq->cid_hash[b] = cb;
 	cb->registered = true;
@@ -628,6 +635,7 @@ static void cb_register_locked(struct tcp_qpair *tq, struct tcp_cmd_buffer *cb)
 
 static struct tcp_cmd_buffer *cb_lookup_locked(struct tcp_qpair *tq, uint16_t cid)
 {
+	NVMF_ASSERT_LOCKED(&tq->lock);
 	for (struct tcp_cmd_buffer *cb = tq->cid_hash[cid_bucket(tq, cid)]; cb != NULL;
 	     cb = cb->hash_next)
 		if (cb->cid == cid)
@@ -639,6 +647,7 @@ static void cb_unregister_locked(struct tcp_qpair *tq, struct tcp_cmd_buffer *cb
 {
 	struct tcp_cmd_buffer **pp = &tq->cid_hash[cid_bucket(tq, cb->cid)];
 
+	NVMF_ASSERT_LOCKED(&tq->lock);
 	while (*pp != cb)
 		pp = &(*pp)->hash_next;
 	*pp = cb->hash_next;
@@ -655,6 +664,7 @@ static void send_r2ts_locked(struct tcp_qpair *tq, struct tcp_cmd_buffer *cb)
 {
 	const uint32_t per_r2t = (cb->data_len + tq->r2t_per_cmd - 1) / tq->r2t_per_cmd;
 
+	NVMF_ASSERT_LOCKED(&tq->lock);
 	while (cb->r2t_requested < cb->data_len && cb->r2ts_outstanding < tq->r2t_per_cmd &&
 	       tq->ttag_free != TTAG_NONE) {
 		uint16_t ttag = tq->ttag_free;
@@ -697,6 +707,7 @@ static void send_r2ts_locked(struct tcp_qpair *tq, struct tcp_cmd_buffer *cb)
  */
 static void issue_r2ts_locked(struct tcp_qpair *tq, struct tcp_cmd_buffer *cb)
 {
+	NVMF_ASSERT_LOCKED(&tq->lock);
 	send_r2ts_locked(tq, cb);
 	if (r2t_wants_more(tq, cb) && !cb->r2t_waiting) {
 		cb->r2t_waiting = true;
@@ -711,6 +722,7 @@ static void serve_r2t_waiters_locked(struct tcp_qpair *tq)
 {
 	struct tcp_cmd_buffer *cb;
 
+	NVMF_ASSERT_LOCKED(&tq->lock);
 	while ((cb = tq->r2t_wait_head) != NULL && tq->ttag_free != TTAG_NONE) {
 		send_r2ts_locked(tq, cb);
 		if (r2t_wants_more(tq, cb) && tq->ttag_free == TTAG_NONE)
@@ -724,6 +736,7 @@ static void serve_r2t_waiters_locked(struct tcp_qpair *tq)
 
 static void r2t_slot_free_locked(struct tcp_qpair *tq, struct tcp_r2t_slot *slot)
 {
+	NVMF_ASSERT_LOCKED(&tq->lock);
 	slot->cb = NULL;
 	slot->next_free = tq->ttag_free;
 	tq->ttag_free = (uint16_t)(slot - tq->ttags);
@@ -865,6 +878,7 @@ static void batch_fill_locked(struct tcp_qpair *tq, struct tcp_tx_batch *b)
 {
 	struct tcp_tx_item *item;
 
+	NVMF_ASSERT_LOCKED(&tq->lock);
 	while ((item = tq->data_head) != NULL) {
 		/* Left queued, released when the qpair is freed. */
 		if (tq->term_queued && item->done != DONE_TERM)
@@ -942,7 +956,7 @@ static void items_finished(struct tcp_qpair *tq, struct tcp_tx_item *const *item
 			shutdown(tq->conn.fd, SHUT_WR); /* the peer reads it, then our FIN */
 	}
 
-	pthread_mutex_lock(&tq->lock);
+	nvmf_mutex_lock(&tq->lock);
 	for (int i = 0; i < n; i++) {
 		struct tcp_tx_item *item = items[i];
 		struct tcp_cmd_buffer *cb;
@@ -975,7 +989,7 @@ static void items_finished(struct tcp_qpair *tq, struct tcp_tx_item *const *item
 			break;
 		}
 	}
-	pthread_mutex_unlock(&tq->lock);
+	nvmf_mutex_unlock(&tq->lock);
 
 	for (int i = 0; i < nunpooled; i++)
 		free(unpooled[i]);
@@ -1056,16 +1070,16 @@ static int tcp_tx(struct nvmf_engine_conn *conn, bool block)
 	conn->tx_blocked = false;
 	for (;;) {
 		if (!tq->batch_pending) {
-			pthread_mutex_lock(&tq->lock);
+			nvmf_mutex_lock(&tq->lock);
 			batch_fill_locked(tq, b);
 			if (b->npdus == 0 && b->nfinished == 0) {
 				tq->tx_busy = false;
 				pthread_cond_broadcast(&tq->cond);
-				pthread_mutex_unlock(&tq->lock);
+				nvmf_mutex_unlock(&tq->lock);
 				return NVMF_CONN_IDLE;
 			}
 			tq->tx_busy = true;
-			pthread_mutex_unlock(&tq->lock);
+			nvmf_mutex_unlock(&tq->lock);
 			batch_digests(b);
 			tq->batch_pending = true;
 		}
@@ -1078,12 +1092,12 @@ static int tcp_tx(struct nvmf_engine_conn *conn, bool block)
 		if (sent < 0) {
 			NVMF_WARN("nvme-tcp: send failed: %s", strerror(-sent));
 			batch_finish(tq, b, ECONNABORTED);
-			pthread_mutex_lock(&tq->lock);
+			nvmf_mutex_lock(&tq->lock);
 			if (tq->error == 0)
 				tq->error = -sent;
 			tq->tx_busy = false;
 			pthread_cond_broadcast(&tq->cond);
-			pthread_mutex_unlock(&tq->lock);
+			nvmf_mutex_unlock(&tq->lock);
 			return NVMF_CONN_DONE;
 		}
 		batch_finish(tq, b, 0);
@@ -1121,7 +1135,7 @@ static bool handle_icreq(struct tcp_qpair *tq, const struct nvme_tcp_icreq *req)
 		return false;
 	}
 
-	pthread_mutex_lock(&tq->lock);
+	nvmf_mutex_lock(&tq->lock);
 	tq->hdgst = want_hd;
 	tq->ddgst = want_dd;
 	tq->txpda = (req->hpda + 1u) * 4;
@@ -1134,7 +1148,7 @@ static bool handle_icreq(struct tcp_qpair *tq, const struct nvme_tcp_icreq *req)
 		tq->nttags = TTAG_NONE;
 	tq->ttags = calloc(tq->nttags, sizeof(*tq->ttags));
 	if (tq->ttags == NULL) {
-		pthread_mutex_unlock(&tq->lock);
+		nvmf_mutex_unlock(&tq->lock);
 		NVMF_ERR("nvme-tcp: out of memory for transfer tags");
 		tcp_report(tq, ENOMEM);
 		tq->rx.phase = RX_DRAIN;
@@ -1155,7 +1169,7 @@ static bool handle_icreq(struct tcp_qpair *tq, const struct nvme_tcp_icreq *req)
 					   .hdr_len = sizeof(*rsp)};
 	queue_data_item_locked(tq, &tq->ic_item);
 	tq->state = QP_ESTABLISHED;
-	pthread_mutex_unlock(&tq->lock);
+	nvmf_mutex_unlock(&tq->lock);
 	NVMF_DEBUG("nvme-tcp: ICReq: hpda %u dgst %#x maxr2t %u", req->hpda, req->dgst,
 		   req->maxr2t);
 	return true;
@@ -1172,7 +1186,7 @@ static bool handle_icresp(struct tcp_qpair *tq, const struct nvme_tcp_icresp *rs
 		tcp_fatal(tq, fes, fei, rsp, sizeof(*rsp));
 		return false;
 	}
-	pthread_mutex_lock(&tq->lock);
+	nvmf_mutex_lock(&tq->lock);
 	tq->hdgst = tq->cfg.header_digests;
 	tq->ddgst = tq->cfg.data_digests;
 	tq->txpda = (rsp->cpda + 1u) * 4;
@@ -1180,7 +1194,7 @@ static bool handle_icresp(struct tcp_qpair *tq, const struct nvme_tcp_icresp *rs
 	tq->state = QP_ESTABLISHED;
 	tq->quiet = false;
 	pthread_cond_broadcast(&tq->cond);
-	pthread_mutex_unlock(&tq->lock);
+	nvmf_mutex_unlock(&tq->lock);
 	return true;
 }
 
@@ -1210,9 +1224,9 @@ static bool handle_capsule_cmd(struct tcp_qpair *tq, const struct nvme_tcp_cmd *
 			  offsetof(struct nvme_tcp_common_hdr, plen), cmd, sizeof(*cmd));
 		return false;
 	}
-	pthread_mutex_lock(&tq->lock);
+	nvmf_mutex_lock(&tq->lock);
 	tc = capsule_get_locked(tq, true);
-	pthread_mutex_unlock(&tq->lock);
+	nvmf_mutex_unlock(&tq->lock);
 	if (tc == NULL) {
 		/* The host has far more commands outstanding than the queue holds. */
 		NVMF_ERR("nvme-tcp: host exceeded the queue depth (%u)", tq->qp.qsize);
@@ -1252,7 +1266,7 @@ static bool handle_capsule_resp(struct tcp_qpair *tq, const struct nvme_tcp_rsp 
 	struct tcp_capsule *tc;
 	bool complete = false;
 
-	pthread_mutex_lock(&tq->lock);
+	nvmf_mutex_lock(&tq->lock);
 	cb = cb_lookup_locked(tq, rsp->cqe.cid);
 	if (cb != NULL) {
 		cb_unregister_locked(tq, cb);
@@ -1263,7 +1277,7 @@ static bool handle_capsule_resp(struct tcp_qpair *tq, const struct nvme_tcp_rsp 
 		complete = cb_put_locked(cb);
 	}
 	tc = capsule_get_locked(tq, true);
-	pthread_mutex_unlock(&tq->lock);
+	nvmf_mutex_unlock(&tq->lock);
 	if (complete)
 		cb_complete(tq, cb);
 	if (tc == NULL) {
@@ -1287,7 +1301,7 @@ static bool handle_r2t(struct tcp_qpair *tq, const struct nvme_tcp_r2t_hdr *r2t)
 	uint16_t fes = 0;
 	uint32_t fei = 0;
 
-	pthread_mutex_lock(&tq->lock);
+	nvmf_mutex_lock(&tq->lock);
 	cb = cb_lookup_locked(tq, r2t->cccid);
 	if (cb == NULL || !cb->send) {
 		fes = NVME_TCP_FES_INVALID_HEADER_FIELD;
@@ -1302,7 +1316,7 @@ static bool handle_r2t(struct tcp_qpair *tq, const struct nvme_tcp_r2t_hdr *r2t)
 		fes = NVME_TCP_FES_R2T_LIMIT_EXCEEDED;
 	}
 	if (fes != 0) {
-		pthread_mutex_unlock(&tq->lock);
+		nvmf_mutex_unlock(&tq->lock);
 		tcp_fatal(tq, fes, fei, r2t, sizeof(*r2t));
 		return false;
 	}
@@ -1331,7 +1345,7 @@ static bool handle_r2t(struct tcp_qpair *tq, const struct nvme_tcp_r2t_hdr *r2t)
 		cb_put_locked(cb);
 	}
 	queue_data_item_locked(tq, item);
-	pthread_mutex_unlock(&tq->lock);
+	nvmf_mutex_unlock(&tq->lock);
 	return true;
 }
 
@@ -1343,7 +1357,7 @@ static bool handle_c2h_data(struct tcp_qpair *tq, const struct nvme_tcp_c2h_data
 	uint32_t fei = 0;
 	bool last = (c2h->ch.flags & NVME_TCP_FLAG_LAST_PDU) != 0;
 
-	pthread_mutex_lock(&tq->lock);
+	nvmf_mutex_lock(&tq->lock);
 	cb = cb_lookup_locked(tq, c2h->cccid);
 	if (cb == NULL || cb->send) {
 		fes = NVME_TCP_FES_INVALID_HEADER_FIELD;
@@ -1363,7 +1377,7 @@ static bool handle_c2h_data(struct tcp_qpair *tq, const struct nvme_tcp_c2h_data
 	}
 	if (fes == 0)
 		cb->refs++; /* held while the payload lands */
-	pthread_mutex_unlock(&tq->lock);
+	nvmf_mutex_unlock(&tq->lock);
 	if (fes != 0) {
 		tcp_fatal(tq, fes, fei, c2h, sizeof(*c2h));
 		return false;
@@ -1381,7 +1395,7 @@ static bool handle_h2c_data(struct tcp_qpair *tq, const struct nvme_tcp_h2c_data
 	uint32_t fei = 0;
 	bool last = (h2c->ch.flags & NVME_TCP_FLAG_LAST_PDU) != 0;
 
-	pthread_mutex_lock(&tq->lock);
+	nvmf_mutex_lock(&tq->lock);
 	if (h2c->ttag < tq->nttags && tq->ttags[h2c->ttag].cb != NULL)
 		slot = &tq->ttags[h2c->ttag];
 	if (slot == NULL) {
@@ -1403,7 +1417,7 @@ static bool handle_h2c_data(struct tcp_qpair *tq, const struct nvme_tcp_h2c_data
 	}
 	if (fes == 0)
 		slot->cb->refs++;
-	pthread_mutex_unlock(&tq->lock);
+	nvmf_mutex_unlock(&tq->lock);
 	if (fes != 0) {
 		tcp_fatal(tq, fes, fei, h2c, sizeof(*h2c));
 		return false;
@@ -1488,7 +1502,7 @@ static bool handle_pdu_end(struct tcp_qpair *tq, bool digest_ok)
 		bool success = (ch->flags & NVME_TCP_FLAG_SUCCESS) != 0;
 		struct tcp_capsule *rsp = NULL;
 
-		pthread_mutex_lock(&tq->lock);
+		nvmf_mutex_lock(&tq->lock);
 		cb->data_xfered += c2h->datal;
 		if (!digest_ok && cb->error == 0) {
 			NVMF_WARN("nvme-tcp: data digest error in C2HData (cid %u)", cb->cid);
@@ -1501,7 +1515,7 @@ static bool handle_pdu_end(struct tcp_qpair *tq, bool digest_ok)
 		}
 		if (success)
 			rsp = capsule_get_locked(tq, true);
-		pthread_mutex_unlock(&tq->lock);
+		nvmf_mutex_unlock(&tq->lock);
 		if (complete)
 			cb_complete(tq, cb);
 		if (success) {
@@ -1524,7 +1538,7 @@ static bool handle_pdu_end(struct tcp_qpair *tq, bool digest_ok)
 		const struct nvme_tcp_h2c_data_hdr *h2c = (const void *)rx->hdr;
 		struct tcp_r2t_slot *slot = rx->slot;
 
-		pthread_mutex_lock(&tq->lock);
+		nvmf_mutex_lock(&tq->lock);
 		slot->next_offset += h2c->datal;
 		cb->data_xfered += h2c->datal;
 		if (!digest_ok && cb->error == 0) {
@@ -1542,7 +1556,7 @@ static bool handle_pdu_end(struct tcp_qpair *tq, bool digest_ok)
 			else if (cb->data_xfered == cb->data_len)
 				complete |= cb_put_locked(cb); /* the transfer's own */
 		}
-		pthread_mutex_unlock(&tq->lock);
+		nvmf_mutex_unlock(&tq->lock);
 		if (complete)
 			cb_complete(tq, cb);
 		return true;
@@ -1921,6 +1935,7 @@ static void queue_icreq_locked(struct tcp_qpair *tq)
 {
 	struct nvme_tcp_icreq *req = (struct nvme_tcp_icreq *)tq->ic_hdr;
 
+	NVMF_ASSERT_LOCKED(&tq->lock);
 	memset(req, 0, sizeof(*req));
 	req->ch.pdu_type = NVME_TCP_PDU_ICREQ;
 	req->ch.hlen = sizeof(*req);
@@ -1948,12 +1963,12 @@ static int wait_established(struct tcp_qpair *tq)
 		deadline.tv_sec++;
 		deadline.tv_nsec -= 1000000000;
 	}
-	pthread_mutex_lock(&tq->lock);
+	nvmf_mutex_lock(&tq->lock);
 	while (tq->state == QP_AWAIT_IC && error == 0)
 		error = pthread_cond_timedwait(&tq->cond, &tq->lock, &deadline);
 	if (tq->state != QP_ESTABLISHED)
 		error = tq->error != 0 ? tq->error : error != 0 ? error : ECONNRESET;
-	pthread_mutex_unlock(&tq->lock);
+	nvmf_mutex_unlock(&tq->lock);
 	return error;
 }
 
@@ -1991,7 +2006,7 @@ static struct nvmf_qpair *tcp_qpair_create(const struct nvmf_qpair_params *param
 	tq->cfg = *cfg;
 	if (tq->cfg.max_c2h_data == 0 || tq->cfg.max_c2h_data > cfg->max_io_size)
 		tq->cfg.max_c2h_data = cfg->max_io_size;
-	pthread_mutex_init(&tq->lock, NULL);
+	nvmf_mutex_init(&tq->lock);
 	pthread_cond_init(&tq->cond, NULL);
 	tq->refs = 1;
 	tq->state = QP_AWAIT_IC;
@@ -2025,9 +2040,9 @@ static struct nvmf_qpair *tcp_qpair_create(const struct nvmf_qpair_params *param
 		return NULL;
 	}
 	if (!params->controller) {
-		pthread_mutex_lock(&tq->lock);
+		nvmf_mutex_lock(&tq->lock);
 		queue_icreq_locked(tq);
-		pthread_mutex_unlock(&tq->lock);
+		nvmf_mutex_unlock(&tq->lock);
 		error = wait_established(tq);
 		if (error != 0) {
 			/* The caller learns why from errno, not from a callback. */
@@ -2051,7 +2066,7 @@ static void tcp_qpair_abort_all(struct tcp_qpair *tq)
 	}
 	/* Queued items that never went out. */
 	for (;;) {
-		pthread_mutex_lock(&tq->lock);
+		nvmf_mutex_lock(&tq->lock);
 		item = tq->data_head;
 		if (item == NULL) {
 			item = tq->cap_head;
@@ -2060,7 +2075,7 @@ static void tcp_qpair_abort_all(struct tcp_qpair *tq)
 		} else {
 			tq->data_head = item->next;
 		}
-		pthread_mutex_unlock(&tq->lock);
+		nvmf_mutex_unlock(&tq->lock);
 		if (item == NULL)
 			break;
 		if (item->kind == ITEM_FIXED && item->done != DONE_CAPSULE)
@@ -2076,7 +2091,7 @@ static void tcp_qpair_abort_all(struct tcp_qpair *tq)
 			struct tcp_cmd_buffer *cb = &chunk->capsules[i].cb;
 			bool complete = false;
 
-			pthread_mutex_lock(&tq->lock);
+			nvmf_mutex_lock(&tq->lock);
 			if (cb->active) {
 				if (cb->registered)
 					cb_unregister_locked(tq, cb);
@@ -2085,11 +2100,12 @@ static void tcp_qpair_abort_all(struct tcp_qpair *tq)
 				cb->refs = 1;
 				complete = cb_put_locked(cb);
 			}
-			pthread_mutex_unlock(&tq->lock);
+			nvmf_mutex_unlock(&tq->lock);
 			if (complete)
 				cb_complete(tq, cb);
 		}
 	}
+	nvmf_mutex_lock(&tq->lock);
 	for (uint32_t i = 0; i < tq->nttags; i++)
 		if (tq->ttags[i].cb != NULL)
 			r2t_slot_free_locked(tq, &tq->ttags[i]);
@@ -2097,6 +2113,7 @@ static void tcp_qpair_abort_all(struct tcp_qpair *tq)
 		cb->r2t_waiting = false;
 	tq->r2t_wait_head = NULL;
 	tq->r2t_wait_tail = &tq->r2t_wait_head;
+	nvmf_mutex_unlock(&tq->lock);
 	/* A capsule whose in-capsule data was arriving. */
 	if (tq->rx.tc != NULL) {
 		capsule_put(tq, tq->rx.tc);
@@ -2114,15 +2131,15 @@ static void tcp_qpair_free(struct nvmf_qpair *qp)
 	if (tq->qp.engine->ops->on_engine_thread(&tq->conn)) {
 		/* Freed from a callback on its own event loop: nobody else will
 		 * send for it, so try once, without waiting. */
-		pthread_mutex_lock(&tq->lock);
+		nvmf_mutex_lock(&tq->lock);
 		tq->freeing = true;
-		pthread_mutex_unlock(&tq->lock);
+		nvmf_mutex_unlock(&tq->lock);
 		if (!tq->conn.tx_blocked)
 			tcp_tx(&tq->conn, false);
 	}
 	clock_gettime(CLOCK_REALTIME, &deadline);
 	deadline.tv_sec += TCP_FLUSH_TIMEOUT_MS / 1000;
-	pthread_mutex_lock(&tq->lock);
+	nvmf_mutex_lock(&tq->lock);
 	if (tq->freeing)
 		deadline = (struct timespec){0};
 	tq->freeing = true;
@@ -2132,7 +2149,7 @@ static void tcp_qpair_free(struct nvmf_qpair *qp)
 					  tq->error == 0 && tq->state == QP_ESTABLISHED))
 		if (pthread_cond_timedwait(&tq->cond, &tq->lock, &deadline) == ETIMEDOUT)
 			break;
-	pthread_mutex_unlock(&tq->lock);
+	nvmf_mutex_unlock(&tq->lock);
 
 	tq->qp.engine->ops->detach(&tq->conn);
 	tcp_qpair_abort_all(tq);
@@ -2141,10 +2158,10 @@ static void tcp_qpair_free(struct nvmf_qpair *qp)
 	close(tq->conn.fd);
 	tq->conn.fd = -1;
 
-	pthread_mutex_lock(&tq->lock);
+	nvmf_mutex_lock(&tq->lock);
 	tq->state = QP_CLOSED;
 	last = --tq->refs == 0;
-	pthread_mutex_unlock(&tq->lock);
+	nvmf_mutex_unlock(&tq->lock);
 	if (last)
 		tcp_qpair_release(tq);
 }
@@ -2202,16 +2219,16 @@ static int tcp_capsule_transmit(struct nvmf_capsule *nc)
 		}
 	}
 
-	pthread_mutex_lock(&tq->lock);
+	nvmf_mutex_lock(&tq->lock);
 	if (tq->state != QP_ESTABLISHED || tq->freeing) {
 		error = tq->state == QP_AWAIT_IC ? ENOTCONN : ECONNABORTED;
 		goto out;
 	}
 	if (!nc->is_response && nc->has_data && nc->data.len == 0 && nc->data_cb != NULL) {
 		/* Nothing to move: complete now, before the response can come. */
-		pthread_mutex_unlock(&tq->lock);
+		nvmf_mutex_unlock(&tq->lock);
 		nc->data_cb(nc->data_cb_arg, 0, 0);
-		pthread_mutex_lock(&tq->lock);
+		nvmf_mutex_lock(&tq->lock);
 	}
 	if (!nc->is_response && nc->has_data && icd_len == 0 && nc->data.len > 0) {
 		/* Registered before the command can reach the wire. */
@@ -2227,7 +2244,7 @@ static int tcp_capsule_transmit(struct nvmf_capsule *nc)
 	tc->refs++;
 	queue_capsule_locked(tq, tc);
 out:
-	pthread_mutex_unlock(&tq->lock);
+	nvmf_mutex_unlock(&tq->lock);
 	return error;
 }
 
@@ -2237,7 +2254,7 @@ static int tcp_capsule_respond(struct nvmf_qpair *qp, const struct nvme_cqe *cqe
 	struct tcp_capsule *tc;
 	int error = 0;
 
-	pthread_mutex_lock(&tq->lock);
+	nvmf_mutex_lock(&tq->lock);
 	if (tq->state != QP_ESTABLISHED || tq->freeing) {
 		error = ECONNABORTED;
 		goto out;
@@ -2253,7 +2270,7 @@ static int tcp_capsule_respond(struct nvmf_qpair *qp, const struct nvme_cqe *cqe
 	build_capsule_pdu(tq, tc, 0);
 	queue_capsule_locked(tq, tc);
 out:
-	pthread_mutex_unlock(&tq->lock);
+	nvmf_mutex_unlock(&tq->lock);
 	return error;
 }
 
@@ -2320,7 +2337,7 @@ static int tcp_receive_controller_data(struct nvmf_capsule *nc, uint32_t data_of
 		cb(cb_arg, 0, 0);
 		return 0;
 	}
-	pthread_mutex_lock(&tq->lock);
+	nvmf_mutex_lock(&tq->lock);
 	if (tq->state != QP_ESTABLISHED || tq->freeing) {
 		error = ECONNABORTED;
 	} else if (tc->cb.active) {
@@ -2329,7 +2346,7 @@ static int tcp_receive_controller_data(struct nvmf_capsule *nc, uint32_t data_of
 		cb_init(&tc->cb, tc, nc->sqe.cid, true, data, data_offset, cb, cb_arg);
 		issue_r2ts_locked(tq, &tc->cb);
 	}
-	pthread_mutex_unlock(&tq->lock);
+	nvmf_mutex_unlock(&tq->lock);
 	return error;
 }
 
@@ -2351,9 +2368,9 @@ static uint16_t tcp_send_controller_data(struct nvmf_capsule *nc, uint32_t data_
 	/* SUCCESS stands in for the CQE only without SQ flow control (§3.6.2.7). */
 	success = last && success_status && !tq->qp.sq_flow_control;
 
-	pthread_mutex_lock(&tq->lock);
+	nvmf_mutex_lock(&tq->lock);
 	if (tq->state != QP_ESTABLISHED || tq->freeing) {
-		pthread_mutex_unlock(&tq->lock);
+		nvmf_mutex_unlock(&tq->lock);
 		return NVME_STATUS(NVME_SCT_PATH, NVME_SC_INTERNAL_PATH_ERROR);
 	}
 	item = tq->free_c2h;
@@ -2363,7 +2380,7 @@ static uint16_t tcp_send_controller_data(struct nvmf_capsule *nc, uint32_t data_
 		/* More sends in flight than commands: rare, so no pool growth. */
 		item = calloc(1, sizeof(*item));
 		if (item == NULL) {
-			pthread_mutex_unlock(&tq->lock);
+			nvmf_mutex_unlock(&tq->lock);
 			return NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_INTERNAL_DEVICE_ERROR);
 		}
 	}
@@ -2382,7 +2399,7 @@ static uint16_t tcp_send_controller_data(struct nvmf_capsule *nc, uint32_t data_
 		.pooled = pooled,
 	};
 	queue_data_item_locked(tq, item);
-	pthread_mutex_unlock(&tq->lock);
+	nvmf_mutex_unlock(&tq->lock);
 	return success ? NVMF_SUCCESS_SENT : 0;
 }
 

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "transport/engine.h"
+#include "util/lock.h"
 #include "util/log.h"
 
 #define LOOP_EVENTS 64
@@ -151,13 +152,13 @@ static bool loop_flush(struct nvmf_loop *loop)
 	for (;;) {
 		struct nvmf_engine_conn *conn;
 
-		pthread_mutex_lock(&loop->lock);
+		nvmf_mutex_lock(&loop->lock);
 		conn = loop->kicked;
 		if (conn != NULL) {
 			loop->kicked = conn->ev.next_kicked;
 			conn->ev.kicked = false;
 		}
-		pthread_mutex_unlock(&loop->lock);
+		nvmf_mutex_unlock(&loop->lock);
 		if (conn == NULL)
 			return progress;
 		if (!conn->tx_blocked)
@@ -170,6 +171,7 @@ static void unlink_kicked_locked(struct nvmf_loop *loop, struct nvmf_engine_conn
 {
 	struct nvmf_engine_conn **pp = &loop->kicked;
 
+	NVMF_ASSERT_LOCKED(&loop->lock);
 	while (*pp != NULL && *pp != conn)
 		pp = &(*pp)->ev.next_kicked;
 	if (*pp == conn)
@@ -192,6 +194,7 @@ static void unlink_local(struct nvmf_loop *loop, struct nvmf_engine_conn *conn)
 /* The connection list for direct polling (loop->lock held). */
 static void direct_remove_locked(struct nvmf_loop *loop, struct nvmf_engine_conn *conn)
 {
+	NVMF_ASSERT_LOCKED(&loop->lock);
 	for (unsigned i = 0; i < POLL_DIRECT_MAX; i++)
 		if (loop->direct[i] == conn)
 			loop->direct[i] = NULL;
@@ -199,6 +202,7 @@ static void direct_remove_locked(struct nvmf_loop *loop, struct nvmf_engine_conn
 
 static void direct_add_locked(struct nvmf_loop *loop, struct nvmf_engine_conn *conn)
 {
+	NVMF_ASSERT_LOCKED(&loop->lock);
 	for (unsigned i = 0; i < POLL_DIRECT_MAX; i++)
 		if (loop->direct[i] == NULL) {
 			loop->direct[i] = conn;
@@ -215,15 +219,15 @@ static bool loop_poll_direct(struct nvmf_loop *loop, bool *busy)
 	struct nvmf_engine_conn *conns[POLL_DIRECT_MAX];
 	unsigned n = 0;
 
-	pthread_mutex_lock(&loop->lock);
+	nvmf_mutex_lock(&loop->lock);
 	if (loop->nconns > POLL_DIRECT_MAX) {
-		pthread_mutex_unlock(&loop->lock);
+		nvmf_mutex_unlock(&loop->lock);
 		return false;
 	}
 	for (unsigned i = 0; i < POLL_DIRECT_MAX; i++)
 		if (loop->direct[i] != NULL)
 			conns[n++] = loop->direct[i];
-	pthread_mutex_unlock(&loop->lock);
+	nvmf_mutex_unlock(&loop->lock);
 
 	loop->events_stale = false;
 	for (unsigned i = 0; i < n && !loop->events_stale; i++) {
@@ -242,7 +246,7 @@ static bool loop_poll_direct(struct nvmf_loop *loop, bool *busy)
 /* Between iterations: let go of connections their owners are freeing. */
 static void loop_detach_requests(struct nvmf_loop *loop)
 {
-	pthread_mutex_lock(&loop->lock);
+	nvmf_mutex_lock(&loop->lock);
 	while (loop->detaching != NULL) {
 		struct nvmf_engine_conn *conn = loop->detaching;
 
@@ -255,7 +259,7 @@ static void loop_detach_requests(struct nvmf_loop *loop)
 		loop->nconns--;
 	}
 	pthread_cond_broadcast(&loop->cond);
-	pthread_mutex_unlock(&loop->lock);
+	nvmf_mutex_unlock(&loop->lock);
 }
 
 static void *loop_main(void *arg)
@@ -277,9 +281,9 @@ static void *loop_main(void *arg)
 		int timeout = 0, n;
 		bool busy = false;
 
-		pthread_mutex_lock(&loop->lock);
+		nvmf_mutex_lock(&loop->lock);
 		if (loop->stop) {
-			pthread_mutex_unlock(&loop->lock);
+			nvmf_mutex_unlock(&loop->lock);
 			break;
 		}
 		if (loop->kicked == NULL && loop->local_kicked == NULL && loop->detaching == NULL &&
@@ -289,7 +293,7 @@ static void *loop_main(void *arg)
 			loop->sleeping = true;
 			timeout = -1;
 		}
-		pthread_mutex_unlock(&loop->lock);
+		nvmf_mutex_unlock(&loop->lock);
 
 		if (timeout == 0 && loop_poll_direct(loop, &busy)) {
 			busy |= loop_flush(loop);
@@ -300,9 +304,9 @@ static void *loop_main(void *arg)
 		}
 		n = epoll_wait(loop->epfd, events, LOOP_EVENTS, timeout);
 		if (timeout != 0) {
-			pthread_mutex_lock(&loop->lock);
+			nvmf_mutex_lock(&loop->lock);
 			loop->sleeping = false;
-			pthread_mutex_unlock(&loop->lock);
+			nvmf_mutex_unlock(&loop->lock);
 		}
 		loop->events_stale = false;
 		for (int i = 0; i < n && !loop->events_stale; i++) {
@@ -337,9 +341,9 @@ static int epoll_attach(struct nvmf_engine *base, struct nvmf_engine_conn *conn)
 	struct nvmf_loop *loop;
 	int flags;
 
-	pthread_mutex_lock(&engine->lock);
+	nvmf_mutex_lock(&engine->lock);
 	loop = &engine->loops[engine->next_loop++ % engine->nloops];
-	pthread_mutex_unlock(&engine->lock);
+	nvmf_mutex_unlock(&engine->lock);
 
 	flags = fcntl(conn->fd, F_GETFL);
 	if (flags < 0 || fcntl(conn->fd, F_SETFL, flags | O_NONBLOCK) != 0)
@@ -355,10 +359,10 @@ static int epoll_attach(struct nvmf_engine *base, struct nvmf_engine_conn *conn)
 	conn->ev.events = EPOLLIN;
 	if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, conn->fd, &ev) != 0)
 		return errno;
-	pthread_mutex_lock(&loop->lock);
+	nvmf_mutex_lock(&loop->lock);
 	loop->nconns++;
 	direct_add_locked(loop, conn);
-	pthread_mutex_unlock(&loop->lock);
+	nvmf_mutex_unlock(&loop->lock);
 	return 0;
 }
 
@@ -385,14 +389,14 @@ static void epoll_kick(struct nvmf_engine_conn *conn)
 		}
 		return;
 	}
-	pthread_mutex_lock(&loop->lock);
+	nvmf_mutex_lock(&loop->lock);
 	if (!conn->ev.kicked) {
 		conn->ev.kicked = true;
 		conn->ev.next_kicked = loop->kicked;
 		loop->kicked = conn;
 	}
 	wake = loop->sleeping;
-	pthread_mutex_unlock(&loop->lock);
+	nvmf_mutex_unlock(&loop->lock);
 	if (wake && !pthread_equal(pthread_self(), loop->thread))
 		loop_wake(loop);
 }
@@ -407,18 +411,18 @@ static void epoll_detach(struct nvmf_engine_conn *conn)
 		/* From a callback on the loop: nothing of this connection is
 		 * running, and the loop only looks at it through the lists. */
 		unlink_local(loop, conn);
-		pthread_mutex_lock(&loop->lock);
+		nvmf_mutex_lock(&loop->lock);
 		unlink_kicked_locked(loop, conn);
 		if (!conn->ev.rx_finished)
 			epoll_ctl(loop->epfd, EPOLL_CTL_DEL, conn->fd, NULL);
 		loop->events_stale = true;
 		loop->nconns--;
 		direct_remove_locked(loop, conn);
-		pthread_mutex_unlock(&loop->lock);
+		nvmf_mutex_unlock(&loop->lock);
 		conn->ev.loop = NULL;
 		return;
 	}
-	pthread_mutex_lock(&loop->lock);
+	nvmf_mutex_lock(&loop->lock);
 	unlink_kicked_locked(loop, conn);
 	conn->ev.next_kicked = loop->detaching;
 	loop->detaching = conn;
@@ -426,7 +430,7 @@ static void epoll_detach(struct nvmf_engine_conn *conn)
 		loop_wake(loop);
 	while (conn->ev.loop != NULL)
 		pthread_cond_wait(&loop->cond, &loop->lock);
-	pthread_mutex_unlock(&loop->lock);
+	nvmf_mutex_unlock(&loop->lock);
 }
 
 static void epoll_destroy(struct nvmf_engine *base)
@@ -436,9 +440,9 @@ static void epoll_destroy(struct nvmf_engine *base)
 	for (unsigned i = 0; i < engine->nloops; i++) {
 		struct nvmf_loop *loop = &engine->loops[i];
 
-		pthread_mutex_lock(&loop->lock);
+		nvmf_mutex_lock(&loop->lock);
 		loop->stop = true;
-		pthread_mutex_unlock(&loop->lock);
+		nvmf_mutex_unlock(&loop->lock);
 		loop_wake(loop);
 		pthread_join(loop->thread, NULL);
 		close(loop->epfd);
@@ -473,7 +477,7 @@ static int loop_start(struct nvmf_epoll_engine *engine, struct nvmf_loop *loop, 
 		error = errno;
 		goto fail;
 	}
-	pthread_mutex_init(&loop->lock, NULL);
+	nvmf_mutex_init(&loop->lock);
 	pthread_cond_init(&loop->cond, NULL);
 	/* Loop threads must not take signals meant for the application. */
 	sigfillset(&all);
@@ -502,7 +506,7 @@ struct nvmf_engine *nvmf_engine_epoll_create(const struct nvmf_engine_params *pa
 		return NULL;
 	engine->base.ops = &epoll_ops;
 	engine->base.params = *params;
-	pthread_mutex_init(&engine->lock, NULL);
+	nvmf_mutex_init(&engine->lock);
 	for (unsigned i = 0; i < n; i++) {
 		int error = loop_start(engine, &engine->loops[i], params->cpu >= 0 ? params->cpu + (int)i : -1);
 

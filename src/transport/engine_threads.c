@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 
 #include "transport/engine.h"
+#include "util/lock.h"
 #include "util/log.h"
 
 static void *threads_rx_main(void *arg)
@@ -27,22 +28,22 @@ static void *threads_tx_main(void *arg)
 {
 	struct nvmf_engine_conn *conn = arg;
 
-	pthread_mutex_lock(conn->lock);
+	nvmf_mutex_lock(conn->lock);
 	for (;;) {
 		while (!conn->tx_queued && !conn->stop)
 			pthread_cond_wait(&conn->threads.tx_cond, conn->lock);
 		if (conn->stop)
 			break;
 		conn->tx_queued = false;
-		pthread_mutex_unlock(conn->lock);
+		nvmf_mutex_unlock(conn->lock);
 		if (conn->tx(conn, true) == NVMF_CONN_DONE) {
 			/* The send side is dead: wake the receiver so it reports. */
 			shutdown(conn->fd, SHUT_RDWR);
 			return NULL;
 		}
-		pthread_mutex_lock(conn->lock);
+		nvmf_mutex_lock(conn->lock);
 	}
-	pthread_mutex_unlock(conn->lock);
+	nvmf_mutex_unlock(conn->lock);
 	return NULL;
 }
 
@@ -75,10 +76,10 @@ static int threads_attach(struct nvmf_engine *engine, struct nvmf_engine_conn *c
 	return 0;
 
 fail_tx:
-	pthread_mutex_lock(conn->lock);
+	nvmf_mutex_lock(conn->lock);
 	conn->stop = true;
 	pthread_cond_signal(&conn->threads.tx_cond);
-	pthread_mutex_unlock(conn->lock);
+	nvmf_mutex_unlock(conn->lock);
 	pthread_join(conn->threads.tx_thread, NULL);
 fail_cond:
 	pthread_cond_destroy(&conn->threads.tx_cond);
@@ -93,10 +94,10 @@ static void threads_kick(struct nvmf_engine_conn *conn)
 
 static void threads_detach(struct nvmf_engine_conn *conn)
 {
-	pthread_mutex_lock(conn->lock);
+	nvmf_mutex_lock(conn->lock);
 	conn->stop = true;
 	pthread_cond_signal(&conn->threads.tx_cond);
-	pthread_mutex_unlock(conn->lock);
+	nvmf_mutex_unlock(conn->lock);
 	/* Wakes a thread sleeping in recv() or send(). */
 	shutdown(conn->fd, SHUT_RDWR);
 	pthread_join(conn->threads.tx_thread, NULL);

@@ -89,7 +89,7 @@ void th_close(struct th_queue *q)
 	/* The transport's promise: once nvmf_qpair_free returns, every data
 	 * transfer has completed and no caller buffer is touched again. */
 	for (int i = 0; i < TH_SLOTS; i++)
-		if (__atomic_load_n(&q->slots[i].data_pending, __ATOMIC_SEQ_CST)) {
+		if (q->slots[i].busy && __atomic_load_n(&q->slots[i].data_pending, __ATOMIC_SEQ_CST)) {
 			fprintf(stderr, "host_helper: cid %d: the transport still holds its buffer "
 				"after nvmf_qpair_free\n", i);
 			abort();
@@ -141,6 +141,7 @@ int th_submit(struct th_queue *q, const struct nvme_sqe *sqe, void *buf, size_t 
 fail:
 	pthread_mutex_lock(&q->lock);
 	s->busy = false;
+	s->data_pending = false; /* not queued: no callback will come */
 	pthread_mutex_unlock(&q->lock);
 	return -1;
 }
