@@ -14,3 +14,12 @@ set_tests_properties(host_lib_netns PROPERTIES LABELS host TIMEOUT 60 SKIP_RETUR
 add_test(NAME host_cli
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/host/cli_test.sh ${PROJECT_BINARY_DIR})
 set_tests_properties(host_cli PROPERTIES LABELS host TIMEOUT 300)
+# Races in the host's queues, ordered with test points (Debug builds; the
+# release build skips it, saying why).
+nvmf_add_test(host_races
+  SOURCES host/test_host_races.c host/nvmfd_proc.c
+  LABELS host
+  TIMEOUT 120)
+target_compile_definitions(host_races PRIVATE NVMFD_PATH="$<TARGET_FILE:nvmfd>")
+add_dependencies(host_races nvmfd)
+set_tests_properties(host_races PROPERTIES SKIP_RETURN_CODE 77)

@@ -25,6 +25,7 @@
 #include "host/host_internal.h"
 #include "util/lock.h"
 #include "util/log.h"
+#include "util/testpoint.h"
 
 #define DEFAULT_QUEUE_SIZE 128      /* nvme-cli NVMF_DEF_QUEUE_SIZE */
 #define MAX_QUEUE_SIZE 1024         /* Linux NVMF_MAX_QUEUE_SIZE */
@@ -566,7 +567,7 @@ static void arm_aers(struct nvmf_ctrl *c)
 	if (c->discovery && c->opts.kato_s == 0)
 		return;
 	for (unsigned i = 0; i < c->naers; i++)
-		if (atomic_load(&c->admin.slots[i].state) == SLOT_FREE)
+		if (slot_claim_aer(&c->admin.slots[i]))
 			arm_aer(&c->admin.slots[i]);
 }
 
@@ -770,8 +771,7 @@ static void handle_aen(struct nvmf_ctrl *c, const struct aen_event *ev)
 	if (c->opts.aen_cb != NULL)
 		c->opts.aen_cb(c->opts.aen_arg, ev->cdw0, log, len);
 	free(log);
-	if (atomic_load(&c->state) == NVMF_CTRL_LIVE &&
-	    atomic_load(&ev->slot->state) == SLOT_FREE)
+	if (atomic_load(&c->state) == NVMF_CTRL_LIVE && slot_claim_aer(ev->slot))
 		arm_aer(ev->slot);
 }
 
@@ -841,6 +841,7 @@ static void ctrl_recover(struct nvmf_ctrl *c)
 	nvmf_mutex_unlock(&c->lock);
 	if (!set_state(c, NVMF_CTRL_LIVE, NVMF_CTRL_RECONNECTING))
 		return;
+	NVMF_TESTPOINT("host.ctrl_recover.start", c);
 	NVMF_WARN("host: %s: connection lost on queue %u (%s); reconnecting every %d s, "
 		  "ctrl-loss-tmo %d s", c->name, qid, why != 0 ? strerror(why) : "closed by peer",
 		  delay_s, tmo_s);

@@ -45,10 +45,32 @@
 #define HOST_CID_GEN_SHIFT 12
 #define HOST_CID_INDEX(cid) ((cid) & ((1u << HOST_CID_GEN_SHIFT) - 1))
 
+/*
+ * Who owns a slot.  Every change goes through slot_set_state (queue.c),
+ * which checks the transition in Debug builds:
+ *
+ *   FREE -> OWNED           taken by a submitter (or an AER armed)
+ *   OWNED -> INFLIGHT       handed to the transport (slot_send)
+ *   OWNED -> HELD           parked while the queue is down (slot_hold)
+ *   HELD -> OWNED           taken off the held list to be sent or failed
+ *   INFLIGHT -> OWNED       taken back: its transmission failed, or the
+ *                           queue was reclaimed and it fails now
+ *   INFLIGHT -> HELD        reclaimed to be resent
+ *   INFLIGHT, OWNED -> FREE completed (or given back unsent)
+ *   INFLIGHT, OWNED -> REAP completed, awaiting nvmf_ioq_poll
+ *   REAP -> FREE            handed out by nvmf_ioq_poll
+ *
+ * Only INFLIGHT is shared between threads: the receive path completes it
+ * once `responded` is claimed; the submitter takes it back after a failed
+ * transmission only by claiming `responded` first, under the queue lock; the
+ * worker reclaims it only after queue_stop, when no submitter and no
+ * transport thread can touch it.
+ */
 enum slot_state {
 	SLOT_FREE,
-	SLOT_HELD,        /* waiting for the queue to come (back) up */
-	SLOT_INFLIGHT,
+	SLOT_OWNED,       /* one thread's, off every list */
+	SLOT_HELD,        /* on the held list: waiting for the queue to come (back) up */
+	SLOT_INFLIGHT,    /* the transport has it */
 	SLOT_REAP,        /* completed, waiting for nvmf_ioq_poll */
 };
 
@@ -199,8 +221,10 @@ struct host_slot *queue_get_internal(struct host_queue *q);
 /* Fill a slot for a command; the SQE's CID is set to the slot's. */
 void slot_prepare(struct host_slot *s, const struct nvme_sqe *sqe, const struct iovec *iov,
 		  int iovcnt, size_t len, bool send, nvmf_cmd_cb *cb, void *arg);
-/* Send a prepared slot; user slots are held while the queue is down. */
+/* Send a prepared (OWNED) slot; user slots are held while the queue is down. */
 void slot_send(struct host_slot *s);
+/* Claim a FREE AER slot for arming; false if it is in use. */
+bool slot_claim_aer(struct host_slot *s);
 /* Give an unsent slot back (a submission refused before sending). */
 void slot_release(struct host_slot *s);
 void queue_receive(void *arg, struct nvmf_capsule *rsp);

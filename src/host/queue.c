@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -12,6 +13,7 @@
 #include "host/host_internal.h"
 #include "util/lock.h"
 #include "util/log.h"
+#include "util/testpoint.h"
 
 uint64_t host_now_ns(void)
 {
@@ -86,10 +88,28 @@ static void wake_waiters_locked(struct host_queue *q)
 		pthread_cond_broadcast(&q->cond);
 }
 
-static void slot_put_locked(struct host_queue *q, struct host_slot *s)
+/* The one place a slot changes hands (host_internal.h lists the moves). */
+static void slot_set_state(struct host_slot *s, enum slot_state from, enum slot_state to)
+{
+#ifdef NVMF_DEBUG_CHECKS
+	uint8_t seen = (uint8_t)from;
+
+	if (!atomic_compare_exchange_strong(&s->state, &seen, (uint8_t)to)) {
+		fprintf(stderr, "host: queue %u slot %u: state %u, expected %u (moving to %u)\n",
+			s->q->qid, s->cid, seen, from, to);
+		abort();
+	}
+#else
+	(void)from;
+	/* Release: a response that sees the slot in flight sees its new CID. */
+	atomic_store_explicit(&s->state, (uint8_t)to, memory_order_release);
+#endif
+}
+
+static void slot_put_locked(struct host_queue *q, struct host_slot *s, enum slot_state from)
 {
 	NVMF_ASSERT_LOCKED(&q->lock);
-	atomic_store_explicit(&s->state, SLOT_FREE, memory_order_relaxed);
+	slot_set_state(s, from, SLOT_FREE);
 	switch (s->kind) {
 	case SLOT_USER:
 		s->next = q->free_user;
@@ -137,6 +157,7 @@ int queue_get_slot(struct host_queue *q, struct host_slot **slot, bool wait)
 		*slot = q->free_user;
 		q->free_user = (*slot)->next;
 		q->busy++;
+		slot_set_state(*slot, SLOT_FREE, SLOT_OWNED);
 	}
 	nvmf_mutex_unlock(&q->lock);
 	return ret;
@@ -148,10 +169,20 @@ struct host_slot *queue_get_internal(struct host_queue *q)
 
 	nvmf_mutex_lock(&q->lock);
 	s = q->free_internal;
-	if (s != NULL)
+	if (s != NULL) {
 		q->free_internal = s->next;
+		slot_set_state(s, SLOT_FREE, SLOT_OWNED);
+	}
 	nvmf_mutex_unlock(&q->lock);
 	return s;
+}
+
+bool slot_claim_aer(struct host_slot *s)
+{
+	uint8_t free_state = SLOT_FREE;
+
+	/* AER slots are on no list: the state alone says whether one is armed. */
+	return atomic_compare_exchange_strong(&s->state, &free_state, SLOT_OWNED);
 }
 
 void slot_prepare(struct host_slot *s, const struct nvme_sqe *sqe, const struct iovec *iov,
@@ -166,8 +197,11 @@ void slot_prepare(struct host_slot *s, const struct nvme_sqe *sqe, const struct 
 	s->retries = 0;
 }
 
-/* Complete a slot whose cpl is filled in: release it, then tell its owner. */
-static void slot_finish(struct host_slot *s)
+/*
+ * Complete a slot whose cpl is filled in (the caller owns it: OWNED, or
+ * INFLIGHT with `responded` claimed): release it, then tell its owner.
+ */
+static void slot_finish(struct host_slot *s, enum slot_state from)
 {
 	struct host_queue *q = s->q;
 	nvmf_cmd_cb *cb = s->cb;
@@ -177,7 +211,7 @@ static void slot_finish(struct host_slot *s)
 	nvmf_mutex_lock(&q->lock);
 	if (s->kind == SLOT_USER && cb == NULL) {
 		/* Kept until nvmf_ioq_poll hands the completion out. */
-		atomic_store_explicit(&s->state, SLOT_REAP, memory_order_relaxed);
+		slot_set_state(s, from, SLOT_REAP);
 		s->next = NULL;
 		*q->reap_tail = s;
 		q->reap_tail = &s->next;
@@ -186,7 +220,7 @@ static void slot_finish(struct host_slot *s)
 		nvmf_mutex_unlock(&q->lock);
 		return;
 	}
-	slot_put_locked(q, s);
+	slot_put_locked(q, s, from);
 	nvmf_mutex_unlock(&q->lock);
 	if (cb != NULL)
 		cb(arg, &cpl);
@@ -195,18 +229,24 @@ static void slot_finish(struct host_slot *s)
 static void slot_fail(struct host_slot *s, int error)
 {
 	s->cpl = (struct nvmf_cpl){.error = error};
-	slot_finish(s);
+	slot_finish(s, SLOT_OWNED);
 }
 
 void slot_release(struct host_slot *s)
 {
 	nvmf_mutex_lock(&s->q->lock);
-	slot_put_locked(s->q, s);
+	slot_put_locked(s->q, s, SLOT_OWNED);
 	nvmf_mutex_unlock(&s->q->lock);
 }
 
-/* Park a user command until the queue is up again, unless it never will be. */
-static void slot_hold(struct host_slot *s)
+/*
+ * Park an OWNED user command until the queue is up again: 0 when held,
+ * EAGAIN when the queue is live (again) and the command should be sent, or
+ * the error to fail it with when the queue never will be.  `live` is
+ * checked under the lock that queue_go_live sets it under, so a command
+ * is never held on a queue that has just gone live (and so never sent).
+ */
+static int slot_hold(struct host_slot *s)
 {
 	struct host_queue *q = s->q;
 	int state;
@@ -215,14 +255,18 @@ static void slot_hold(struct host_slot *s)
 	state = atomic_load(&q->ctrl->state);
 	if (state == NVMF_CTRL_FAILED || state == NVMF_CTRL_DISCONNECTING) {
 		nvmf_mutex_unlock(&q->lock);
-		slot_fail(s, state == NVMF_CTRL_FAILED ? ENODEV : ESHUTDOWN);
-		return;
+		return state == NVMF_CTRL_FAILED ? ENODEV : ESHUTDOWN;
 	}
-	atomic_store_explicit(&s->state, SLOT_HELD, memory_order_relaxed);
+	if (atomic_load(&q->live)) {
+		nvmf_mutex_unlock(&q->lock);
+		return EAGAIN;
+	}
+	slot_set_state(s, SLOT_OWNED, SLOT_HELD);
 	s->next = NULL;
 	*q->held_tail = s;
 	q->held_tail = &s->next;
 	nvmf_mutex_unlock(&q->lock);
+	return 0;
 }
 
 static void slot_complete(struct host_slot *s)
@@ -230,7 +274,7 @@ static void slot_complete(struct host_slot *s)
 	/* A success whose data did not arrive intact is no success. */
 	if (s->data_error != 0 && s->cpl.error == 0 && s->cpl.status == 0)
 		s->cpl.error = s->data_error;
-	slot_finish(s);
+	slot_finish(s, SLOT_INFLIGHT);
 }
 
 static void slot_event(struct host_slot *s)
@@ -248,24 +292,37 @@ static void slot_data_done(void *arg, size_t xfered, int error)
 	slot_event(s);
 }
 
-void slot_send(struct host_slot *s)
+/*
+ * A transmission failed: take the slot back from INFLIGHT, unless a
+ * response (a stale or forged one: the command never left) claimed it
+ * first; that one completes it, or the worker's reclaim does.  The caller
+ * still counts in `users`, so the reclaim cannot run meanwhile.
+ */
+static bool slot_take_back(struct host_slot *s)
+{
+	bool mine;
+
+	nvmf_mutex_lock(&s->q->lock);
+	mine = atomic_load(&s->state) == SLOT_INFLIGHT && !atomic_exchange(&s->responded, true);
+	if (mine)
+		slot_set_state(s, SLOT_INFLIGHT, SLOT_OWNED);
+	nvmf_mutex_unlock(&s->q->lock);
+	return mine;
+}
+
+/*
+ * Hand an OWNED slot to the transport: 0 once it is in flight (it is no
+ * longer ours), else the error, with the slot OWNED again (or -EALREADY:
+ * a response claimed it meanwhile, and it is not ours either).
+ */
+static int slot_transmit(struct host_slot *s)
 {
 	struct host_queue *q = s->q;
-	bool user = s->kind == SLOT_USER;
 	struct nvmf_capsule *nc;
 	int error;
 
-	atomic_fetch_add(&q->users, 1);
-	if (user && !atomic_load(&q->live)) {
-		atomic_fetch_sub(&q->users, 1);
-		slot_hold(s);
-		return;
-	}
-	if (q->qp == NULL) {
-		atomic_fetch_sub(&q->users, 1);
-		slot_fail(s, ECONNABORTED);
-		return;
-	}
+	if (q->qp == NULL)
+		return ECONNABORTED;
 	s->cpl = (struct nvmf_cpl){0};
 	s->data_error = 0;
 	atomic_store_explicit(&s->responded, false, memory_order_relaxed);
@@ -275,16 +332,14 @@ void slot_send(struct host_slot *s)
 	s->sqe.cid = (uint16_t)((atomic_load_explicit(&s->wire_cid, memory_order_relaxed) >>
 				 HOST_CID_GEN_SHIFT) + 1) << HOST_CID_GEN_SHIFT | s->cid;
 	atomic_store_explicit(&s->wire_cid, s->sqe.cid, memory_order_relaxed);
-	/* Release: a response that sees the slot in flight sees its new CID. */
-	atomic_store_explicit(&s->state, SLOT_INFLIGHT, memory_order_release);
 	nc = nvmf_capsule_command(q->qp, &s->sqe);
 	if (nc == NULL) {
 		/* The transport's pool outnumbers our slots: a bug if it happens. */
-		atomic_fetch_sub(&q->users, 1);
 		NVMF_ERR("host: queue %u: no capsule for command %u", q->qid, s->sqe.cid);
-		slot_fail(s, ENOMEM);
-		return;
+		return ENOMEM;
 	}
+	/* In flight before it can reach the wire: its response may come first. */
+	slot_set_state(s, SLOT_OWNED, SLOT_INFLIGHT);
 	if (s->has_data)
 		nvmf_capsule_append_data(nc, &s->data, s->send, slot_data_done, s);
 	error = nvmf_capsule_transmit(nc);
@@ -299,16 +354,39 @@ void slot_send(struct host_slot *s)
 	 * tests/fuzz/corpus/host_ctrl/crash-capsule-freed-in-transmit).
 	 */
 	nvmf_capsule_free(nc);
-	if (error != 0) {
-		atomic_fetch_sub(&q->users, 1);
-		/* The connection is going down; recovery will resend user commands. */
-		if (user && (error == ECONNABORTED || error == ENOTCONN))
-			slot_hold(s);
+	if (error == 0)
+		return 0;
+	return slot_take_back(s) ? error : -EALREADY;
+}
+
+void slot_send(struct host_slot *s)
+{
+	struct host_queue *q = s->q;
+	bool user = s->kind == SLOT_USER;
+	int error;
+
+	for (;;) {
+		/* While counted in `users`, queue_stop waits and the qpair stays. */
+		atomic_fetch_add(&q->users, 1);
+		if (user && !atomic_load(&q->live))
+			error = ENOTCONN;
 		else
-			slot_fail(s, error);
+			error = slot_transmit(s);
+		atomic_fetch_sub(&q->users, 1);
+		if (error == 0 || error == -EALREADY)
+			return;
+		/* The connection is going down; recovery will resend user commands. */
+		if (user && (error == ENOTCONN || error == ECONNABORTED)) {
+			NVMF_TESTPOINT("host.slot_send.hold", s);
+			error = slot_hold(s);
+			if (error == 0)
+				return;
+			if (error == EAGAIN)
+				continue; /* live again meanwhile */
+		}
+		slot_fail(s, error);
 		return;
 	}
-	atomic_fetch_sub(&q->users, 1);
 }
 
 void queue_receive(void *arg, struct nvmf_capsule *rsp)
@@ -349,6 +427,7 @@ void queue_error(void *arg, int error)
 void queue_stop(struct host_queue *q)
 {
 	atomic_store(&q->live, false);
+	NVMF_TESTPOINT("host.queue_stop.not_live", q);
 	while (atomic_load(&q->users) != 0)
 		sched_yield();
 	if (q->qp != NULL) {
@@ -371,11 +450,12 @@ void queue_reclaim(struct host_queue *q, int user_error)
 			s->cpl = (struct nvmf_cpl){
 				.error = s->kind != SLOT_USER ? ECONNABORTED
 					 : user_error != 0 ? user_error : ECONNABORTED};
+			slot_set_state(s, SLOT_INFLIGHT, SLOT_OWNED);
 			s->next = failed;
 			failed = s;
 			continue;
 		}
-		atomic_store_explicit(&s->state, SLOT_HELD, memory_order_relaxed);
+		slot_set_state(s, SLOT_INFLIGHT, SLOT_HELD);
 		s->next = NULL;
 		*resend_tail = s;
 		resend_tail = &s->next;
@@ -388,12 +468,26 @@ void queue_reclaim(struct host_queue *q, int user_error)
 		q->held_head = resend;
 	}
 	nvmf_mutex_unlock(&q->lock);
+	NVMF_TESTPOINT("host.queue_reclaim.done", q);
 	while (failed != NULL) {
 		struct host_slot *s = failed;
 
 		failed = s->next;
-		slot_finish(s);
+		slot_finish(s, SLOT_OWNED);
 	}
+}
+
+/* Take the held list off the queue, each slot OWNED again (lock held). */
+static struct host_slot *take_held_locked(struct host_queue *q)
+{
+	struct host_slot *list = q->held_head;
+
+	NVMF_ASSERT_LOCKED(&q->lock);
+	for (struct host_slot *s = list; s != NULL; s = s->next)
+		slot_set_state(s, SLOT_HELD, SLOT_OWNED);
+	q->held_head = NULL;
+	q->held_tail = &q->held_head;
+	return list;
 }
 
 void queue_fail_held(struct host_queue *q, int error)
@@ -401,9 +495,7 @@ void queue_fail_held(struct host_queue *q, int error)
 	struct host_slot *list;
 
 	nvmf_mutex_lock(&q->lock);
-	list = q->held_head;
-	q->held_head = NULL;
-	q->held_tail = &q->held_head;
+	list = take_held_locked(q);
 	nvmf_mutex_unlock(&q->lock);
 	while (list != NULL) {
 		struct host_slot *s = list;
@@ -418,11 +510,10 @@ void queue_go_live(struct host_queue *q)
 	struct host_slot *list;
 
 	nvmf_mutex_lock(&q->lock);
-	list = q->held_head;
-	q->held_head = NULL;
-	q->held_tail = &q->held_head;
+	list = take_held_locked(q);
 	atomic_store(&q->live, true);
 	nvmf_mutex_unlock(&q->lock);
+	NVMF_TESTPOINT("host.queue_go_live.live", q);
 	while (list != NULL) {
 		struct host_slot *s = list;
 
@@ -528,7 +619,7 @@ int nvmf_ioq_poll(struct nvmf_ctrl *ctrl, unsigned ioq, struct nvmf_event *ev, u
 		q->nreap--;
 		ev[n].arg = s->arg;
 		ev[n].cpl = s->cpl;
-		slot_put_locked(q, s);
+		slot_put_locked(q, s, SLOT_REAP);
 		n++;
 	}
 	nvmf_mutex_unlock(&q->lock);
