@@ -190,7 +190,7 @@ static void ctrl_drop_io_queues(struct nvmf_ctrl *ctrl)
 	nvmf_mutex_lock(&t->lock);
 	for (unsigned q = 1; q <= ctrl->max_io_queues; q++)
 		if (ctrl->io[q] != NULL)
-			ctrl->io[q]->closing = true;
+			atomic_store(&ctrl->io[q]->closing, true);
 	nvmf_mutex_unlock(&t->lock);
 	target_wake_reaper(t);
 }

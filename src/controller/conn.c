@@ -17,8 +17,7 @@
 #include "controller/internal.h"
 #include "util/lock.h"
 #include "util/log.h"
-
-#define CONN_FREE_WARN_MS 10000
+#include "util/testpoint.h"
 
 struct nvme_sqe *cmd_sqe(struct nvmf_cmd *cmd)
 {
@@ -81,8 +80,9 @@ void cmd_put(struct nvmf_cmd *cmd)
 	nvmf_mutex_lock(&conn->lock);
 	cmd->next_free = conn->free_cmds;
 	conn->free_cmds = cmd;
-	if (--conn->inflight == 0)
-		pthread_cond_broadcast(&conn->idle);
+	/* The last command of a stopped connection frees it: touch it no more. */
+	if (--conn->inflight == 0 && conn->draining)
+		teardown_conn_drained(conn);
 	nvmf_mutex_unlock(&conn->lock);
 }
 
@@ -126,7 +126,9 @@ void cmd_complete(struct nvmf_cmd *cmd, uint16_t status, uint32_t dw0, uint32_t 
 		ctrl_record_error(cmd->conn->ctrl, cmd, status);
 	cmd_release_cid(cmd);
 	/* One step: the transport frees the response once it is sent. */
-	error = nvmf_capsule_respond(cmd->nc, status, dw0, dw1);
+	error = NVMF_FAULT("controller.cmd_complete.respond", cmd);
+	if (error == 0)
+		error = nvmf_capsule_respond(cmd->nc, status, dw0, dw1);
 	if (error == ENOBUFS)
 		conn_overrun(cmd->conn, cmd_sqe(cmd)->cid);
 	else if (error != 0)
@@ -620,16 +622,6 @@ static void conn_error(void *arg, int error)
 	conn_mark_closing(conn);
 }
 
-void conn_mark_closing(struct nvmf_conn *conn)
-{
-	struct nvmf_target *t = conn->target;
-
-	nvmf_mutex_lock(&t->lock);
-	conn->closing = true;
-	nvmf_mutex_unlock(&t->lock);
-	target_wake_reaper(t);
-}
-
 struct nvmf_conn *conn_alloc(struct nvmf_target *t, const struct nvmf_port *port,
 			     struct nvmf_qpair_params *params)
 {
@@ -644,7 +636,6 @@ struct nvmf_conn *conn_alloc(struct nvmf_target *t, const struct nvmf_port *port
 	conn->connect_deadline_ms = ctrl_now_ms() + t->params.connect_timeout_ms;
 	snprintf(conn->peer, sizeof(conn->peer), "port %u", port->conf.portid);
 	nvmf_mutex_init(&conn->lock);
-	pthread_cond_init(&conn->idle, NULL);
 	conn->ncmds = t->params.max_queue_depth + CTRL_CMD_SLACK;
 	conn->cmds = calloc(conn->ncmds, sizeof(*conn->cmds));
 	if (conn->cmds == NULL) {
@@ -683,42 +674,47 @@ void conn_release(struct nvmf_conn *conn)
 		for (unsigned i = 0; i < conn->ncmds; i++)
 			free(conn->cmds[i].buf);
 	free(conn->cmds);
-	pthread_cond_destroy(&conn->idle);
 	pthread_mutex_destroy(&conn->lock);
 	free(conn);
 }
 
-void conn_free(struct nvmf_conn *conn)
+bool conn_stop(struct nvmf_conn *conn)
+{
+	struct nvmf_ctrl *ctrl = conn->ctrl;
+	unsigned running;
+
+	/* No callback runs after this returns; transfers waiting for data fail. */
+	nvmf_qpair_free(conn->qp);
+	conn->qp = NULL;
+	if (ctrl != NULL && conn->qid == 0 && ctrl->admin == conn)
+		ctrl_drop_aers(ctrl);
+	NVMF_TESTPOINT("controller.conn_stop.stopped", conn);
+	nvmf_mutex_lock(&conn->lock);
+	running = conn->inflight;
+	conn->draining = running != 0;
+	nvmf_mutex_unlock(&conn->lock);
+	/* Draining: the last command may free it any moment now. */
+	if (running != 0)
+		NVMF_DEBUG("nvmfd: a connection is freed once its %u running command(s) end",
+			   running);
+	return running == 0;
+}
+
+void conn_finish(struct nvmf_conn *conn)
 {
 	struct nvmf_target *t = conn->target;
 	struct nvmf_ctrl *ctrl = conn->ctrl;
 	bool free_ctrl = false;
 
-	/* No callback runs after this returns; transfers waiting for data fail. */
-	nvmf_qpair_free(conn->qp);
-	if (ctrl != NULL && conn->qid == 0 && ctrl->admin == conn)
-		ctrl_drop_aers(ctrl);
+	/* Its last command's cmd_put may still be leaving conn->lock. */
 	nvmf_mutex_lock(&conn->lock);
-	while (conn->inflight > 0) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += CONN_FREE_WARN_MS / 1000;
-		if (pthread_cond_timedwait(&conn->idle, &conn->lock, &ts) == ETIMEDOUT)
-			NVMF_WARN("nvmfd: %s: still waiting for %u command(s) to finish",
-				  conn->peer, conn->inflight);
-	}
 	nvmf_mutex_unlock(&conn->lock);
-
+	nvmf_mutex_lock(&t->lock);
 	if (ctrl != NULL) {
-		nvmf_mutex_lock(&t->lock);
 		if (ctrl->admin == conn) {
 			/* The association goes with its admin queue. */
 			ctrl->admin = NULL;
-			atomic_store(&ctrl->dead, true);
-			for (unsigned q = 1; q <= ctrl->max_io_queues; q++)
-				if (ctrl->io[q] != NULL)
-					ctrl->io[q]->closing = true;
+			ctrl_kill_locked(ctrl);
 		} else if (conn->qid != 0 && ctrl->io[conn->qid] == conn) {
 			ctrl->io[conn->qid] = NULL;
 		}
@@ -731,11 +727,15 @@ void conn_free(struct nvmf_conn *conn)
 			t->nctrls--;
 			free_ctrl = true;
 		}
-		nvmf_mutex_unlock(&t->lock);
-		if (free_ctrl)
-			ctrl_free(ctrl);
-		else
-			target_wake_reaper(t);
 	}
+	nvmf_mutex_unlock(&t->lock);
+	if (free_ctrl)
+		ctrl_free(ctrl);
+	else if (ctrl != NULL)
+		target_wake_reaper(t);
 	conn_release(conn);
+	nvmf_mutex_lock(&t->lock);
+	t->nconns--;
+	pthread_cond_broadcast(&t->cond);
+	nvmf_mutex_unlock(&t->lock);
 }

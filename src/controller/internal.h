@@ -16,9 +16,10 @@
  *             preallocated pool under conn->lock.
  *
  * Teardown never runs on a transport thread: callbacks only mark a
- * connection closing, and the target's reaper thread frees it (after the
- * transport has stopped and its commands have finished), then the
- * controller once its last connection is gone.
+ * connection closing (no lock taken), the reaper moves it to the teardown
+ * thread, which stops its queue pair and frees it once its commands have
+ * finished, then the controller once its last connection is gone
+ * (reaper.c).
  */
 #ifndef NVMF_CONTROLLER_INTERNAL_H
 #define NVMF_CONTROLLER_INTERNAL_H
@@ -158,10 +159,10 @@ struct nvmf_conn {
 	                                  Send/Receive may run */
 	struct conn_auth *auth;        /* NULL: the queue needs no authentication */
 	_Atomic uint64_t auth_deadline_ms; /* transaction timer; 0: none running */
-	bool closing;                  /* target lock: the reaper frees it */
+	_Atomic bool closing;          /* the teardown thread frees it */
+	bool draining;                 /* lock: stopped, the last command frees it */
 	uint64_t connect_deadline_ms;
 	pthread_mutex_t lock;          /* the context pool */
-	pthread_cond_t idle;
 	struct nvmf_cmd *cmds;
 	unsigned ncmds;
 	struct nvmf_cmd *free_cmds;
@@ -214,7 +215,7 @@ struct nvmf_ctrl {
 struct nvmf_target {
 	struct nvmf_target_params params;
 	pthread_mutex_t lock;
-	pthread_cond_t cond;           /* reaper wake-ups; connection counts */
+	pthread_cond_t cond;           /* connection counts */
 	struct nvmf_port *ports;
 	struct nvmf_subsys *subsystems;
 	struct nvmf_subsys *discovery;
@@ -228,6 +229,7 @@ struct nvmf_target {
 	bool reaper_stop;
 	bool listener_running;
 	pthread_t reaper;
+	int reaper_wake;               /* eventfd: wakes the reaper, lock-free */
 	pthread_t listener;
 	int wake[2];                   /* listener wake-up pipe */
 	struct host_cred *hosts;       /* credentials by host NQN */
@@ -235,6 +237,13 @@ struct nvmf_target {
 	struct tls_accept *accepting;  /* TLS handshakes under way (tls_accept.c) */
 	struct nvmf_workq *wq;
 	struct nvmf_target_stats stats;
+	/* The teardown thread's queues (teardown_lock, taken after any other). */
+	pthread_t teardown;
+	pthread_mutex_t teardown_lock;
+	pthread_cond_t teardown_cond;
+	struct nvmf_conn *doomed, **doomed_tail;   /* to stop */
+	struct nvmf_conn *drained, **drained_tail; /* stopped, commands done: to free */
+	bool teardown_stop;
 };
 
 /* util */
@@ -247,9 +256,13 @@ struct nvmf_conn *conn_alloc(struct nvmf_target *t, const struct nvmf_port *port
 			     struct nvmf_qpair_params *params);
 /* Frees a connection that has no queue pair, or whose queue pair is freed. */
 void conn_release(struct nvmf_conn *conn);
-void conn_mark_closing(struct nvmf_conn *conn);
-/* Stops the transport and waits for the commands to finish (reaper only). */
-void conn_free(struct nvmf_conn *conn);
+/* Stops the transport; true when no command runs any more (then call
+ * conn_finish), else the last one to end hands it to teardown (teardown
+ * thread only). */
+bool conn_stop(struct nvmf_conn *conn);
+/* Unlinks a stopped, idle connection from its controller and frees both
+ * as their last references go (teardown thread only). */
+void conn_finish(struct nvmf_conn *conn);
 void cmd_complete(struct nvmf_cmd *cmd, uint16_t status, uint32_t dw0, uint32_t dw1);
 void cmd_put(struct nvmf_cmd *cmd);
 /* Make cmd->buf hold len bytes; false if out of memory. */
@@ -341,9 +354,19 @@ bool subsys_host_allowed(struct nvmf_subsys *subsys, const char *hostnqn);
 bool port_has_subsys(const struct nvmf_port *port, const char *nqn);
 struct nvmf_port *target_find_port(struct nvmf_target *t, uint16_t portid);
 struct nvmf_subsys *target_find_subsys(struct nvmf_target *t, const char *nqn);
+/* reaper.c: timers and teardown */
+int reaper_start(struct nvmf_target *t);
+/* After shutdown: every connection is gone. */
+void reaper_stop(struct nvmf_target *t);
+/* Any thread, any lock held: the reaper looks at closing connections. */
 void target_wake_reaper(struct nvmf_target *t);
+/* Any thread, any lock held. */
+void conn_mark_closing(struct nvmf_conn *conn);
+/* A stopped connection's last command ended: free it (any thread). */
+void teardown_conn_drained(struct nvmf_conn *conn);
 /* End a controller's association: every queue closes (any thread). */
 void ctrl_kill(struct nvmf_ctrl *ctrl);
+void ctrl_kill_locked(struct nvmf_ctrl *ctrl);
 /* A thread with every signal blocked (attr may be NULL). */
 int target_start_thread(pthread_t *thread, const pthread_attr_t *attr, void *(*fn)(void *),
 			void *arg);

@@ -12,6 +12,7 @@
 
 #include "controller/internal.h"
 #include "util/log.h"
+#include "util/testpoint.h"
 
 #define NSID_BROADCAST 0xffffffffu
 #define SC_NS_WRITE_PROTECTED 0x20 /* SCT 1 (Base 2.0 §4.6.1.2.2) */
@@ -82,7 +83,10 @@ static void read_work(struct nvmf_work *work)
 {
 	struct nvmf_cmd *cmd = work_cmd(work);
 	struct nvmf_bdev *bdev = cmd->ns->bdev;
-	int rc = bdev->ops->read(bdev, cmd->buf, cmd->len, cmd->offset);
+	int rc;
+
+	NVMF_TESTPOINT("controller.io.read", cmd); /* a backend read that hangs */
+	rc = bdev->ops->read(bdev, cmd->buf, cmd->len, cmd->offset);
 
 	if (rc != 0) {
 		io_log_error(cmd, "read", rc);

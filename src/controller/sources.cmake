@@ -3,6 +3,7 @@
 list(APPEND NVMF_SOURCES
   controller/target.c
   controller/conn.c
+  controller/reaper.c
   controller/admin.c
   controller/io.c
   controller/discovery.c

@@ -20,7 +20,6 @@
 #include "util/lock.h"
 #include "util/log.h"
 
-#define REAPER_TICK_MS 100
 #define LISTEN_BACKLOG 128
 #define MAX_INLINE_DATA (128 * 1024)
 #define DRAIN_POLL_MS 10
@@ -535,122 +534,6 @@ static int start_thread(pthread_t *thread, void *(*fn)(void *), void *arg)
 	return target_start_thread(thread, NULL, fn, arg);
 }
 
-void target_wake_reaper(struct nvmf_target *t)
-{
-	nvmf_mutex_lock(&t->lock);
-	pthread_cond_broadcast(&t->cond);
-	nvmf_mutex_unlock(&t->lock);
-}
-
-static void ctrl_kill_locked(struct nvmf_ctrl *ctrl)
-{
-	NVMF_ASSERT_LOCKED(&ctrl->target->lock);
-	atomic_store(&ctrl->dead, true);
-	if (ctrl->admin != NULL)
-		ctrl->admin->closing = true;
-	for (unsigned q = 1; q <= ctrl->max_io_queues; q++)
-		if (ctrl->io[q] != NULL)
-			ctrl->io[q]->closing = true;
-}
-
-void ctrl_kill(struct nvmf_ctrl *ctrl)
-{
-	struct nvmf_target *t = ctrl->target;
-
-	nvmf_mutex_lock(&t->lock);
-	ctrl_kill_locked(ctrl);
-	pthread_cond_broadcast(&t->cond);
-	nvmf_mutex_unlock(&t->lock);
-}
-
-static void check_kato_locked(struct nvmf_target *t, struct nvmf_subsys *s, uint64_t now)
-{
-	NVMF_ASSERT_LOCKED(&t->lock);
-	for (struct nvmf_ctrl *ctrl = s->ctrls; ctrl != NULL; ctrl = ctrl->next) {
-		uint32_t kato = atomic_load(&ctrl->kato_ms);
-		uint64_t last = atomic_load(&ctrl->last_activity_ms);
-		/* KATO counts in KAS units, rounded up (Base 2.0 §5.27.1.12). */
-		uint64_t limit = ((uint64_t)kato + CTRL_KAS * 100 - 1) / (CTRL_KAS * 100) * (CTRL_KAS * 100);
-
-		if (kato == 0 || atomic_load(&ctrl->dead) || now < last || now - last <= limit)
-			continue;
-		NVMF_WARN("nvmfd: controller %u of %s (host %s): keep alive timeout (%u ms) expired, tearing the association down",
-			  ctrl->cntlid, s->nqn, ctrl->hostnqn, kato);
-		t->stats.kato_expired++;
-		ctrl_kill_locked(ctrl);
-	}
-}
-
-static void *reaper_main(void *arg)
-{
-	struct nvmf_target *t = arg;
-
-	nvmf_mutex_lock(&t->lock);
-	while (!t->reaper_stop) {
-		uint64_t now = ctrl_now_ms();
-		struct nvmf_conn *doomed = NULL, **pp;
-		struct timespec ts;
-
-		for (struct nvmf_conn *c = t->conns; c != NULL; c = c->next) {
-			if (c->closing || atomic_load(&c->connected) || now < c->connect_deadline_ms)
-				continue;
-			NVMF_WARN("nvmfd: %s: no Connect within %u ms, closing", c->peer,
-				  t->params.connect_timeout_ms);
-			t->stats.connect_timeouts++;
-			c->closing = true;
-		}
-		for (struct nvmf_conn *c = t->conns; c != NULL; c = c->next) {
-			uint64_t deadline = atomic_load(&c->auth_deadline_ms);
-
-			/* A DH-HMAC-CHAP transaction stalled (TP 8006 timer). */
-			if (c->closing || deadline == 0 || now < deadline || !atomic_load(&c->connected))
-				continue;
-			NVMF_WARN("nvmfd: %s: queue %u: authentication not completed in time, ending the association",
-				  c->peer, c->qid);
-			t->stats.auth_failures++;
-			ctrl_kill_locked(c->ctrl);
-		}
-		check_kato_locked(t, t->discovery, now);
-		for (struct nvmf_subsys *s = t->subsystems; s != NULL; s = s->next)
-			check_kato_locked(t, s, now);
-		for (pp = &t->conns; *pp != NULL;) {
-			struct nvmf_conn *c = *pp;
-
-			if (!c->closing) {
-				pp = &c->next;
-				continue;
-			}
-			*pp = c->next;
-			c->next = doomed;
-			doomed = c;
-		}
-		if (doomed != NULL) {
-			nvmf_mutex_unlock(&t->lock);
-			while (doomed != NULL) {
-				struct nvmf_conn *c = doomed;
-
-				doomed = c->next;
-				conn_free(c);
-				nvmf_mutex_lock(&t->lock);
-				t->nconns--;
-				pthread_cond_broadcast(&t->cond);
-				nvmf_mutex_unlock(&t->lock);
-			}
-			nvmf_mutex_lock(&t->lock);
-			continue; /* freeing may have doomed others (I/O queues of an admin) */
-		}
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += REAPER_TICK_MS * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&t->cond, &t->lock, &ts);
-	}
-	nvmf_mutex_unlock(&t->lock);
-	return NULL;
-}
-
 static void *listener_main(void *arg)
 {
 	struct nvmf_target *t = arg;
@@ -796,7 +679,7 @@ struct nvmf_target *nvmf_target_create(const struct nvmf_target_params *params)
 	snprintf(t->discovery->firmware, sizeof(t->discovery->firmware), "%s", CTRL_FIRMWARE);
 	derive_serial(NVMF_DISCOVERY_NQN, t->discovery->serial, sizeof(t->discovery->serial));
 	t->genctr = 1;
-	rc = start_thread(&t->reaper, reaper_main, t);
+	rc = reaper_start(t);
 	if (rc != 0) {
 		errno = rc;
 		goto fail;
@@ -873,6 +756,13 @@ void target_conn_attach(struct nvmf_target *t, struct nvmf_conn *conn, struct nv
 	conn->qp = qp;
 	conn->next = t->conns;
 	t->conns = conn;
+	/* A shutdown that began meanwhile has marked the others already. */
+	if (atomic_load(&t->stopping))
+		atomic_store(&conn->closing, true);
+	/* It may have been marked closing before it was listed. */
+	target_wake_reaper(t);
+	/* From the unlock on, the connection (and, shutting down, the target)
+	 * may be freed at any moment: the caller touches neither again. */
 	nvmf_mutex_unlock(&t->lock);
 }
 
@@ -915,8 +805,8 @@ int nvmf_target_add_connection(struct nvmf_target *t, int fd, uint16_t portid)
 		target_conn_abandon(t, conn);
 		return error;
 	}
-	target_conn_attach(t, conn, qp);
 	NVMF_DEBUG("nvmfd: %s: new connection on port %u", conn->peer, portid);
+	target_conn_attach(t, conn, qp);
 	return 0;
 }
 
@@ -1299,8 +1189,8 @@ int nvmf_target_shutdown(struct nvmf_target *t)
 	}
 	nvmf_mutex_lock(&t->lock);
 	for (struct nvmf_conn *c = t->conns; c != NULL; c = c->next)
-		c->closing = true;
-	pthread_cond_broadcast(&t->cond);
+		atomic_store(&c->closing, true);
+	target_wake_reaper(t);
 	while (t->nconns > 0)
 		pthread_cond_wait(&t->cond, &t->lock);
 	nvmf_mutex_unlock(&t->lock);
@@ -1313,11 +1203,7 @@ void nvmf_target_destroy(struct nvmf_target *t)
 	if (t == NULL)
 		return;
 	nvmf_target_shutdown(t);
-	nvmf_mutex_lock(&t->lock);
-	t->reaper_stop = true;
-	pthread_cond_broadcast(&t->cond);
-	nvmf_mutex_unlock(&t->lock);
-	pthread_join(t->reaper, NULL);
+	reaper_stop(t);
 	nvmf_workq_destroy(t->wq);
 	while (t->ports != NULL) {
 		struct nvmf_port *p = t->ports;

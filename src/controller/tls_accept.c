@@ -22,6 +22,7 @@
 #include "controller/internal.h"
 #include "util/lock.h"
 #include "util/log.h"
+#include "util/testpoint.h"
 
 #define TLS_RECORD_HANDSHAKE 0x16   /* the first byte of a ClientHello */
 
@@ -163,15 +164,10 @@ static void *tls_accept_main(void *arg)
 		free(a);
 		return NULL;
 	}
-	target_conn_attach(t, conn, qp);
-	/* A shutdown that began meanwhile has already marked the others;
-	 * after this unlock the target may be gone: touch nothing of it. */
-	nvmf_mutex_lock(&t->lock);
-	if (atomic_load(&t->stopping))
-		conn->closing = true;
-	pthread_cond_broadcast(&t->cond);
-	nvmf_mutex_unlock(&t->lock);
 	free(a);
+	/* The last touch of the target: it may be gone once this returns. */
+	target_conn_attach(t, conn, qp);
+	NVMF_TESTPOINT("controller.tls_accept.attached", NULL);
 	return NULL;
 }
 

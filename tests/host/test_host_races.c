@@ -83,7 +83,7 @@ static void tp_set(bool *flag)
 	pthread_cond_broadcast(&tp_cond);
 }
 
-static void hook(const char *name, void *arg)
+static int hook(const char *name, void *arg)
 {
 	pthread_mutex_lock(&tp_lock);
 	if (strcmp(name, "host.queue_go_live.live") == 0 && arg == tp.target) {
@@ -109,6 +109,7 @@ static void hook(const char *name, void *arg)
 			fprintf(stderr, "hook: the submitter never failed its transmission\n");
 	}
 	pthread_mutex_unlock(&tp_lock);
+	return 0;
 }
 
 /* Aim the hook at c's I/O queue, with what is armed. */

@@ -65,5 +65,7 @@ int test_read_exact(int fd, void *buf, size_t len, int timeout_ms);
 int test_wait_eof(int fd, int timeout_ms);
 
 uint64_t test_now_us(void);
+/* Threads of this process (/proc/self/status), or -1. */
+int test_thread_count(void);
 
 #endif
