@@ -111,7 +111,8 @@ struct tcp_cmd_buffer {
 	struct nvmf_iov data;
 	uint32_t data_offset;        /* command data offset of data.iov[0] */
 	uint32_t data_len;
-	uint32_t data_xfered;        /* received, or (host writes) queued */
+	uint32_t data_xfered;        /* received, or (host writes) requested by R2Ts */
+	uint32_t r2t_end;            /* host: the end of the furthest R2T so far */
 	uint32_t r2t_requested;      /* controller: bytes covered by R2Ts */
 	uint32_t r2ts_outstanding;
 	struct tcp_cmd_buffer *r2t_wait_next; /* controller: waiting for a tag */
@@ -591,6 +592,7 @@ static void cb_init(struct tcp_cmd_buffer *cb, struct tcp_capsule *tc, uint16_t 
 	cb->data_offset = data_offset;
 	cb->data_len = (uint32_t)data->len;
 	cb->data_xfered = 0;
+	cb->r2t_end = 0;
 	cb->r2t_requested = 0;
 	cb->r2t_waiting = false;
 	cb->r2ts_outstanding = 0;
@@ -1312,6 +1314,11 @@ static bool handle_r2t(struct tcp_qpair *tq, const struct nvme_tcp_r2t_hdr *r2t)
 	} else if (r2t->r2to > cb->data_len || r2t->r2tl > cb->data_len - r2t->r2to ||
 		   cb->data_xfered + r2t->r2tl > cb->data_len) {
 		fes = NVME_TCP_FES_DATA_OUT_OF_RANGE;
+	} else if (r2t->r2to < cb->r2t_end) {
+		/* R2Ts come in offset order and never ask for data twice (the Linux
+		 * host: "unexpected r2t offset"); an overlap would also make the
+		 * byte count reach the length with part of the buffer never asked. */
+		fes = NVME_TCP_FES_DATA_OUT_OF_RANGE;
 	} else if (cb->r2ts_outstanding >= tq->cfg.maxr2t + 1) {
 		fes = NVME_TCP_FES_R2T_LIMIT_EXCEEDED;
 	}
@@ -1338,6 +1345,7 @@ static bool handle_r2t(struct tcp_qpair *tq, const struct nvme_tcp_r2t_hdr *r2t)
 	cb->r2ts_outstanding++;
 	cb->refs++;
 	cb->data_xfered += r2t->r2tl;
+	cb->r2t_end = r2t->r2to + r2t->r2tl;
 	if (cb->data_xfered == cb->data_len && cb->registered) {
 		/* Everything is requested: no further R2T may name this CID.  The
 		 * run holds a reference, so this is never the last one. */

@@ -596,14 +596,15 @@ static void test_host_ddgst_error(void)
 }
 
 /*
- * MAXR2T 0 allows one R2T at a time.  The raw controller asks for the first
- * half of a 1 MiB write and, before reading any of it, for the second half:
- * with tiny socket buffers the host cannot have sent the first half yet.
+ * Two R2Ts for one 1 MiB write, the second sent before the raw controller
+ * reads any data (with tiny socket buffers the host cannot have sent the
+ * first range yet): the second is refused with fes.
  */
-static void test_host_maxr2t(void)
+static void host_two_r2ts(const char *name, uint32_t maxr2t, uint32_t first_len,
+			  uint32_t second_off, uint32_t second_len, uint16_t fes)
 {
 	struct loopback_config cfg = loopback_defaults();
-	struct host_create hc = {0};
+	struct host_create hc = {.maxr2t = maxr2t};
 	struct raw r = {0};
 	struct raw_pdu *p = calloc(1, sizeof(*p)), second;
 	struct nvme_tcp_icresp *rsp = (struct nvme_tcp_icresp *)p->b;
@@ -615,7 +616,7 @@ static void test_host_maxr2t(void)
 	size_t len;
 	int cfd, sfd;
 
-	test_begin("host: R2Ts beyond MAXR2T");
+	test_begin(name);
 	REQUIRE(p != NULL && wbuf != NULL);
 	cfg.qsize = 32;
 	hc.lb = loopback_new(&cfg);
@@ -636,19 +637,33 @@ static void test_host_maxr2t(void)
 	CHECK_EQ(loopback_submit(hc.lb, 2, NVME_IO_WRITE, 0, &wdata, true), 0);
 	REQUIRE(raw_read_pdu(sfd, buf, sizeof(buf), &len, WAIT_MS) == 0);
 	CHECK_EQ(buf[0], NVME_TCP_PDU_CAPSULE_CMD);
-	raw_r2t(p, &r, 2, 1, 0, 512 * 1024);
-	raw_r2t(&second, &r, 2, 2, 512 * 1024, 512 * 1024);
+	raw_r2t(p, &r, 2, 1, 0, first_len);
+	raw_r2t(&second, &r, 2, 2, second_off, second_len);
 	memcpy(p->b + p->len, second.b, second.len);
 	p->len += second.len;
 	REQUIRE(test_write_all(sfd, p->b, p->len) == 0);
-	CHECK(raw_expect_term(sfd, NVME_TCP_PDU_H2C_TERM_REQ, NVME_TCP_FES_R2T_LIMIT_EXCEEDED, 0,
-			  second.b, second.len));
+	CHECK(raw_expect_term(sfd, NVME_TCP_PDU_H2C_TERM_REQ, fes, 0, second.b, second.len));
 	CHECK_EQ(loopback_wait_host_error(hc.lb, WAIT_MS), EPROTO);
 	close(sfd);
 	loopback_close(hc.lb);
 	free(wbuf);
 	free(p);
 	test_end();
+}
+
+/* MAXR2T 0 allows one R2T at a time. */
+static void test_host_maxr2t(void)
+{
+	host_two_r2ts("host: R2Ts beyond MAXR2T", 0, 512 * 1024, 512 * 1024, 512 * 1024,
+		      NVME_TCP_FES_R2T_LIMIT_EXCEEDED);
+}
+
+/* MAXR2T 1 allows two, but not for data already asked for (as Linux),
+ * even while the bytes asked for in all still fit the buffer. */
+static void test_host_r2t_overlap(void)
+{
+	host_two_r2ts("host: an R2T overlapping one already received", 1, 256 * 1024,
+		      128 * 1024, 512 * 1024, NVME_TCP_FES_DATA_OUT_OF_RANGE);
 }
 
 /*
@@ -940,6 +955,7 @@ int main(int argc, char **argv)
 	test_host_term_req_for_icresp();
 	test_host_ddgst_error();
 	test_host_maxr2t();
+	test_host_r2t_overlap();
 	test_close_mid_pdu();
 	test_host_close_mid_pdu();
 	test_ctrl_maxr2t(0);
