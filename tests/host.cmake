@@ -23,3 +23,13 @@ nvmf_add_test(host_races
 target_compile_definitions(host_races PRIVATE NVMFD_PATH="$<TARGET_FILE:nvmfd>")
 add_dependencies(host_races nvmfd)
 set_tests_properties(host_races PROPERTIES SKIP_RETURN_CODE 77)
+# Deadlines against a wall clock stepped a day ahead and back (the
+# clockstep LD_PRELOAD shim): every timeout still fires on time.
+add_library(clockstep MODULE util/clockstep.c)
+target_link_libraries(clockstep ${CMAKE_DL_LIBS})
+nvmf_add_test(host_clock_step
+  SOURCES host/test_clock_step.c
+  LABELS host
+  TIMEOUT 180)
+target_compile_definitions(host_clock_step PRIVATE CLOCKSTEP_PATH="$<TARGET_FILE:clockstep>")
+add_dependencies(host_clock_step clockstep)

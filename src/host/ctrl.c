@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "host/host_internal.h"
+#include "util/clock.h"
 #include "util/lock.h"
 #include "util/log.h"
 #include "util/testpoint.h"
@@ -218,17 +219,6 @@ static void internal_done(void *arg, const struct nvmf_cpl *cpl)
 	nvmf_mutex_unlock(&c->lock);
 }
 
-static void deadline_in(struct timespec *ts, uint64_t ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += (time_t)(ms / 1000);
-	ts->tv_nsec += (long)(ms % 1000) * 1000000;
-	if (ts->tv_nsec >= 1000000000) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000;
-	}
-}
-
 int ctrl_internal_cmd(struct nvmf_ctrl *c, struct host_queue *q, const struct nvme_sqe *sqe,
 		      void *buf, size_t len, enum nvmf_data_dir dir, struct nvmf_cpl *cpl)
 {
@@ -243,8 +233,8 @@ int ctrl_internal_cmd(struct nvmf_ctrl *c, struct host_queue *q, const struct nv
 	slot_prepare(s, sqe, dir != NVMF_DATA_NONE ? &iov : NULL, 1, len, dir == NVMF_DATA_TO_CTRL,
 		     internal_done, &w);
 	slot_send(s);
-	deadline_in(&deadline, timeout_ms_or(c->opts.connect_timeout_ms,
-					     DEFAULT_CONNECT_TIMEOUT_MS));
+	deadline = nvmf_deadline_ms(timeout_ms_or(c->opts.connect_timeout_ms,
+						  DEFAULT_CONNECT_TIMEOUT_MS));
 	nvmf_mutex_lock(&c->lock);
 	while (!w.done && !atomic_load(&q->dead) && rc != ETIMEDOUT)
 		rc = pthread_cond_timedwait(&c->cond, &c->lock, &deadline);
@@ -359,7 +349,7 @@ static int prop_set(struct nvmf_ctrl *c, uint32_t ofst, uint32_t val, struct nvm
 static int wait_csts(struct nvmf_ctrl *c, uint32_t mask, uint32_t want, uint32_t timeout_ms,
 		     const char *what, struct nvmf_error *err)
 {
-	uint64_t deadline = host_now_ns() + (uint64_t)timeout_ms * 1000000u;
+	uint64_t deadline = nvmf_now_ns() + (uint64_t)timeout_ms * 1000000u;
 	uint32_t delay_us = 1000;
 
 	for (;;) {
@@ -375,7 +365,7 @@ static int wait_csts(struct nvmf_ctrl *c, uint32_t mask, uint32_t want, uint32_t
 		}
 		if ((csts & mask) == want)
 			return 0;
-		if (host_now_ns() >= deadline) {
+		if (nvmf_now_ns() >= deadline) {
 			host_set_error(err, ETIMEDOUT, 0, "%s: %s not reached within %u ms "
 				       "(timeout)", c->name, what, timeout_ms);
 			return -ETIMEDOUT;
@@ -777,7 +767,7 @@ static void handle_aen(struct nvmf_ctrl *c, const struct aen_event *ev)
 
 static void check_timeouts(struct nvmf_ctrl *c)
 {
-	uint64_t now = host_now_ns();
+	uint64_t now = nvmf_now_ns();
 	uint64_t limit = (uint64_t)timeout_ms_or(c->opts.io_timeout_ms, DEFAULT_IO_TIMEOUT_MS) *
 			 1000000u;
 
@@ -803,7 +793,7 @@ static bool worker_sleep(struct nvmf_ctrl *c, uint64_t ms)
 	struct timespec deadline;
 	bool stop;
 
-	deadline_in(&deadline, ms);
+	deadline = nvmf_deadline_ms(ms);
 	nvmf_mutex_lock(&c->lock);
 	while (!c->worker_stop &&
 	       pthread_cond_timedwait(&c->cond, &c->lock, &deadline) != ETIMEDOUT)
@@ -828,7 +818,7 @@ static void ctrl_recover(struct nvmf_ctrl *c)
 	const int delay_s = c->opts.reconnect_delay_s > 0 ? c->opts.reconnect_delay_s : 1;
 	const int tmo_s = c->opts.ctrl_loss_tmo_s;
 	unsigned max_attempts = tmo_s < 0 ? 0 : (unsigned)((tmo_s + delay_s - 1) / delay_s);
-	uint64_t start = host_now_ns();
+	uint64_t start = nvmf_now_ns();
 	struct nvmf_error err;
 	unsigned attempt, tried = 0;
 	int why;
@@ -873,7 +863,7 @@ static void ctrl_recover(struct nvmf_ctrl *c)
 			break;
 		}
 		if ((max_attempts != 0 && attempt >= max_attempts) ||
-		    (tmo_s > 0 && host_now_ns() - start >= (uint64_t)tmo_s * 1000000000u))
+		    (tmo_s > 0 && nvmf_now_ns() - start >= (uint64_t)tmo_s * 1000000000u))
 			break;
 	}
 	if (!set_state(c, NVMF_CTRL_RECONNECTING, NVMF_CTRL_FAILED))
@@ -888,8 +878,8 @@ static void *ctrl_worker(void *arg)
 {
 	struct nvmf_ctrl *c = arg;
 	const uint64_t ka_ns = (uint64_t)c->opts.kato_s * 1000000000u / 2;
-	uint64_t next_ka = host_now_ns() + ka_ns;
-	uint64_t next_scan = host_now_ns() + TIMEOUT_SCAN_NS;
+	uint64_t next_ka = nvmf_now_ns() + ka_ns;
+	uint64_t next_scan = nvmf_now_ns() + TIMEOUT_SCAN_NS;
 
 	nvmf_mutex_lock(&c->lock);
 	while (!c->worker_stop) {
@@ -900,7 +890,7 @@ static void *ctrl_worker(void *arg)
 			nvmf_mutex_unlock(&c->lock);
 			ctrl_recover(c);
 			nvmf_mutex_lock(&c->lock);
-			next_ka = host_now_ns() + ka_ns;
+			next_ka = nvmf_now_ns() + ka_ns;
 			continue;
 		}
 		if (c->reauth != NULL && !c->reauth->done) {
@@ -922,7 +912,7 @@ static void *ctrl_worker(void *arg)
 			nvmf_mutex_lock(&c->lock);
 			continue;
 		}
-		now = host_now_ns();
+		now = nvmf_now_ns();
 		if (atomic_load(&c->state) == NVMF_CTRL_LIVE) {
 			if (ka_ns != 0 && now >= next_ka) {
 				nvmf_mutex_unlock(&c->lock);
@@ -1119,7 +1109,6 @@ struct nvmf_ctrl *nvmf_connect(const struct nvmf_host_opts *opts, struct nvmf_er
 {
 	struct nvmf_error local;
 	struct nvmf_ctrl *c;
-	pthread_condattr_t attr;
 	int ret;
 
 	if (err == NULL)
@@ -1132,10 +1121,7 @@ struct nvmf_ctrl *nvmf_connect(const struct nvmf_host_opts *opts, struct nvmf_er
 	}
 	nvmf_mutex_init(&c->lock);
 	nvmf_mutex_init(&c->scan_lock);
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&c->cond, &attr);
-	pthread_condattr_destroy(&attr);
+	nvmf_cond_init_monotonic(&c->cond);
 	atomic_init(&c->state, NVMF_CTRL_RECONNECTING);
 	ret = ctrl_setup_opts(c, opts, err);
 	if (ret == 0)

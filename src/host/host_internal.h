@@ -242,7 +242,6 @@ void queue_fail_held(struct host_queue *q, int error);
 void queue_go_live(struct host_queue *q);
 /* The oldest in-flight command (not an AER): its age in ns, 0 if none. */
 uint64_t queue_oldest_ns(struct host_queue *q, uint64_t now, uint16_t *cid, uint8_t *opc);
-uint64_t host_now_ns(void);
 
 /* Wait for a command submitted with sync_cb; returns its result. */
 struct sync_wait {

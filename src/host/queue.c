@@ -11,24 +11,15 @@
 #include <time.h>
 
 #include "host/host_internal.h"
+#include "util/clock.h"
 #include "util/lock.h"
 #include "util/log.h"
 #include "util/testpoint.h"
-
-uint64_t host_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 int queue_init(struct host_queue *q, struct nvmf_ctrl *c, uint16_t qid, uint16_t qsize,
 	       unsigned naer)
 {
 	unsigned ninternal = qid == 0 ? HOST_ADMIN_INTERNAL : HOST_IO_INTERNAL;
-	pthread_condattr_t attr;
-
 	memset(q, 0, sizeof(*q));
 	q->ctrl = c;
 	q->qid = qid;
@@ -42,10 +33,7 @@ int queue_init(struct host_queue *q, struct nvmf_ctrl *c, uint16_t qid, uint16_t
 	if (q->slots == NULL)
 		return -ENOMEM;
 	nvmf_mutex_init(&q->lock);
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&q->cond, &attr);
-	pthread_condattr_destroy(&attr);
+	nvmf_cond_init_monotonic(&q->cond);
 	q->held_tail = &q->held_head;
 	q->reap_tail = &q->reap_head;
 	/* AER slots first, then internal ones, then the users'. */
@@ -327,7 +315,7 @@ static int slot_transmit(struct host_slot *s)
 	s->data_error = 0;
 	atomic_store_explicit(&s->responded, false, memory_order_relaxed);
 	atomic_store_explicit(&s->pending, s->has_data ? 2 : 1, memory_order_relaxed);
-	atomic_store_explicit(&s->submit_ns, host_now_ns(), memory_order_relaxed);
+	atomic_store_explicit(&s->submit_ns, nvmf_now_ns(), memory_order_relaxed);
 	atomic_store_explicit(&s->sent_opc, s->sqe.opc, memory_order_relaxed);
 	s->sqe.cid = (uint16_t)((atomic_load_explicit(&s->wire_cid, memory_order_relaxed) >>
 				 HOST_CID_GEN_SHIFT) + 1) << HOST_CID_GEN_SHIFT | s->cid;
@@ -575,17 +563,6 @@ void sync_wait_for(struct sync_wait *w)
 	pthread_mutex_destroy(&w->lock);
 }
 
-static void deadline_after(struct timespec *ts, int timeout_ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += timeout_ms / 1000;
-	ts->tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-	if (ts->tv_nsec >= 1000000000) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000;
-	}
-}
-
 int nvmf_ioq_poll(struct nvmf_ctrl *ctrl, unsigned ioq, struct nvmf_event *ev, unsigned max,
 		  int timeout_ms)
 {
@@ -596,7 +573,7 @@ int nvmf_ioq_poll(struct nvmf_ctrl *ctrl, unsigned ioq, struct nvmf_event *ev, u
 	if (q == NULL || max == 0)
 		return -EINVAL;
 	if (timeout_ms > 0)
-		deadline_after(&deadline, timeout_ms);
+		deadline = nvmf_deadline_ms((uint64_t)timeout_ms);
 	nvmf_mutex_lock(&q->lock);
 	while (q->reap_head == NULL && timeout_ms != 0) {
 		int rc;
@@ -631,7 +608,7 @@ int nvmf_ctrl_wait_idle(struct nvmf_ctrl *ctrl, int timeout_ms)
 	struct timespec deadline;
 
 	if (timeout_ms > 0)
-		deadline_after(&deadline, timeout_ms);
+		deadline = nvmf_deadline_ms((uint64_t)timeout_ms);
 	for (unsigned i = 0; i <= ctrl->nr_io_queues; i++) {
 		struct host_queue *q = i == 0 ? &ctrl->admin : &ctrl->ioqs[i - 1];
 		int rc = 0;

@@ -36,6 +36,7 @@
 #include "tcp/pdu.h"
 #include "transport/engine.h"
 #include "transport/transport.h"
+#include "util/clock.h"
 #include "util/crc32c.h"
 #include "util/lock.h"
 #include "util/log.h"
@@ -1961,16 +1962,9 @@ static void queue_icreq_locked(struct tcp_qpair *tq)
 static int wait_established(struct tcp_qpair *tq)
 {
 	uint32_t ms = tq->cfg.connect_timeout_ms != 0 ? tq->cfg.connect_timeout_ms : 10000;
-	struct timespec deadline;
+	struct timespec deadline = nvmf_deadline_ms(ms);
 	int error = 0;
 
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += ms / 1000;
-	deadline.tv_nsec += (long)(ms % 1000) * 1000000;
-	if (deadline.tv_nsec >= 1000000000) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000;
-	}
 	nvmf_mutex_lock(&tq->lock);
 	while (tq->state == QP_AWAIT_IC && error == 0)
 		error = pthread_cond_timedwait(&tq->cond, &tq->lock, &deadline);
@@ -2015,7 +2009,7 @@ static struct nvmf_qpair *tcp_qpair_create(const struct nvmf_qpair_params *param
 	if (tq->cfg.max_c2h_data == 0 || tq->cfg.max_c2h_data > cfg->max_io_size)
 		tq->cfg.max_c2h_data = cfg->max_io_size;
 	nvmf_mutex_init(&tq->lock);
-	pthread_cond_init(&tq->cond, NULL);
+	nvmf_cond_init_monotonic(&tq->cond);
 	tq->refs = 1;
 	tq->state = QP_AWAIT_IC;
 	tq->rxpda = (cfg->pda + 1u) * 4;
@@ -2145,8 +2139,7 @@ static void tcp_qpair_free(struct nvmf_qpair *qp)
 		if (!tq->conn.tx_blocked)
 			tcp_tx(&tq->conn, false);
 	}
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += TCP_FLUSH_TIMEOUT_MS / 1000;
+	deadline = nvmf_deadline_ms(TCP_FLUSH_TIMEOUT_MS);
 	nvmf_mutex_lock(&tq->lock);
 	if (tq->freeing)
 		deadline = (struct timespec){0};

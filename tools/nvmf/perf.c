@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "nvmf.h"
+#include "util/clock.h"
 
 #define HIST_SUB_BITS 5
 #define HIST_SUB (1u << HIST_SUB_BITS)
@@ -391,16 +392,9 @@ static void start_jobs(struct perf *p, enum phase phase)
 /* Wait for the jobs; true when they all finished within timeout_ms. */
 static bool wait_jobs(struct perf *p, int timeout_ms)
 {
-	struct timespec ts;
+	struct timespec ts = nvmf_deadline_ms((uint64_t)timeout_ms);
 	bool done;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += timeout_ms / 1000;
-	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
 	pthread_mutex_lock(&p->lock);
 	while (p->running != 0 && !interrupted)
 		if (pthread_cond_timedwait(&p->idle, &p->lock, &ts) == ETIMEDOUT)
@@ -666,7 +660,7 @@ int cmd_perf(struct cli *cli)
 		    p.iodepth, nvmf_ctrl_queue_depth(p.ctrl));
 	p.njobs = p.nqueues * p.iodepth;
 	pthread_mutex_init(&p.lock, NULL);
-	pthread_cond_init(&p.idle, NULL);
+	nvmf_cond_init_monotonic(&p.idle);
 	setup_region(&p);
 	p.jobs = calloc(p.njobs, sizeof(*p.jobs));
 	if (p.jobs == NULL)
