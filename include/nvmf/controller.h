@@ -130,7 +130,7 @@ struct nvmf_target_params {
 	unsigned io_workers;          /* threads for blocking backend I/O (4) */
 	bool allow_digests;           /* permit header/data digests (true) */
 	/* Drives the connections' sockets (nvmf_engine_create); NULL: the
-	 * default threads engine.  Must outlive the target. */
+	 * default engine (include/nvmf/transport.h).  Must outlive the target. */
 	struct nvmf_engine *engine;
 };
 

@@ -108,8 +108,11 @@ struct nvmf_qpair_info {
 };
 
 /*
- * Queue pairs.  nvmf_qpair_create takes ownership of the socket in every case
- * (it is closed on failure) and returns NULL with errno set on failure.  In
+ * Queue pairs.  nvmf_qpair_create takes ownership of what the transport's
+ * parameters carry (TCP: the socket and TLS session) in every case: it is
+ * released on failure.  It returns NULL with errno set on failure; a trtype
+ * this library has no transport for fails with EPROTONOSUPPORT, and then
+ * nothing in params is touched.  In
  * the host role it returns once the connection is initialised (ICReq/ICResp
  * done); it must not be called on an engine thread.  In the controller role
  * it returns at once, the peer's ICReq is answered as it arrives, and the
@@ -212,9 +215,12 @@ uint16_t nvmf_send_controller_data(struct nvmf_capsule *nc, uint32_t data_offset
 				   nvmf_io_complete_cb *complete_cb, void *cb_arg);
 
 /*
- * Engines drive the queue pairs' sockets.  The default engine gives every
+ * Engines drive the queue pairs' sockets: the threads engine gives every
  * queue pair its own receive and transmit threads; an event-loop engine
- * serves many queue pairs from one thread and may busy-poll.
+ * serves many queue pairs from one thread and may busy-poll.  The default
+ * (params.engine NULL) is event loops that poll briefly after activity
+ * (hybrid); when its threads cannot be started, creating a queue pair
+ * fails with that errno.
  */
 enum nvmf_engine_kind {
 	NVMF_ENGINE_THREADS,     /* receive + transmit thread per qpair, sleeping */

@@ -1976,12 +1976,17 @@ static int wait_established(struct tcp_qpair *tq)
 
 static void tcp_qpair_free(struct nvmf_qpair *qp);
 
-void nvmf_tcp_params_release(const struct nvmf_tcp_params *cfg)
+static void tcp_release(const struct nvmf_tcp_params *cfg)
 {
 	if (cfg->tls != NULL)
 		nvmf_tls_session_free(cfg->tls);
 	if (cfg->fd >= 0)
 		close(cfg->fd);
+}
+
+static void tcp_params_release(const struct nvmf_qpair_params *params)
+{
+	tcp_release(&params->tcp);
 }
 
 static struct nvmf_qpair *tcp_qpair_create(const struct nvmf_qpair_params *params)
@@ -1994,17 +1999,24 @@ static struct nvmf_qpair *tcp_qpair_create(const struct nvmf_qpair_params *param
 	    (params->controller &&
 	     (cfg->maxh2cdata < NVME_TCP_MIN_MAXH2CDATA || cfg->maxh2cdata % 4 != 0)) ||
 	    cfg->max_io_size == 0) {
-		nvmf_tcp_params_release(cfg);
+		tcp_release(cfg);
 		errno = EINVAL;
 		return NULL;
 	}
 	tq = calloc(1, sizeof(*tq));
 	if (tq == NULL) {
-		nvmf_tcp_params_release(cfg);
+		tcp_release(cfg);
 		errno = ENOMEM;
 		return NULL;
 	}
 	nvmf_qpair_init(&tq->qp, &nvmf_tcp_ops, params);
+	if (tq->qp.engine == NULL) {
+		error = errno;
+		tcp_release(cfg);
+		free(tq);
+		errno = error;
+		return NULL;
+	}
 	tq->cfg = *cfg;
 	if (tq->cfg.max_c2h_data == 0 || tq->cfg.max_c2h_data > cfg->max_io_size)
 		tq->cfg.max_c2h_data = cfg->max_io_size;
@@ -2023,7 +2035,7 @@ static struct nvmf_qpair *tcp_qpair_create(const struct nvmf_qpair_params *param
 	rx_next_pdu(&tq->rx);
 	error = tcp_alloc_pools(tq);
 	if (error != 0) {
-		nvmf_tcp_params_release(cfg);
+		tcp_release(cfg);
 		tcp_qpair_release(tq);
 		errno = error;
 		return NULL;
@@ -2036,7 +2048,7 @@ static struct nvmf_qpair *tcp_qpair_create(const struct nvmf_qpair_params *param
 	tq->conn.lock = &tq->lock;
 	error = tq->qp.engine->ops->attach(tq->qp.engine, &tq->conn);
 	if (error != 0) {
-		nvmf_tcp_params_release(cfg);
+		tcp_release(cfg);
 		tcp_qpair_release(tq);
 		errno = error;
 		return NULL;
@@ -2406,6 +2418,7 @@ static uint16_t tcp_send_controller_data(struct nvmf_capsule *nc, uint32_t data_
 
 const struct nvmf_transport_ops nvmf_tcp_ops = {
 	.qpair_create = tcp_qpair_create,
+	.params_release = tcp_params_release,
 	.qpair_free = tcp_qpair_free,
 	.qpair_get_info = tcp_qpair_get_info,
 	.on_engine_thread = tcp_on_engine_thread,

@@ -7,7 +7,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util/lock.h"
 #include "util/log.h"
+#include "util/testpoint.h"
+
+static pthread_mutex_t default_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct nvmf_engine *default_engine; /* default_lock */
 
 struct nvmf_engine *nvmf_engine_create(const struct nvmf_engine_params *params)
 {
@@ -24,7 +29,14 @@ struct nvmf_engine *nvmf_engine_create(const struct nvmf_engine_params *params)
 
 void nvmf_engine_destroy(struct nvmf_engine *engine)
 {
-	if (engine != NULL && engine != nvmf_engine_default())
+	bool is_default;
+
+	if (engine == NULL)
+		return;
+	nvmf_mutex_lock(&default_lock);
+	is_default = engine == default_engine;
+	nvmf_mutex_unlock(&default_lock);
+	if (!is_default)
 		engine->ops->destroy(engine);
 }
 
@@ -87,9 +99,6 @@ int nvmf_engine_parse(const char *spec, struct nvmf_engine_params *params)
 	return 0;
 }
 
-static pthread_once_t default_once = PTHREAD_ONCE_INIT;
-static struct nvmf_engine *default_engine;
-
 #define DEFAULT_MAX_LOOPS 4
 
 /*
@@ -100,22 +109,19 @@ static struct nvmf_engine *default_engine;
  * engine would need two per queue pair (bench/RESULTS.md has the figures).
  * NVMF_ENGINE in the environment picks another (nvmf_engine_parse syntax).
  */
-static void default_engine_init(void)
+static struct nvmf_engine *default_engine_create(void)
 {
-	struct nvmf_engine_params params = {
-		.kind = NVMF_ENGINE_EPOLL,
-		.nthreads = 1,
-		.cpu = -1,
-		.poll_usec = HYBRID_POLL_USEC,
-	};
+	struct nvmf_engine_params params;
 	const char *spec = getenv("NVMF_ENGINE");
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	struct nvmf_engine *e;
+	int fault = NVMF_FAULT("transport.engine_default.create", NULL);
 
 	if (spec != NULL && nvmf_engine_parse(spec, &params) != 0) {
 		NVMF_WARN("NVMF_ENGINE=%s is not an engine; using the default", spec);
 		spec = NULL;
 	}
-	if (spec == NULL) {
+	if (spec == NULL)
 		params = (struct nvmf_engine_params){
 			.kind = NVMF_ENGINE_EPOLL,
 			.nthreads = cpus < 1 ? 1 : cpus > DEFAULT_MAX_LOOPS ? DEFAULT_MAX_LOOPS
@@ -123,14 +129,26 @@ static void default_engine_init(void)
 			.cpu = -1,
 			.poll_usec = HYBRID_POLL_USEC,
 		};
-	}
-	default_engine = nvmf_engine_create(&params);
-	if (default_engine == NULL)
-		abort(); /* only when threads cannot be created at all */
+	e = fault != 0 ? (errno = fault, NULL) : nvmf_engine_create(&params);
+	if (e == NULL)
+		NVMF_ERR("engine: cannot start the default engine's threads: %s", strerror(errno));
+	return e;
 }
 
 struct nvmf_engine *nvmf_engine_default(void)
 {
-	pthread_once(&default_once, default_engine_init);
-	return default_engine;
+	struct nvmf_engine *e;
+	int error = 0;
+
+	/* Not once only: a failure (no threads to be had) is tried again later. */
+	nvmf_mutex_lock(&default_lock);
+	if (default_engine == NULL) {
+		default_engine = default_engine_create();
+		error = errno;
+	}
+	e = default_engine;
+	nvmf_mutex_unlock(&default_lock);
+	if (e == NULL)
+		errno = error;
+	return e;
 }

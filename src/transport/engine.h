@@ -79,7 +79,9 @@ struct nvmf_engine_conn {
 	};
 };
 
-/* The process-wide default engine (threads), created on first use. */
+/* The process-wide default engine (hybrid event loops), created on first
+ * use; NULL with errno when its threads cannot be started (tried again on
+ * the next call). */
 struct nvmf_engine *nvmf_engine_default(void);
 
 struct nvmf_engine *nvmf_engine_threads_create(const struct nvmf_engine_params *params);

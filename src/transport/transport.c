@@ -47,12 +47,15 @@ struct nvmf_qpair *nvmf_qpair_create(const struct nvmf_qpair_params *params)
 {
 	const struct nvmf_transport_ops *ops = transport_ops(params->trtype);
 
-	if (ops == NULL || params->qsize < 2 || params->error_cb == NULL ||
-	    params->receive_cb == NULL) {
-		/* The socket is ours in every case. */
-		if (params->trtype == NVMF_TRTYPE_TCP)
-			nvmf_tcp_params_release(&params->tcp);
-		errno = ops == NULL ? EPROTONOSUPPORT : EINVAL;
+	if (ops == NULL) {
+		/* No transport here to say what params holds: nothing is ours. */
+		errno = EPROTONOSUPPORT;
+		return NULL;
+	}
+	if (params->qsize < 2 || params->error_cb == NULL || params->receive_cb == NULL) {
+		/* What params carries (a socket) is ours in every case. */
+		ops->params_release(params);
+		errno = EINVAL;
 		return NULL;
 	}
 	return ops->qpair_create(params);

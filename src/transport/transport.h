@@ -12,7 +12,11 @@
 #include "nvmf/transport.h"
 
 struct nvmf_transport_ops {
+	/* Owns what params carries (TCP: the socket, a TLS session) from the
+	 * call on, and releases it when it fails. */
 	struct nvmf_qpair *(*qpair_create)(const struct nvmf_qpair_params *params);
+	/* Release what params carries, unused (creation refused before it). */
+	void (*params_release)(const struct nvmf_qpair_params *params);
 	void (*qpair_free)(struct nvmf_qpair *qp);
 	void (*qpair_get_info)(const struct nvmf_qpair *qp, struct nvmf_qpair_info *info);
 	bool (*on_engine_thread)(const struct nvmf_qpair *qp);
@@ -70,7 +74,5 @@ void nvmf_qpair_init(struct nvmf_qpair *qp, const struct nvmf_transport_ops *ops
 void nvmf_qpair_deliver(struct nvmf_qpair *qp, struct nvmf_capsule *nc);
 
 extern const struct nvmf_transport_ops nvmf_tcp_ops;
-/* Give back what TCP parameters own (the socket, a TLS session) unused. */
-void nvmf_tcp_params_release(const struct nvmf_tcp_params *cfg);
 
 #endif

@@ -11,6 +11,8 @@
  *     worker reclaims the queue before the submitter has parked the
  *     command; it must complete once (it used to be taken by both: resent
  *     twice from a corrupted held list, or completed twice).
+ *   no_engine: the default engine's threads cannot start; connecting
+ *     fails with the reason (the library used to abort the process).
  *
  * Test points exist only in Debug builds (the ASan build of the suite);
  * elsewhere the test says so and skips.
@@ -52,6 +54,7 @@ static struct {
 	bool wait_reclaim;             /* ... until it is reclaimed (else until it goes live) */
 	bool arm_recover;              /* block recovery until the submitter has failed */
 	bool live_seen, reclaim_seen, hold_reached, recover_reached, submit_now;
+	bool fail_engine;              /* the default engine's threads cannot start */
 } tp;
 
 /* Wait (tp_lock held) until *flag, or with flag NULL until the target queue
@@ -86,6 +89,10 @@ static void tp_set(bool *flag)
 static int hook(const char *name, void *arg)
 {
 	pthread_mutex_lock(&tp_lock);
+	if (strcmp(name, "transport.engine_default.create") == 0 && tp.fail_engine) {
+		pthread_mutex_unlock(&tp_lock);
+		return EAGAIN;
+	}
 	if (strcmp(name, "host.queue_go_live.live") == 0 && arg == tp.target) {
 		tp_set(&tp.live_seen);
 	} else if (strcmp(name, "host.queue_reclaim.done") == 0 && arg == tp.target) {
@@ -182,19 +189,14 @@ static bool wait_state(struct nvmf_ctrl *c, enum nvmf_ctrl_state want)
 	return false;
 }
 
+static struct nvmf_host_opts opts_for(const struct nvmfd_proc *d);
+
 static struct nvmf_ctrl *connect_to(const struct nvmfd_proc *d)
 {
-	struct nvmf_host_opts o;
+	struct nvmf_host_opts o = opts_for(d);
 	struct nvmf_error err;
 	struct nvmf_ctrl *c;
 
-	nvmf_host_opts_init(&o);
-	o.traddr = "127.0.0.1";
-	o.trsvcid = d->port_text;
-	o.subnqn = NQN;
-	o.nr_io_queues = 1;
-	o.reconnect_delay_s = 1;
-	o.ctrl_loss_tmo_s = 60;
 	c = nvmf_connect(&o, &err);
 	if (c == NULL)
 		fprintf(stderr, "connect: %s\n", err.msg);
@@ -216,6 +218,45 @@ static void check_once(struct submit *s, uint32_t seed)
 	/* Not again from a resend, not a second completion. */
 	CHECK_EQ(atomic_load(&s->done), 1);
 	free(buf);
+}
+
+static struct nvmf_host_opts opts_for(const struct nvmfd_proc *d)
+{
+	struct nvmf_host_opts o;
+
+	nvmf_host_opts_init(&o);
+	o.traddr = "127.0.0.1";
+	o.trsvcid = d->port_text;
+	o.subnqn = NQN;
+	o.nr_io_queues = 1;
+	o.reconnect_delay_s = 1;
+	o.ctrl_loss_tmo_s = 60;
+	return o;
+}
+
+/* Runs first: the default engine is made on the first connect. */
+static void test_no_engine(struct nvmfd_proc *d)
+{
+	struct nvmf_host_opts o = opts_for(d);
+	struct nvmf_error err;
+	struct nvmf_ctrl *c;
+
+	test_begin("no threads for the default engine: connect fails, the process lives");
+	pthread_mutex_lock(&tp_lock);
+	tp.fail_engine = true;
+	pthread_mutex_unlock(&tp_lock);
+	c = nvmf_connect(&o, &err);
+	CHECK(c == NULL);
+	if (c == NULL)
+		fprintf(stderr, "connect: %s\n", err.msg);
+	CHECK_EQ(err.errnum, EAGAIN);
+	pthread_mutex_lock(&tp_lock);
+	tp.fail_engine = false;
+	pthread_mutex_unlock(&tp_lock);
+	/* Tried again, and started, on the next connect. */
+	c = connect_to(d);
+	CHECK_EQ(nvmf_disconnect(c), 0);
+	test_end();
 }
 
 static void test_held_on_live(struct nvmfd_proc *d)
@@ -284,6 +325,7 @@ int main(void)
 	nvmf_log_set_level(NVMF_LOG_ERR);
 	__atomic_store_n(&nvmf_testpoint_hook, hook, __ATOMIC_RELEASE);
 	REQUIRE(nvmfd_start(&d, NQN, extra));
+	test_no_engine(&d);
 	test_held_on_live(&d);
 	test_failed_transmit(&d);
 	nvmfd_stop(&d, true);

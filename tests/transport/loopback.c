@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "nvmf/tls.h"
@@ -44,7 +45,32 @@ struct ctrl_xfer {
 	struct loopback *lb;
 	struct nvmf_capsule *cmd;
 	struct iovec iov;
+	uint8_t *store_at;        /* unmap_on_done: where the bounce buffer's bytes belong */
 };
+
+/* unmap_on_done: data moves through a bounce buffer of its own. */
+static void xfer_setup(struct ctrl_xfer *x, uint8_t *at, size_t len, bool read)
+{
+	x->store_at = at;
+	x->iov = (struct iovec){.iov_base = at, .iov_len = len};
+	if (!x->lb->cfg.unmap_on_done)
+		return;
+	x->iov.iov_base = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			       -1, 0);
+	REQUIRE(x->iov.iov_base != MAP_FAILED);
+	if (read)
+		memcpy(x->iov.iov_base, at, len);
+}
+
+/* The transport let go: write data lands in the store, the buffer goes. */
+static void xfer_done(struct ctrl_xfer *x, bool write_ok)
+{
+	if (!x->lb->cfg.unmap_on_done)
+		return;
+	if (write_ok)
+		memcpy(x->store_at, x->iov.iov_base, x->iov.iov_len);
+	munmap(x->iov.iov_base, x->iov.iov_len);
+}
 
 static void ctrl_respond(struct nvmf_capsule *cmd, uint16_t status)
 {
@@ -65,6 +91,7 @@ static void ctrl_write_done(void *arg, size_t xfered, int error)
 	struct loopback *lb = x->lb;
 	uint16_t status = 0;
 
+	xfer_done(x, error == 0);
 	if (error == EBADMSG) {
 		pthread_mutex_lock(&lb->lock);
 		lb->ctrl_digest_errors++;
@@ -88,6 +115,7 @@ static void ctrl_read_piece_done(void *arg, size_t xfered, int error)
 
 	if (error == 0)
 		CHECK_EQ(xfered, x->iov.iov_len);
+	xfer_done(x, false);
 	free(x);
 }
 
@@ -99,6 +127,13 @@ static void ctrl_receive(void *arg, struct nvmf_capsule *cmd)
 	size_t len = nvmf_capsule_data_len(cmd);
 	uint32_t off = sqe->cdw10;
 
+	if (lb->cfg.hold_from_cid != 0 && sqe->cid >= lb->cfg.hold_from_cid &&
+	    sqe->cid < lb->cfg.qsize) {
+		pthread_mutex_lock(&lb->lock);
+		lb->held[sqe->cid] = cmd;
+		pthread_mutex_unlock(&lb->lock);
+		return;
+	}
 	if (status != 0 || len > lb->cfg.store_size || off > lb->cfg.store_size - len) {
 		ctrl_respond(cmd, status != 0 ? status : NVME_STATUS(0, NVME_SC_INVALID_FIELD));
 		return;
@@ -110,9 +145,10 @@ static void ctrl_receive(void *arg, struct nvmf_capsule *cmd)
 		REQUIRE(x != NULL);
 		x->lb = lb;
 		x->cmd = cmd;
-		x->iov = (struct iovec){.iov_base = lb->store + off, .iov_len = len};
+		xfer_setup(x, lb->store + off, len, false);
 		data = (struct nvmf_iov){.iov = &x->iov, .iovcnt = 1, .len = len};
 		if (nvmf_receive_controller_data(cmd, 0, &data, ctrl_write_done, x) != 0) {
+			xfer_done(x, false);
 			free(x);
 			ctrl_respond(cmd, NVME_STATUS(0, NVME_SC_DATA_TRANSFER_ERROR));
 		}
@@ -129,13 +165,16 @@ static void ctrl_receive(void *arg, struct nvmf_capsule *cmd)
 			struct nvmf_iov data;
 
 			REQUIRE(x != NULL);
-			x->iov = (struct iovec){.iov_base = lb->store + off + sent, .iov_len = n};
+			x->lb = lb;
+			xfer_setup(x, lb->store + off + sent, n, true);
 			data = (struct nvmf_iov){.iov = &x->iov, .iovcnt = 1, .len = n};
 			result = nvmf_send_controller_data(cmd, sent, &data, true,
 							   ctrl_read_piece_done, x);
 			/* Refused (the connection is going down): no callback comes. */
-			if (result != 0 && result != NVMF_SUCCESS_SENT)
+			if (result != 0 && result != NVMF_SUCCESS_SENT) {
+				xfer_done(x, false);
 				free(x);
+			}
 			sent += n;
 		}
 		if (result == NVMF_SUCCESS_SENT) {
@@ -207,6 +246,9 @@ static void host_data_done(void *arg, size_t xfered, int error)
 	lb->reqs[ctx->cid].data_done = true;
 	lb->reqs[ctx->cid].xfered = xfered;
 	lb->reqs[ctx->cid].data_error = error;
+	/* The transport let go: from here on a touch of the buffer faults. */
+	if (lb->reqs[ctx->cid].unmap != NULL)
+		munmap(lb->reqs[ctx->cid].unmap, lb->reqs[ctx->cid].unmap_len);
 	pthread_cond_broadcast(&lb->cond);
 	pthread_mutex_unlock(&lb->lock);
 	free(ctx);
@@ -220,7 +262,8 @@ struct loopback *loopback_new(const struct loopback_config *cfg)
 	lb->cfg = *cfg;
 	lb->store = calloc(1, cfg->store_size);
 	lb->reqs = calloc(cfg->qsize, sizeof(*lb->reqs));
-	REQUIRE(lb->store != NULL && lb->reqs != NULL);
+	lb->held = calloc(cfg->qsize, sizeof(*lb->held));
+	REQUIRE(lb->store != NULL && lb->reqs != NULL && lb->held != NULL);
 	pthread_mutex_init(&lb->lock, NULL);
 	pthread_cond_init(&lb->cond, NULL);
 	lb->host_error = -1;
@@ -355,6 +398,9 @@ void loopback_close(struct loopback *lb)
 {
 	nvmf_qpair_free(lb->host);
 	nvmf_qpair_free(lb->ctrl);
+	for (unsigned i = 0; i < lb->cfg.qsize; i++)
+		nvmf_capsule_free(lb->held[i]);
+	free(lb->held);
 	pthread_cond_destroy(&lb->cond);
 	pthread_mutex_destroy(&lb->lock);
 	free(lb->reqs);
@@ -375,6 +421,11 @@ int loopback_submit(struct loopback *lb, uint16_t cid, uint8_t opc, uint32_t off
 	memset(&lb->reqs[cid], 0, sizeof(lb->reqs[cid]));
 	lb->reqs[cid].wants_data = data != NULL;
 	lb->reqs[cid].wants_read = data != NULL && !write;
+	if (lb->cfg.unmap_on_done && data != NULL) {
+		/* The test mmap'd it: one mapping per command. */
+		lb->reqs[cid].unmap = data->iov[0].iov_base;
+		lb->reqs[cid].unmap_len = data->iov[0].iov_len;
+	}
 	pthread_mutex_unlock(&lb->lock);
 	if (data != NULL) {
 		struct host_data_ctx *ctx = malloc(sizeof(*ctx));

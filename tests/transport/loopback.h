@@ -25,6 +25,13 @@ struct loopback_config {
 	size_t store_size;
 	struct nvmf_engine *engine;
 	const char *tls_key;      /* NVMeTLSkey-1 PSK: TLS 1.3 under the PDUs */
+	/* Buffers are unmapped the moment the transport says it let go of
+	 * them, so a later touch faults: the controller's (bounce buffers of
+	 * its own) and the host's (the test mmaps one per command). */
+	bool unmap_on_done;
+	/* Commands with a CID this high or higher are held, never answered
+	 * (their transfers stay outstanding until teardown); 0: none. */
+	uint16_t hold_from_cid;
 };
 
 struct loopback_req {
@@ -36,6 +43,8 @@ struct loopback_req {
 	bool sqhd_valid;
 	size_t xfered;
 	int data_error;
+	void *unmap;               /* the test's mmap'd buffer, unmapped at data_done */
+	size_t unmap_len;
 };
 
 struct loopback {
@@ -50,6 +59,7 @@ struct loopback {
 	int ctrl_error;
 	unsigned ctrl_success_sent;
 	unsigned ctrl_digest_errors;
+	struct nvmf_capsule **held; /* hold_from_cid: by CID, freed at close */
 };
 
 struct loopback_config loopback_defaults(void);

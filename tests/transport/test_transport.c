@@ -5,7 +5,10 @@
  * transport can, with every byte verified.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "nvmf/tls.h"
 #include "transport/loopback.h"
@@ -342,6 +345,132 @@ static void test_qpair_free_with_io_pending(void)
 	test_end();
 }
 
+static void *map_buffer(size_t len, uint32_t seed)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	REQUIRE(p != MAP_FAILED);
+	test_fill(p, len, seed);
+	return p;
+}
+
+/*
+ * A command's data completion is the transport's last touch of the buffer,
+ * whichever way the queue pair ends: every buffer, on both sides, is
+ * unmapped the moment its completion runs, so a later read or write of it
+ * (a batch still being sent, a receive still landing) faults.  Writes and
+ * reads of 1 MiB through 4 KiB socket buffers keep data in every stage.
+ */
+static void teardown_case(const char *name, bool free_host_first)
+{
+	enum { N = 8, LEN = 1u << 20 };
+	struct loopback_config cfg = loopback_defaults();
+	struct iovec iov[N];
+	struct nvmf_iov data[N];
+	struct loopback *lb;
+	unsigned aborted = 0;
+
+	test_begin(name);
+	cfg.maxh2cdata = 4096;
+	cfg.max_c2h_data = 4096;
+	cfg.max_icd = 0;
+	cfg.unmap_on_done = true;
+	cfg.hold_from_cid = N - 2; /* two never answered: surely in flight */
+	lb = loopback_open(&cfg);
+	for (uint16_t cid = 0; cid < N; cid++) {
+		iov[cid] = (struct iovec){.iov_base = map_buffer(LEN, cid), .iov_len = LEN};
+		data[cid] = (struct nvmf_iov){.iov = &iov[cid], .iovcnt = 1, .len = LEN};
+		CHECK_EQ(loopback_submit(lb, cid, cid % 2 ? NVME_IO_READ : NVME_IO_WRITE,
+					 (uint32_t)cid * LEN, &data[cid], cid % 2 == 0), 0);
+	}
+	if (free_host_first) {
+		nvmf_qpair_free(lb->host);
+		lb->host = NULL;
+	} else {
+		/* The peer goes: the host sees the connection end mid-transfer,
+		 * reports it, and completes everything only when freed. */
+		nvmf_qpair_free(lb->ctrl);
+		lb->ctrl = NULL;
+		CHECK(loopback_wait_host_error(lb, TIMEOUT_MS) >= 0);
+		nvmf_qpair_free(lb->host);
+		lb->host = NULL;
+	}
+	/* Every buffer came back (and was unmapped) by the time free returned. */
+	for (uint16_t cid = 0; cid < N; cid++) {
+		CHECK(lb->reqs[cid].data_done);
+		aborted += lb->reqs[cid].data_error == ECONNABORTED;
+	}
+	fprintf(stderr, "%u of %u transfers aborted\n", aborted, N);
+	CHECK(aborted >= 2);
+	loopback_close(lb);
+	test_end();
+}
+
+static void test_teardown_last_touch(void)
+{
+	teardown_case("teardown: host freed mid-transfer, no buffer touched after completion",
+		      true);
+	teardown_case("teardown: controller freed mid-transfer, no buffer touched after completion",
+		      false);
+}
+
+static bool fd_open(int fd)
+{
+	return fcntl(fd, F_GETFD) != -1 || errno != EBADF;
+}
+
+static void ignore_error(void *arg, int error) {}
+static void ignore_capsule(void *arg, struct nvmf_capsule *nc) {}
+
+/*
+ * nvmf_qpair_create owns the socket whatever happens: refused parameters
+ * close it; only a trtype the library has no transport for leaves it be.
+ */
+static void test_create_refused(void)
+{
+	static const struct {
+		const char *what;
+		uint16_t qsize;
+		bool no_error_cb;
+		uint8_t pda;
+		uint32_t max_io_size;
+		int trtype;
+		int error;
+	} cases[] = {
+		{"qsize 1", 1, false, 0, 4096, NVMF_TRTYPE_TCP, EINVAL},
+		{"no error callback", 32, true, 0, 4096, NVMF_TRTYPE_TCP, EINVAL},
+		{"PDA 32", 32, false, 32, 4096, NVMF_TRTYPE_TCP, EINVAL},
+		{"no transfer size", 32, false, 0, 0, NVMF_TRTYPE_TCP, EINVAL},
+		{"RDMA", 32, false, 0, 4096, NVMF_TRTYPE_RDMA, EPROTONOSUPPORT},
+	};
+
+	test_begin("creation refused: the socket is released with it");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int cfd, sfd;
+		struct nvmf_qpair_params p = {
+			.trtype = cases[i].trtype,
+			.qsize = cases[i].qsize,
+			.error_cb = cases[i].no_error_cb ? NULL : ignore_error,
+			.receive_cb = ignore_capsule,
+			.tcp = {.pda = cases[i].pda, .max_io_size = cases[i].max_io_size},
+		};
+
+		test_tcp_pair(&cfd, &sfd);
+		p.tcp.fd = cfd;
+		errno = 0;
+		CHECK(nvmf_qpair_create(&p) == NULL);
+		CHECK_EQ(errno, cases[i].error);
+		if (fd_open(cfd) != (cases[i].error == EPROTONOSUPPORT))
+			fprintf(stderr, "%s: the socket is %s\n", cases[i].what,
+				fd_open(cfd) ? "still open" : "closed");
+		CHECK(fd_open(cfd) == (cases[i].error == EPROTONOSUPPORT));
+		if (fd_open(cfd))
+			close(cfd);
+		close(sfd);
+	}
+	test_end();
+}
+
 int main(int argc, char **argv)
 {
 	loopback_use_engine(argc, argv);
@@ -368,5 +497,7 @@ int main(int argc, char **argv)
 		test_tls(key, hmac == 1 ? "TLS_AES_128_GCM_SHA256" : "TLS_AES_256_GCM_SHA384");
 	}
 	test_qpair_free_with_io_pending();
+	test_teardown_last_touch();
+	test_create_refused();
 	return test_summary();
 }
