@@ -4,7 +4,7 @@ nvmf_add_test(security_tls SOURCES security/test_tls.c LABELS security)
 # Secure channels end to end: the host library against nvmfd (DH-HMAC-CHAP,
 # TLS, both together, refusals, re-authentication, a capture of the wire).
 nvmf_add_test(security_nvmfd
-  SOURCES security/secure_nvmfd_test.c host/nvmfd_proc.c
+  SOURCES security/secure_nvmfd_test.c host/nvmfd_proc.c host/wire_relay.c
   LABELS security
   TIMEOUT 300)
 target_compile_definitions(security_nvmfd PRIVATE NVMFD_PATH="$<TARGET_FILE:nvmfd>")

@@ -148,6 +148,7 @@ static int run_dhchap(struct nvmf_ctrl *c, struct host_queue *q, bool again,
 	const char *what = again ? "DH-HMAC-CHAP re-authentication" : "DH-HMAC-CHAP";
 	uint8_t *out = malloc(NVMF_DHCHAP_MSG_MAX), *in = malloc(HOST_AUTH_AL);
 	int r = NVMF_DHCHAP_CONTINUE, ret = 0;
+	unsigned sent = 0;             /* messages of ours delivered: Negotiate, Reply */
 	struct nvmf_dhchap *e;
 	bool has_ctrl_key;
 	ssize_t start;
@@ -179,12 +180,13 @@ static int run_dhchap(struct nvmf_ctrl *c, struct host_queue *q, bool again,
 			ret = auth_cmd(c, q, true, out, n, err);
 			/* A Failure2 that does not arrive changes nothing. */
 			if (ret != 0 && r != NVMF_DHCHAP_FAILED)
-				goto out;
+				goto lost;
+			sent++;
 		}
 		if (r != NVMF_DHCHAP_CONTINUE)
 			break;
 		if ((ret = auth_cmd(c, q, false, in, HOST_AUTH_AL, err)) != 0)
-			goto out;
+			goto lost;
 		r = nvmf_dhchap_step(e, in, HOST_AUTH_AL, out, NVMF_DHCHAP_MSG_MAX, &n);
 		if (r < 0) {
 			host_set_error(err, -r, 0, "%s: %s", what, strerror(-r));
@@ -225,6 +227,19 @@ static int run_dhchap(struct nvmf_ctrl *c, struct host_queue *q, bool again,
 			  nvmf_dhchap_dhgroup_name(nvmf_dhchap_dhgroup(e)),
 			  nvmf_dhchap_bidirectional(e) ? "controller authenticated too"
 						       : "unidirectional");
+	goto out;
+lost:
+	/*
+	 * The connection ended once our Reply was out: a controller refusing
+	 * the response may close at once rather than answer with Failure1
+	 * (Linux nvmet does, and its reset can discard the Failure1 it had
+	 * queued).  Say what it most likely means; a retry may still be made.
+	 */
+	if (ret == -ECONNRESET && sent >= 2)
+		host_set_error(err, EACCES, 0, "%s: %s on queue %u failed: controller refused "
+			       "authentication (it ended the connection after our reply instead of "
+			       "answering: wrong secret for host %s?)", c->name, what, q->qid,
+			       c->hostnqn);
 out:
 	nvmf_dhchap_free(e);
 	free(out);

@@ -130,6 +130,14 @@ static void *host_to_target(void *arg)
 			if (r->hooks.command != NULL)
 				r->hooks.command(r->hooks.arg, c->id, qid, &sqe);
 			record(r, c->id, qid, &sqe);
+			if (r->hooks.reset != NULL && r->hooks.reset(r->hooks.arg, c->id, qid, &sqe)) {
+				/* connect(AF_UNSPEC) disconnects with an RST; the fd stays ours. */
+				struct sockaddr unspec = {.sa_family = AF_UNSPEC};
+
+				connect(c->host_fd, &unspec, sizeof(unspec));
+				shutdown(c->tgt_fd, SHUT_RDWR);
+				break;
+			}
 			pthread_mutex_lock(&c->lock);
 			c->cmds[sqe.cid] = sqe;
 			pthread_mutex_unlock(&c->lock);

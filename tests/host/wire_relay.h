@@ -22,6 +22,9 @@ struct relay;
 struct relay_hooks {
 	/* A command capsule about to go to the target; may block, may change sqe. */
 	void (*command)(void *arg, unsigned conn, uint16_t qid, struct nvme_sqe *sqe);
+	/* True: instead of passing the command on, reset the host's connection
+	 * (RST, as a target closing with unread data does) and drop the target's. */
+	bool (*reset)(void *arg, unsigned conn, uint16_t qid, const struct nvme_sqe *sqe);
 	/* A response on its way to the host; cmd is the command it answers. */
 	void (*response)(void *arg, unsigned conn, uint16_t qid, const struct nvme_sqe *cmd,
 			 struct nvme_cqe *cqe);

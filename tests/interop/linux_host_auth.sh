@@ -92,6 +92,11 @@ rc=0
 say() { echo "NVMF-VM: auth-script: $*"; }
 check() { if [ "$1" = 0 ]; then say "$2 OK"; else say "$2 FAIL"; rc=1; fi; }
 authlines() { dmesg | grep -c "$1: qid 0: authenticated with"; }
+# waitlog K TEXT: wait (up to 10 s) until the kernel log past line K says TEXT.
+waitlog() {
+	i=0
+	while ! dmesg | tail -n +$(($1 + 1)) | grep -q "$2" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+}
 
 # Re-authentication, as the kernel does when the secret is written again.
 n0=$(authlines "$CTRL")
@@ -110,7 +115,8 @@ HOSTID_B=$(cat /proc/sys/kernel/random/uuid)
 B="-t tcp -a $ADDR -s $PORT -n $NQN --hostnqn=$HOST_B --hostid=$HOSTID_B"
 k0=$(dmesg | wc -l)
 nvme connect $B --dhchap-secret=$KEY_B --dhchap-ctrl-secret=$CKEY_B; check $? "connect as $HOST_B (bidirectional)"
-sleep 1
+# The kernel logs the authentication as connect returns: wait for the line.
+waitlog "$k0" "qid 0: controller authenticated"
 dmesg | tail -n +$((k0 + 1)) > /tmp/b.log
 grep "qid 0: authenticated with hash hmac(sha384) dhgroup ffdhe2048" /tmp/b.log; check $? "hmac(sha384) ffdhe2048"
 grep "qid 0: controller authenticated" /tmp/b.log; check $? "controller authenticated"
@@ -122,7 +128,7 @@ C="-t tcp -a $ADDR -s $PORT -n $NQN --hostnqn=$HOST_C --hostid=$(cat /proc/sys/k
 k0=$(dmesg | wc -l)
 nvme connect $C --nr-io-queues=2 --dhchap-secret=$KEY_C --dhchap-ctrl-secret=$CKEY_C
 check $? "connect as $HOST_C (bidirectional)"
-sleep 1
+waitlog "$k0" "qid 0: controller authenticated"
 dmesg | tail -n +$((k0 + 1)) > /tmp/c.log
 grep "qid 0: authenticated with hash hmac(sha512) dhgroup ffdhe3072" /tmp/c.log; check $? "hmac(sha512) ffdhe3072"
 grep "qid 0: controller authenticated" /tmp/c.log; check $? "controller authenticated (C)"

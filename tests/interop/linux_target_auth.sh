@@ -166,7 +166,11 @@ else
 	tail -5 "$work/reauth.err"
 	fail "re-authentication (interop_reauth exit $rc)"
 fi
-sleep 0.5
+# The guest's console reaches the log a little after nvmet acts: wait for it.
+for _ in $(seq 100); do
+	[ "$(grep -c "host response mismatch" "$tlog")" -gt "$mismatches" ] && break
+	sleep 0.1
+done
 [ "$(grep -c "host response mismatch" "$tlog")" -gt "$mismatches" ] &&
 	pass "nvmet: host response mismatch on re-authentication" ||
 	fail "nvmet's log does not say 'host response mismatch' for the re-authentication"

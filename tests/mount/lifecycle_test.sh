@@ -92,8 +92,9 @@ exec 5<&-
 "$NVMF" umount "$NS" && ! is_mounted "$NS" && pass "nvmf umount once closed" || fail "nvmf umount"
 # a mount whose process died
 do_mount "$NS" "${T[@]}"
-kill -9 "$(mount_pid "$NS")"
-sleep 0.2
+dead=$(mount_pid "$NS")
+kill -9 "$dead"
+while kill -0 "$dead" 2>/dev/null; do sleep 0.05; done
 "$NVMF" umount "$NS" 2>"$DIR/dead.err" && ! is_mounted "$NS" &&
 	pass "nvmf umount of a mount whose process died" || fail "dead mount: $(cat "$DIR/dead.err")"
 

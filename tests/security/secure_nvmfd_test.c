@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "host/nvmfd_proc.h"
+#include "host/wire_relay.h"
 #include "nvmf/auth.h"
 #include "nvmf/host.h"
 #include "nvmf/tls.h"
@@ -316,6 +317,43 @@ static void test_auth_matrix(void)
 			       bidir ? "bidirectional" : "unidirectional");
 		}
 	}
+	test_end();
+}
+
+/* The relay resets the admin queue's second Authentication Receive, the
+ * one that would bring Success1 or Failure1. */
+static bool reset_at_result(void *arg, unsigned conn, uint16_t qid, const struct nvme_sqe *sqe)
+{
+	const struct nvmf_fabrics_cmd *f = (const struct nvmf_fabrics_cmd *)sqe;
+	_Atomic unsigned *receives = arg;
+
+	return conn == 0 && qid == 0 && sqe->opc == NVME_ADMIN_FABRICS &&
+	       f->fctype == NVMF_FCTYPE_AUTH_RECV && atomic_fetch_add(receives, 1) == 1;
+}
+
+/*
+ * A controller that refuses the response by closing at once (Linux nvmet
+ * 6.12 sometimes does, its reset discarding the Failure1 it had queued):
+ * the host says authentication was refused, however it learns of it.
+ */
+static void test_auth_refused_by_reset(void)
+{
+	_Atomic unsigned receives = 0;
+	const struct relay_hooks hooks = {.reset = reset_at_result, .arg = &receives};
+	const struct auth_host *h = &auth_hosts[1];
+	struct relay *r = relay_start(NULL, 0, port_plain, &hooks);
+	char port[8];
+	struct nvmf_host_opts o;
+
+	test_begin("DH-HMAC-CHAP: a controller that resets instead of answering Failure1");
+	REQUIRE(r != NULL);
+	snprintf(port, sizeof(port), "%u", relay_port(r));
+	o = opts_for(port, SUB_AUTH, h->nqn);
+	o.dhchap_secret = h->key;
+	connect_refused(&o, "DH-HMAC-CHAP on queue 0 failed: controller refused authentication "
+			"(it ended the connection after our reply", false);
+	CHECK_EQ(atomic_load(&receives), 2);
+	relay_stop(r);
 	test_end();
 }
 
@@ -927,7 +965,7 @@ struct stream {
 
 #define RELAY_MAX 8
 
-struct relay {
+struct capture {
 	int listen_fd;
 	uint16_t port, target;
 	int wake[2];
@@ -948,9 +986,9 @@ static void stream_add(struct stream *s, const uint8_t *b, size_t n)
 	s->len += n;
 }
 
-static void *relay_main(void *arg)
+static void *capture_main(void *arg)
 {
-	struct relay *r = arg;
+	struct capture *r = arg;
 	uint8_t buf[65536];
 
 	for (;;) {
@@ -998,16 +1036,16 @@ static void *relay_main(void *arg)
 	}
 }
 
-static void relay_start(struct relay *r, uint16_t target)
+static void capture_start(struct capture *r, uint16_t target)
 {
 	memset(r, 0, sizeof(*r));
 	r->target = target;
 	r->listen_fd = test_listen(&r->port);
 	REQUIRE(r->listen_fd >= 0 && pipe(r->wake) == 0);
-	REQUIRE(pthread_create(&r->thread, NULL, relay_main, r) == 0);
+	REQUIRE(pthread_create(&r->thread, NULL, capture_main, r) == 0);
 }
 
-static void relay_stop(struct relay *r)
+static void capture_stop(struct capture *r)
 {
 	REQUIRE(write(r->wake[1], "x", 1) == 1);
 	pthread_join(r->thread, NULL);
@@ -1016,7 +1054,7 @@ static void relay_stop(struct relay *r)
 	close(r->wake[1]);
 }
 
-static void relay_free(struct relay *r)
+static void capture_free(struct capture *r)
 {
 	for (unsigned i = 0; i < r->n; i++)
 		for (int side = 0; side < 2; side++)
@@ -1086,7 +1124,7 @@ static bool shows_nvme(const uint8_t *b, size_t n)
 }
 
 /* One session through the relay: connect, write the canary, read it back. */
-static void relay_session(struct relay *r, const char *subnqn, const char *hostnqn,
+static void capture_session(struct capture *r, const char *subnqn, const char *hostnqn,
 			  const char *key)
 {
 	char port[8];
@@ -1114,13 +1152,13 @@ static void relay_session(struct relay *r, const char *subnqn, const char *hostn
 
 static void test_capture(void)
 {
-	struct relay r;
+	struct capture r;
 
 	test_begin("capture: a TLS session carries TLS records only, no NVMe/TCP in clear");
-	relay_start(&r, port_tls);
-	relay_session(&r, SUB_TLS, HOST_TLS384, tls384);
+	capture_start(&r, port_tls);
+	capture_session(&r, SUB_TLS, HOST_TLS384, tls384);
 	usleep(200000); /* the last bytes of the close */
-	relay_stop(&r);
+	capture_stop(&r);
 	CHECK_EQ(r.n, 2); /* admin and one I/O queue */
 	for (unsigned i = 0; i < r.n; i++)
 		for (int side = 0; side < 2; side++) {
@@ -1143,18 +1181,18 @@ static void test_capture(void)
 	 * encrypted. */
 	CHECK(r.n >= 2 && tls_parse(&r.s[1][0]).appdata > IO_LEN &&
 	      tls_parse(&r.s[1][1]).appdata > IO_LEN);
-	relay_free(&r);
+	capture_free(&r);
 
 	/* The same checks on a plaintext session find what they look for. */
-	relay_start(&r, port_plain);
-	relay_session(&r, SUB_AUTH, HOST_PLAIN, NULL);
+	capture_start(&r, port_plain);
+	capture_session(&r, SUB_AUTH, HOST_PLAIN, NULL);
 	usleep(200000);
-	relay_stop(&r);
+	capture_stop(&r);
 	CHECK(r.n >= 1 && !tls_parse(&r.s[0][0]).records);
 	CHECK(r.n >= 1 && shows_nvme(r.s[0][0].b, r.s[0][0].len));
 	CHECK(r.n >= 1 && shows_nvme(r.s[0][1].b, r.s[0][1].len));
 	CHECK(r.n >= 2 && contains(r.s[1][0].b, r.s[1][0].len, CANARY, strlen(CANARY)));
-	relay_free(&r);
+	capture_free(&r);
 	test_end();
 }
 
@@ -1253,6 +1291,7 @@ int main(void)
 	setup();
 	test_auth_matrix();
 	test_auth_refusals();
+	test_auth_refused_by_reset();
 	test_auth_raw();
 	test_reauth();
 	test_tls();
