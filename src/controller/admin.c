@@ -818,6 +818,7 @@ static void handle_aer(struct nvmf_cmd *cmd)
 	} else if (ctrl->naers >= CTRL_AERL) {
 		over = true;
 	} else {
+		cmd_set_state(cmd, CMD_RUNNING, CMD_HELD);
 		ctrl->aers[ctrl->naers++] = cmd;
 	}
 	nvmf_mutex_unlock(&ctrl->lock);
@@ -835,6 +836,7 @@ void ctrl_raise_event(struct nvmf_ctrl *ctrl, uint32_t dw0)
 	if (ctrl->naers > 0) {
 		aer = ctrl->aers[0];
 		memmove(ctrl->aers, ctrl->aers + 1, --ctrl->naers * sizeof(ctrl->aers[0]));
+		cmd_set_state(aer, CMD_HELD, CMD_RUNNING);
 	} else {
 		bool queued = false;
 
@@ -918,6 +920,7 @@ static void handle_abort(struct nvmf_cmd *cmd)
 			memmove(ctrl->aers + i, ctrl->aers + i + 1,
 				(ctrl->naers - i - 1) * sizeof(ctrl->aers[0]));
 			ctrl->naers--;
+			cmd_set_state(victim, CMD_HELD, CMD_RUNNING);
 			break;
 		}
 		nvmf_mutex_unlock(&ctrl->lock);

@@ -28,6 +28,25 @@ struct nvme_sqe *cmd_sqe(struct nvmf_cmd *cmd)
 /* Command contexts                                                    */
 /* ------------------------------------------------------------------ */
 
+void cmd_set_state(struct nvmf_cmd *cmd, unsigned from, enum cmd_state to)
+{
+#ifdef NVMF_DEBUG_CHECKS
+	unsigned seen = atomic_load(&cmd->state);
+
+	do {
+		if ((seen & from) == 0) {
+			fprintf(stderr, "nvmfd: cid %u: command state %#x, expected one of %#x "
+				"(moving to %#x)\n", cmd->nc != NULL ? cmd_sqe(cmd)->cid : 0, seen,
+				from, (unsigned)to);
+			abort();
+		}
+	} while (!atomic_compare_exchange_weak(&cmd->state, &seen, (unsigned)to));
+#else
+	(void)from;
+	atomic_store_explicit(&cmd->state, (unsigned)to, memory_order_relaxed);
+#endif
+}
+
 static struct nvmf_cmd *cmd_get(struct nvmf_conn *conn)
 {
 	struct nvmf_cmd *cmd;
@@ -40,6 +59,7 @@ static struct nvmf_cmd *cmd_get(struct nvmf_conn *conn)
 	}
 	nvmf_mutex_unlock(&conn->lock);
 	if (cmd != NULL) {
+		cmd_set_state(cmd, CMD_FREE, CMD_RUNNING);
 		atomic_store(&cmd->refs, 1);
 		cmd->ns = NULL;
 		cmd->len = 0;
@@ -75,6 +95,7 @@ void cmd_put(struct nvmf_cmd *cmd)
 		cmd->ns = NULL;
 	}
 	cmd_release_cid(cmd); /* a command that ends without a response */
+	cmd_set_state(cmd, CMD_DONE | CMD_HELD, CMD_FREE);
 	nvmf_capsule_free(cmd->nc);
 	cmd->nc = NULL;
 	nvmf_mutex_lock(&conn->lock);
@@ -122,6 +143,7 @@ void cmd_complete(struct nvmf_cmd *cmd, uint16_t status, uint32_t dw0, uint32_t 
 {
 	int error;
 
+	cmd_set_state(cmd, CMD_RUNNING | CMD_DATA_IN, CMD_DONE);
 	if (status != 0 && cmd->conn->ctrl != NULL)
 		ctrl_record_error(cmd->conn->ctrl, cmd, status);
 	cmd_release_cid(cmd);
@@ -162,6 +184,7 @@ void cmd_reply_from(struct nvmf_cmd *cmd, void *buf, size_t len)
 	atomic_fetch_add(&cmd->refs, 1); /* released once the transport lets go */
 	st = nvmf_send_controller_data(cmd->nc, 0, &data, true, data_sent, cmd);
 	if (st == NVMF_SUCCESS_SENT) {
+		cmd_set_state(cmd, CMD_RUNNING, CMD_DONE);
 		cmd_put(cmd);
 		return;
 	}
@@ -185,6 +208,7 @@ static void data_received(void *arg, size_t xfered, int error)
 			     0);
 		return;
 	}
+	cmd_set_state(cmd, CMD_DATA_IN, CMD_RUNNING);
 	cmd->cont(cmd);
 }
 
@@ -212,6 +236,8 @@ void cmd_receive_into(struct nvmf_cmd *cmd, void *dst, size_t len,
 	cmd->iov = (struct iovec){.iov_base = dst, .iov_len = len};
 	data = (struct nvmf_iov){.iov = &cmd->iov, .iovcnt = 1, .len = len};
 	cmd->cont = done;
+	/* In-capsule data arrives within the call. */
+	cmd_set_state(cmd, CMD_RUNNING, CMD_DATA_IN);
 	error = nvmf_receive_controller_data(cmd->nc, 0, &data, data_received, cmd);
 	if (error != 0)
 		cmd_complete(cmd, NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_DATA_TRANSFER_ERROR), 0,
@@ -644,6 +670,7 @@ struct nvmf_conn *conn_alloc(struct nvmf_target *t, const struct nvmf_port *port
 	}
 	for (unsigned i = conn->ncmds; i-- > 0;) {
 		conn->cmds[i].conn = conn;
+		atomic_init(&conn->cmds[i].state, CMD_FREE);
 		conn->cmds[i].next_free = conn->free_cmds;
 		conn->free_cmds = &conn->cmds[i];
 	}

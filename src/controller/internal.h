@@ -114,10 +114,36 @@ struct ctrl_auth {
 struct conn_auth;
 struct tls_accept;
 
+/*
+ * A command context's life.  Every change goes through cmd_set_state
+ * (conn.c), which checks it in Debug builds: a second completion of one
+ * command (a response sent twice) aborts there.
+ *
+ *   FREE -> RUNNING          received (cmd_get)
+ *   RUNNING -> DATA_IN       waiting for the host's data (cmd_receive_into)
+ *   DATA_IN -> RUNNING       the data is in
+ *   RUNNING -> HELD          an AER kept for a future event (ctrl->lock)
+ *   HELD -> RUNNING          taken for an event or an Abort (ctrl->lock)
+ *   RUNNING, DATA_IN -> DONE answered: response queued, or C2H SUCCESS sent
+ *   DONE -> FREE             its last reference went (the transport let go)
+ *   HELD -> FREE             dropped unanswered as its admin queue goes
+ *
+ * References (refs) say when it may go back to the pool: the command's
+ * own, one per data transfer the transport holds, one per work item.
+ */
+enum cmd_state {
+	CMD_FREE = 1u << 0,
+	CMD_RUNNING = 1u << 1,
+	CMD_DATA_IN = 1u << 2,
+	CMD_HELD = 1u << 3,
+	CMD_DONE = 1u << 4,
+};
+
 struct nvmf_cmd {
 	struct nvmf_conn *conn;
 	struct nvmf_capsule *nc;
 	struct nvmf_cmd *next_free;
+	_Atomic unsigned state;        /* enum cmd_state */
 	struct nvmf_ns *ns;            /* held while the command runs */
 	_Atomic int refs;              /* the command + a data transfer */
 	uint8_t *buf;                  /* grows to the largest transfer, kept */
@@ -265,6 +291,8 @@ bool conn_stop(struct nvmf_conn *conn);
 void conn_finish(struct nvmf_conn *conn);
 void cmd_complete(struct nvmf_cmd *cmd, uint16_t status, uint32_t dw0, uint32_t dw1);
 void cmd_put(struct nvmf_cmd *cmd);
+/* Move cmd from one of the states in from (a mask) to to. */
+void cmd_set_state(struct nvmf_cmd *cmd, unsigned from, enum cmd_state to);
 /* Make cmd->buf hold len bytes; false if out of memory. */
 bool cmd_buf(struct nvmf_cmd *cmd, size_t len);
 /* Send cmd->buf[0..len) to the host, then complete with success. */
