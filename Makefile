@@ -1,10 +1,11 @@
 # Front door: `make` builds everything into build/; see README.md.
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?= -DNVMF_WERROR=ON
 
-.PHONY: all deps build asan run test test-fast test-asan test-interop fuzz bench soak install clean
+.PHONY: all deps build asan tsan run test test-fast test-asan test-tsan test-interop fuzz bench soak install clean
 
 all: build
 
@@ -23,17 +24,25 @@ $(ASAN_BUILD)/Makefile:
 asan: $(ASAN_BUILD)/Makefile
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 
+$(TSAN_BUILD)/Makefile:
+	cmake -S . -B $(TSAN_BUILD) $(CMAKE_FLAGS) -DNVMF_TSAN=ON -DCMAKE_BUILD_TYPE=Debug
+
+tsan: $(TSAN_BUILD)/Makefile
+	cmake --build $(TSAN_BUILD) -j $(JOBS)
+
 # The main job: serve a namespace on 127.0.0.1:4420 (Ctrl-C stops it).
 run: deps build
 	$(BUILD)/nvmfd
 
 # Everything CI runs: the suite, the suite again under ASan + UBSan
-# (interop runs boot real Linux kernels under emulation; they run once), and
-# each fuzz target for FUZZ_SECONDS.
+# (interop runs boot real Linux kernels under emulation; they run once), the
+# transport, host, controller, robustness and mount tests under TSan (no
+# report allowed), and each fuzz target for FUZZ_SECONDS.
 FUZZ_SECONDS ?= 30
-test: deps build asan
+test: deps build asan tsan
 	ctest --test-dir $(BUILD) --output-on-failure -j 2
 	ctest --test-dir $(ASAN_BUILD) --output-on-failure -j 2 -LE 'interop|slow'
+	tests/tsan_run.sh $(TSAN_BUILD)
 	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh
 
 fuzz:
@@ -44,6 +53,9 @@ test-fast: build
 
 test-asan: asan
 	ctest --test-dir $(ASAN_BUILD) --output-on-failure -j 2 -LE 'interop|slow'
+
+test-tsan: tsan
+	tests/tsan_run.sh $(TSAN_BUILD)
 
 test-interop: build
 	ctest --test-dir $(BUILD) --output-on-failure -L interop
@@ -59,4 +71,4 @@ install: build
 	cmake --install $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)

@@ -46,6 +46,8 @@
 
 #if defined(__SANITIZE_ADDRESS__)
 #define RSS_MARGIN_KB (160L * 1024) /* ASan keeps freed memory in quarantine */
+#elif defined(__SANITIZE_THREAD__)
+#define RSS_MARGIN_KB (160L * 1024) /* TSan's shadow and per-thread caches */
 #else
 #define RSS_MARGIN_KB (48L * 1024)
 #endif
@@ -1202,7 +1204,8 @@ static void test_silent_crowd(void)
 
 			if (pfds[i].fd < 0 || pfds[i].revents == 0 || recv(pfds[i].fd, &b, 1, 0) > 0)
 				continue;
-			/* Those over the limit are closed at accept, the rest at the timeout. */
+			/* Those over the limit are closed at accept, the rest at the timeout
+			 * (counted for the report only). */
 			if ((test_now_us() - start) / 1000 < CONNECT_TIMEOUT_MS / 2)
 				closed_early++;
 			else
@@ -1212,10 +1215,11 @@ static void test_silent_crowd(void)
 			open--;
 		}
 	}
-	answer("%u closed at once (over the limit), %u at the connect timeout, %u never",
+	answer("%u closed early (over the limit), %u at the connect timeout, %u never",
 	       closed_early, closed_late, open);
 	CHECK_EQ(open, 0);
-	CHECK(closed_early >= CROWD - MAX_CONNECTIONS);
+	/* Which were over the limit the log says: when nvmfd got round to
+	 * accepting them depends on the machine's load, not on the limit. */
 	CHECK(daemon_log_count(&d, "refusing a connection") >= CROWD - MAX_CONNECTIONS);
 	for (int i = 0; i < CROWD; i++)
 		if (pfds[i].fd >= 0)

@@ -41,6 +41,10 @@
 #if defined(__SANITIZE_ADDRESS__)
 #define KB_PER_QPAIR_MAX 2048
 #define GROWTH_SLACK_KB (64L * 1024) /* the quarantine of freed memory (daemon.c) */
+#elif defined(__SANITIZE_THREAD__)
+/* ThreadSanitizer's shadow of every byte and its per-thread caches. */
+#define KB_PER_QPAIR_MAX 4096
+#define GROWTH_SLACK_KB (64L * 1024)
 #else
 #define KB_PER_QPAIR_MAX 512
 #define GROWTH_SLACK_KB 0L
