@@ -36,8 +36,8 @@ run: deps build
 
 # Everything CI runs: the suite, the suite again under ASan + UBSan
 # (interop runs boot real Linux kernels under emulation; they run once), the
-# transport, host, controller, robustness and mount tests under TSan (no
-# report allowed), and each fuzz target for FUZZ_SECONDS.
+# suite under TSan (no report allowed; tests/tsan_run.sh), and each fuzz
+# target for FUZZ_SECONDS.
 FUZZ_SECONDS ?= 30
 test: deps build asan tsan
 	ctest --test-dir $(BUILD) --output-on-failure -j 2
