@@ -5,7 +5,7 @@ TSAN_BUILD ?= build-tsan
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?= -DNVMF_WERROR=ON
 
-.PHONY: all deps build asan tsan run test test-fast test-asan test-tsan test-interop fuzz bench soak install clean
+.PHONY: all deps build asan tsan run test test-fast test-asan test-tsan test-interop stress fuzz bench soak install clean
 
 all: build
 
@@ -39,11 +39,18 @@ run: deps build
 # suite under TSan (no report allowed; tests/tsan_run.sh), and each fuzz
 # target for FUZZ_SECONDS.
 FUZZ_SECONDS ?= 30
+STRESS_SECONDS ?= 1800
 test: deps build asan tsan
 	ctest --test-dir $(BUILD) --output-on-failure -j 2
 	ctest --test-dir $(ASAN_BUILD) --output-on-failure -j 2 -LE 'interop|slow'
 	tests/tsan_run.sh $(TSAN_BUILD)
+	tests/stress.sh 60
 	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh
+
+# The kill and reconnect tests under ASan and TSan with random seeds, for
+# STRESS_SECONDS (make test runs a minute of it).
+stress: deps asan tsan
+	tests/stress.sh $(STRESS_SECONDS)
 
 fuzz:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh

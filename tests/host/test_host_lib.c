@@ -1339,6 +1339,8 @@ static void *loader_main(void *p)
 	return NULL;
 }
 
+static unsigned kill_delay_us = 300000;
+
 static void test_reconnect(void)
 {
 	char img[300];
@@ -1364,7 +1366,8 @@ static void test_reconnect(void)
 	REQUIRE(ns != NULL);
 	l.ns = ns;
 	REQUIRE(pthread_create(&t, NULL, loader_main, &l) == 0);
-	usleep(300000);
+	/* The kill comes at a point the seed picks (make stress varies it). */
+	usleep(kill_delay_us);
 	before = l.rounds;
 	nvmfd_stop(&d, false); /* SIGKILL mid-I/O */
 	CHECK(wait_state(c, NVMF_CTRL_RECONNECTING, 5000));
@@ -1748,6 +1751,20 @@ int main(int argc, char **argv)
 			return TEST_SKIP;
 		}
 		test_discover_default_port();
+		return test_summary();
+	}
+	if (argc > 1 && strcmp(argv[1], "reconnect") == 0) {
+		/* make stress: the reconnection cases, the kill point from NVMF_SEED. */
+		const char *env = getenv("NVMF_SEED");
+		uint32_t seed = env != NULL ? (uint32_t)strtoul(env, NULL, 0)
+					    : (uint32_t)test_now_us();
+
+		kill_delay_us = 50000 + seed % 950000;
+		fprintf(stderr, "seed %#x: kill after %u ms (NVMF_SEED=%#x repeats it)\n", seed,
+			kill_delay_us / 1000, seed);
+		test_reconnect();
+		test_ctrl_loss();
+		test_stale_cid();
 		return test_summary();
 	}
 	test_ids_and_uri();
