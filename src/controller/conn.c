@@ -260,17 +260,52 @@ uint16_t cmd_check_data(struct nvmf_cmd *cmd, size_t len, bool to_host)
 /* Connect (NVMe-oF 1.1 §3.3)                                          */
 /* ------------------------------------------------------------------ */
 
+static void connect_refuse_host(struct nvmf_cmd *cmd)
+{
+	cmd_complete(cmd, NVME_STATUS(NVME_SCT_COMMAND_SPECIFIC, NVME_SC_CONNECT_INVALID_HOST),
+		     offsetof(struct nvmf_connect_data, hostnqn) | NVMF_CONNECT_IPO_DATA, 0);
+}
+
 static void connect_invalid(struct nvmf_cmd *cmd, uint32_t offset, bool in_data)
 {
 	cmd_complete(cmd, NVME_STATUS(NVME_SCT_COMMAND_SPECIFIC, NVME_SC_CONNECT_INVALID_PARAMETERS),
 		     offset | (in_data ? NVMF_CONNECT_IPO_DATA : 0), 0);
 }
 
-static bool nqn_field_ok(const char *field)
+/* NUL-terminated within the field, at most NVMF_NQN_MAX_LEN; empty if allowed. */
+static bool nqn_field_ok(const char *field, bool empty_ok)
 {
 	const char *nul = memchr(field, '\0', NVMF_NQN_FIELD_SIZE);
 
-	return nul != NULL && nul != field && (size_t)(nul - field) <= NVMF_NQN_MAX_LEN;
+	return nul != NULL && (nul != field || empty_ok) && (size_t)(nul - field) <= NVMF_NQN_MAX_LEN;
+}
+
+#define NQN_SHOWN 96                 /* characters of a refused NQN a log line shows */
+#define NQN_ESCAPED_SIZE (NQN_SHOWN * 4 + 8)
+
+/* An NQN field from the wire as a log line may show it: quoted, bytes
+ * outside printable ASCII escaped, cut at NQN_SHOWN characters. */
+static const char *nqn_escape(const char *field, char out[NQN_ESCAPED_SIZE])
+{
+	size_t o = 0;
+
+	out[o++] = '"';
+	for (size_t i = 0; i < NVMF_NQN_FIELD_SIZE && field[i] != '\0'; i++) {
+		unsigned char ch = (unsigned char)field[i];
+
+		if (i == NQN_SHOWN) {
+			memcpy(out + o, "...", 3);
+			o += 3;
+			break;
+		}
+		if (ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\')
+			out[o++] = (char)ch;
+		else
+			o += (size_t)snprintf(out + o, 5, "\\x%02x", ch);
+	}
+	out[o++] = '"';
+	out[o] = '\0';
+	return out;
 }
 
 static void connect_admin(struct nvmf_cmd *cmd, struct nvmf_subsys *subsys,
@@ -312,6 +347,18 @@ static void connect_admin(struct nvmf_cmd *cmd, struct nvmf_subsys *subsys,
 	conn->qid = 0;
 	conn->ctrl = ctrl;
 	atomic_store(&conn->connected, true);
+	if (data->hostnqn[0] == '\0') {
+		const uint8_t *u = data->hostid;
+		char hostid[40];
+
+		snprintf(hostid, sizeof(hostid),
+			 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0],
+			 u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12],
+			 u[13], u[14], u[15]);
+		NVMF_WARN("nvmfd: %s: controller %u for a host with an empty host NQN (host ID %s) "
+			  "on %s: accepted, the subsystem allows any host", conn->peer,
+			  ctrl->cntlid, hostid, subsys->nqn);
+	}
 	NVMF_INFO("nvmfd: %s: %s controller %u for %s on %s (KATO %u ms, sqsize %u%s%s%s)",
 		  conn->peer, subsys->discovery ? "discovery" : "NVM", ctrl->cntlid, data->hostnqn,
 		  subsys->nqn, c->kato, c->sqsize + 1,
@@ -403,16 +450,21 @@ static void connect_data_received(struct nvmf_cmd *cmd)
 	struct nvmf_port *port;
 	struct ctrl_auth creds;
 	bool allowed = false;
+	char shown[NQN_ESCAPED_SIZE], shown_sub[NQN_ESCAPED_SIZE];
 
 	/* The data is in; the rest completes the Connect on this thread. */
 	conn->connecting = false;
-	if (!nqn_field_ok(data->subnqn)) {
-		NVMF_WARN("nvmfd: %s: Connect with a malformed subsystem NQN", conn->peer);
+	if (!nqn_field_ok(data->subnqn, false)) {
+		NVMF_WARN("nvmfd: %s: Connect with a malformed subsystem NQN %s", conn->peer,
+			  nqn_escape(data->subnqn, shown));
 		connect_invalid(cmd, offsetof(struct nvmf_connect_data, subnqn), true);
 		return;
 	}
-	if (!nqn_field_ok(data->hostnqn)) {
-		NVMF_WARN("nvmfd: %s: Connect with a malformed host NQN", conn->peer);
+	/* An empty host NQN: what SPDK's perf sends without a DMI product UUID;
+	 * it can match no allowed-hosts entry and no secret (checked below). */
+	if (!nqn_field_ok(data->hostnqn, true)) {
+		NVMF_WARN("nvmfd: %s: Connect with a malformed host NQN %s", conn->peer,
+			  nqn_escape(data->hostnqn, shown));
 		connect_invalid(cmd, offsetof(struct nvmf_connect_data, hostnqn), true);
 		return;
 	}
@@ -420,14 +472,13 @@ static void connect_data_received(struct nvmf_cmd *cmd)
 	 * Connect must be for those, or a key would open other doors. */
 	if (conn->tls && strcmp(data->hostnqn, conn->tls_hostnqn) != 0) {
 		NVMF_WARN("nvmfd: %s: Connect as host %s, but the TLS PSK identity is host %s: refused",
-			  conn->peer, data->hostnqn, conn->tls_hostnqn);
-		cmd_complete(cmd, NVME_STATUS(NVME_SCT_COMMAND_SPECIFIC, NVME_SC_CONNECT_INVALID_HOST),
-			     offsetof(struct nvmf_connect_data, hostnqn) | NVMF_CONNECT_IPO_DATA, 0);
+			  conn->peer, nqn_escape(data->hostnqn, shown), conn->tls_hostnqn);
+		connect_refuse_host(cmd);
 		return;
 	}
 	if (conn->tls && strcmp(data->subnqn, conn->tls_subnqn) != 0) {
 		NVMF_WARN("nvmfd: %s: Connect to %s, but the TLS PSK identity is for %s: refused",
-			  conn->peer, data->subnqn, conn->tls_subnqn);
+			  conn->peer, nqn_escape(data->subnqn, shown_sub), conn->tls_subnqn);
 		connect_invalid(cmd, offsetof(struct nvmf_connect_data, subnqn), true);
 		return;
 	}
@@ -451,17 +502,23 @@ static void connect_data_received(struct nvmf_cmd *cmd)
 		auth_ctrl_creds(t, subsys, data->hostnqn, &creds);
 	}
 	nvmf_mutex_unlock(&t->lock);
+	nqn_escape(data->hostnqn, shown);
+	nqn_escape(data->subnqn, shown_sub);
 	if (subsys == NULL) {
 		NVMF_WARN("nvmfd: %s: Connect to unknown subsystem %s (host %s)", conn->peer,
-			  data->subnqn, data->hostnqn);
+			  shown_sub, shown);
 		connect_invalid(cmd, offsetof(struct nvmf_connect_data, subnqn), true);
 		return;
 	}
 	if (!allowed) {
-		NVMF_WARN("nvmfd: %s: host %s is not allowed on %s", conn->peer, data->hostnqn,
-			  data->subnqn);
-		cmd_complete(cmd, NVME_STATUS(NVME_SCT_COMMAND_SPECIFIC, NVME_SC_CONNECT_INVALID_HOST),
-			     offsetof(struct nvmf_connect_data, hostnqn) | NVMF_CONNECT_IPO_DATA, 0);
+		NVMF_WARN("nvmfd: %s: host %s is not allowed on %s%s", conn->peer, shown, shown_sub,
+			  data->hostnqn[0] == '\0' ? " (an empty host NQN matches no allowed host)"
+						    : "");
+		connect_refuse_host(cmd);
+	} else if (data->hostnqn[0] == '\0' && creds.required) {
+		NVMF_WARN("nvmfd: %s: host %s on %s: refused, a host with an empty host NQN cannot "
+			  "authenticate (DH-HMAC-CHAP is required)", conn->peer, shown, shown_sub);
+		connect_refuse_host(cmd);
 	} else if (c->qid == 0) {
 		connect_admin(cmd, subsys, data, &creds);
 	} else {

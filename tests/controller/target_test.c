@@ -1078,6 +1078,80 @@ static bool test_block_device(void)
 	return true;
 }
 
+/* Log lines, kept for the checks that read them. */
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static char log_text[16384];
+
+static void log_keep(enum nvmf_log_level level, const char *msg)
+{
+	size_t n;
+
+	pthread_mutex_lock(&log_lock);
+	n = strlen(log_text);
+	snprintf(log_text + n, sizeof(log_text) - n, "%s\n", msg);
+	pthread_mutex_unlock(&log_lock);
+}
+
+static bool log_says(const char *text)
+{
+	bool found;
+
+	pthread_mutex_lock(&log_lock);
+	found = strstr(log_text, text) != NULL;
+	pthread_mutex_unlock(&log_lock);
+	return found;
+}
+
+/*
+ * An empty host NQN (SPDK's perf without a DMI product UUID): accepted where
+ * any host is allowed, said once per controller with the host ID; refused
+ * by an allowed-hosts list.  Refusals show the NQN that came, escaped.
+ */
+static void test_empty_hostnqn(void)
+{
+	static const uint8_t hostid[16] = {0xaa, 0xbb, 0, 1, 2, 3, 4, 5,
+					   6, 7, 8, 9, 10, 11, 12, 13};
+	struct th_opts empty = {.hostnqn = "", .hostid = hostid};
+	struct th_opts odd = {.hostnqn = "nqn.2024-01.org.nvmfd:\x01tab\there\"quoted\""};
+	struct fixture f;
+	struct th_queue a, io, q;
+	uint8_t buf[4096], back[4096];
+
+	test_begin("Connect with an empty host NQN: any host allowed yes, an allowed-hosts list no");
+	nvmf_log_set_level(NVMF_LOG_WARN);
+	nvmf_log_set_sink(log_keep);
+	fixture_start(&f, NULL);
+	CHECK_EQ(th_connect_admin(&a, f.io_port, NQN, &empty), 0);
+	empty.cntlid = a.cntlid;
+	CHECK_EQ(th_connect_io(&io, f.io_port, NQN, 1, a.cntlid, &empty), 0);
+	test_fill(buf, sizeof(buf), 9);
+	CHECK_EQ(th_rw(&io, NVME_IO_WRITE, 1, 3, 8, buf, sizeof(buf), 0), 0);
+	CHECK_EQ(th_rw(&io, NVME_IO_READ, 1, 3, 8, back, sizeof(back), 0), 0);
+	CHECK(memcmp(buf, back, sizeof(buf)) == 0);
+	CHECK(log_says("a host with an empty host NQN (host ID aabb0001-0203-0405-0607-"
+		       "08090a0b0c0d) on " NQN ": accepted"));
+	th_close(&io);
+	th_close(&a);
+	/* The allowed-hosts list cannot name it. */
+	REQUIRE(th_open(&q, f.io_port, &empty) == 0);
+	CHECK_EQ(th_connect(&q, ACL_NQN, 0, &empty, NULL),
+		 STATUS(NVME_SCT_COMMAND_SPECIFIC, NVME_SC_CONNECT_INVALID_HOST));
+	CHECK(log_says("host \"\" is not allowed on \"" ACL_NQN "\" (an empty host NQN matches no "
+		       "allowed host)"));
+	th_close(&q);
+	/* A refusal shows what came, escaped. */
+	REQUIRE(th_open(&q, f.io_port, &odd) == 0);
+	CHECK_EQ(th_connect(&q, ACL_NQN, 0, &odd, NULL),
+		 STATUS(NVME_SCT_COMMAND_SPECIFIC, NVME_SC_CONNECT_INVALID_HOST));
+	CHECK(log_says("host \"nqn.2024-01.org.nvmfd:\\x01tab\\x09here\\x22quoted\\x22\" is "
+		       "not allowed"));
+	th_close(&q);
+	fixture_stop(&f);
+	nvmf_log_set_sink(NULL);
+	nvmf_log_set_level(NVMF_LOG_ERR);
+	test_end();
+}
+
 int main(int argc, char **argv)
 {
 	nvmf_log_set_level(NVMF_LOG_ERR);
@@ -1104,6 +1178,7 @@ int main(int argc, char **argv)
 	test_admin();
 	test_io();
 	test_connect_checks();
+	test_empty_hostnqn();
 	test_discovery();
 	test_namespace_events();
 	test_keep_alive();
