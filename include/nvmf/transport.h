@@ -162,7 +162,9 @@ void nvmf_capsule_free(struct nvmf_capsule *nc);
 struct nvme_sqe *nvmf_capsule_sqe(struct nvmf_capsule *nc);
 struct nvme_cqe *nvmf_capsule_cqe(struct nvmf_capsule *nc);
 struct nvmf_qpair *nvmf_capsule_qpair(const struct nvmf_capsule *nc);
-/* Host: false when the response was synthesised from a C2H SUCCESS flag. */
+/* Host: whether the CQE's SQHD means anything: false without SQ flow
+ * control.  A response synthesised from a C2H SUCCESS flag carries, with
+ * flow control on, the SQ head one past the last one reported. */
 bool nvmf_capsule_sqhd_valid(const struct nvmf_capsule *nc);
 
 /*

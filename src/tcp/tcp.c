@@ -1290,10 +1290,23 @@ static bool handle_capsule_resp(struct tcp_qpair *tq, const struct nvme_tcp_rsp 
 		return false;
 	}
 	tc->nc.is_response = true;
-	tc->nc.sqhd_valid = true;
+	tc->nc.sqhd_valid = tq->qp.sq_flow_control;
 	tc->nc.cqe = rsp->cqe;
+	if (tq->qp.sq_flow_control && rsp->cqe.sqhd < tq->qp.qsize)
+		atomic_store_explicit(&tq->qp.sqhd, rsp->cqe.sqhd, memory_order_relaxed);
 	nvmf_qpair_deliver(&tq->qp, &tc->nc);
 	return true;
+}
+
+/* Host: the SQ head a response would report now: one past the last one
+ * reported (both run on the receive path only). */
+static uint16_t host_next_sqhd(struct tcp_qpair *tq)
+{
+	uint16_t head = (uint16_t)((atomic_load_explicit(&tq->qp.sqhd, memory_order_relaxed) + 1) %
+				   tq->qp.qsize);
+
+	atomic_store_explicit(&tq->qp.sqhd, head, memory_order_relaxed);
+	return head;
 }
 
 /* Host: R2T (TCP 1.0a §3.6.2.9): queue H2CData for the range asked for. */
@@ -1379,11 +1392,18 @@ static bool handle_c2h_data(struct tcp_qpair *tq, const struct nvme_tcp_c2h_data
 	} else if (c2h->datao != cb->data_xfered ||
 		   last != (c2h->datao + c2h->datal == cb->data_len)) {
 		fes = NVME_TCP_FES_PDU_SEQUENCE_ERROR;
-	} else if ((c2h->ch.flags & NVME_TCP_FLAG_SUCCESS) != 0 && tq->qp.sq_flow_control) {
-		/* SUCCESS replaces the response only without SQ flow control. */
-		fes = NVME_TCP_FES_INVALID_HEADER_FIELD;
-		fei = offsetof(struct nvme_tcp_common_hdr, flags);
 	}
+	/*
+	 * SUCCESS with SQ flow control on: TCP 1.0a §3.6.2.7 lets a controller
+	 * set it only when SQ flow control is disabled, since the CQE it
+	 * replaces would carry the SQ head; SPDK 23.01's target sets it anyway
+	 * (its c2h_success option, on by default).  The Linux host completes
+	 * the command from the flag whatever was negotiated (nvme_tcp_recv_data)
+	 * and keeps no SQ head of its own, so this host accepts it too: the
+	 * command completes as if its response had come with the next SQ head
+	 * (handle_pdu_end).  SUCCESS without LAST_PDU stays an error (the
+	 * shared validator, FES 01h FEI 1).
+	 */
 	if (fes == 0)
 		cb->refs++; /* held while the payload lands */
 	nvmf_mutex_unlock(&tq->lock);
@@ -1534,11 +1554,15 @@ static bool handle_pdu_end(struct tcp_qpair *tq, bool digest_ok)
 				rx->phase = RX_DRAIN;
 				return false;
 			}
-			/* SUCCESS stands for a CQE of all zeroes but CID (TCP 1.0a §3.6.2.7). */
+			/* SUCCESS stands for a CQE of all zeroes but CID (TCP 1.0a §3.6.2.7)
+			 * and, with SQ flow control on, the SQ head one past the last
+			 * reported: the controller has consumed this command. */
 			rsp->nc.is_response = true;
-			rsp->nc.sqhd_valid = false;
+			rsp->nc.sqhd_valid = tq->qp.sq_flow_control;
 			rsp->nc.cqe = (struct nvme_cqe){.cid = c2h->cccid, .sqhd = NVME_SQHD_INVALID,
 							.sqid = tq->qp.qid};
+			if (tq->qp.sq_flow_control)
+				rsp->nc.cqe.sqhd = host_next_sqhd(tq);
 			nvmf_qpair_deliver(&tq->qp, &rsp->nc);
 		}
 		return true;

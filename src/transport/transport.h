@@ -44,7 +44,8 @@ struct nvmf_qpair {
 	bool sq_flow_control;
 	uint16_t qid;
 	uint16_t qsize;
-	/* Controller: SQ head reported in responses, advanced per command. */
+	/* Controller: SQ head reported in responses, advanced per command.
+	 * Host: the last SQ head the controller reported. */
 	_Atomic uint16_t sqhd;
 	nvmf_qpair_error_cb *error_cb;
 	nvmf_capsule_received_cb *receive_cb;

@@ -128,10 +128,6 @@ static void h_c2h_success_not_last(struct raw_pdu *p, struct raw *r)
 {
 	raw_c2h(p, r, 1, 0, 4096, NVME_TCP_FLAG_SUCCESS);
 }
-static void h_c2h_success_with_fc(struct raw_pdu *p, struct raw *r)
-{
-	raw_c2h(p, r, 1, 0, 8192, NVME_TCP_FLAG_LAST_PDU | NVME_TCP_FLAG_SUCCESS);
-}
 static void h_r2t_unknown_cid(struct raw_pdu *p, struct raw *r) { raw_r2t(p, r, 99, 1, 0, 4096); }
 static void h_r2t_for_read(struct raw_pdu *p, struct raw *r) { raw_r2t(p, r, 1, 1, 0, 4096); }
 static void h_r2t_zero(struct raw_pdu *p, struct raw *r) { raw_r2t(p, r, 2, 1, 0, 0); }
@@ -342,8 +338,6 @@ static const struct host_case host_cases[] = {
 	{.name = "host: C2HData beyond the buffer", .build = h_c2h_out_of_range, .fes = 4},
 	{.name = "host: SUCCESS without LAST_PDU", .build = h_c2h_success_not_last, .fes = 1,
 	 .fei = 1},
-	{.name = "host: SUCCESS with SQ flow control on", .build = h_c2h_success_with_fc,
-	 .fes = 1, .fei = 1},
 	{.name = "host: R2T for an unknown command", .build = h_r2t_unknown_cid, .fes = 1,
 	 .fei = FEI(nvme_tcp_r2t_hdr, cccid)},
 	{.name = "host: R2T for a read", .build = h_r2t_for_read, .fes = 1,
@@ -667,6 +661,71 @@ static void test_host_r2t_overlap(void)
 }
 
 /*
+ * SPDK 23.01's target ends reads with C2H SUCCESS while SQ flow control is
+ * on.  The host completes the read from it, data intact, with the SQ head
+ * one past the last one a response reported.
+ */
+static void test_host_success_with_flow_control(void)
+{
+	struct loopback_config cfg = loopback_defaults();
+	struct host_create hc = {0};
+	struct raw r = {0};
+	struct raw_pdu *p = calloc(1, sizeof(*p));
+	struct nvme_tcp_icresp *rsp = (struct nvme_tcp_icresp *)p->b;
+	static uint8_t rbuf[8192];
+	struct iovec riov = {.iov_base = rbuf, .iov_len = sizeof(rbuf)};
+	struct nvmf_iov rdata = {.iov = &riov, .iovcnt = 1, .len = sizeof(rbuf)};
+	uint8_t buf[256];
+	pthread_t thread;
+	size_t len;
+	int cfd, sfd;
+
+	test_begin("host: C2H SUCCESS with SQ flow control on (SPDK 23.01)");
+	REQUIRE(p != NULL);
+	cfg.qsize = 32;
+	hc.lb = loopback_new(&cfg);
+	test_tcp_pair(&cfd, &sfd);
+	hc.fd = cfd;
+	r.fd = sfd;
+	REQUIRE(pthread_create(&thread, NULL, create_host_thread, &hc) == 0);
+	REQUIRE(raw_read_pdu(sfd, buf, sizeof(buf), &len, WAIT_MS) == 0);
+	raw_ch(p, NVME_TCP_PDU_ICRESP, 0, 128, 0, 128);
+	rsp->maxh2cdata = 4096;
+	REQUIRE(test_write_all(sfd, p->b, 128) == 0);
+	pthread_join(thread, NULL);
+	REQUIRE(hc.qp != NULL);
+	hc.lb->host = hc.qp;
+
+	/* A Flush (cid 3) answered with SQHD 7, then a read (cid 1) that
+	 * ends with SUCCESS instead of a response. */
+	CHECK_EQ(loopback_submit(hc.lb, 3, NVME_IO_FLUSH, 0, NULL, false), 0);
+	CHECK_EQ(loopback_submit(hc.lb, 1, NVME_IO_READ, 0, &rdata, false), 0);
+	for (int i = 0; i < 2; i++) {
+		REQUIRE(raw_read_pdu(sfd, buf, sizeof(buf), &len, WAIT_MS) == 0);
+		CHECK_EQ(buf[0], NVME_TCP_PDU_CAPSULE_CMD);
+	}
+	raw_ch(p, NVME_TCP_PDU_CAPSULE_RESP, 0, 24, 0, 24);
+	((struct nvme_tcp_rsp *)p->b)->cqe = (struct nvme_cqe){.cid = 3, .sqhd = 7, .sqid = 0};
+	REQUIRE(test_write_all(sfd, p->b, p->len) == 0);
+	/* The data: test_fill with the PDU's offset, 0, as its seed. */
+	raw_c2h(p, &r, 1, 0, sizeof(rbuf), NVME_TCP_FLAG_LAST_PDU | NVME_TCP_FLAG_SUCCESS);
+	REQUIRE(test_write_all(sfd, p->b, p->len) == 0);
+	CHECK(loopback_wait(hc.lb, 3, WAIT_MS));
+	CHECK(loopback_wait(hc.lb, 1, WAIT_MS));
+	CHECK_EQ(hc.lb->reqs[1].data_error, 0);
+	CHECK(test_verify(rbuf, sizeof(rbuf), 0));
+	CHECK_EQ(hc.lb->reqs[1].cqe.status, 0);
+	CHECK(hc.lb->reqs[3].sqhd_valid && hc.lb->reqs[3].cqe.sqhd == 7);
+	CHECK(hc.lb->reqs[1].sqhd_valid);
+	CHECK_EQ(hc.lb->reqs[1].cqe.sqhd, 8);
+	CHECK_EQ(loopback_wait_host_error(hc.lb, 0), -1); /* no error */
+	close(sfd);
+	loopback_close(hc.lb);
+	free(p);
+	test_end();
+}
+
+/*
  * A host that closes half way through a PDU is an error, not a clean close
  * (controller role).
  */
@@ -956,6 +1015,7 @@ int main(int argc, char **argv)
 	test_host_ddgst_error();
 	test_host_maxr2t();
 	test_host_r2t_overlap();
+	test_host_success_with_flow_control();
 	test_close_mid_pdu();
 	test_host_close_mid_pdu();
 	test_ctrl_maxr2t(0);
