@@ -271,10 +271,21 @@ static void slot_event(struct host_slot *s)
 		slot_complete(s);
 }
 
+/* A transfer short of its buffer is complete only for commands whose data
+ * has a length of its own: Authentication Receive (AL is a maximum). */
+static bool short_transfer_ok(const struct host_slot *s)
+{
+	const struct nvmf_fabrics_cmd *f = (const struct nvmf_fabrics_cmd *)&s->sqe;
+
+	return s->sqe.opc == NVME_ADMIN_FABRICS && f->fctype == NVMF_FCTYPE_AUTH_RECV;
+}
+
 static void slot_data_done(void *arg, size_t xfered, int error)
 {
 	struct host_slot *s = arg;
 
+	if (error == 0 && !s->send && xfered < s->data.len && !short_transfer_ok(s))
+		error = ENODATA;
 	if (error != 0)
 		s->data_error = error;
 	slot_event(s);

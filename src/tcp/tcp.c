@@ -1390,7 +1390,11 @@ static bool handle_c2h_data(struct tcp_qpair *tq, const struct nvme_tcp_c2h_data
 	} else if (c2h->datao > cb->data_len || c2h->datal > cb->data_len - c2h->datao) {
 		fes = NVME_TCP_FES_DATA_OUT_OF_RANGE;
 	} else if (c2h->datao != cb->data_xfered ||
-		   last != (c2h->datao + c2h->datal == cb->data_len)) {
+		   (!last && c2h->datao + c2h->datal == cb->data_len)) {
+		/* LAST_PDU may end a transfer short of the buffer: SPDK's target
+		 * answers Authentication Receive with the message alone, not the
+		 * whole allocation length.  Whether a short transfer is an error
+		 * is the command's business (the host's slot_data_done). */
 		fes = NVME_TCP_FES_PDU_SEQUENCE_ERROR;
 	}
 	/*

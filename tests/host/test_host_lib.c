@@ -1586,6 +1586,46 @@ static void stale_response(void *arg, unsigned conn, uint16_t qid, const struct 
 	pthread_mutex_unlock(&b->lock);
 }
 
+/* Reads of 8 KiB end after 4 KiB, with LAST_PDU and SUCCESS. */
+static uint32_t cut_reads(void *arg, unsigned conn, uint16_t qid, const struct nvme_sqe *cmd,
+			  const uint8_t *data, uint32_t len)
+{
+	return cmd->opc == NVME_IO_READ && len == 8192 ? 4096 : 0;
+}
+
+/*
+ * A transfer cut short with LAST_PDU is no protocol error (SPDK answers
+ * Authentication Receive so), but a read it cuts short fails: never
+ * reported done with half its buffer stale.  The association stays.
+ */
+static void test_short_read(void)
+{
+	static const char *const extra[] = {"ramdisk:8M", NULL};
+	const struct relay_hooks hooks = {.c2h_trim = cut_reads};
+	uint8_t buf[8192];
+	struct nvmfd_proc d;
+	struct nvmf_host_opts o;
+	struct nvmf_ctrl *c;
+	struct relay *r;
+	char relay_text[8];
+
+	test_begin("a read ended short of its buffer fails, the association stays");
+	REQUIRE(nvmfd_start(&d, NQN, extra));
+	r = relay_start(NULL, 0, d.port, &hooks);
+	snprintf(relay_text, sizeof(relay_text), "%u", relay_port(r));
+	o = opts_for(&d);
+	o.trsvcid = relay_text;
+	o.nr_io_queues = 1;
+	c = connect_or_die(&o);
+	CHECK_EQ(nvmf_ns_read_sync(nvmf_ctrl_ns(c, 1), 0, buf, sizeof(buf)), -ENODATA);
+	CHECK_EQ(nvmf_ns_read_sync(nvmf_ctrl_ns(c, 1), 0, buf, 4096), 0);
+	CHECK_EQ(nvmf_ctrl_reconnects(c), 0);
+	CHECK_EQ(nvmf_disconnect(c), 0);
+	relay_stop(r);
+	nvmfd_stop(&d, true);
+	test_end();
+}
+
 static void test_stale_cid(void)
 {
 	static const char *const extra[] = {"ramdisk:8M", NULL};
@@ -1788,6 +1828,7 @@ int main(int argc, char **argv)
 	test_ctrl_loss();
 	test_command_timeout();
 	test_stale_cid();
+	test_short_read();
 	test_disconnect_busy();
 	return test_summary();
 }

@@ -24,6 +24,7 @@ struct rconn {
 	pthread_mutex_t lock;
 	uint16_t qid;
 	struct nvme_sqe *cmds; /* the last command sent with each CID */
+	bool *ended;           /* by CID: ended with SUCCESS, its response dropped */
 	struct rconn *next;
 };
 
@@ -153,6 +154,34 @@ static void *host_to_target(void *arg)
 	return NULL;
 }
 
+/* The c2h_trim hook's cut of a one-PDU transfer; the PDU's new length. */
+static size_t trim_c2h(struct rconn *c, uint8_t *buf, size_t len)
+{
+	struct nvme_tcp_c2h_data_hdr h;
+	struct nvme_sqe cmd;
+	uint32_t keep, dd;
+	uint16_t qid;
+
+	memcpy(&h, buf, sizeof(h));
+	if (h.datao != 0 || !(h.ch.flags & NVME_TCP_FLAG_LAST_PDU) || h.ch.pdo == 0 ||
+	    (size_t)h.ch.pdo + h.datal > len)
+		return len;
+	qid = command_for(c, h.cccid, &cmd);
+	keep = c->r->hooks.c2h_trim(c->r->hooks.arg, c->id, qid, &cmd, buf + h.ch.pdo, h.datal);
+	if (keep == 0 || keep >= h.datal)
+		return len;
+	dd = (h.ch.flags & NVME_TCP_FLAG_DDGSTF) ? 4 : 0;
+	h.datal = keep;
+	h.ch.plen = h.ch.pdo + keep + dd;
+	h.ch.flags |= NVME_TCP_FLAG_SUCCESS;
+	memcpy(buf, &h, sizeof(h));
+	fix_digests(buf, h.ch.plen, h.ch.pdo, keep);
+	pthread_mutex_lock(&c->lock);
+	c->ended[h.cccid] = true;
+	pthread_mutex_unlock(&c->lock);
+	return h.ch.plen;
+}
+
 static void *target_to_host(void *arg)
 {
 	struct rconn *c = arg;
@@ -174,7 +203,21 @@ static void *target_to_host(void *arg)
 			r->hooks.response(r->hooks.arg, c->id, qid, &cmd, &cqe);
 			memcpy(buf + 8, &cqe, sizeof(cqe));
 			fix_digests(buf, len, 0, 0);
-		} else if (ch->pdu_type == NVME_TCP_PDU_C2H_DATA && len >= 24 &&
+		} else if (ch->pdu_type == NVME_TCP_PDU_CAPSULE_RESP && len >= 24) {
+			struct nvme_cqe cqe;
+
+			memcpy(&cqe, buf + 8, sizeof(cqe));
+			pthread_mutex_lock(&c->lock);
+			if (c->ended[cqe.cid]) {
+				c->ended[cqe.cid] = false;
+				pthread_mutex_unlock(&c->lock);
+				continue; /* its C2HData carried SUCCESS */
+			}
+			pthread_mutex_unlock(&c->lock);
+		}
+		if (ch->pdu_type == NVME_TCP_PDU_C2H_DATA && len >= 24 && r->hooks.c2h_trim != NULL)
+			len = trim_c2h(c, buf, len);
+		if (ch->pdu_type == NVME_TCP_PDU_C2H_DATA && len >= 24 &&
 			   r->hooks.c2h_data != NULL) {
 			struct nvme_tcp_c2h_data_hdr h;
 
@@ -223,7 +266,8 @@ static void *acceptor(void *arg)
 		c = calloc(1, sizeof(*c));
 		REQUIRE(c != NULL);
 		c->cmds = calloc(65536, sizeof(*c->cmds));
-		REQUIRE(c->cmds != NULL);
+		c->ended = calloc(65536, sizeof(*c->ended));
+		REQUIRE(c->cmds != NULL && c->ended != NULL);
 		c->r = r;
 		c->host_fd = hfd;
 		c->tgt_fd = tfd;
@@ -325,6 +369,7 @@ void relay_stop(struct relay *r)
 		close(c->host_fd);
 		close(c->tgt_fd);
 		free(c->cmds);
+		free(c->ended);
 		free(c);
 	}
 	free(r->log);

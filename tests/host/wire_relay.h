@@ -31,6 +31,14 @@ struct relay_hooks {
 	/* C2H data on its way to the host: len bytes at datao of cmd's data. */
 	void (*c2h_data)(void *arg, unsigned conn, uint16_t qid, const struct nvme_sqe *cmd,
 			 uint32_t datao, uint8_t *data, uint32_t len);
+	/*
+	 * A one-PDU C2H transfer (datao 0, LAST_PDU): a length below len makes
+	 * the relay send only that much, ending the command with SUCCESS
+	 * instead of its response, as SPDK's target answers Authentication
+	 * Receive; 0 (or len) leaves it alone.  The response is then dropped.
+	 */
+	uint32_t (*c2h_trim)(void *arg, unsigned conn, uint16_t qid, const struct nvme_sqe *cmd,
+			     const uint8_t *data, uint32_t len);
 	void *arg;
 };
 

@@ -357,6 +357,76 @@ static void test_auth_refused_by_reset(void)
 	test_end();
 }
 
+/*
+ * The length of the DH-HMAC-CHAP message in an Authentication Receive
+ * buffer, which is all SPDK's target sends (with LAST_PDU and SUCCESS),
+ * where nvmfd and Linux send the whole allocation length.
+ */
+static uint32_t spdk_auth_trim(void *arg, unsigned conn, uint16_t qid, const struct nvme_sqe *cmd,
+			       const uint8_t *data, uint32_t len)
+{
+	const struct nvmf_fabrics_cmd *f = (const struct nvmf_fabrics_cmd *)cmd;
+	_Atomic unsigned *trimmed = arg;
+	uint32_t n = 0;
+
+	if (cmd->opc != NVME_ADMIN_FABRICS || f->fctype != NVMF_FCTYPE_AUTH_RECV || len < 16)
+		return 0;
+	if (data[1] == NVMF_AUTH_ID_CHALLENGE) {
+		const struct nvmf_dhchap_challenge *c = (const void *)data;
+
+		n = 16u + c->hl + c->dhvlen;
+	} else if (data[1] == NVMF_AUTH_ID_SUCCESS1) {
+		const struct nvmf_dhchap_success1 *s = (const void *)data;
+
+		n = 16u + ((s->rvalid & NVMF_DHCHAP_RVALID) ? s->hl : 0u);
+	} else if (data[1] == NVMF_AUTH_ID_FAILURE1) {
+		n = sizeof(struct nvmf_auth_failure);
+	}
+	if (n > 0 && n < len)
+		atomic_fetch_add(trimmed, 1);
+	return n;
+}
+
+/* SPDK's Authentication Receive answers: every group up to ffdhe8192 (a
+ * 1104-byte challenge with SHA-512), both directions, on every queue. */
+static void test_auth_spdk_style(void)
+{
+	_Atomic unsigned trimmed = 0;
+	const struct relay_hooks hooks = {.c2h_trim = spdk_auth_trim, .arg = &trimmed};
+	struct relay *r = relay_start(NULL, 0, port_plain, &hooks);
+	char port[8];
+
+	test_begin("DH-HMAC-CHAP: Authentication Receive answered as SPDK does (the message "
+		   "alone, with LAST_PDU and SUCCESS)");
+	REQUIRE(r != NULL);
+	snprintf(port, sizeof(port), "%u", relay_port(r));
+	for (size_t i = 0; i < NAUTH; i++) {
+		const struct auth_host *h = &auth_hosts[i];
+
+		for (int bidir = 0; bidir <= (h->ctrl_key ? 1 : 0); bidir++) {
+			struct nvmf_host_opts o = opts_for(port, SUB_AUTH, h->nqn);
+			struct nvmf_ctrl *c;
+			unsigned before = atomic_load(&trimmed);
+
+			o.dhchap_secret = h->key;
+			o.dhchap_ctrl_secret = bidir ? h->ckey : NULL;
+			c = connect_ok(&o);
+			CHECK(c != NULL);
+			if (c == NULL)
+				continue;
+			CHECK(test_verify_io(c, (uint32_t)i));
+			CHECK_EQ(nvmf_disconnect(c), 0);
+			/* Challenge and Success1 on the admin and the I/O queue. */
+			CHECK(atomic_load(&trimmed) - before >= 4);
+			printf("  %s %s %s: ok\n", nvmf_dhchap_hash_name(h->hash_id),
+			       nvmf_dhchap_dhgroup_name(h->group_id),
+			       bidir ? "bidirectional" : "unidirectional");
+		}
+	}
+	relay_stop(r);
+	test_end();
+}
+
 static void test_auth_refusals(void)
 {
 	const struct auth_host *h = &auth_hosts[1];
@@ -887,7 +957,7 @@ static void test_tls_identity_binding(void)
 	pthread_mutex_unlock(&w.lock);
 	CHECK(w.done);
 	CHECK_EQ(w.status, NVME_STATUS(NVME_SCT_COMMAND_SPECIFIC, NVME_SC_CONNECT_INVALID_HOST));
-	CHECK(log_has("Connect as host " HOST_TLS384 ", but the TLS PSK identity is host "
+	CHECK(log_has("Connect as host \"" HOST_TLS384 "\", but the TLS PSK identity is host "
 		      HOST_TLS256 ": refused"));
 	nvmf_qpair_free(qp);
 	memset(&key, 0, sizeof(key));
@@ -1292,6 +1362,7 @@ int main(void)
 	test_auth_matrix();
 	test_auth_refusals();
 	test_auth_refused_by_reset();
+	test_auth_spdk_style();
 	test_auth_raw();
 	test_reauth();
 	test_tls();
