@@ -41,3 +41,11 @@ set_tests_properties(interop_linux_target_auth PROPERTIES LABELS interop TIMEOUT
 set_tests_properties(interop_linux_host interop_linux_target interop_linux_host_6.12
                      interop_linux_target_6.12 interop_linux_host_auth
                      interop_linux_target_auth PROPERTIES FIXTURES_REQUIRED linux_vm)
+# Wire faults: a relay corrupts one header digest between the real Linux
+# host and nvmfd; Linux 6.1 against nvmfd --fatal-error close (admin and
+# I/O queue), Linux 6.12 against the default C2HTermReq: each recovers with
+# its data intact, no oops.
+add_test(NAME interop_linux_host_faults
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/interop/linux_host_faults.sh $<TARGET_FILE:nvmfd>)
+set_tests_properties(interop_linux_host_faults PROPERTIES LABELS interop TIMEOUT 900
+                     FIXTURES_REQUIRED linux_vm)

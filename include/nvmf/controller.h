@@ -104,6 +104,10 @@ struct nvmf_port_conf {
 	uint32_t inline_data_size;       /* in-capsule data per I/O command, bytes;
 	                                    UINT32_MAX: the target's default */
 	enum nvmf_port_tls tls;
+	/* A fatal protocol error by a host ends its connection without a
+	 * C2HTermReq, as the Linux target does (for hosts that crash on one,
+	 * Linux 6.1: README); false sends it, as the specification asks. */
+	bool fatal_close;
 	unsigned nsubsys;
 	char (*subsystems)[NVMF_NQN_SIZE]; /* NQNs served here (none: discovery only) */
 };

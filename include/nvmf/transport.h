@@ -73,6 +73,10 @@ struct nvmf_tcp_params {
 	uint32_t max_c2h_data;   /* controller: split C2HData PDUs at this size */
 	uint32_t max_io_size;    /* largest transfer a command may carry */
 	uint32_t connect_timeout_ms; /* host: time allowed for ICResp */
+	/* On a fatal protocol error, close the connection without the TermReq
+	 * the specification asks for (as the Linux target does): Linux hosts
+	 * before the receive guard of 6.12 crash on a C2HTermReq (README). */
+	bool close_on_fatal;
 	/* A TLS session already handshaken on fd (include/nvmf/tls.h), or NULL
 	 * for plain TCP; the qpair owns it from here, as it owns fd. */
 	struct nvmf_tls_session *tls;

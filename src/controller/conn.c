@@ -748,6 +748,7 @@ struct nvmf_conn *conn_alloc(struct nvmf_target *t, const struct nvmf_port *port
 	params->tcp.max_icd = port->inline_data_size;
 	params->tcp.max_c2h_data = t->params.max_io_size;
 	params->tcp.max_io_size = t->params.max_io_size;
+	params->tcp.close_on_fatal = port->conf.fatal_close;
 	return conn;
 }
 

@@ -440,9 +440,21 @@ static void tcp_fatal(struct tcp_qpair *tq, uint16_t fes, uint32_t fei, const vo
 	struct nvme_tcp_term_req_hdr *term = (struct nvme_tcp_term_req_hdr *)tq->term_hdr;
 	size_t copy = hdr_len < NVME_TCP_TERM_REQ_MAX_DATA ? hdr_len : NVME_TCP_TERM_REQ_MAX_DATA;
 
-	NVMF_ERR("nvme-tcp: %s: protocol error by the %s: FES %#x (%s), FEI %u; sending TermReq",
+	NVMF_ERR("nvme-tcp: %s: protocol error by the %s: FES %#x (%s), FEI %u; %s",
 		 tq->qp.controller ? "controller" : "host", tq->qp.controller ? "host" : "controller",
-		 fes, nvmf_tcp_fes_name(fes), fei);
+		 fes, nvmf_tcp_fes_name(fes), fei,
+		 tq->cfg.close_on_fatal ? "closing the connection (no TermReq)" : "sending TermReq");
+	if (tq->cfg.close_on_fatal) {
+		/* As the Linux target ends such a connection: at once, no TermReq. */
+		nvmf_mutex_lock(&tq->lock);
+		if (tq->error == 0)
+			tq->error = EPROTO;
+		nvmf_mutex_unlock(&tq->lock);
+		tq->rx.phase = RX_DRAIN;
+		shutdown(tq->conn.fd, SHUT_RDWR);
+		tcp_report(tq, EPROTO);
+		return;
+	}
 
 	nvmf_mutex_lock(&tq->lock);
 	/* The reason is recorded with the state change, for anyone waiting on it. */

@@ -342,6 +342,7 @@ static void open_controller(struct loopback *lb, int fd, struct nvmf_tls_session
 			.max_c2h_data = cfg->max_c2h_data,
 			.max_io_size = 16u << 20,
 			.tls = tls,
+			.close_on_fatal = cfg->close_on_fatal,
 		},
 	};
 

@@ -32,6 +32,7 @@ struct loopback_config {
 	/* Commands with a CID this high or higher are held, never answered
 	 * (their transfers stay outstanding until teardown); 0: none. */
 	uint16_t hold_from_cid;
+	bool close_on_fatal;      /* the controller ends a connection without TermReq */
 };
 
 struct loopback_req {

@@ -24,9 +24,13 @@
 
 #define WAIT_MS RAW_WAIT_MS
 
-static void run_ctrl_case(const struct raw_ctrl_case *c)
+/* With close_on_fatal, every fatal error ends the connection without a
+ * TermReq, as the Linux target does (nvmfd --fatal-error close). */
+static void run_ctrl_case(const struct raw_ctrl_case *c, bool close_on_fatal)
 {
 	struct loopback_config cfg = loopback_defaults();
+	enum raw_expect expect = c->expect == RAW_EXPECT_TERM && close_on_fatal ? RAW_EXPECT_CLOSE
+									  : c->expect;
 	struct raw r = {.fd = -1};
 	struct loopback *lb;
 	struct raw_pdu *p = calloc(1, sizeof(*p));
@@ -38,6 +42,7 @@ static void run_ctrl_case(const struct raw_ctrl_case *c)
 	REQUIRE(p != NULL);
 	cfg.maxh2cdata = 4096;
 	cfg.max_icd = 8192;
+	cfg.close_on_fatal = close_on_fatal;
 	test_tcp_pair(&cfd, &sfd);
 	lb = loopback_open_controller(&cfg, sfd);
 	r.fd = cfd;
@@ -53,7 +58,7 @@ static void run_ctrl_case(const struct raw_ctrl_case *c)
 	c->build(p, &r);
 	REQUIRE(raw_send(&r, p) == 0);
 
-	switch (c->expect) {
+	switch (expect) {
 	case RAW_EXPECT_TERM:
 		CHECK(raw_expect_term(cfd, NVME_TCP_PDU_C2H_TERM_REQ, c->fes, c->fei, p->b, p->len));
 		CHECK_EQ(loopback_wait_ctrl_error(lb, WAIT_MS), EPROTO);
@@ -1007,7 +1012,11 @@ int main(int argc, char **argv)
 {
 	loopback_use_engine(argc, argv);
 	for (size_t i = 0; i < raw_nctrl_cases; i++)
-		run_ctrl_case(&raw_ctrl_cases[i]);
+		run_ctrl_case(&raw_ctrl_cases[i], false);
+	fprintf(stderr, "--- again, the controller closing on fatal errors (no TermReq)\n");
+	for (size_t i = 0; i < raw_nctrl_cases; i++)
+		if (raw_ctrl_cases[i].expect == RAW_EXPECT_TERM)
+			run_ctrl_case(&raw_ctrl_cases[i], true);
 	for (size_t i = 0; i < sizeof(host_cases) / sizeof(host_cases[0]); i++)
 		run_host_case(&host_cases[i]);
 	test_host_term_req_for_icresp();

@@ -549,7 +549,7 @@ static int load_port(struct loader *l, const char *path, json_t *o, struct nvmf_
 	static const char *const keys[] = {"portid", "addr", "param", "subsystems", "referrals",
 					   "ana_groups", NULL};
 	static const char *const param_keys[] = {"inline_data_size", "pi_enable", "max_queue_size",
-						 NULL};
+						 "fatal_error", NULL};
 	char p[PATH_MAX_TEXT], q[PATH_MAX_TEXT];
 	json_t *v, *a;
 	uint64_t n;
@@ -587,6 +587,17 @@ static int load_port(struct loader *l, const char *path, json_t *o, struct nvmf_
 				return -1;
 			if (on)
 				return fail(l, q, "protection information is not supported");
+		}
+		if ((a = json_object_get(v, "fatal_error")) != NULL) {
+			char how[16];
+
+			/* nvmfd's own: how a host's protocol error ends its connection. */
+			sub_path(q, p, "fatal_error");
+			if (get_string(l, q, a, how, sizeof(how)) != 0)
+				return -1;
+			if (strcmp(how, "close") != 0 && strcmp(how, "termreq") != 0)
+				return fail(l, q, "want \"termreq\" (the default) or \"close\"");
+			port->fatal_close = strcmp(how, "close") == 0;
 		}
 		if ((a = json_object_get(v, "max_queue_size")) != NULL) {
 			sub_path(q, p, "max_queue_size");

@@ -59,6 +59,7 @@ struct options {
 	unsigned nhosts;
 	struct cli_host *hosts;
 	bool tls;                   /* the NVMe/TCP port requires TLS 1.3 */
+	bool fatal_close;           /* --fatal-error close: every port */
 	bool dhchap_required;       /* every host must authenticate */
 	int nbacking;
 	char **backing;
@@ -100,6 +101,10 @@ static void usage(FILE *f)
 		"      --queue-depth N       entries per queue (128)\n"
 		"      --max-io-size SIZE    bytes per command, MDTS (128K)\n"
 		"      --inline-data-size N  in-capsule data per I/O command (16384)\n"
+		"      --fatal-error HOW     a host's protocol error ends its connection with a\n"
+		"                            C2HTermReq (termreq, the default, as the spec asks)\n"
+		"                            or a close without one (close, as the Linux target;\n"
+		"                            for Linux 6.1 hosts, which crash on a C2HTermReq)\n"
 		"      --connect-timeout MS  a new connection must Connect within (10000)\n"
 		"      --io-workers N        threads for file and block I/O (4)\n"
 		"      --engine SPEC         socket engine: hybrid (default: one loop per CPU,\n"
@@ -139,6 +144,7 @@ enum {
 	OPT_QUEUE_DEPTH,
 	OPT_MAX_IO_SIZE,
 	OPT_INLINE_DATA_SIZE,
+	OPT_FATAL_ERROR,
 	OPT_CONNECT_TIMEOUT,
 	OPT_IO_WORKERS,
 	OPT_ENGINE,
@@ -180,6 +186,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{"queue-depth", required_argument, NULL, OPT_QUEUE_DEPTH},
 		{"max-io-size", required_argument, NULL, OPT_MAX_IO_SIZE},
 		{"inline-data-size", required_argument, NULL, OPT_INLINE_DATA_SIZE},
+		{"fatal-error", required_argument, NULL, OPT_FATAL_ERROR},
 		{"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
 		{"io-workers", required_argument, NULL, OPT_IO_WORKERS},
 		{"engine", required_argument, NULL, OPT_ENGINE},
@@ -262,6 +269,14 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case OPT_TLS:
 			o->tls = true;
+			break;
+		case OPT_FATAL_ERROR:
+			if (strcmp(optarg, "close") != 0 && strcmp(optarg, "termreq") != 0) {
+				fprintf(stderr, "nvmfd: --fatal-error %s: want termreq or close\n",
+					optarg);
+				return -1;
+			}
+			o->fatal_close = strcmp(optarg, "close") == 0;
 			break;
 		case OPT_TLS_KEY:
 			if ((h = last_host(o, "--tls-key")) == NULL)
@@ -537,13 +552,21 @@ static int add_discovery_port(const struct options *o, struct nvmf_target_conf *
 	return add_port(conf, DISCOVERY_PORTID, addr, number, NULL);
 }
 
+/* --fatal-error close: on every port, the configuration's included. */
+static int apply_fatal_close(const struct options *o, struct nvmf_target_conf *conf)
+{
+	for (unsigned i = 0; i < conf->nports && o->fatal_close; i++)
+		conf->ports[i].fatal_close = true;
+	return 0;
+}
+
 static int load_conf(const struct options *o, struct nvmf_target_conf *conf)
 {
 	char err[1024];
 
 	if (o->config == NULL) {
 		if (build_cli_conf(o, conf) == 0 && add_discovery_port(o, conf) == 0)
-			return 0;
+			return apply_fatal_close(o, conf);
 		nvmfd_config_free(conf); /* the parts built */
 		return -1;
 	}
@@ -555,8 +578,9 @@ static int load_conf(const struct options *o, struct nvmf_target_conf *conf)
 		nvmfd_config_free(conf);
 		return -1;
 	}
-	return 0;
+	return apply_fatal_close(o, conf);
 }
+
 
 /*
  * Every connection holds a descriptor: make room for --max-connections
