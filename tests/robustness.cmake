@@ -25,7 +25,8 @@ nvmf_add_test(robustness_repro_r2t_starvation
 # Faults: kill -9 under a write load (acknowledged-and-flushed and FUA writes
 # survive), a host that stops its keep alives.
 nvmf_add_test(robustness_kill9
-  SOURCES robustness/kill9_test.c robustness/daemon.c controller/host_helper.c
+  SOURCES robustness/kill9_test.c robustness/write_load.c robustness/daemon.c
+          controller/host_helper.c
   LABELS robustness
   TIMEOUT 180)
 target_compile_definitions(robustness_kill9 PRIVATE ${ROB_NVMFD})
