@@ -53,3 +53,19 @@ nvmf_add_test(robustness_many_conns
   TIMEOUT 180)
 target_compile_definitions(robustness_many_conns PRIVATE ${ROB_NVMFD})
 add_dependencies(robustness_many_conns nvmfd)
+# Power cuts: lazyfs (tests/powercut/lazyfs.c), a FUSE file system that
+# keeps every write in memory until fsync and drops what was not synced
+# when the test cuts the power; its own test (robustness_lazyfs), then kill
+# -9 of nvmfd plus a power cut under the write load (robustness_powercut).
+# Both exit 77 (skipped) when FUSE cannot mount here.
+pkg_check_modules(FUSE3 REQUIRED IMPORTED_TARGET fuse3)
+add_executable(lazyfs powercut/lazyfs.c)
+target_link_libraries(lazyfs PkgConfig::FUSE3 Threads::Threads)
+set(ROB_LAZYFS LAZYFS_PATH="$<TARGET_FILE:lazyfs>")
+nvmf_add_test(robustness_lazyfs
+  SOURCES powercut/lazyfs_test.c powercut/lazyfs_ctl.c robustness/daemon.c
+  LABELS robustness
+  TIMEOUT 120)
+target_compile_definitions(robustness_lazyfs PRIVATE ${ROB_NVMFD} ${ROB_LAZYFS})
+add_dependencies(robustness_lazyfs lazyfs nvmfd)
+set_tests_properties(robustness_lazyfs PROPERTIES SKIP_RETURN_CODE 77)
