@@ -69,3 +69,11 @@ nvmf_add_test(robustness_lazyfs
 target_compile_definitions(robustness_lazyfs PRIVATE ${ROB_NVMFD} ${ROB_LAZYFS})
 add_dependencies(robustness_lazyfs lazyfs nvmfd)
 set_tests_properties(robustness_lazyfs PROPERTIES SKIP_RETURN_CODE 77)
+nvmf_add_test(robustness_powercut
+  SOURCES powercut/powercut_test.c powercut/lazyfs_ctl.c robustness/write_load.c
+          robustness/daemon.c controller/host_helper.c
+  LABELS robustness
+  TIMEOUT 180)
+target_compile_definitions(robustness_powercut PRIVATE ${ROB_NVMFD} ${ROB_LAZYFS})
+add_dependencies(robustness_powercut lazyfs nvmfd)
+set_tests_properties(robustness_powercut PROPERTIES SKIP_RETURN_CODE 77)
