@@ -27,7 +27,7 @@
 
 static struct lazyfs *mounts[MAX_MOUNTS];
 
-/* The end of lazyfs's log, on stderr; the last line in line[] if asked. */
+/* The end of lazyfs's log, on stderr; or in line[], its lines joined by "; ". */
 static void show_log(const struct lazyfs *l, char *line, size_t linelen)
 {
 	char buf[LOG_SHOWN + 1];
@@ -46,9 +46,14 @@ static void show_log(const struct lazyfs *l, char *line, size_t linelen)
 	while (n > 0 && buf[n - 1] == '\n')
 		buf[--n] = '\0';
 	if (line != NULL) {
-		const char *last = strrchr(buf, '\n');
+		size_t o = 0;
 
-		snprintf(line, linelen, "%s", last != NULL ? last + 1 : buf);
+		for (size_t i = 0; i < n && o + 3 <= linelen; i++) {
+			if (buf[i] == '\n')
+				line[o++] = ';';
+			line[o++] = buf[i] == '\n' ? ' ' : buf[i];
+		}
+		line[o] = '\0';
 		return;
 	}
 	fprintf(stderr, "lazyfs log (%s):\n%s\n", l->log, buf);
