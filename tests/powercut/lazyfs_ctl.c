@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -97,6 +98,7 @@ int lazyfs_mount(struct lazyfs *l, const char *dir, const char *name, bool direc
 	static bool registered;
 	struct stat dst, st;
 	uint64_t end;
+	pid_t parent;
 	int slot = -1;
 
 	memset(l, 0, sizeof(*l));
@@ -118,11 +120,16 @@ int lazyfs_mount(struct lazyfs *l, const char *dir, const char *name, bool direc
 		atexit(take_down);
 		registered = true;
 	}
+	parent = getpid();
 	l->pid = fork();
 	REQUIRE(l->pid >= 0);
 	if (l->pid == 0) {
 		int fd = open(l->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 
+		/* A test that dies without its exit handlers (abort) still gets its mount
+		 * taken down: lazyfs unmounts on SIGTERM. */
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)
+			_exit(1);
 		dup2(fd, 1);
 		dup2(fd, 2);
 		if (direct_io)
@@ -220,9 +227,11 @@ int lazyfs_unmount(struct lazyfs *l)
 		kill(l->pid, SIGKILL);
 		waitpid(l->pid, NULL, 0);
 		l->pid = 0;
-		umount2(l->mnt, MNT_DETACH);
 	}
-	if (status != 0)
+	if (status != 0) {
+		/* It did not unmount: a dead mount must not stay behind. */
+		umount2(l->mnt, MNT_DETACH);
 		show_log(l, NULL, 0);
+	}
 	return status;
 }
