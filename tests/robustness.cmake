@@ -25,7 +25,8 @@ nvmf_add_test(robustness_repro_r2t_starvation
 # Faults: kill -9 under a write load (acknowledged-and-flushed and FUA writes
 # survive), a host that stops its keep alives.
 nvmf_add_test(robustness_kill9
-  SOURCES robustness/kill9_test.c robustness/daemon.c controller/host_helper.c
+  SOURCES robustness/kill9_test.c robustness/write_load.c robustness/daemon.c
+          controller/host_helper.c
   LABELS robustness
   TIMEOUT 180)
 target_compile_definitions(robustness_kill9 PRIVATE ${ROB_NVMFD})
@@ -52,3 +53,27 @@ nvmf_add_test(robustness_many_conns
   TIMEOUT 180)
 target_compile_definitions(robustness_many_conns PRIVATE ${ROB_NVMFD})
 add_dependencies(robustness_many_conns nvmfd)
+# Power cuts: lazyfs (tests/powercut/lazyfs.c), a FUSE file system that
+# keeps every write in memory until fsync and drops what was not synced
+# when the test cuts the power; its own test (robustness_lazyfs), then kill
+# -9 of nvmfd plus a power cut under the write load (robustness_powercut).
+# Both exit 77 (skipped) when FUSE cannot mount here.
+pkg_check_modules(FUSE3 REQUIRED IMPORTED_TARGET fuse3)
+add_executable(lazyfs powercut/lazyfs.c)
+target_link_libraries(lazyfs PkgConfig::FUSE3 Threads::Threads)
+set(ROB_LAZYFS LAZYFS_PATH="$<TARGET_FILE:lazyfs>")
+nvmf_add_test(robustness_lazyfs
+  SOURCES powercut/lazyfs_test.c powercut/lazyfs_ctl.c robustness/daemon.c
+  LABELS robustness
+  TIMEOUT 120)
+target_compile_definitions(robustness_lazyfs PRIVATE ${ROB_NVMFD} ${ROB_LAZYFS})
+add_dependencies(robustness_lazyfs lazyfs nvmfd)
+set_tests_properties(robustness_lazyfs PROPERTIES SKIP_RETURN_CODE 77)
+nvmf_add_test(robustness_powercut
+  SOURCES powercut/powercut_test.c powercut/lazyfs_ctl.c robustness/write_load.c
+          robustness/daemon.c controller/host_helper.c
+  LABELS robustness
+  TIMEOUT 180)
+target_compile_definitions(robustness_powercut PRIVATE ${ROB_NVMFD} ${ROB_LAZYFS})
+add_dependencies(robustness_powercut lazyfs nvmfd)
+set_tests_properties(robustness_powercut PROPERTIES SKIP_RETURN_CODE 77)

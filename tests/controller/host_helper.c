@@ -139,6 +139,8 @@ int th_submit(struct th_queue *q, const struct nvme_sqe *sqe, void *buf, size_t 
 	nvmf_capsule_free(nc);
 	return cid;
 fail:
+	/* Refused (a queue already dead): the transport never took the buffer. */
+	__atomic_store_n(&s->data_pending, false, __ATOMIC_SEQ_CST);
 	pthread_mutex_lock(&q->lock);
 	s->busy = false;
 	s->data_pending = false; /* not queued: no callback will come */
