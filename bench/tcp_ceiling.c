@@ -568,7 +568,7 @@ static void peer_free(struct peer *p)
 	free(p->region);
 }
 
-static void die(const char *what)
+static _Noreturn void die(const char *what)
 {
 	fprintf(stderr, "tcp_ceiling: %s: %s\n", what, strerror(errno));
 	exit(1);
