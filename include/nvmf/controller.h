@@ -98,6 +98,7 @@ enum nvmf_port_tls {
 
 struct nvmf_port_conf {
 	uint16_t portid;
+	enum nvmf_trtype trtype;         /* 0: TCP */
 	enum nvmf_adrfam adrfam;
 	char traddr[256];                /* numeric IPv4/IPv6 address */
 	char trsvcid[32];                /* TCP port; "0": an ephemeral one */
@@ -162,14 +163,6 @@ int nvmf_target_conf_validate(const struct nvmf_target_conf *conf, char *err, si
 
 /* The TCP port a configured port listens on (useful with trsvcid "0"). */
 int nvmf_target_listen_port(struct nvmf_target *target, uint16_t portid);
-
-/*
- * Serve an already accepted TCP connection as if it had arrived on portid
- * (the target takes the fd).  On a TLS port the handshake runs on a thread
- * of its own, bounded by connect_timeout_ms, and this returns at once.
- * Returns 0 or an errno.
- */
-int nvmf_target_add_connection(struct nvmf_target *target, int fd, uint16_t portid);
 
 /*
  * Graceful stop: close the listening sockets, let commands in flight finish

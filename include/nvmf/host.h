@@ -78,7 +78,7 @@ typedef void nvmf_aen_cb(void *arg, uint32_t cdw0, const void *log, size_t log_l
 
 /* Connection parameters; nvme-cli's option letters in brackets. */
 struct nvmf_host_opts {
-	enum nvmf_trtype trtype;   /* [-t] only NVMF_TRTYPE_TCP */
+	enum nvmf_trtype trtype;   /* [-t] NVMF_TRTYPE_TCP, or another built in */
 	const char *traddr;        /* [-a] numeric IPv4 or IPv6 address */
 	const char *trsvcid;       /* [-s] NULL: 4420, 8009 for discovery */
 	const char *subnqn;        /* [-n] NULL: the discovery NQN */
@@ -115,14 +115,6 @@ struct nvmf_host_opts {
 
 /* Defaults as nvme-cli and the Linux host use them. */
 void nvmf_host_opts_init(struct nvmf_host_opts *opts);
-
-/* Why a connection attempt failed, in one line. */
-struct nvmf_error {
-	int errnum;        /* positive errno, or 0 when status says why */
-	uint16_t status;   /* NVMe status of a refused command */
-	bool dnr;          /* the refusal is final: do not retry */
-	char msg[256];
-};
 
 /*
  * The host NQN and host ID to use when none is given, as nvme-cli finds

@@ -31,7 +31,36 @@ extern "C" {
 struct nvmf_qpair;
 struct nvmf_capsule;
 struct nvmf_engine;
+struct nvmf_listener;
+struct nvmf_tls_key;
 struct nvmf_tls_session;
+
+/* Why something failed, in one line (nvmf_qpair_connect, nvmf_listen,
+ * nvmf_connect, ...). */
+struct nvmf_error {
+	int errnum;        /* positive errno, or 0 when status says why */
+	uint16_t status;   /* NVMe status of a refused command */
+	bool dnr;          /* the refusal is final: do not retry */
+	char msg[256];
+};
+
+/* A transport address: what a discovery log entry and nvme-cli name. */
+struct nvmf_addr {
+	enum nvmf_trtype trtype;
+	enum nvmf_adrfam adrfam;   /* TCP: IPv4 or IPv6 */
+	char traddr[256];          /* TCP: a numeric address; loop: any name */
+	char trsvcid[32];          /* TCP: the port; "0" lets a listener pick one */
+};
+
+/* TLS 1.3 with a PSK under NVMe/TCP (TP 8011), as a port asks for it. */
+enum nvmf_tcp_tls {
+	NVMF_TCP_TLS_NONE = 0,   /* plaintext */
+	NVMF_TCP_TLS_REQUIRED,   /* TLS only: a plaintext ICReq is refused */
+	NVMF_TCP_TLS_OPTIONAL,   /* controller: either, by the host's first byte */
+};
+
+typedef int nvmf_tls_lookup_fn(void *arg, const char *hostnqn, const char *subnqn,
+			       struct nvmf_tls_key *key);
 
 /*
  * Called once when the qpair stops: error is 0 for an orderly close by the
@@ -62,7 +91,8 @@ struct nvmf_iov {
 
 /* TCP connection parameters (see the NVMe/TCP specification, ICReq/ICResp). */
 struct nvmf_tcp_params {
-	int fd;                  /* connected stream socket; the qpair owns it */
+	int fd;                  /* nvmf_qpair_create: a connected stream socket,
+	                            the qpair owns it (ignored by connect/listen) */
 	bool header_digests;     /* host: request; controller: permit */
 	bool data_digests;
 	uint8_t pda;             /* our PDU data alignment (0..31); 0 interoperates */
@@ -77,9 +107,20 @@ struct nvmf_tcp_params {
 	 * the specification asks for (as the Linux target does): Linux hosts
 	 * before the receive guard of 6.12 crash on a C2HTermReq (README). */
 	bool close_on_fatal;
-	/* A TLS session already handshaken on fd (include/nvmf/tls.h), or NULL
-	 * for plain TCP; the qpair owns it from here, as it owns fd. */
+	/* nvmf_qpair_create: a TLS session already handshaken on fd
+	 * (include/nvmf/tls.h), or NULL for plain TCP; the qpair owns it from
+	 * here, as it owns fd. */
 	struct nvmf_tls_session *tls;
+	/* TLS for nvmf_qpair_connect and listeners: whether to run it. */
+	enum nvmf_tcp_tls tls_mode;
+	/* Host: the configured PSK, and the NQNs its identity names. */
+	const struct nvmf_tls_key *tls_key;
+	const char *tls_hostnqn;
+	const char *tls_subnqn;
+	int tls_identity_version; /* 0: NVMe0R.. (default), 1: NVMe1R.. (TP 8018) */
+	/* Controller: the PSK of the host an identity names (nvmf/tls.h). */
+	nvmf_tls_lookup_fn *tls_lookup;
+	void *tls_lookup_arg;
 };
 
 struct nvmf_qpair_params {
@@ -109,6 +150,10 @@ struct nvmf_qpair_info {
 	uint32_t maxh2cdata;
 	uint32_t max_icd;
 	const char *tls_cipher;  /* TLS 1.3 cipher suite, or NULL without TLS */
+	/* Controller, with TLS: the host and subsystem of the PSK identity
+	 * (Connect must name these); "" without TLS. */
+	const char *tls_hostnqn;
+	const char *tls_subnqn;
 };
 
 /*
@@ -124,6 +169,59 @@ struct nvmf_qpair_info {
  * qpair through the capsule (nvmf_capsule_qpair), not from the caller.
  */
 struct nvmf_qpair *nvmf_qpair_create(const struct nvmf_qpair_params *params);
+
+/*
+ * Host: a queue pair to addr, made by its transport: it connects, runs its
+ * handshakes (TCP: TLS 1.3 when params->tcp.tls_mode asks, then
+ * ICReq/ICResp), and returns the queue pair ready for Fabrics Connect.
+ * params->trtype is addr->trtype.  NULL with err filled (one line).
+ * Not on an engine thread.
+ */
+struct nvmf_qpair *nvmf_qpair_connect(const struct nvmf_addr *addr,
+				      const struct nvmf_qpair_params *params,
+				      struct nvmf_error *err);
+
+/*
+ * Controller: a listener accepts connections on an address, runs the
+ * transport's handshakes and hands over queue pairs.  For each connection,
+ * on a thread of the listener's:
+ *   accept(arg, peer, params, &conn): fill in params (role, callbacks,
+ *     limits; TCP: digests permitted, TLS mode and PSK lookup) for its
+ *     queue pair and return 0 with conn the owner's handle for it, or an
+ *     errno to refuse it (the transport closes it);
+ *   attach(conn, qp, err): the queue pair, or NULL when the handshakes or
+ *     its creation failed (err says why); either way conn is the owner's
+ *     again.  The queue pair's callbacks may have run before attach.
+ */
+struct nvmf_peer {
+	char name[64];             /* the remote end, for log lines ("ADDR:PORT") */
+	char local_traddr[64];     /* the address the peer reached us on */
+};
+
+struct nvmf_listen_ops {
+	int (*accept)(void *arg, const struct nvmf_peer *peer, struct nvmf_qpair_params *params,
+		      void **conn);
+	void (*attach)(void *conn, struct nvmf_qpair *qp, const struct nvmf_error *err);
+};
+
+struct nvmf_listen_params {
+	struct nvmf_addr addr;
+	const struct nvmf_listen_ops *ops;
+	void *arg;
+	uint32_t handshake_timeout_ms; /* TLS: a handshake must finish within */
+};
+
+/* Listen on params->addr; NULL with err filled. */
+struct nvmf_listener *nvmf_listen(const struct nvmf_listen_params *params,
+				  struct nvmf_error *err);
+/* The address as bound (a trsvcid of "0" becomes the port picked). */
+void nvmf_listener_addr(const struct nvmf_listener *listener, struct nvmf_addr *addr);
+/*
+ * Stop: no connection is accepted from here on, handshakes under way are
+ * cut short, and every accepted connection has been attached (with a
+ * queue pair or NULL) by the time this returns.  No callback runs after.
+ */
+void nvmf_listener_free(struct nvmf_listener *listener);
 /*
  * Lets queued PDUs leave (briefly), stops the transport, completes every
  * outstanding transfer with ECONNABORTED, closes the socket.  Capsules the

@@ -88,7 +88,7 @@ struct nvmf_ctrl *ctrl_create(struct nvmf_target *t, struct nvmf_subsys *subsys,
 	ctrl->target = t;
 	ctrl->subsys = subsys;
 	ctrl->portid = admin->portid;
-	ctrl->local = admin->local;
+	memcpy(ctrl->local_traddr, admin->local_traddr, sizeof(ctrl->local_traddr));
 	memcpy(ctrl->hostnqn, data->hostnqn, sizeof(ctrl->hostnqn) - 1);
 	memcpy(ctrl->hostid, data->hostid, sizeof(ctrl->hostid));
 	ctrl->ioccsz = (uint32_t)(sizeof(struct nvme_sqe) + admin->inline_data_size) / 16;

@@ -314,6 +314,7 @@ static void connect_admin(struct nvmf_cmd *cmd, struct nvmf_subsys *subsys,
 	const struct nvmf_connect_cmd *c = (const struct nvmf_connect_cmd *)cmd_sqe(cmd);
 	struct nvmf_conn *conn = cmd->conn;
 	struct nvmf_target *t = conn->target;
+	struct nvmf_qpair_info info;
 	struct nvmf_ctrl *ctrl;
 	uint16_t status;
 	int authreq;
@@ -359,11 +360,12 @@ static void connect_admin(struct nvmf_cmd *cmd, struct nvmf_subsys *subsys,
 			  "on %s: accepted, the subsystem allows any host", conn->peer,
 			  ctrl->cntlid, hostid, subsys->nqn);
 	}
+	nvmf_qpair_get_info(nvmf_capsule_qpair(cmd->nc), &info);
 	NVMF_INFO("nvmfd: %s: %s controller %u for %s on %s (KATO %u ms, sqsize %u%s%s%s)",
 		  conn->peer, subsys->discovery ? "discovery" : "NVM", ctrl->cntlid, data->hostnqn,
 		  subsys->nqn, c->kato, c->sqsize + 1,
 		  (c->cattr & NVMF_CONNECT_ATTR_DISABLE_SQ_FC) ? ", SQ flow control off" : "",
-		  conn->tls ? ", TLS" : "", authreq != 0 ? ", DH-HMAC-CHAP required" : "");
+		  info.tls_cipher != NULL ? ", TLS" : "", authreq != 0 ? ", DH-HMAC-CHAP required" : "");
 	cmd_complete(cmd, 0, ctrl->cntlid | (uint32_t)authreq, 0);
 }
 
@@ -451,6 +453,7 @@ static void connect_data_received(struct nvmf_cmd *cmd)
 	struct ctrl_auth creds;
 	bool allowed = false;
 	char shown[NQN_ESCAPED_SIZE], shown_sub[NQN_ESCAPED_SIZE];
+	struct nvmf_qpair_info info;
 
 	/* The data is in; the rest completes the Connect on this thread. */
 	conn->connecting = false;
@@ -470,15 +473,16 @@ static void connect_data_received(struct nvmf_cmd *cmd)
 	}
 	/* The TLS PSK identity names host and subsystem (TP 8011): the
 	 * Connect must be for those, or a key would open other doors. */
-	if (conn->tls && strcmp(data->hostnqn, conn->tls_hostnqn) != 0) {
+	nvmf_qpair_get_info(nvmf_capsule_qpair(cmd->nc), &info);
+	if (info.tls_cipher != NULL && strcmp(data->hostnqn, info.tls_hostnqn) != 0) {
 		NVMF_WARN("nvmfd: %s: Connect as host %s, but the TLS PSK identity is host %s: refused",
-			  conn->peer, nqn_escape(data->hostnqn, shown), conn->tls_hostnqn);
+			  conn->peer, nqn_escape(data->hostnqn, shown), info.tls_hostnqn);
 		connect_refuse_host(cmd);
 		return;
 	}
-	if (conn->tls && strcmp(data->subnqn, conn->tls_subnqn) != 0) {
+	if (info.tls_cipher != NULL && strcmp(data->subnqn, info.tls_subnqn) != 0) {
 		NVMF_WARN("nvmfd: %s: Connect to %s, but the TLS PSK identity is for %s: refused",
-			  conn->peer, nqn_escape(data->subnqn, shown_sub), conn->tls_subnqn);
+			  conn->peer, nqn_escape(data->subnqn, shown_sub), info.tls_subnqn);
 		connect_invalid(cmd, offsetof(struct nvmf_connect_data, subnqn), true);
 		return;
 	}
@@ -715,7 +719,6 @@ struct nvmf_conn *conn_alloc(struct nvmf_target *t, const struct nvmf_port *port
 	conn->target = t;
 	conn->portid = port->conf.portid;
 	conn->inline_data_size = port->inline_data_size;
-	conn->port_tls = port->conf.tls;
 	conn->connect_deadline_ms = ctrl_now_ms() + t->params.connect_timeout_ms;
 	snprintf(conn->peer, sizeof(conn->peer), "port %u", port->conf.portid);
 	nvmf_mutex_init(&conn->lock);
@@ -749,6 +752,9 @@ struct nvmf_conn *conn_alloc(struct nvmf_target *t, const struct nvmf_port *port
 	params->tcp.max_c2h_data = t->params.max_io_size;
 	params->tcp.max_io_size = t->params.max_io_size;
 	params->tcp.close_on_fatal = port->conf.fatal_close;
+	params->tcp.tls_mode = port->conf.tls == NVMF_PORT_TLS_REQUIRED   ? NVMF_TCP_TLS_REQUIRED
+			       : port->conf.tls == NVMF_PORT_TLS_OPTIONAL ? NVMF_TCP_TLS_OPTIONAL
+									  : NVMF_TCP_TLS_NONE;
 	return conn;
 }
 

@@ -26,25 +26,17 @@ static bool traddr_is_wildcard(const struct nvmf_port *port)
 static void entry_traddr(const struct nvmf_port *port, const struct nvmf_ctrl *ctrl,
 			 char *dst, size_t size)
 {
-	const struct sockaddr_storage *ss = &ctrl->local;
-
-	if (!traddr_is_wildcard(port) ||
-	    (ss->ss_family != AF_INET && ss->ss_family != AF_INET6)) {
+	if (!traddr_is_wildcard(port) || ctrl->local_traddr[0] == '\0')
 		snprintf(dst, size, "%s", port->conf.traddr);
-		return;
-	}
-	if (ss->ss_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, dst, (socklen_t)size);
 	else
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, dst,
-			  (socklen_t)size);
+		snprintf(dst, size, "%s", ctrl->local_traddr);
 }
 
 static void fill_entry(struct nvmf_discovery_log_entry *e, const struct nvmf_port *port,
 		       const struct nvmf_ctrl *ctrl, const char *nqn, uint8_t subtype)
 {
 	memset(e, 0, sizeof(*e));
-	e->trtype = NVMF_TRTYPE_TCP;
+	e->trtype = (uint8_t)port_trtype(&port->conf);
 	e->adrfam = (uint8_t)port->conf.adrfam;
 	e->subtype = subtype;
 	/* The port's secure channel (TREQ bits 1:0, TSAS SECTYPE: NVMe-oF 1.1
@@ -58,11 +50,12 @@ static void fill_entry(struct nvmf_discovery_log_entry *e, const struct nvmf_por
 	e->asqsz = CTRL_ADMIN_QSIZE;
 	if (subtype == NVMF_SUBTYPE_CURRENT_DISCOVERY)
 		e->eflags = NVMF_EFLAGS_EPCSD | EFLAGS_DUPRETINFO;
-	snprintf(e->trsvcid, sizeof(e->trsvcid), "%u", port->bound_port);
+	snprintf(e->trsvcid, sizeof(e->trsvcid), "%s", port->bound_trsvcid);
 	snprintf(e->subnqn, sizeof(e->subnqn), "%s", nqn);
 	entry_traddr(port, ctrl, e->traddr, sizeof(e->traddr));
-	e->tsas.tcp.sectype = port->conf.tls != NVMF_PORT_TLS_NONE ? NVMF_TCP_SECTYPE_TLS13
-								    : NVMF_TCP_SECTYPE_NONE;
+	if (port_trtype(&port->conf) == NVMF_TRTYPE_TCP)
+		e->tsas.tcp.sectype = port->conf.tls != NVMF_PORT_TLS_NONE ? NVMF_TCP_SECTYPE_TLS13
+									    : NVMF_TCP_SECTYPE_NONE;
 }
 
 /* Fills in (entries != NULL) the entries the host may see; returns the count. */
@@ -137,7 +130,7 @@ uint64_t discovery_signature(struct nvmf_target *t)
 		h = fnv1a(h, &port->conf.portid, sizeof(port->conf.portid));
 		h = fnv1a(h, &port->conf.adrfam, sizeof(port->conf.adrfam));
 		h = fnv_str(h, port->conf.traddr);
-		h = fnv1a(h, &port->bound_port, sizeof(port->bound_port));
+		h = fnv1a(h, port->bound_trsvcid, strlen(port->bound_trsvcid));
 		h = fnv1a(h, &port->conf.tls, sizeof(port->conf.tls));
 		for (unsigned i = 0; i < port->conf.nsubsys; i++)
 			h = fnv_str(h, port->conf.subsystems[i]);

@@ -77,11 +77,17 @@ struct nvmf_subsys {
 	struct nvmf_ns *ns[NVMF_MAX_NSID + 1];
 };
 
+/* A port's transport: its configured trtype, TCP where left 0. */
+static inline enum nvmf_trtype port_trtype(const struct nvmf_port_conf *c)
+{
+	return c->trtype != 0 ? c->trtype : NVMF_TRTYPE_TCP;
+}
+
 struct nvmf_port {
 	struct nvmf_port *next;
 	struct nvmf_port_conf conf;    /* subsystems owned */
-	int listen_fd;
-	uint16_t bound_port;           /* what trsvcid resolved to */
+	struct port_listener *listener; /* listen.c; carried over by a reload */
+	char bound_trsvcid[32];        /* what trsvcid resolved to */
 	uint32_t inline_data_size;
 };
 
@@ -112,7 +118,7 @@ struct ctrl_auth {
 };
 
 struct conn_auth;
-struct tls_accept;
+struct port_listener;
 
 /*
  * A command context's life.  Every change goes through cmd_set_state
@@ -166,13 +172,8 @@ struct nvmf_conn {
 	struct nvmf_qpair *qp;
 	uint16_t portid;
 	uint32_t inline_data_size;
-	enum nvmf_port_tls port_tls;   /* what the port asks of the connection */
-	/* TLS: the NQNs of the PSK identity; Connect must name these. */
-	bool tls;
-	char tls_hostnqn[NVMF_NQN_SIZE];
-	char tls_subnqn[NVMF_NQN_SIZE];
 	char peer[64];                 /* for log lines */
-	struct sockaddr_storage local; /* the address the host reached us on */
+	char local_traddr[64];         /* the address the host reached us on */
 	/* Set by Connect on the receive thread; read by others after that. */
 	struct nvmf_ctrl *ctrl;
 	uint16_t qid;
@@ -209,7 +210,7 @@ struct nvmf_ctrl {
 	uint16_t portid;
 	char hostnqn[NVMF_NQN_SIZE];
 	uint8_t hostid[16];
-	struct sockaddr_storage local;
+	char local_traddr[64];         /* the address the host reached us on */
 	struct ctrl_auth auth;         /* set before the admin Connect completes */
 	uint32_t ioccsz;
 	uint16_t max_qsize;
@@ -253,14 +254,10 @@ struct nvmf_target {
 	bool configured;
 	_Atomic bool stopping;         /* shutdown under way: no new commands */
 	bool reaper_stop;
-	bool listener_running;
 	pthread_t reaper;
 	int reaper_wake;               /* eventfd: wakes the reaper, lock-free */
-	pthread_t listener;
-	int wake[2];                   /* listener wake-up pipe */
 	struct host_cred *hosts;       /* credentials by host NQN */
 	unsigned nhosts;
-	struct tls_accept *accepting;  /* TLS handshakes under way (tls_accept.c) */
 	struct nvmf_workq *wq;
 	struct nvmf_target_stats stats;
 	/* The teardown thread's queues (teardown_lock, taken after any other). */
@@ -361,12 +358,16 @@ void auth_receive(struct nvmf_cmd *cmd);
 void auth_queue_free(struct nvmf_conn *conn);
 void auth_creds_clear(struct ctrl_auth *creds);
 
-/* tls_accept.c: TLS 1.3 (NVMe/TCP 1.1 §3.6) before a connection's ICReq */
-/* Handshake on a thread of its own, then the queue pair; takes fd. */
-int tls_accept_start(struct nvmf_target *t, struct nvmf_conn *conn,
-		     const struct nvmf_qpair_params *params, int fd);
-/* Shutdown: cut the handshakes under way short. */
-void tls_accept_abort_all(struct nvmf_target *t);
+/* listen.c: ports' listeners */
+/* Listen on the port's address; 0, or an errno with err. */
+int port_listen(struct nvmf_target *t, struct nvmf_port *port, char *err, size_t errlen);
+/* A reload keeps a port's listener: it moves to the new port object. */
+void port_listener_move(struct nvmf_port *to, struct nvmf_port *from);
+/* Free the listener (no connection arrives after; not under the target lock). */
+void port_stop(struct nvmf_port *port);
+/* Shutdown: every port's listener, each handshake under way attached or
+ * abandoned before it returns. */
+void port_stop_all(struct nvmf_target *t);
 
 /* discovery.c */
 /* Build the discovery log for a host into a new buffer (free it). */

@@ -8,5 +8,5 @@ list(APPEND NVMF_SOURCES
   controller/io.c
   controller/discovery.c
   controller/auth.c
-  controller/tls_accept.c
+  controller/listen.c
 )

@@ -17,13 +17,12 @@
 #include <unistd.h>
 
 #include "controller/internal.h"
+#include "transport/transport.h"
 #include "util/lock.h"
 #include "util/log.h"
 
-#define LISTEN_BACKLOG 128
 #define MAX_INLINE_DATA (128 * 1024)
 #define DRAIN_POLL_MS 10
-#define ACCEPT_BACKOFF_MS 100   /* pause accepting when out of descriptors */
 
 uint64_t ctrl_now_ms(void)
 {
@@ -321,6 +320,40 @@ static bool port_number(const char *s, uint16_t *port)
 }
 
 /* Host entries parse, and a port requiring TLS has hosts with keys. */
+/* TCP: numeric address and port; other transports: any name, no TLS. */
+static int validate_port_address(const struct nvmf_port_conf *p, char *err, size_t errlen)
+{
+	uint8_t addr[sizeof(struct in6_addr)];
+	uint16_t port;
+
+	if (port_trtype(p) != NVMF_TRTYPE_TCP) {
+		if (nvmf_transport_find(port_trtype(p)) == NULL) {
+			snprintf(err, errlen, "port %u: no transport of type %d is built in",
+				 p->portid, (int)p->trtype);
+			return EINVAL;
+		}
+		if (p->traddr[0] == '\0' || p->tls != NVMF_PORT_TLS_NONE) {
+			snprintf(err, errlen, "port %u: %s", p->portid,
+				 p->traddr[0] == '\0' ? "an address (traddr) is required"
+						       : "TLS is a TCP transport feature");
+			return EINVAL;
+		}
+		return 0;
+	}
+	if ((p->adrfam != NVMF_ADRFAM_IPV4 && p->adrfam != NVMF_ADRFAM_IPV6) ||
+	    inet_pton(p->adrfam == NVMF_ADRFAM_IPV4 ? AF_INET : AF_INET6, p->traddr, addr) != 1) {
+		snprintf(err, errlen, "port %u: \"%.200s\" is not a numeric %s address", p->portid,
+			 p->traddr, p->adrfam == NVMF_ADRFAM_IPV6 ? "IPv6" : "IPv4");
+		return EINVAL;
+	}
+	if (!port_number(p->trsvcid, &port)) {
+		snprintf(err, errlen, "port %u: trsvcid \"%.31s\" is not a TCP port number",
+			 p->portid, p->trsvcid);
+		return EINVAL;
+	}
+	return 0;
+}
+
 static int validate_hosts(const struct nvmf_target_conf *conf, char *err, size_t errlen)
 {
 	struct host_cred *creds;
@@ -389,25 +422,14 @@ int nvmf_target_conf_validate(const struct nvmf_target_conf *conf, char *err, si
 	}
 	for (unsigned i = 0; i < conf->nports; i++) {
 		const struct nvmf_port_conf *p = &conf->ports[i];
-		uint8_t addr[sizeof(struct in6_addr)];
-		uint16_t port;
 
 		for (unsigned j = 0; j < i; j++)
 			if (conf->ports[j].portid == p->portid) {
 				snprintf(err, errlen, "port %u: defined twice", p->portid);
 				return EINVAL;
 			}
-		if ((p->adrfam != NVMF_ADRFAM_IPV4 && p->adrfam != NVMF_ADRFAM_IPV6) ||
-		    inet_pton(p->adrfam == NVMF_ADRFAM_IPV4 ? AF_INET : AF_INET6, p->traddr, addr) != 1) {
-			snprintf(err, errlen, "port %u: \"%.200s\" is not a numeric %s address", p->portid,
-				 p->traddr, p->adrfam == NVMF_ADRFAM_IPV6 ? "IPv6" : "IPv4");
+		if (validate_port_address(p, err, errlen) != 0)
 			return EINVAL;
-		}
-		if (!port_number(p->trsvcid, &port)) {
-			snprintf(err, errlen, "port %u: trsvcid \"%.31s\" is not a TCP port number",
-				 p->portid, p->trsvcid);
-			return EINVAL;
-		}
 		if (p->tls != NVMF_PORT_TLS_NONE && p->tls != NVMF_PORT_TLS_REQUIRED &&
 		    p->tls != NVMF_PORT_TLS_OPTIONAL) {
 			snprintf(err, errlen, "port %u: unknown TLS mode %d", p->portid, (int)p->tls);
@@ -438,74 +460,39 @@ int nvmf_target_conf_validate(const struct nvmf_target_conf *conf, char *err, si
 /* Ports                                                               */
 /* ------------------------------------------------------------------ */
 
-static int port_listen(struct nvmf_port *port, char *err, size_t errlen)
-{
-	const struct nvmf_port_conf *c = &port->conf;
-	struct sockaddr_storage ss;
-	socklen_t len;
-	uint16_t number = 0;
-	int one = 1, fd, rc;
-
-	memset(&ss, 0, sizeof(ss));
-	port_number(c->trsvcid, &number);
-	if (c->adrfam == NVMF_ADRFAM_IPV4) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(number);
-		inet_pton(AF_INET, c->traddr, &sin->sin_addr);
-		len = sizeof(*sin);
-	} else {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(number);
-		inet_pton(AF_INET6, c->traddr, &sin6->sin6_addr);
-		len = sizeof(*sin6);
-	}
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		rc = errno;
-		snprintf(err, errlen, "port %u: socket: %s", c->portid, strerror(rc));
-		return rc;
-	}
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (ss.ss_family == AF_INET6)
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, LISTEN_BACKLOG) != 0) {
-		rc = errno;
-		snprintf(err, errlen, "port %u: cannot listen on %s port %s: %s", c->portid, c->traddr,
-			 c->trsvcid, strerror(rc));
-		close(fd);
-		return rc;
-	}
-	len = sizeof(ss);
-	getsockname(fd, (struct sockaddr *)&ss, &len);
-	port->bound_port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
-							 : ((struct sockaddr_in6 *)&ss)->sin6_port);
-	port->listen_fd = fd;
-	return 0;
-}
-
+/* Not under the target lock: stopping the listener waits for its handshakes. */
 static void port_free(struct nvmf_port *port)
 {
-	if (port->listen_fd >= 0)
-		close(port->listen_fd);
+	port_stop(port);
 	free(port->conf.subsystems);
 	free(port);
 }
 
+static void free_ports(struct nvmf_port *list)
+{
+	while (list != NULL) {
+		struct nvmf_port *p = list;
+
+		list = p->next;
+		port_free(p);
+	}
+}
+
 static bool port_same_address(const struct nvmf_port_conf *a, const struct nvmf_port_conf *b)
 {
-	return a->adrfam == b->adrfam && strcmp(a->traddr, b->traddr) == 0 &&
+	return port_trtype(a) == port_trtype(b) && a->adrfam == b->adrfam &&
+	       strcmp(a->traddr, b->traddr) == 0 &&
 	       strcmp(a->trsvcid, b->trsvcid) == 0;
 }
 
+/* Reachable from this machine only (any non-TCP transport here is). */
 static bool traddr_loopback(const struct nvmf_port_conf *c)
 {
 	struct in_addr a4;
 	struct in6_addr a6;
 
+	if (port_trtype(c) != NVMF_TRTYPE_TCP)
+		return true;
 	if (c->adrfam == NVMF_ADRFAM_IPV4)
 		return inet_pton(AF_INET, c->traddr, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127;
 	return inet_pton(AF_INET6, c->traddr, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
@@ -526,124 +513,6 @@ int target_start_thread(pthread_t *thread, const pthread_attr_t *attr, void *(*f
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	rc = pthread_create(thread, attr, fn, arg);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	return rc;
-}
-
-static int start_thread(pthread_t *thread, void *(*fn)(void *), void *arg)
-{
-	return target_start_thread(thread, NULL, fn, arg);
-}
-
-static void *listener_main(void *arg)
-{
-	struct nvmf_target *t = arg;
-	struct pollfd *pfds = NULL;
-	uint16_t *portids = NULL;
-	bool starved = false, backoff = false; /* out of file descriptors */
-
-	for (;;) {
-		unsigned n = 1;
-		char drain[64];
-
-		nvmf_mutex_lock(&t->lock);
-		if (!t->listener_running) {
-			nvmf_mutex_unlock(&t->lock);
-			break;
-		}
-		for (struct nvmf_port *p = t->ports; p != NULL; p = p->next)
-			n++;
-		free(pfds);
-		free(portids);
-		pfds = calloc(n, sizeof(*pfds));
-		portids = calloc(n, sizeof(*portids));
-		if (pfds == NULL || portids == NULL) {
-			nvmf_mutex_unlock(&t->lock);
-			NVMF_ERR("nvmfd: listener out of memory");
-			break;
-		}
-		pfds[0] = (struct pollfd){.fd = t->wake[0], .events = POLLIN};
-		n = 1;
-		for (struct nvmf_port *p = t->ports; p != NULL; p = p->next) {
-			pfds[n] = (struct pollfd){.fd = p->listen_fd, .events = POLLIN};
-			portids[n++] = p->conf.portid;
-		}
-		nvmf_mutex_unlock(&t->lock);
-		/* The port list changes only while this thread is stopped. */
-		for (;;) {
-			/* Out of descriptors, a pending connection stays readable: poll
-			 * only the wake-up pipe for a while instead of spinning. */
-			int ready = poll(pfds, backoff ? 1 : n, backoff ? ACCEPT_BACKOFF_MS : -1);
-
-			if (ready < 0) {
-				if (errno == EINTR)
-					continue;
-				NVMF_ERR("nvmfd: poll: %s", strerror(errno));
-				break;
-			}
-			if (pfds[0].revents != 0)
-				break;
-			if (backoff) {
-				backoff = false;
-				continue;
-			}
-			for (unsigned i = 1; i < n && !backoff; i++) {
-				int fd;
-
-				if (!(pfds[i].revents & POLLIN))
-					continue;
-				fd = accept4(pfds[i].fd, NULL, NULL, SOCK_CLOEXEC);
-				if (fd >= 0) {
-					if (starved)
-						NVMF_INFO("nvmfd: accepting connections again");
-					starved = false;
-					nvmf_target_add_connection(t, fd, portids[i]);
-				} else if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-					   errno == ENOMEM) {
-					if (!starved)
-						NVMF_WARN("nvmfd: accept on port %u: %s: new connections wait until some close (raise the open-file limit or lower --max-connections)",
-							  portids[i], strerror(errno));
-					starved = backoff = true;
-				} else if (errno != EAGAIN && errno != ECONNABORTED && errno != EINTR) {
-					NVMF_WARN("nvmfd: accept on port %u: %s", portids[i],
-						  strerror(errno));
-				}
-			}
-		}
-		while (read(t->wake[0], drain, sizeof(drain)) > 0)
-			;
-	}
-	free(pfds);
-	free(portids);
-	return NULL;
-}
-
-static void listener_stop(struct nvmf_target *t)
-{
-	nvmf_mutex_lock(&t->lock);
-	if (!t->listener_running) {
-		nvmf_mutex_unlock(&t->lock);
-		return;
-	}
-	t->listener_running = false;
-	nvmf_mutex_unlock(&t->lock);
-	if (write(t->wake[1], "x", 1) < 0)
-		NVMF_WARN("nvmfd: cannot wake the listener: %s", strerror(errno));
-	pthread_join(t->listener, NULL);
-}
-
-static int listener_start(struct nvmf_target *t)
-{
-	int rc;
-
-	nvmf_mutex_lock(&t->lock);
-	t->listener_running = true;
-	nvmf_mutex_unlock(&t->lock);
-	rc = start_thread(&t->listener, listener_main, t);
-	if (rc != 0) {
-		nvmf_mutex_lock(&t->lock);
-		t->listener_running = false;
-		nvmf_mutex_unlock(&t->lock);
-	}
 	return rc;
 }
 
@@ -668,10 +537,9 @@ struct nvmf_target *nvmf_target_create(const struct nvmf_target_params *params)
 	}
 	nvmf_mutex_init(&t->lock);
 	pthread_cond_init(&t->cond, NULL);
-	t->wake[0] = t->wake[1] = -1;
 	t->discovery = subsys_alloc(t, NVMF_DISCOVERY_NQN);
 	t->wq = nvmf_workq_create(t->params.io_workers);
-	if (t->discovery == NULL || t->wq == NULL || pipe2(t->wake, O_CLOEXEC | O_NONBLOCK) != 0)
+	if (t->discovery == NULL || t->wq == NULL)
 		goto fail;
 	t->discovery->discovery = true;
 	t->discovery->allow_any_host = true;
@@ -691,10 +559,6 @@ fail:
 	if (t->discovery != NULL)
 		subsys_free(t->discovery);
 	nvmf_workq_destroy(t->wq);
-	if (t->wake[0] >= 0) {
-		close(t->wake[0]);
-		close(t->wake[1]);
-	}
 	pthread_cond_destroy(&t->cond);
 	pthread_mutex_destroy(&t->lock);
 	free(t);
@@ -710,7 +574,7 @@ int nvmf_target_listen_port(struct nvmf_target *t, uint16_t portid)
 	nvmf_mutex_lock(&t->lock);
 	p = target_find_port(t, portid);
 	if (p != NULL)
-		port = p->bound_port;
+		port = port_trtype(&p->conf) == NVMF_TRTYPE_TCP ? atoi(p->bound_trsvcid) : -1;
 	nvmf_mutex_unlock(&t->lock);
 	return port;
 }
@@ -773,41 +637,6 @@ void target_conn_abandon(struct nvmf_target *t, struct nvmf_conn *conn)
 	t->nconns--;
 	pthread_cond_broadcast(&t->cond);
 	nvmf_mutex_unlock(&t->lock);
-}
-
-int nvmf_target_add_connection(struct nvmf_target *t, int fd, uint16_t portid)
-{
-	struct nvmf_qpair_params params;
-	struct sockaddr_storage peer;
-	socklen_t len = sizeof(peer);
-	struct nvmf_conn *conn;
-	struct nvmf_qpair *qp;
-	int error;
-
-	conn = target_conn_reserve(t, portid, &params, &error);
-	if (conn == NULL) {
-		close(fd);
-		return error;
-	}
-	if (getpeername(fd, (struct sockaddr *)&peer, &len) == 0)
-		ctrl_format_addr(&peer, conn->peer, sizeof(conn->peer));
-	len = sizeof(conn->local);
-	if (getsockname(fd, (struct sockaddr *)&conn->local, &len) != 0)
-		memset(&conn->local, 0, sizeof(conn->local));
-	if (conn->port_tls != NVMF_PORT_TLS_NONE)
-		return tls_accept_start(t, conn, &params, fd);
-	params.tcp.fd = fd;
-	/* From here the queue pair owns the socket, and closes it on failure. */
-	qp = nvmf_qpair_create(&params);
-	if (qp == NULL) {
-		error = errno;
-		NVMF_ERR("nvmfd: %s: cannot set up the queue pair: %s", conn->peer, strerror(error));
-		target_conn_abandon(t, conn);
-		return error;
-	}
-	NVMF_DEBUG("nvmfd: %s: new connection on port %u", conn->peer, portid);
-	target_conn_attach(t, conn, qp);
-	return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -939,28 +768,23 @@ static int plan_ports(struct nvmf_target *t, const struct nvmf_target_conf *conf
 		}
 		if (c->nsubsys > 0)
 			memcpy(p->conf.subsystems, c->subsystems, c->nsubsys * sizeof(*c->subsystems));
-		p->listen_fd = -1;
 		p->inline_data_size =
 			c->inline_data_size == UINT32_MAX ? t->params.inline_data_size : c->inline_data_size;
 		*tail = p;
 		tail = &p->next;
 		nvmf_mutex_lock(&t->lock);
 		old = target_find_port(t, c->portid);
-		if (old != NULL && port_same_address(&old->conf, c)) {
-			/* The listening socket carries over. */
-			p->listen_fd = old->listen_fd;
-			p->bound_port = old->bound_port;
-			old->listen_fd = -1;
-		}
+		if (old != NULL && old->listener != NULL && port_same_address(&old->conf, c))
+			port_listener_move(p, old); /* the listener carries over */
 		nvmf_mutex_unlock(&t->lock);
-		if (p->listen_fd < 0)
-			rc = port_listen(p, err, errlen);
+		if (p->listener == NULL)
+			rc = port_listen(t, p, err, errlen);
 	}
 	*out = head;
 	return rc;
 }
 
-/* Put listening sockets that plan_ports took back where they came from. */
+/* Put listeners that plan_ports took back where they came from. */
 static void unplan_ports(struct nvmf_target *t, struct nvmf_port *planned)
 {
 	while (planned != NULL) {
@@ -969,10 +793,10 @@ static void unplan_ports(struct nvmf_target *t, struct nvmf_port *planned)
 		planned = p->next;
 		nvmf_mutex_lock(&t->lock);
 		old = target_find_port(t, p->conf.portid);
-		if (old != NULL && old->listen_fd < 0 && port_same_address(&old->conf, &p->conf)) {
-			old->listen_fd = p->listen_fd;
-			p->listen_fd = -1;
-		}
+		if (old != NULL && old->listener == NULL && p->listener != NULL &&
+		    !atomic_load(&t->stopping) &&
+		    port_same_address(&old->conf, &p->conf))
+			port_listener_move(old, p);
 		nvmf_mutex_unlock(&t->lock);
 		port_free(p);
 	}
@@ -1028,19 +852,23 @@ int nvmf_target_configure(struct nvmf_target *t, const struct nvmf_target_conf *
 		auth_hosts_free(creds, conf->nhosts);
 		return rc;
 	}
-	listener_stop(t);
 	rc = plan_ports(t, conf, &ports, err, errlen);
 	if (rc != 0) {
 		unplan_ports(t, ports);
 		plan_release(plans, conf->nsubsys);
 		auth_hosts_free(creds, conf->nhosts);
-		if (t->configured)
-			listener_start(t);
 		return rc;
 	}
-	warn_exposure(conf);
-
 	nvmf_mutex_lock(&t->lock);
+	if (atomic_load(&t->stopping)) {
+		/* The shutdown took the listeners it saw; these are ours. */
+		nvmf_mutex_unlock(&t->lock);
+		free_ports(ports);
+		plan_release(plans, conf->nsubsys);
+		auth_hosts_free(creds, conf->nhosts);
+		snprintf(err, errlen, "the target is shutting down");
+		return ESHUTDOWN;
+	}
 	/* Subsystems no longer configured go, with their controllers. */
 	for (struct nvmf_subsys **pp = &t->subsystems; *pp != NULL;) {
 		struct nvmf_subsys *s = *pp;
@@ -1098,30 +926,23 @@ int nvmf_target_configure(struct nvmf_target *t, const struct nvmf_target_conf *
 	}
 	plan_release(plans, conf->nsubsys);
 	auth_hosts_free(old_creds, old_ncreds);
-	while (old_ports != NULL) {
-		struct nvmf_port *p = old_ports;
-
-		old_ports = p->next;
-		port_free(p);
-	}
+	free_ports(old_ports);
 	while (removed != NULL) {
 		struct nvmf_subsys *s = removed;
 
 		removed = s->next;
 		subsys_put(s);
 	}
+	warn_exposure(conf);
 	for (struct nvmf_port *p = ports; p != NULL; p = p->next)
-		NVMF_INFO("nvmfd: port %u listening on %s port %u (%u subsystem(s)%s)", p->conf.portid,
-			  p->conf.traddr, p->bound_port, p->conf.nsubsys,
+		NVMF_INFO("nvmfd: port %u listening on %s port %s (%u subsystem(s)%s)", p->conf.portid,
+			  p->conf.traddr, p->bound_trsvcid, p->conf.nsubsys,
 			  p->conf.tls == NVMF_PORT_TLS_REQUIRED   ? ", TLS 1.3 required"
 			  : p->conf.tls == NVMF_PORT_TLS_OPTIONAL ? ", TLS 1.3 or plaintext"
 								  : "");
 	t->configured = true;
 	target_wake_reaper(t);
-	rc = listener_start(t);
-	if (rc != 0)
-		snprintf(err, errlen, "cannot start the listener thread: %s", strerror(rc));
-	return rc;
+	return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1161,15 +982,7 @@ int nvmf_target_shutdown(struct nvmf_target *t)
 	if (atomic_exchange(&t->stopping, true))
 		return 0;
 	NVMF_INFO("nvmfd: shutting down: no new connections, finishing commands in flight");
-	listener_stop(t);
-	tls_accept_abort_all(t);
-	nvmf_mutex_lock(&t->lock);
-	for (struct nvmf_port *p = t->ports; p != NULL; p = p->next) {
-		if (p->listen_fd >= 0)
-			close(p->listen_fd);
-		p->listen_fd = -1;
-	}
-	nvmf_mutex_unlock(&t->lock);
+	port_stop_all(t);
 
 	while ((busy = busy_commands(t)) > 0 && ctrl_now_ms() < deadline)
 		usleep(DRAIN_POLL_MS * 1000);
@@ -1205,12 +1018,8 @@ void nvmf_target_destroy(struct nvmf_target *t)
 	nvmf_target_shutdown(t);
 	reaper_stop(t);
 	nvmf_workq_destroy(t->wq);
-	while (t->ports != NULL) {
-		struct nvmf_port *p = t->ports;
-
-		t->ports = p->next;
-		port_free(p);
-	}
+	free_ports(t->ports);
+	t->ports = NULL;
 	while (t->subsystems != NULL) {
 		struct nvmf_subsys *s = t->subsystems;
 
@@ -1219,8 +1028,6 @@ void nvmf_target_destroy(struct nvmf_target *t)
 	}
 	subsys_put(t->discovery);
 	auth_hosts_free(t->hosts, t->nhosts);
-	close(t->wake[0]);
-	close(t->wake[1]);
 	pthread_cond_destroy(&t->cond);
 	pthread_mutex_destroy(&t->lock);
 	free(t);

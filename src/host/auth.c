@@ -81,31 +81,6 @@ void host_secrets_clear(struct nvmf_ctrl *c)
 	OPENSSL_cleanse(&c->tls_key, sizeof(c->tls_key));
 }
 
-struct nvmf_tls_session *host_tls_handshake(struct nvmf_ctrl *c, int fd, struct nvmf_error *err)
-{
-	const struct nvmf_tls_client_params p = {
-		.hostnqn = c->hostnqn,
-		.subnqn = c->subnqn,
-		.key = &c->tls_key,
-		.identity_version = c->opts.tls_identity_version,
-		.timeout_ms = (int)(c->opts.connect_timeout_ms != 0 ? c->opts.connect_timeout_ms
-								    : NVMF_TLS_HANDSHAKE_TIMEOUT_MS),
-	};
-	char why[320];
-	struct nvmf_tls_session *s = nvmf_tls_client_handshake(fd, &p, why, sizeof(why));
-	int e = errno;
-
-	if (s == NULL) {
-		host_set_error(err, e, 0, "TLS with %s:%s: %s", c->traddr, c->trsvcid, why);
-		/* A refused key stays refused: no point in retrying with it. */
-		err->dnr = e == EACCES;
-		return NULL;
-	}
-	NVMF_DEBUG("host: %s: TLS 1.3 %s, identity '%s'", c->name, nvmf_tls_cipher(s),
-		   nvmf_tls_identity(s));
-	return s;
-}
-
 /* One Authentication Send (TL = len) or Receive (AL = len). */
 static int auth_cmd(struct nvmf_ctrl *c, struct host_queue *q, bool send, void *buf,
 		    size_t len, struct nvmf_error *err)

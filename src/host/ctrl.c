@@ -12,17 +12,14 @@
  * timeout, so a silent peer fails the attempt instead of hanging it.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "host/host_internal.h"
+#include "transport/transport.h"
 #include "util/clock.h"
 #include "util/lock.h"
 #include "util/log.h"
@@ -83,66 +80,11 @@ static uint32_t timeout_ms_or(uint32_t v, uint32_t dflt)
 /* Connections                                                         */
 /* ------------------------------------------------------------------ */
 
-static int tcp_connect(struct nvmf_ctrl *c, struct nvmf_error *err)
-{
-	const struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-				       .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV};
-	struct addrinfo *res;
-	struct pollfd pfd;
-	socklen_t len = sizeof(int);
-	int fd, rc, soerr = 0;
-
-	rc = getaddrinfo(c->traddr, c->trsvcid, &hints, &res);
-	if (rc != 0) {
-		host_set_error(err, EINVAL, 0, "invalid address %s port %s: %s", c->traddr,
-			       c->trsvcid, gai_strerror(rc));
-		return -EINVAL;
-	}
-	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0) {
-		rc = errno;
-		freeaddrinfo(res);
-		host_set_error(err, rc, 0, "socket: %s", strerror(rc));
-		return -rc;
-	}
-	rc = connect(fd, res->ai_addr, res->ai_addrlen);
-	freeaddrinfo(res);
-	if (rc != 0 && errno != EINPROGRESS) {
-		soerr = errno;
-	} else if (rc != 0) {
-		pfd = (struct pollfd){.fd = fd, .events = POLLOUT};
-		do
-			rc = poll(&pfd, 1, (int)timeout_ms_or(c->opts.connect_timeout_ms,
-							    DEFAULT_CONNECT_TIMEOUT_MS));
-		while (rc < 0 && errno == EINTR);
-		if (rc == 0)
-			soerr = ETIMEDOUT;
-		else if (rc < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) != 0)
-			soerr = errno;
-	}
-	if (soerr != 0) {
-		close(fd);
-		if (soerr == ECONNREFUSED)
-			host_set_error(err, soerr, 0, "connection refused by %s:%s", c->traddr,
-				       c->trsvcid);
-		else if (soerr == ETIMEDOUT)
-			host_set_error(err, soerr, 0, "timed out connecting to %s:%s", c->traddr,
-				       c->trsvcid);
-		else
-			host_set_error(err, soerr, 0, "cannot connect to %s:%s: %s", c->traddr,
-				       c->trsvcid, strerror(soerr));
-		return -soerr;
-	}
-	/* The threads engine sleeps in recv/send. */
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-	return fd;
-}
-
-/* Open the transport connection of a queue (ICReq/ICResp done). */
+/* Open the transport connection of a queue (handshakes done). */
 static int queue_open(struct nvmf_ctrl *c, struct host_queue *q, struct nvmf_error *err)
 {
 	struct nvmf_qpair_params p = {
-		.trtype = NVMF_TRTYPE_TCP,
+		.trtype = c->opts.trtype,
 		.admin = q->qid == 0,
 		.sq_flow_control = !c->opts.disable_sqflow,
 		.qsize = q->qsize,
@@ -151,50 +93,27 @@ static int queue_open(struct nvmf_ctrl *c, struct host_queue *q, struct nvmf_err
 		.receive_cb = queue_receive,
 		.cb_arg = q,
 	};
-	struct nvmf_tls_session *tls = NULL;
-	int fd = tcp_connect(c, err);
-	int e;
+	struct nvmf_addr addr = {.trtype = c->opts.trtype};
 
-	if (fd < 0)
-		return fd;
-	if (c->tls) {
-		tls = host_tls_handshake(c, fd, err);
-		if (tls == NULL) {
-			close(fd);
-			return -(err->errnum != 0 ? err->errnum : EPROTO);
-		}
-	}
+	snprintf(addr.traddr, sizeof(addr.traddr), "%s", c->traddr);
+	snprintf(addr.trsvcid, sizeof(addr.trsvcid), "%s", c->trsvcid);
 	p.tcp = (struct nvmf_tcp_params){
-		.fd = fd,
+		.fd = -1,
 		.header_digests = c->opts.hdr_digest,
 		.data_digests = c->opts.data_digest,
 		.max_icd = q->qid == 0 ? 0 : c->max_icd,
 		.max_io_size = q->qid == 0 ? c->opts.max_io_size : c->max_io_size,
 		.connect_timeout_ms = timeout_ms_or(c->opts.connect_timeout_ms,
 						    DEFAULT_CONNECT_TIMEOUT_MS),
-		.tls = tls,
+		.tls_mode = c->tls ? NVMF_TCP_TLS_REQUIRED : NVMF_TCP_TLS_NONE,
+		.tls_key = &c->tls_key,
+		.tls_hostnqn = c->hostnqn,
+		.tls_subnqn = c->subnqn,
+		.tls_identity_version = c->opts.tls_identity_version,
 	};
 	atomic_store(&q->dead, false);
-	q->qp = nvmf_qpair_create(&p);
-	if (q->qp != NULL)
-		return 0;
-	e = errno;
-	if (e == ETIMEDOUT)
-		host_set_error(err, e, 0, "%s:%s accepted the connection but sent no ICResp "
-			       "within %u ms (timeout)", c->traddr, c->trsvcid,
-			       p.tcp.connect_timeout_ms);
-	else if ((e == ECONNRESET || e == EPROTO) && (c->opts.hdr_digest || c->opts.data_digest))
-		host_set_error(err, e, 0, "%s:%s refused the connection setup (ICReq, %s): "
-			       "digest mismatch? (header digest %s, data digest %s requested)",
-			       c->traddr, c->trsvcid, strerror(e), c->opts.hdr_digest ? "on" : "off",
-			       c->opts.data_digest ? "on" : "off");
-	else if (e == ECONNRESET && !c->tls)
-		host_set_error(err, e, 0, "%s:%s reset the connection at ICReq: does the port "
-			       "require TLS (--tls-key)?", c->traddr, c->trsvcid);
-	else
-		host_set_error(err, e, 0, "connection setup (ICReq/ICResp) with %s:%s failed: %s",
-			       c->traddr, c->trsvcid, strerror(e));
-	return -e;
+	q->qp = nvmf_qpair_connect(&addr, &p, err);
+	return q->qp != NULL ? 0 : -(err->errnum != 0 ? err->errnum : EIO);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1021,8 +940,9 @@ static int ctrl_setup_opts(struct nvmf_ctrl *c, const struct nvmf_host_opts *opt
 	int ret;
 
 	c->opts = *opts;
-	if (opts->trtype != NVMF_TRTYPE_TCP) {
-		host_set_error(err, EPROTONOSUPPORT, 0, "only the tcp transport is supported");
+	if (nvmf_transport_find(opts->trtype) == NULL) {
+		host_set_error(err, EPROTONOSUPPORT, 0, "no transport of type %d is built in",
+			       (int)opts->trtype);
 		return -EPROTONOSUPPORT;
 	}
 	if (opts->traddr == NULL || opts->traddr[0] == '\0' ||

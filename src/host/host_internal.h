@@ -282,9 +282,6 @@ void ctrl_free_namespaces(struct nvmf_ctrl *c);
 int host_secrets_setup(struct nvmf_ctrl *c, const struct nvmf_host_opts *opts,
 		       struct nvmf_error *err);
 void host_secrets_clear(struct nvmf_ctrl *c);
-/* TLS 1.3 on a connected socket before its ICReq: the session, or NULL
- * with err (fd stays open). */
-struct nvmf_tls_session *host_tls_handshake(struct nvmf_ctrl *c, int fd, struct nvmf_error *err);
 /* DH-HMAC-CHAP on a queue after its Connect answered with authreq
  * (AUTHREQ bits of DW0): 0, or an error with err. */
 int host_authenticate(struct nvmf_ctrl *c, struct host_queue *q, uint32_t authreq,

@@ -34,6 +34,7 @@
 
 #include "nvmf/tls.h"
 #include "tcp/pdu.h"
+#include "tcp/tcp.h"
 #include "transport/engine.h"
 #include "transport/transport.h"
 #include "util/clock.h"
@@ -2029,7 +2030,7 @@ static void tcp_params_release(const struct nvmf_qpair_params *params)
 	tcp_release(&params->tcp);
 }
 
-static struct nvmf_qpair *tcp_qpair_create(const struct nvmf_qpair_params *params)
+struct nvmf_qpair *tcp_qpair_create(const struct nvmf_qpair_params *params)
 {
 	const struct nvmf_tcp_params *cfg = &params->tcp;
 	struct tcp_qpair *tq;
@@ -2049,7 +2050,7 @@ static struct nvmf_qpair *tcp_qpair_create(const struct nvmf_qpair_params *param
 		errno = ENOMEM;
 		return NULL;
 	}
-	nvmf_qpair_init(&tq->qp, &nvmf_tcp_ops, params);
+	nvmf_qpair_init(&tq->qp, &nvmf_tcp_transport, params);
 	if (tq->qp.engine == NULL) {
 		error = errno;
 		tcp_release(cfg);
@@ -2238,6 +2239,8 @@ static void tcp_qpair_get_info(const struct nvmf_qpair *qp, struct nvmf_qpair_in
 	info->maxh2cdata = tq->maxh2cdata;
 	info->max_icd = tq->cfg.max_icd;
 	info->tls_cipher = tq->cfg.tls != NULL ? nvmf_tls_cipher(tq->cfg.tls) : NULL;
+	info->tls_hostnqn = tq->cfg.tls != NULL ? nvmf_tls_hostnqn(tq->cfg.tls) : "";
+	info->tls_subnqn = tq->cfg.tls != NULL ? nvmf_tls_subnqn(tq->cfg.tls) : "";
 }
 
 /* ------------------------------------------------------------------ */
@@ -2456,8 +2459,13 @@ static uint16_t tcp_send_controller_data(struct nvmf_capsule *nc, uint32_t data_
 	return success ? NVMF_SUCCESS_SENT : 0;
 }
 
-const struct nvmf_transport_ops nvmf_tcp_ops = {
+const struct nvmf_transport_ops nvmf_tcp_transport = {
+	.trtype = NVMF_TRTYPE_TCP,
+	.name = "tcp",
 	.qpair_create = tcp_qpair_create,
+	.qpair_connect = tcp_qpair_connect,
+	.listen = tcp_listen,
+	.listener_free = tcp_listener_free,
 	.params_release = tcp_params_release,
 	.qpair_free = tcp_qpair_free,
 	.qpair_get_info = tcp_qpair_get_info,

@@ -3,18 +3,92 @@
 #include "transport/transport.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "transport/engine.h"
+#include "util/lock.h"
 
-static const struct nvmf_transport_ops *transport_ops(enum nvmf_trtype trtype)
+#define MAX_REGISTERED 8
+
+extern const struct nvmf_transport_ops *const nvmf_builtin_transports[];
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static const struct nvmf_transport_ops *registered[MAX_REGISTERED]; /* registry_lock */
+
+const struct nvmf_transport_ops *nvmf_transport_find(enum nvmf_trtype trtype)
 {
-	switch (trtype) {
-	case NVMF_TRTYPE_TCP:
-		return &nvmf_tcp_ops;
-	default:
+	const struct nvmf_transport_ops *found = NULL;
+
+	for (size_t i = 0; nvmf_builtin_transports[i] != NULL && found == NULL; i++)
+		if (nvmf_builtin_transports[i]->trtype == trtype)
+			found = nvmf_builtin_transports[i];
+	nvmf_mutex_lock(&registry_lock);
+	for (size_t i = 0; i < MAX_REGISTERED && found == NULL; i++)
+		if (registered[i] != NULL && registered[i]->trtype == trtype)
+			found = registered[i];
+	nvmf_mutex_unlock(&registry_lock);
+	return found;
+}
+
+int nvmf_transport_register(const struct nvmf_transport_ops *ops)
+{
+	int rc = ENOSPC;
+
+	if (nvmf_transport_find(ops->trtype) != NULL)
+		return EEXIST;
+	nvmf_mutex_lock(&registry_lock);
+	for (size_t i = 0; i < MAX_REGISTERED; i++)
+		if (registered[i] == NULL) {
+			registered[i] = ops;
+			rc = 0;
+			break;
+		}
+	nvmf_mutex_unlock(&registry_lock);
+	return rc;
+}
+
+static void no_transport(const struct nvmf_addr *addr, struct nvmf_error *err)
+{
+	memset(err, 0, sizeof(*err));
+	err->errnum = EPROTONOSUPPORT;
+	snprintf(err->msg, sizeof(err->msg), "no transport for trtype %d (%.64s)", addr->trtype,
+		 addr->traddr);
+}
+
+struct nvmf_qpair *nvmf_qpair_connect(const struct nvmf_addr *addr,
+				      const struct nvmf_qpair_params *params,
+				      struct nvmf_error *err)
+{
+	const struct nvmf_transport_ops *ops = nvmf_transport_find(addr->trtype);
+
+	if (ops == NULL || ops->qpair_connect == NULL) {
+		no_transport(addr, err);
 		return NULL;
 	}
+	return ops->qpair_connect(addr, params, err);
+}
+
+struct nvmf_listener *nvmf_listen(const struct nvmf_listen_params *params, struct nvmf_error *err)
+{
+	const struct nvmf_transport_ops *ops = nvmf_transport_find(params->addr.trtype);
+
+	if (ops == NULL || ops->listen == NULL) {
+		no_transport(&params->addr, err);
+		return NULL;
+	}
+	return ops->listen(params, err);
+}
+
+void nvmf_listener_addr(const struct nvmf_listener *listener, struct nvmf_addr *addr)
+{
+	*addr = listener->addr;
+}
+
+void nvmf_listener_free(struct nvmf_listener *listener)
+{
+	if (listener != NULL)
+		listener->ops->listener_free(listener);
 }
 
 void nvmf_qpair_init(struct nvmf_qpair *qp, const struct nvmf_transport_ops *ops,
@@ -45,7 +119,7 @@ void nvmf_qpair_deliver(struct nvmf_qpair *qp, struct nvmf_capsule *nc)
 
 struct nvmf_qpair *nvmf_qpair_create(const struct nvmf_qpair_params *params)
 {
-	const struct nvmf_transport_ops *ops = transport_ops(params->trtype);
+	const struct nvmf_transport_ops *ops = nvmf_transport_find(params->trtype);
 
 	if (ops == NULL) {
 		/* No transport here to say what params holds: nothing is ours. */

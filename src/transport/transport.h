@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Transport internals: the generic queue pair and capsule, which each
- * transport embeds first in its own structures, and the ops table through
- * which the public API in include/nvmf/transport.h reaches a transport.
+ * Transport internals: the generic queue pair, capsule and listener, which
+ * each transport embeds first in its own structures, and the ops table
+ * through which the public API in include/nvmf/transport.h reaches a
+ * transport.  Transports are found by trtype in a table: the built-in ones
+ * (listed by the build, src/transport/builtin.c.in) and any registered at
+ * run time; the core names none of them.
  */
 #ifndef NVMF_TRANSPORT_INTERNAL_H
 #define NVMF_TRANSPORT_INTERNAL_H
@@ -12,9 +15,19 @@
 #include "nvmf/transport.h"
 
 struct nvmf_transport_ops {
+	enum nvmf_trtype trtype;
+	const char *name;
 	/* Owns what params carries (TCP: the socket, a TLS session) from the
 	 * call on, and releases it when it fails. */
 	struct nvmf_qpair *(*qpair_create)(const struct nvmf_qpair_params *params);
+	/* Host: connect to addr, handshakes included. */
+	struct nvmf_qpair *(*qpair_connect)(const struct nvmf_addr *addr,
+					    const struct nvmf_qpair_params *params,
+					    struct nvmf_error *err);
+	/* Controller: accept connections on an address. */
+	struct nvmf_listener *(*listen)(const struct nvmf_listen_params *params,
+					struct nvmf_error *err);
+	void (*listener_free)(struct nvmf_listener *listener);
 	/* Release what params carries, unused (creation refused before it). */
 	void (*params_release)(const struct nvmf_qpair_params *params);
 	void (*qpair_free)(struct nvmf_qpair *qp);
@@ -52,6 +65,11 @@ struct nvmf_qpair {
 	void *cb_arg;
 };
 
+struct nvmf_listener {
+	const struct nvmf_transport_ops *ops;
+	struct nvmf_addr addr;         /* as bound */
+};
+
 struct nvmf_capsule {
 	struct nvmf_qpair *qp;
 	bool is_response;
@@ -74,6 +92,9 @@ void nvmf_qpair_init(struct nvmf_qpair *qp, const struct nvmf_transport_ops *ops
 /* Hand a received capsule to the upper layer. */
 void nvmf_qpair_deliver(struct nvmf_qpair *qp, struct nvmf_capsule *nc);
 
-extern const struct nvmf_transport_ops nvmf_tcp_ops;
+/* The transport for trtype, or NULL. */
+const struct nvmf_transport_ops *nvmf_transport_find(enum nvmf_trtype trtype);
+/* Add a transport to the table (tests plug in their own): 0, EEXIST or ENOSPC. */
+int nvmf_transport_register(const struct nvmf_transport_ops *ops);
 
 #endif

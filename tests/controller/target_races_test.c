@@ -11,8 +11,8 @@
  *     down; another host's keep alive timeout must still be enforced (the
  *     one reaper used to wait for the read, and every timer with it).
  *   tls_attach: a TLS connection is handed over just as the target shuts
- *     down and is freed; the handshake thread must not touch the target
- *     afterwards (it used to lock the freed target).
+ *     down; the shutdown must wait for the handshake thread, which must
+ *     touch nothing freed (it used to lock the freed target).
  *
  * Test points exist only in Debug builds (the ASan build of the suite);
  * elsewhere the test says so and skips.
@@ -59,7 +59,7 @@ static struct {
 	bool hang_read;        /* reads of HUNG_LBA wait for release */
 	bool read_hung, release;
 	bool hold_attached;    /* the TLS thread waits after attaching ... */
-	bool attached, destroyed; /* ... until the target is destroyed */
+	bool attached, draining; /* ... until the shutdown waits for it */
 } tp;
 
 static bool tp_wait(bool *flag)
@@ -112,11 +112,15 @@ static int hook(const char *name, void *arg)
 		pthread_cond_broadcast(&tp_cond);
 		if (!tp_wait(&tp.release))
 			fprintf(stderr, "hook: the hung read was never released\n");
-	} else if (strcmp(name, "controller.tls_accept.attached") == 0 && tp.hold_attached) {
+	} else if (strcmp(name, "tcp.listener.attached") == 0 && tp.hold_attached) {
+		tp.hold_attached = false;
 		tp.attached = true;
 		pthread_cond_broadcast(&tp_cond);
-		if (!tp_wait(&tp.destroyed))
-			fprintf(stderr, "hook: the target was never destroyed\n");
+		if (!tp_wait(&tp.draining))
+			fprintf(stderr, "hook: the listener was never freed\n");
+	} else if (strcmp(name, "tcp.listener.draining") == 0 && tp.attached) {
+		tp.draining = true;
+		pthread_cond_broadcast(&tp_cond);
 	}
 	pthread_mutex_unlock(&tp_lock);
 	return inject;
@@ -338,12 +342,17 @@ static void *tls_client_main(void *arg)
 	return NULL;
 }
 
+static void *destroy_main(void *arg)
+{
+	nvmf_target_destroy(arg);
+	return NULL;
+}
+
 static void test_tls_attach(void)
 {
 	struct fixture f;
 	struct tls_client c = {0};
-	pthread_t t;
-	int threads;
+	pthread_t t, destroyer;
 
 	test_begin("a TLS connection handed over as the target goes touches nothing of it after");
 	fixture_start(&f);
@@ -355,16 +364,12 @@ static void test_tls_attach(void)
 	pthread_join(t, NULL);
 	CHECK(c.s != NULL);
 	CHECK(tp_reached(&tp.attached));
-	/* Shut down and freed while the handshake thread waits after attach. */
-	nvmf_target_destroy(f.t);
-	threads = test_thread_count();
-	tp_set(&tp.destroyed);
-	/* The handshake thread is detached: see it end (ASan reports a touch
-	 * of the freed target there). */
-	for (uint64_t end = test_now_us() + (uint64_t)WAIT_MS * 1000;
-	     test_thread_count() >= threads && test_now_us() < end;)
-		usleep(1000);
-	CHECK(test_thread_count() < threads);
+	/* Shut down while the handshake thread waits after attach: the
+	 * listener's free must wait for it (ASan reports any touch of what
+	 * was freed), and the destroy then completes. */
+	REQUIRE(pthread_create(&destroyer, NULL, destroy_main, f.t) == 0);
+	CHECK(tp_reached(&tp.draining));
+	pthread_join(destroyer, NULL);
 	if (c.s != NULL)
 		nvmf_tls_session_free(c.s);
 	close(c.fd);

@@ -554,7 +554,7 @@ struct nvmf_qpair *__wrap_nvmf_qpair_create(const struct nvmf_qpair_params *para
 	if (!fz.started || params->controller || params->trtype != NVMF_TRTYPE_TCP)
 		return __real_nvmf_qpair_create(params);
 	/* The socket is ours in every case; this transport has no use for it. */
-	nvmf_tcp_ops.params_release(params);
+	nvmf_transport_find(NVMF_TRTYPE_TCP)->params_release(params);
 	if (params->admin)
 		ctrl_register((struct nvmf_ctrl *)((char *)params->cb_arg -
 						   offsetof(struct nvmf_ctrl, admin)));
