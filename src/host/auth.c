@@ -210,11 +210,13 @@ lost:
 	 * (Linux nvmet does, and its reset can discard the Failure1 it had
 	 * queued).  Say what it most likely means; a retry may still be made.
 	 */
-	if (ret == -ECONNRESET && sent >= 2)
+	if (ret == -ECONNRESET && sent >= 2) {
+		/* Same errno as a Failure1 gives, without DNR: reconnecting may work. */
 		host_set_error(err, EACCES, 0, "%s: %s on queue %u failed: controller refused "
-			       "authentication (it ended the connection after our reply instead of "
-			       "answering: wrong secret for host %s?)", c->name, what, q->qid,
-			       c->hostnqn);
+			       "authentication: it closed after our reply (wrong secret for host "
+			       "%s?)", c->name, what, q->qid, c->hostnqn);
+		ret = -EACCES;
+	}
 out:
 	nvmf_dhchap_free(e);
 	free(out);

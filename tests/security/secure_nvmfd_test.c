@@ -350,9 +350,41 @@ static void test_auth_refused_by_reset(void)
 	snprintf(port, sizeof(port), "%u", relay_port(r));
 	o = opts_for(port, SUB_AUTH, h->nqn);
 	o.dhchap_secret = h->key;
-	connect_refused(&o, "DH-HMAC-CHAP on queue 0 failed: controller refused authentication "
-			"(it ended the connection after our reply", false);
+	connect_refused(&o, "DH-HMAC-CHAP on queue 0 failed: controller refused authentication: "
+			"it closed after our reply", false);
 	CHECK_EQ(atomic_load(&receives), 2);
+	relay_stop(r);
+	test_end();
+}
+
+/* The same on re-authentication: -EACCES, as a Failure1 would give. */
+static void test_reauth_refused_by_reset(void)
+{
+	_Atomic unsigned receives = 2; /* the connect's two pass */
+	const struct relay_hooks hooks = {.reset = reset_at_result, .arg = &receives};
+	const struct auth_host *h = &auth_hosts[1];
+	struct relay *r = relay_start(NULL, 0, port_plain, &hooks);
+	struct nvmf_error err;
+	struct nvmf_ctrl *c;
+	char port[8];
+	struct nvmf_host_opts o;
+
+	test_begin("DH-HMAC-CHAP: a controller that resets on re-authentication");
+	REQUIRE(r != NULL);
+	snprintf(port, sizeof(port), "%u", relay_port(r));
+	o = opts_for(port, SUB_AUTH, h->nqn);
+	o.dhchap_secret = h->key;
+	c = nvmf_connect(&o, &err);
+	CHECK(c != NULL);
+	if (c != NULL) {
+		atomic_store(&receives, 0);
+		CHECK_EQ(nvmf_ctrl_reauthenticate(c, &err), -EACCES);
+		CHECK_EQ(err.errnum, EACCES);
+		CHECK(strstr(err.msg, "re-authentication on queue 0 failed: controller refused "
+				      "authentication: it closed after our reply") != NULL);
+		CHECK(strstr(err.msg, h->nqn) != NULL);
+		nvmf_disconnect(c);
+	}
 	relay_stop(r);
 	test_end();
 }
@@ -1362,6 +1394,7 @@ int main(void)
 	test_auth_matrix();
 	test_auth_refusals();
 	test_auth_refused_by_reset();
+	test_reauth_refused_by_reset();
 	test_auth_spdk_style();
 	test_auth_raw();
 	test_reauth();
