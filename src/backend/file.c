@@ -141,6 +141,35 @@ const struct nvmf_backend_ops nvmf_backend_blockdev_ops = {
 	.close = file_close,
 };
 
+/*
+ * Size a file we just created and make it and its directory entry durable:
+ * a namespace the host has been told exists must not vanish in a power cut.
+ */
+static int file_settle_new(int fd, const char *path, uint64_t size, char *err, size_t errlen)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[4096];
+	int dfd, rc = 0;
+
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+	if (ftruncate(fd, (off_t)size) != 0 || fsync(fd) != 0) {
+		rc = -errno;
+		snprintf(err, errlen, "%s: cannot size new file: %s", path, strerror(-rc));
+		return rc;
+	}
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || fsync(dfd) != 0) {
+		rc = -errno;
+		snprintf(err, errlen, "%s: cannot sync directory %s: %s", path, dir, strerror(-rc));
+	}
+	if (dfd >= 0)
+		close(dfd);
+	return rc;
+}
+
 int nvmf_backend_file_open(const char *path, uint64_t create_size, uint32_t block_size,
 			   bool readonly, struct nvmf_bdev **out, char *err, size_t errlen)
 {
@@ -153,9 +182,7 @@ int nvmf_backend_file_open(const char *path, uint64_t create_size, uint32_t bloc
 	fd = open(path, flags);
 	if (fd < 0 && errno == ENOENT && create_size != 0 && !readonly) {
 		fd = open(path, flags | O_CREAT | O_EXCL, 0600);
-		if (fd >= 0 && ftruncate(fd, (off_t)create_size) != 0) {
-			rc = -errno;
-			snprintf(err, errlen, "%s: cannot size new file: %s", path, strerror(-rc));
+		if (fd >= 0 && (rc = file_settle_new(fd, path, create_size, err, errlen)) != 0) {
 			close(fd);
 			unlink(path);
 			return rc;
