@@ -15,6 +15,7 @@ packages=(
 	clang libclang-rt-14-dev # libFuzzer targets, sanitizers
 	fio e2fsprogs util-linux # filesystem and fio tests through the mount
 	iproute2 procps python3
+	strace             # controller_durable_create traces fsync
 )
 [ "${1:-}" = bench ] && packages+=(python3-matplotlib)
 
