@@ -267,11 +267,71 @@ static int mount_teardown(struct mount *m)
 	return ret == 0 ? 0 : EXIT_FAIL;
 }
 
+/*
+ * Become the daemon.  Engine threads made while parsing would stay with the
+ * parent, so the child makes the engine again.  The fd that releases the parent.
+ */
+static int daemonize_with_engine(struct cli *cli)
+{
+	int notify_fd;
+
+	if (cli->engine != NULL) {
+		nvmf_engine_destroy(cli->engine);
+		cli->engine = NULL;
+	}
+	notify_fd = daemonize_start(cli);
+	if (cli->engine_spec != NULL) {
+		struct nvmf_engine_params params;
+
+		nvmf_engine_parse(cli->engine_spec, &params);
+		cli->engine = cli->opts.engine = nvmf_engine_create(&params);
+		if (cli->engine == NULL)
+			die(cli, "cannot create engine %s: %s", cli->engine_spec, strerror(errno));
+	}
+	return notify_fd;
+}
+
+/* Mount on m->mountpoint, start the watcher and the handlers of the quit signals. */
+static void session_mount(struct mount *m)
+{
+	int ret;
+
+	m->se = session_create(m);
+	if (m->se == NULL)
+		die(m->cli, "cannot create the FUSE session");
+	if (fuse_session_mount(m->se, m->mountpoint) != 0)
+		die(m->cli, "cannot mount on %s (see above)", m->mountpoint);
+	ret = pthread_create(&m->watcher, NULL, mount_fs_watcher, m);
+	if (ret != 0) {
+		fuse_session_unmount(m->se);
+		die(m->cli, "cannot start a thread: %s", strerror(ret));
+	}
+	if (fuse_set_signal_handlers(m->se) != 0) {
+		fuse_session_unmount(m->se);
+		die(m->cli, "cannot install signal handlers");
+	}
+}
+
+/* Answer the kernel until unmounted. */
+static void session_serve(struct mount *m)
+{
+	struct fuse_loop_config *loop = fuse_loop_cfg_create();
+	int ret;
+
+	fuse_loop_cfg_set_max_threads(loop, MOUNT_FUSE_THREADS);
+	fuse_loop_cfg_set_idle_threads(loop, MOUNT_FUSE_THREADS);
+	fuse_loop_cfg_set_clone_fd(loop, 1);
+	ret = fuse_session_loop_mt(m->se, loop);
+	fuse_loop_cfg_destroy(loop);
+	if (ret < 0)
+		mount_log(LOG_ERR, "FUSE loop: %s", strerror(-ret));
+	fuse_remove_signal_handlers(m->se);
+}
+
 int cmd_mount(struct cli *cli)
 {
 	struct mount m = {.cli = cli, .daemon = !cli->foreground};
 	char mountpoint[PATH_MAX];
-	struct fuse_loop_config *loop;
 	sigset_t quit, old;
 	int notify_fd = -1, ret;
 	size_t active = 0;
@@ -281,23 +341,8 @@ int cmd_mount(struct cli *cli)
 	if (cli->opts.subnqn == NULL)
 		die(cli, "a subsystem NQN is required (-n NQN or nvme+tcp://ADDR/NQN)");
 	fuse_set_log_func(fuse_log_sink);
-	if (m.daemon) {
-		/* Engine threads made while parsing would stay with the parent. */
-		if (cli->engine != NULL) {
-			nvmf_engine_destroy(cli->engine);
-			cli->engine = NULL;
-		}
-		notify_fd = daemonize_start(cli);
-		if (cli->engine_spec != NULL) {
-			struct nvmf_engine_params params;
-
-			nvmf_engine_parse(cli->engine_spec, &params);
-			cli->engine = cli->opts.engine = nvmf_engine_create(&params);
-			if (cli->engine == NULL)
-				die(cli, "cannot create engine %s: %s", cli->engine_spec,
-				    strerror(errno));
-		}
-	}
+	if (m.daemon)
+		notify_fd = daemonize_with_engine(cli);
 	/* Only the FUSE loop's threads take the signals that unmount. */
 	sigemptyset(&quit);
 	sigaddset(&quit, SIGINT);
@@ -310,20 +355,7 @@ int cmd_mount(struct cli *cli)
 	m.ctrl = cli_connect(cli);
 	mount_setup(&m);
 	mount_fs_sync_namespaces(&m, false);
-	m.se = session_create(&m);
-	if (m.se == NULL)
-		die(cli, "cannot create the FUSE session");
-	if (fuse_session_mount(m.se, mountpoint) != 0)
-		die(cli, "cannot mount on %s (see above)", mountpoint);
-	ret = pthread_create(&m.watcher, NULL, mount_fs_watcher, &m);
-	if (ret != 0) {
-		fuse_session_unmount(m.se);
-		die(cli, "cannot start a thread: %s", strerror(ret));
-	}
-	if (fuse_set_signal_handlers(m.se) != 0) {
-		fuse_session_unmount(m.se);
-		die(cli, "cannot install signal handlers");
-	}
+	session_mount(&m);
 	for (size_t i = 0; i < m.nfiles; i++)
 		active += atomic_load(&m.files[i]->active);
 	if (m.daemon)
@@ -332,16 +364,7 @@ int cmd_mount(struct cli *cli)
 		mount_log(LOG_INFO, "%s: %zu namespace%s of %s, %u I/O queues of %u", mountpoint,
 			  active, active == 1 ? "" : "s", nvmf_ctrl_subnqn(m.ctrl), m.nq, m.depth);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-
-	loop = fuse_loop_cfg_create();
-	fuse_loop_cfg_set_max_threads(loop, MOUNT_FUSE_THREADS);
-	fuse_loop_cfg_set_idle_threads(loop, MOUNT_FUSE_THREADS);
-	fuse_loop_cfg_set_clone_fd(loop, 1);
-	ret = fuse_session_loop_mt(m.se, loop);
-	fuse_loop_cfg_destroy(loop);
-	if (ret < 0)
-		mount_log(LOG_ERR, "FUSE loop: %s", strerror(-ret));
-	fuse_remove_signal_handlers(m.se);
+	session_serve(&m);
 	ret = mount_teardown(&m);
 	if (!m.daemon && cli->verbose > 0)
 		mount_log(LOG_INFO, "%s: unmounted and disconnected", mountpoint);

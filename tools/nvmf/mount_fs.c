@@ -124,34 +124,35 @@ static int nsid_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/*
- * Bring the file table in line with the controller's namespace list; with
- * notify, tell the kernel and the log what changed.
- */
-void mount_fs_sync_namespaces(struct mount *m, bool notify)
+/* The controller's active NSIDs, ascending, in *count; NULL without memory. */
+static uint32_t *ns_list(struct mount *m, size_t *count)
 {
 	size_t max = 256, n;
 	uint32_t *ids = NULL;
-	struct change *changes = NULL;
-	size_t nchanges = 0;
 
 	for (;;) {
 		uint32_t *grown = realloc(ids, max * sizeof(*ids));
 
-		if (grown == NULL)
-			goto out;
+		if (grown == NULL) {
+			free(ids);
+			return NULL;
+		}
 		ids = grown;
 		n = nvmf_ctrl_ns_list(m->ctrl, ids, max);
 		if (n <= max)
 			break;
 		max = n;
 	}
-	pthread_mutex_lock(&m->ns_lock);
-	changes = calloc(n + m->nfiles + 1, sizeof(*changes));
-	if (changes == NULL) {
-		pthread_mutex_unlock(&m->ns_lock);
-		goto out;
-	}
+	*count = n;
+	return ids;
+}
+
+/* Bring the file table in line with ids[0..n); what changed, in changes. */
+static size_t apply_ns_list_locked(struct mount *m, const uint32_t *ids, size_t n,
+				   struct change *changes)
+{
+	size_t nchanges = 0;
+
 	for (size_t i = 0; i < n; i++) {
 		struct nvmf_ns *ns = nvmf_ctrl_ns(m->ctrl, ids[i]);
 		struct nsfile *f = file_find_locked(m, ids[i]);
@@ -181,9 +182,13 @@ void mount_fs_sync_namespaces(struct mount *m, bool notify)
 			changes[nchanges++] = (struct change){f->nsid, NS_GONE, 0};
 		}
 	}
-	pthread_mutex_unlock(&m->ns_lock);
-	/* Outside ns_lock: the kernel may call back in while it handles these. */
-	for (size_t i = 0; notify && i < nchanges; i++) {
+	return nchanges;
+}
+
+/* Tell the kernel and the log what changed. */
+static void notify_changes(struct mount *m, const struct change *changes, size_t nchanges)
+{
+	for (size_t i = 0; i < nchanges; i++) {
 		const struct change *c = &changes[i];
 		char name[16], size[32];
 
@@ -200,7 +205,32 @@ void mount_fs_sync_namespaces(struct mount *m, bool notify)
 		else
 			mount_log(LOG_INFO, "%s went away", name);
 	}
-out:
+}
+
+/*
+ * Bring the file table in line with the controller's namespace list; with
+ * notify, tell the kernel and the log what changed.
+ */
+void mount_fs_sync_namespaces(struct mount *m, bool notify)
+{
+	size_t n, nchanges;
+	uint32_t *ids = ns_list(m, &n);
+	struct change *changes;
+
+	if (ids == NULL)
+		return;
+	pthread_mutex_lock(&m->ns_lock);
+	changes = calloc(n + m->nfiles + 1, sizeof(*changes));
+	if (changes == NULL) {
+		pthread_mutex_unlock(&m->ns_lock);
+		free(ids);
+		return;
+	}
+	nchanges = apply_ns_list_locked(m, ids, n, changes);
+	pthread_mutex_unlock(&m->ns_lock);
+	/* Outside ns_lock: the kernel may call back in while it handles these. */
+	if (notify)
+		notify_changes(m, changes, nchanges);
 	free(changes);
 	free(ids);
 }
