@@ -14,3 +14,4 @@ foreach(engine epoll poll)
 endforeach()
 # The in-process loop transport: the capsule API, then a whole target and host.
 nvmf_add_test(transport_loop SOURCES transport/test_loop.c LABELS transport)
+nvmf_add_test(transport_loop_target SOURCES transport/test_loop_target.c LABELS transport)
