@@ -490,6 +490,7 @@ struct outstanding {
 	uint8_t *buf[NXFER];
 	struct done d[NXFER];
 	struct nvmf_capsule *cmd[NXFER];
+	struct iovec iov[NXFER];     /* valid until each transfer completes */
 	uint8_t sink[100];
 };
 
@@ -501,8 +502,9 @@ static void send_outstanding(struct nvmf_qpair *qp, struct outstanding *o)
 		o->buf[i] = malloc(len);
 		REQUIRE(o->buf[i] != NULL);
 		o->d[i] = (struct done){.side = &host_side};
+		o->iov[i] = (struct iovec){o->buf[i], len};
 		CHECK_EQ(send_cmd(qp, (uint16_t)(i + 1), i % 2 ? NVME_IO_READ : NVME_IO_WRITE,
-				  &(struct nvmf_iov){&(struct iovec){o->buf[i], len}, 1, len},
+				  &(struct nvmf_iov){&o->iov[i], 1, len},
 				  i % 2 == 0, &o->d[i]),
 			 0);
 		o->cmd[i] = next_rx(&ctrl_side);
