@@ -12,3 +12,6 @@ foreach(engine epoll poll)
   set_tests_properties(transport_loopback_${engine} transport_malformed_${engine}
                        PROPERTIES TIMEOUT 120 LABELS transport)
 endforeach()
+# The in-process loop transport: the capsule API, then a whole target and host.
+nvmf_add_test(transport_loop SOURCES transport/test_loop.c LABELS transport)
+nvmf_add_test(transport_loop_target SOURCES transport/test_loop_target.c LABELS transport)

@@ -762,6 +762,8 @@ enum nvmf_trtype {
 	NVMF_TRTYPE_RDMA = 1,
 	NVMF_TRTYPE_FC = 2,
 	NVMF_TRTYPE_TCP = 3,
+	/* In-process, this library only (src/loop), not on any wire: the
+	 * specification reserves 254 for intra-host transports. */
 	NVMF_TRTYPE_LOOP = 254,
 };
 
