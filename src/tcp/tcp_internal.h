@@ -77,7 +77,7 @@ enum tcp_item_kind {
 
 /* What to do once an item's last PDU has been sent. */
 enum tcp_item_done {
-	DONE_NOTHING,
+	DONE_NOTHING,  /* ICReq/ICResp, R2T; runs are released by their kind */
 	DONE_CAPSULE,  /* drop the transmit reference on a capsule */
 	DONE_TERM,     /* a TermReq went out: stop sending */
 };
@@ -163,17 +163,18 @@ struct tcp_capsule_chunk {
 	struct tcp_capsule capsules[TCP_POOL_CHUNK];
 };
 
+/* Which part of a PDU the receive ring is expected to hold next. */
 enum tcp_rx_phase {
-	RX_HEADER,
-	RX_PAD,
-	RX_DATA,
-	RX_DDGST,
+	RX_HEADER,                   /* the common header, then the rest and its digest */
+	RX_PAD,                      /* padding up to PDO, skipped */
+	RX_DATA,                     /* payload, copied or read to rx.dst */
+	RX_DDGST,                    /* the data digest, checked at the PDU's end */
 	RX_DRAIN,                    /* after a fatal error: discard until EOF */
 };
 
 /* What the payload of the PDU being received belongs to. */
 enum tcp_rx_target {
-	TARGET_NONE,
+	TARGET_NONE,                 /* ICReq/ICResp, CapsuleResp, R2T: all done at the header */
 	TARGET_ICD,                  /* controller: in-capsule data */
 	TARGET_C2H,                  /* host: read data */
 	TARGET_H2C,                  /* controller: write data for an R2T */
@@ -220,11 +221,12 @@ struct tcp_tx_batch {
 	int nfinished;
 };
 
+/* A queue pair's life; capsules and data move only while established. */
 enum tcp_state {
 	QP_AWAIT_IC,                /* before ICReq/ICResp */
-	QP_ESTABLISHED,
+	QP_ESTABLISHED,             /* ICReq/ICResp exchanged: capsules and data flow */
 	QP_TERMINATING,             /* a TermReq is queued or sent */
-	QP_CLOSED,
+	QP_CLOSED,                  /* the end is reported, or the qpair is being freed */
 };
 
 struct tcp_qpair {
