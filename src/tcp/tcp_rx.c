@@ -344,13 +344,92 @@ static bool handle_header(struct tcp_qpair *tq)
 	}
 }
 
+/* Host: a C2HData PDU is in; SUCCESS stands for the response. */
+static bool c2h_data_end(struct tcp_qpair *tq, bool digest_ok)
+{
+	struct tcp_rx *rx = &tq->rx;
+	const struct nvme_tcp_common_hdr *ch = (const struct nvme_tcp_common_hdr *)rx->hdr;
+	const struct nvme_tcp_c2h_data_hdr *c2h = (const void *)rx->hdr;
+	struct tcp_cmd_buffer *cb = rx->cb;
+	bool last = (ch->flags & NVME_TCP_FLAG_LAST_PDU) != 0;
+	bool success = (ch->flags & NVME_TCP_FLAG_SUCCESS) != 0;
+	struct tcp_capsule *rsp = NULL;
+	bool complete = false;
+
+	nvmf_mutex_lock(&tq->lock);
+	cb->data_xfered += c2h->datal;
+	if (!digest_ok && cb->error == 0) {
+		NVMF_WARN("nvme-tcp: data digest error in C2HData (cid %u)", cb->cid);
+		cb->error = EBADMSG;
+	}
+	complete = tcp_cb_put_locked(cb); /* the payload's reference */
+	if (last && cb->registered) {
+		tcp_cb_unregister_locked(tq, cb);
+		complete |= tcp_cb_put_locked(cb);
+	}
+	if (success)
+		rsp = tcp_capsule_get_locked(tq, true);
+	nvmf_mutex_unlock(&tq->lock);
+	if (complete)
+		tcp_cb_complete(tq, cb);
+	if (success) {
+		if (rsp == NULL) {
+			NVMF_ERR("nvme-tcp: no capsule free for a response");
+			tcp_report(tq, ENOBUFS);
+			rx->phase = RX_DRAIN;
+			return false;
+		}
+		/* SUCCESS stands for a CQE of all zeroes but CID (TCP 1.0a §3.6.2.7)
+		 * and, with SQ flow control on, the SQ head one past the last
+		 * reported: the controller has consumed this command. */
+		rsp->nc.is_response = true;
+		rsp->nc.sqhd_valid = tq->qp.sq_flow_control;
+		rsp->nc.cqe = (struct nvme_cqe){.cid = c2h->cccid, .sqhd = NVME_SQHD_INVALID,
+						.sqid = tq->qp.qid};
+		if (tq->qp.sq_flow_control)
+			rsp->nc.cqe.sqhd = host_next_sqhd(tq);
+		nvmf_qpair_deliver(&tq->qp, &rsp->nc);
+	}
+	return true;
+}
+
+/* Controller: an H2CData PDU is in; at the end of its R2T, ask for more. */
+static bool h2c_data_end(struct tcp_qpair *tq, bool digest_ok)
+{
+	struct tcp_rx *rx = &tq->rx;
+	const struct nvme_tcp_h2c_data_hdr *h2c = (const void *)rx->hdr;
+	struct tcp_cmd_buffer *cb = rx->cb;
+	struct tcp_r2t_slot *slot = rx->slot;
+	bool complete = false;
+
+	nvmf_mutex_lock(&tq->lock);
+	slot->next_offset += h2c->datal;
+	cb->data_xfered += h2c->datal;
+	if (!digest_ok && cb->error == 0) {
+		NVMF_WARN("nvme-tcp: data digest error in H2CData (cid %u)", cb->cid);
+		cb->error = EBADMSG;
+	}
+	complete = tcp_cb_put_locked(cb); /* the payload's reference */
+	if (slot->next_offset == slot->end) {
+		tcp_r2t_slot_free_locked(tq, slot);
+		cb->r2ts_outstanding--;
+		complete |= tcp_cb_put_locked(cb);
+		tcp_serve_r2t_waiters_locked(tq);
+		if (cb->r2t_requested < cb->data_len)
+			tcp_issue_r2ts_locked(tq, cb);
+		else if (cb->data_xfered == cb->data_len)
+			complete |= tcp_cb_put_locked(cb); /* the transfer's own */
+	}
+	nvmf_mutex_unlock(&tq->lock);
+	if (complete)
+		tcp_cb_complete(tq, cb);
+	return true;
+}
+
 /* The whole PDU is in (payload and data digest checked). */
 static bool handle_pdu_end(struct tcp_qpair *tq, bool digest_ok)
 {
 	struct tcp_rx *rx = &tq->rx;
-	const struct nvme_tcp_common_hdr *ch = (const struct nvme_tcp_common_hdr *)rx->hdr;
-	struct tcp_cmd_buffer *cb = rx->cb;
-	bool complete = false;
 
 	switch (rx->target) {
 	case TARGET_NONE:
@@ -366,75 +445,10 @@ static bool handle_pdu_end(struct tcp_qpair *tq, bool digest_ok)
 		nvmf_qpair_deliver(&tq->qp, &rx->tc->nc);
 		rx->tc = NULL;
 		return true;
-	case TARGET_C2H: {
-		const struct nvme_tcp_c2h_data_hdr *c2h = (const void *)rx->hdr;
-		bool last = (ch->flags & NVME_TCP_FLAG_LAST_PDU) != 0;
-		bool success = (ch->flags & NVME_TCP_FLAG_SUCCESS) != 0;
-		struct tcp_capsule *rsp = NULL;
-
-		nvmf_mutex_lock(&tq->lock);
-		cb->data_xfered += c2h->datal;
-		if (!digest_ok && cb->error == 0) {
-			NVMF_WARN("nvme-tcp: data digest error in C2HData (cid %u)", cb->cid);
-			cb->error = EBADMSG;
-		}
-		complete = tcp_cb_put_locked(cb); /* the payload's reference */
-		if (last && cb->registered) {
-			tcp_cb_unregister_locked(tq, cb);
-			complete |= tcp_cb_put_locked(cb);
-		}
-		if (success)
-			rsp = tcp_capsule_get_locked(tq, true);
-		nvmf_mutex_unlock(&tq->lock);
-		if (complete)
-			tcp_cb_complete(tq, cb);
-		if (success) {
-			if (rsp == NULL) {
-				NVMF_ERR("nvme-tcp: no capsule free for a response");
-				tcp_report(tq, ENOBUFS);
-				rx->phase = RX_DRAIN;
-				return false;
-			}
-			/* SUCCESS stands for a CQE of all zeroes but CID (TCP 1.0a §3.6.2.7)
-			 * and, with SQ flow control on, the SQ head one past the last
-			 * reported: the controller has consumed this command. */
-			rsp->nc.is_response = true;
-			rsp->nc.sqhd_valid = tq->qp.sq_flow_control;
-			rsp->nc.cqe = (struct nvme_cqe){.cid = c2h->cccid, .sqhd = NVME_SQHD_INVALID,
-							.sqid = tq->qp.qid};
-			if (tq->qp.sq_flow_control)
-				rsp->nc.cqe.sqhd = host_next_sqhd(tq);
-			nvmf_qpair_deliver(&tq->qp, &rsp->nc);
-		}
-		return true;
-	}
-	case TARGET_H2C: {
-		const struct nvme_tcp_h2c_data_hdr *h2c = (const void *)rx->hdr;
-		struct tcp_r2t_slot *slot = rx->slot;
-
-		nvmf_mutex_lock(&tq->lock);
-		slot->next_offset += h2c->datal;
-		cb->data_xfered += h2c->datal;
-		if (!digest_ok && cb->error == 0) {
-			NVMF_WARN("nvme-tcp: data digest error in H2CData (cid %u)", cb->cid);
-			cb->error = EBADMSG;
-		}
-		complete = tcp_cb_put_locked(cb); /* the payload's reference */
-		if (slot->next_offset == slot->end) {
-			tcp_r2t_slot_free_locked(tq, slot);
-			cb->r2ts_outstanding--;
-			complete |= tcp_cb_put_locked(cb);
-			tcp_serve_r2t_waiters_locked(tq);
-			if (cb->r2t_requested < cb->data_len)
-				tcp_issue_r2ts_locked(tq, cb);
-			else if (cb->data_xfered == cb->data_len)
-				complete |= tcp_cb_put_locked(cb); /* the transfer's own */
-		}
-		nvmf_mutex_unlock(&tq->lock);
-		if (complete)
-			tcp_cb_complete(tq, cb);
-		return true;
-	}
+	case TARGET_C2H:
+		return c2h_data_end(tq, digest_ok);
+	case TARGET_H2C:
+		return h2c_data_end(tq, digest_ok);
 	}
 	return true;
 }
@@ -485,6 +499,82 @@ static bool rx_after_data(struct tcp_qpair *tq)
 }
 
 /*
+ * Validate the common header at p (avail bytes, a common header at least),
+ * once per PDU.  Returns false when the connection must stop receiving.
+ */
+static bool rx_check_ch(struct tcp_qpair *tq, const uint8_t *p, uint32_t avail)
+{
+	struct tcp_rx *rx = &tq->rx;
+	struct nvme_tcp_common_hdr ch_copy;
+	const struct nvme_tcp_common_hdr *ch = &ch_copy;
+	struct nvmf_tcp_rx_rules rules;
+	uint16_t fes;
+	uint32_t fei;
+
+	if (rx->ch_valid)
+		return true;
+	/* The ring holds PDUs at any byte offset. */
+	memcpy(&ch_copy, p, sizeof(ch_copy));
+	rules = rx_rules(tq);
+	switch (nvmf_tcp_validate_ch(ch, &rules, &rx->layout, &fes, &fei)) {
+	case NVMF_TCP_PDU_VALID:
+		break;
+	case NVMF_TCP_PDU_CLOSE:
+		NVMF_ERR("nvme-tcp: malformed termination request, closing");
+		rx->phase = RX_DRAIN;
+		tcp_report(tq, EPROTO);
+		shutdown(tq->conn.fd, SHUT_RDWR);
+		return false;
+	case NVMF_TCP_PDU_FATAL: {
+		/* The TermReq echoes the header (its HLEN, as SPDK does; at least
+		 * the common header), never the payload or the next PDU behind it. */
+		size_t echo = ch->hlen > sizeof(*ch) ? ch->hlen : sizeof(*ch);
+
+		if (echo > avail)
+			echo = avail;
+		tcp_fatal(tq, fes, fei, p, echo);
+		return false;
+	}
+	}
+	rx->ch_valid = true;
+	return true;
+}
+
+/*
+ * The whole header is at p: take it, let its handler route the payload,
+ * then go on to the padding, the payload or (none) the PDU's end.
+ */
+static bool rx_take_header(struct tcp_qpair *tq, const uint8_t *p)
+{
+	struct tcp_rx *rx = &tq->rx;
+
+	memcpy(rx->hdr, p, rx->layout.header_len);
+	rx->rd += rx->layout.header_len;
+	rx->pad_left = rx->layout.pad_len;
+	rx->data_left = rx->layout.data_len;
+	rx->crc = NVMF_CRC32C_INIT;
+	if (!handle_header(tq))
+		return false;
+	if (rx->target == TARGET_TERM) {
+		/* The copied header lands behind the TermReq's own. */
+		rx->term_iov = (struct iovec){
+			.iov_base = rx->hdr + sizeof(struct nvme_tcp_term_req_hdr),
+			.iov_len = rx->data_left};
+		rx->dst = (struct tcp_slice){.iov = &rx->term_iov, .iovcnt = 1,
+					     .len = rx->data_left};
+	}
+	if (rx->pad_left > 0)
+		rx->phase = RX_PAD;
+	else if (rx->data_left > 0)
+		rx->phase = RX_DATA;
+	else {
+		tcp_rx_next_pdu(rx);
+		return handle_pdu_end(tq, true);
+	}
+	return true;
+}
+
+/*
  * Parse what the ring holds.  Returns false when the connection must stop
  * receiving (fatal error or TermReq).
  */
@@ -497,70 +587,16 @@ static bool rx_process(struct tcp_qpair *tq)
 		uint8_t *p = rx->ring + rx->rd;
 
 		switch (rx->phase) {
-		case RX_HEADER: {
-			struct nvme_tcp_common_hdr ch_copy;
-			const struct nvme_tcp_common_hdr *ch = &ch_copy;
-			struct nvmf_tcp_rx_rules rules;
-			uint16_t fes;
-			uint32_t fei;
-
-			if (avail < sizeof(*ch))
+		case RX_HEADER:
+			if (avail < sizeof(struct nvme_tcp_common_hdr))
 				return true;
-			/* The ring holds PDUs at any byte offset. */
-			memcpy(&ch_copy, p, sizeof(ch_copy));
-			if (!rx->ch_valid) {
-				rules = rx_rules(tq);
-				switch (nvmf_tcp_validate_ch(ch, &rules, &rx->layout, &fes, &fei)) {
-				case NVMF_TCP_PDU_VALID:
-					break;
-				case NVMF_TCP_PDU_CLOSE:
-					NVMF_ERR("nvme-tcp: malformed termination request, closing");
-					rx->phase = RX_DRAIN;
-					tcp_report(tq, EPROTO);
-					shutdown(tq->conn.fd, SHUT_RDWR);
-					return false;
-				case NVMF_TCP_PDU_FATAL: {
-					/* The TermReq echoes the header (its HLEN, as SPDK
-					 * does; at least the common header), never the
-					 * payload or the next PDU behind it. */
-					size_t echo = ch->hlen > sizeof(*ch) ? ch->hlen : sizeof(*ch);
-
-					if (echo > avail)
-						echo = avail;
-					tcp_fatal(tq, fes, fei, p, echo);
-					return false;
-				}
-				}
-				rx->ch_valid = true;
-			}
+			if (!rx_check_ch(tq, p, avail))
+				return false;
 			if (avail < rx->layout.header_len)
 				return true;
-			memcpy(rx->hdr, p, rx->layout.header_len);
-			rx->rd += rx->layout.header_len;
-			rx->pad_left = rx->layout.pad_len;
-			rx->data_left = rx->layout.data_len;
-			rx->crc = NVMF_CRC32C_INIT;
-			if (!handle_header(tq))
+			if (!rx_take_header(tq, p))
 				return false;
-			if (rx->target == TARGET_TERM) {
-				/* The copied header lands behind the TermReq's own. */
-				rx->term_iov = (struct iovec){
-					.iov_base = rx->hdr + sizeof(struct nvme_tcp_term_req_hdr),
-					.iov_len = rx->data_left};
-				rx->dst = (struct tcp_slice){.iov = &rx->term_iov, .iovcnt = 1,
-							     .len = rx->data_left};
-			}
-			if (rx->pad_left > 0)
-				rx->phase = RX_PAD;
-			else if (rx->data_left > 0)
-				rx->phase = RX_DATA;
-			else {
-				tcp_rx_next_pdu(rx);
-				if (!handle_pdu_end(tq, true))
-					return false;
-			}
 			break;
-		}
 		case RX_PAD: {
 			uint32_t n = avail < rx->pad_left ? avail : rx->pad_left;
 
