@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Inside the TCP transport: what its files share.  tcp.c holds the queue
- * pairs (PDUs, receive, transmit), tcp_conn.c the connections (the host's
- * connect, the controller's listeners and TLS handshakes).
+ * Inside the TCP transport: what its files share.  tcp_qpair.c, tcp_rx.c
+ * and tcp_tx.c hold the queue pairs (lifetime, receive, transmit; their
+ * own shared insides are in tcp_internal.h), tcp_conn.c the connections
+ * (the host's connect, the controller's listeners and TLS handshakes).
  */
 #ifndef NVMF_TCP_TCP_H
 #define NVMF_TCP_TCP_H

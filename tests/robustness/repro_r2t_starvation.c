@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Regression test for a transport bug (src/tcp/tcp.c, fixed): a controller
+ * Regression test for a transport bug (src/tcp/tcp_tx.c, fixed): a controller
  * queue pair has queue-size x R2Ts-per-command transfer tags.  A write
  * arriving while every tag was taken got no R2T, and when a tag freed only
  * the command that held it was considered again, so the waiting write never
