@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "controller/internal.h"
+#include "controller/admin.h"
 #include "util/lock.h"
 #include "util/log.h"
 
@@ -52,13 +52,6 @@ uint16_t ctrl_granted_io_queues(struct nvmf_ctrl *ctrl)
 	n = ctrl->nr_io_queues;
 	nvmf_mutex_unlock(&ctrl->lock);
 	return n;
-}
-
-bool ctrl_ready(struct nvmf_ctrl *ctrl)
-{
-	uint32_t csts = atomic_load_explicit(&ctrl->csts, memory_order_relaxed);
-
-	return (csts & NVME_CSTS_RDY) != 0 && (csts & NVME_CSTS_CFS) == 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -551,24 +544,6 @@ static void log_changed_ns(struct nvmf_ctrl *ctrl, struct nvme_changed_ns_list_l
 		ctrl->changed_overflow = false;
 		ctrl->ns_aen_masked = false;
 	}
-	nvmf_mutex_unlock(&ctrl->lock);
-}
-
-void ctrl_record_error(struct nvmf_ctrl *ctrl, struct nvmf_cmd *cmd, uint16_t status)
-{
-	const struct nvme_sqe *sqe = cmd_sqe(cmd);
-	struct nvme_error_log_entry *e;
-
-	nvmf_mutex_lock(&ctrl->lock);
-	e = &ctrl->errors[ctrl->error_count % CTRL_ERROR_SLOTS];
-	memset(e, 0, sizeof(*e));
-	e->error_count = ++ctrl->error_count;
-	e->sqid = cmd->conn->qid;
-	e->cid = sqe->cid;
-	e->status = NVME_CQE_STATUS(status, false);
-	e->parm_error_location = 0xffff;
-	e->nsid = sqe->nsid;
-	e->trtype = NVMF_TRTYPE_TCP;
 	nvmf_mutex_unlock(&ctrl->lock);
 }
 

@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "controller/internal.h"
+#include "controller/auth.h"
 #include "util/lock.h"
 #include "util/log.h"
 

@@ -10,35 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "controller/internal.h"
+#include "controller/io.h"
 #include "util/log.h"
 #include "util/testpoint.h"
 
 #define NSID_BROADCAST 0xffffffffu
 #define SC_NS_WRITE_PROTECTED 0x20 /* SCT 1 (Base 2.0 §4.6.1.2.2) */
 #define NLB(cdw12) (((cdw12) & 0xffffu) + 1)
-
-struct nvmf_ns *subsys_get_ns(struct nvmf_subsys *subsys, uint32_t nsid)
-{
-	struct nvmf_ns *ns;
-
-	if (nsid == 0 || nsid > NVMF_MAX_NSID)
-		return NULL;
-	pthread_rwlock_rdlock(&subsys->ns_lock);
-	ns = subsys->ns[nsid];
-	if (ns != NULL)
-		atomic_fetch_add(&ns->refs, 1);
-	pthread_rwlock_unlock(&subsys->ns_lock);
-	return ns;
-}
-
-void ns_put(struct nvmf_ns *ns)
-{
-	if (atomic_fetch_sub(&ns->refs, 1) != 1)
-		return;
-	nvmf_bdev_close(ns->bdev);
-	free(ns);
-}
 
 uint16_t io_errno_status(int rc, bool write)
 {
