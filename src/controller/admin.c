@@ -190,7 +190,7 @@ static void ctrl_drop_io_queues(struct nvmf_ctrl *ctrl)
 
 static void shutdown_work(struct nvmf_work *work)
 {
-	struct nvmf_cmd *cmd = (struct nvmf_cmd *)((uint8_t *)work - offsetof(struct nvmf_cmd, work));
+	struct nvmf_cmd *cmd = cmd_of_work(work);
 	struct nvmf_ctrl *ctrl = cmd->conn->ctrl;
 	int rc = ctrl->subsys->discovery ? 0 : subsys_flush_all(ctrl->subsys);
 
@@ -262,8 +262,7 @@ void ctrl_property_set(struct nvmf_cmd *cmd)
 	}
 	if (shutdown) {
 		/* Flushing may block: off the receive thread, then SHST = complete. */
-		cmd->work.fn = shutdown_work;
-		nvmf_workq_submit(ctrl->target->wq, &cmd->work);
+		cmd_execute(cmd, shutdown_work, false);
 		return;
 	}
 	cmd_complete(cmd, 0, 0, 0);
@@ -793,7 +792,7 @@ static void handle_aer(struct nvmf_cmd *cmd)
 	} else if (ctrl->naers >= CTRL_AERL) {
 		over = true;
 	} else {
-		cmd_set_state(cmd, CMD_RUNNING, CMD_HELD);
+		cmd_set_state(cmd, CMD_RECEIVED, CMD_HELD);
 		ctrl->aers[ctrl->naers++] = cmd;
 	}
 	nvmf_mutex_unlock(&ctrl->lock);
@@ -811,7 +810,7 @@ void ctrl_raise_event(struct nvmf_ctrl *ctrl, uint32_t dw0)
 	if (ctrl->naers > 0) {
 		aer = ctrl->aers[0];
 		memmove(ctrl->aers, ctrl->aers + 1, --ctrl->naers * sizeof(ctrl->aers[0]));
-		cmd_set_state(aer, CMD_HELD, CMD_RUNNING);
+		cmd_set_state(aer, CMD_HELD, CMD_RECEIVED);
 	} else {
 		bool queued = false;
 
@@ -895,7 +894,7 @@ static void handle_abort(struct nvmf_cmd *cmd)
 			memmove(ctrl->aers + i, ctrl->aers + i + 1,
 				(ctrl->naers - i - 1) * sizeof(ctrl->aers[0]));
 			ctrl->naers--;
-			cmd_set_state(victim, CMD_HELD, CMD_RUNNING);
+			cmd_set_state(victim, CMD_HELD, CMD_RECEIVED);
 			break;
 		}
 		nvmf_mutex_unlock(&ctrl->lock);

@@ -56,7 +56,7 @@ struct nvmf_cmd *cmd_get(struct nvmf_conn *conn)
 	}
 	nvmf_mutex_unlock(&conn->lock);
 	if (cmd != NULL) {
-		cmd_set_state(cmd, CMD_FREE, CMD_RUNNING);
+		cmd_set_state(cmd, CMD_FREE, CMD_RECEIVED);
 		atomic_store(&cmd->refs, 1);
 		cmd->ns = NULL;
 		cmd->len = 0;
@@ -104,6 +104,21 @@ void cmd_put(struct nvmf_cmd *cmd)
 	nvmf_mutex_unlock(&conn->lock);
 }
 
+struct nvmf_cmd *cmd_of_work(struct nvmf_work *work)
+{
+	return (struct nvmf_cmd *)((uint8_t *)work - offsetof(struct nvmf_cmd, work));
+}
+
+void cmd_execute(struct nvmf_cmd *cmd, void (*fn)(struct nvmf_work *work), bool here)
+{
+	cmd_set_state(cmd, CMD_RECEIVED, CMD_EXECUTING);
+	cmd->work.fn = fn;
+	if (here)
+		fn(&cmd->work);
+	else
+		nvmf_workq_submit(cmd->conn->target->wq, &cmd->work);
+}
+
 bool cmd_buf(struct nvmf_cmd *cmd, size_t len)
 {
 	size_t cap = 4096;
@@ -140,7 +155,8 @@ void cmd_complete(struct nvmf_cmd *cmd, uint16_t status, uint32_t dw0, uint32_t 
 {
 	int error;
 
-	cmd_set_state(cmd, CMD_RUNNING | CMD_DATA_IN, CMD_DONE);
+	cmd_set_state(cmd, CMD_RECEIVED | CMD_NEED_DATA | CMD_EXECUTING | CMD_SENDING_DATA,
+		      CMD_DONE);
 	if (status != 0 && cmd->conn->ctrl != NULL)
 		ctrl_record_error(cmd->conn->ctrl, cmd, status);
 	cmd_release_cid(cmd);
@@ -179,9 +195,10 @@ void cmd_reply_from(struct nvmf_cmd *cmd, void *buf, size_t len)
 	data = (struct nvmf_iov){.iov = &cmd->iov, .iovcnt = 1, .len = len};
 	cmd_release_cid(cmd); /* the data may end the command (C2H SUCCESS) */
 	atomic_fetch_add(&cmd->refs, 1); /* released once the transport lets go */
+	cmd_set_state(cmd, CMD_RECEIVED | CMD_EXECUTING, CMD_SENDING_DATA);
 	st = nvmf_send_controller_data(cmd->nc, 0, &data, true, data_sent, cmd);
 	if (st == NVMF_SUCCESS_SENT) {
-		cmd_set_state(cmd, CMD_RUNNING, CMD_DONE);
+		cmd_set_state(cmd, CMD_SENDING_DATA, CMD_DONE);
 		cmd_put(cmd);
 		return;
 	}
@@ -205,7 +222,7 @@ static void data_received(void *arg, size_t xfered, int error)
 			     0);
 		return;
 	}
-	cmd_set_state(cmd, CMD_DATA_IN, CMD_RUNNING);
+	cmd_set_state(cmd, CMD_NEED_DATA, CMD_RECEIVED);
 	cmd->cont(cmd);
 }
 
@@ -234,7 +251,7 @@ void cmd_receive_into(struct nvmf_cmd *cmd, void *dst, size_t len,
 	data = (struct nvmf_iov){.iov = &cmd->iov, .iovcnt = 1, .len = len};
 	cmd->cont = done;
 	/* In-capsule data arrives within the call. */
-	cmd_set_state(cmd, CMD_RUNNING, CMD_DATA_IN);
+	cmd_set_state(cmd, CMD_RECEIVED, CMD_NEED_DATA);
 	error = nvmf_receive_controller_data(cmd->nc, 0, &data, data_received, cmd);
 	if (error != 0)
 		cmd_complete(cmd, NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_DATA_TRANSFER_ERROR), 0,

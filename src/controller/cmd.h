@@ -11,28 +11,36 @@
 #include "controller/objects.h"
 
 /*
- * A command context's life.  Every change goes through cmd_set_state
- * (cmd.c), which checks it in Debug builds: a second completion of one
- * command (a response sent twice) aborts there.
+ * A command context's states, one at a time.  Every change goes through
+ * cmd_set_state, which in Debug builds (NVMF_DEBUG_CHECKS) checks that the
+ * command was in one of the states the caller expects: a command answered
+ * twice, or data asked for while the backend runs, aborts there.
  *
- *   FREE -> RUNNING          received (cmd_get)
- *   RUNNING -> DATA_IN       waiting for the host's data (cmd_receive_into)
- *   DATA_IN -> RUNNING       the data is in
- *   RUNNING -> HELD          an AER kept for a future event (ctrl->lock)
- *   HELD -> RUNNING          taken for an event or an Abort (ctrl->lock)
- *   RUNNING, DATA_IN -> DONE answered: response queued, or C2H SUCCESS sent
- *   DONE -> FREE             its last reference went (the transport let go)
- *   HELD -> FREE             dropped unanswered as its admin queue goes
+ *   FREE -> RECEIVED          a capsule arrived (cmd_get)
+ *   RECEIVED -> NEED_DATA     waiting for the host's data (cmd_receive_into)
+ *   NEED_DATA -> RECEIVED     the data is in: the handler goes on (cmd->cont)
+ *   RECEIVED -> EXECUTING     handed to the backend or a worker (cmd_execute)
+ *   RECEIVED -> HELD          an AER kept for a future event (ctrl->lock)
+ *   HELD -> RECEIVED          taken for an event or an Abort (ctrl->lock)
+ *   RECEIVED, EXECUTING -> SENDING_DATA
+ *                             controller-to-host data queued (cmd_reply_from)
+ *   SENDING_DATA -> DONE      the data's last PDU carried SUCCESS: no response
+ *   RECEIVED, NEED_DATA, EXECUTING, SENDING_DATA -> DONE
+ *                             answered: response queued (cmd_complete)
+ *   DONE -> FREE              its last reference went (the transport let go)
+ *   HELD -> FREE              dropped unanswered as its admin queue goes
  *
  * References (refs) say when it may go back to the pool: the command's
- * own, one per data transfer the transport holds, one per work item.
+ * own, one per data transfer the transport holds.
  */
 enum cmd_state {
-	CMD_FREE = 1u << 0,
-	CMD_RUNNING = 1u << 1,
-	CMD_DATA_IN = 1u << 2,
-	CMD_HELD = 1u << 3,
-	CMD_DONE = 1u << 4,
+	CMD_FREE = 1u << 0,         /* in its connection's pool */
+	CMD_RECEIVED = 1u << 1,     /* its handler runs: decoding, checking, deciding */
+	CMD_NEED_DATA = 1u << 2,    /* waiting for host-to-controller data */
+	CMD_EXECUTING = 1u << 3,    /* in the backend or on the work queue */
+	CMD_HELD = 1u << 4,         /* an AER waiting for an event */
+	CMD_SENDING_DATA = 1u << 5, /* controller-to-host data queued, not yet answered */
+	CMD_DONE = 1u << 6,         /* answered; references may still be held */
 };
 
 struct nvmf_cmd {
@@ -54,8 +62,13 @@ struct nvmf_cmd {
 	struct nvmf_work work;
 };
 
-/* A context from conn's pool, RUNNING, or NULL when all are in use. */
+/* A context from conn's pool, RECEIVED, or NULL when all are in use. */
 struct nvmf_cmd *cmd_get(struct nvmf_conn *conn);
+/* Run fn with the command EXECUTING: on the target's work queue, or right
+ * here when here is set (a backend that does not block). */
+void cmd_execute(struct nvmf_cmd *cmd, void (*fn)(struct nvmf_work *work), bool here);
+/* The command a work item belongs to. */
+struct nvmf_cmd *cmd_of_work(struct nvmf_work *work);
 /* Answer the command; status as the controller decided it, DNR included. */
 void cmd_complete(struct nvmf_cmd *cmd, uint16_t status, uint32_t dw0, uint32_t dw1);
 void cmd_put(struct nvmf_cmd *cmd);

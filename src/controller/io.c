@@ -37,18 +37,9 @@ uint16_t io_errno_status(int rc, bool write)
 	}
 }
 
-static struct nvmf_cmd *work_cmd(struct nvmf_work *work)
-{
-	return (struct nvmf_cmd *)((uint8_t *)work - offsetof(struct nvmf_cmd, work));
-}
-
 static void io_run(struct nvmf_cmd *cmd, void (*fn)(struct nvmf_work *work))
 {
-	cmd->work.fn = fn;
-	if (cmd->ns->bdev->ops->inline_io)
-		fn(&cmd->work);
-	else
-		nvmf_workq_submit(cmd->conn->target->wq, &cmd->work);
+	cmd_execute(cmd, fn, cmd->ns->bdev->ops->inline_io);
 }
 
 static void io_log_error(struct nvmf_cmd *cmd, const char *what, int rc)
@@ -59,7 +50,7 @@ static void io_log_error(struct nvmf_cmd *cmd, const char *what, int rc)
 
 static void read_work(struct nvmf_work *work)
 {
-	struct nvmf_cmd *cmd = work_cmd(work);
+	struct nvmf_cmd *cmd = cmd_of_work(work);
 	struct nvmf_bdev *bdev = cmd->ns->bdev;
 	int rc;
 
@@ -76,7 +67,7 @@ static void read_work(struct nvmf_work *work)
 
 static void write_work(struct nvmf_work *work)
 {
-	struct nvmf_cmd *cmd = work_cmd(work);
+	struct nvmf_cmd *cmd = cmd_of_work(work);
 	struct nvmf_bdev *bdev = cmd->ns->bdev;
 	int rc = bdev->ops->write(bdev, cmd->buf, cmd->len, cmd->offset, cmd->fua);
 
@@ -98,7 +89,7 @@ static void write_data_in_place(struct nvmf_cmd *cmd)
 
 static void compare_work(struct nvmf_work *work)
 {
-	struct nvmf_cmd *cmd = work_cmd(work);
+	struct nvmf_cmd *cmd = cmd_of_work(work);
 	struct nvmf_bdev *bdev = cmd->ns->bdev;
 	uint8_t *media = cmd->buf + cmd->len;
 	int rc = bdev->ops->read(bdev, media, cmd->len, cmd->offset);
@@ -122,7 +113,7 @@ static void compare_data_in(struct nvmf_cmd *cmd)
 
 static void flush_work(struct nvmf_work *work)
 {
-	struct nvmf_cmd *cmd = work_cmd(work);
+	struct nvmf_cmd *cmd = cmd_of_work(work);
 	struct nvmf_bdev *bdev = cmd->ns->bdev;
 	int rc = bdev->ops->flush(bdev);
 
@@ -133,7 +124,7 @@ static void flush_work(struct nvmf_work *work)
 
 static void flush_all_work(struct nvmf_work *work)
 {
-	struct nvmf_cmd *cmd = work_cmd(work);
+	struct nvmf_cmd *cmd = cmd_of_work(work);
 	int rc = subsys_flush_all(cmd->conn->ctrl->subsys);
 
 	cmd_complete(cmd, rc != 0 ? io_errno_status(rc, true) : 0, 0, 0);
@@ -141,7 +132,7 @@ static void flush_all_work(struct nvmf_work *work)
 
 static void write_zeroes_work(struct nvmf_work *work)
 {
-	struct nvmf_cmd *cmd = work_cmd(work);
+	struct nvmf_cmd *cmd = cmd_of_work(work);
 	struct nvmf_bdev *bdev = cmd->ns->bdev;
 	int rc = bdev->ops->write_zeroes(bdev, cmd->offset, cmd->len, cmd->deallocate);
 
@@ -152,7 +143,7 @@ static void write_zeroes_work(struct nvmf_work *work)
 
 static void dsm_work(struct nvmf_work *work)
 {
-	struct nvmf_cmd *cmd = work_cmd(work);
+	struct nvmf_cmd *cmd = cmd_of_work(work);
 	struct nvmf_bdev *bdev = cmd->ns->bdev;
 	const struct nvme_dsm_range *ranges = (const struct nvme_dsm_range *)cmd->buf;
 	size_t n = cmd->len / sizeof(*ranges);
@@ -220,8 +211,7 @@ void ctrl_io_command(struct nvmf_cmd *cmd)
 		return;
 	}
 	if (sqe->opc == NVME_IO_FLUSH && sqe->nsid == NSID_BROADCAST) {
-		cmd->work.fn = flush_all_work;
-		nvmf_workq_submit(conn->target->wq, &cmd->work);
+		cmd_execute(cmd, flush_all_work, false);
 		return;
 	}
 	cmd->ns = subsys_get_ns(ctrl->subsys, sqe->nsid);
