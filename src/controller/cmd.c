@@ -151,6 +151,14 @@ void conn_overrun(struct nvmf_conn *conn, uint16_t cid)
 	conn_mark_closing(conn);
 }
 
+uint16_t cmd_status_dnr(uint16_t status)
+{
+	/* A data digest error may pass on a second try (TCP 1.0a §3.6.2.13). */
+	if (status == 0 || status == NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_TRANSIENT_TRANSPORT_ERROR))
+		return status;
+	return status | NVME_STATUS_DNR;
+}
+
 void cmd_complete(struct nvmf_cmd *cmd, uint16_t status, uint32_t dw0, uint32_t dw1)
 {
 	int error;
@@ -163,7 +171,7 @@ void cmd_complete(struct nvmf_cmd *cmd, uint16_t status, uint32_t dw0, uint32_t 
 	/* One step: the transport frees the response once it is sent. */
 	error = NVMF_FAULT("controller.cmd_complete.respond", cmd);
 	if (error == 0)
-		error = nvmf_capsule_respond(cmd->nc, status, dw0, dw1);
+		error = nvmf_capsule_respond(cmd->nc, cmd_status_dnr(status), dw0, dw1);
 	if (error == ENOBUFS)
 		conn_overrun(cmd->conn, cmd_sqe(cmd)->cid);
 	else if (error != 0)

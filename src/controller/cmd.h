@@ -69,7 +69,10 @@ struct nvmf_cmd *cmd_get(struct nvmf_conn *conn);
 void cmd_execute(struct nvmf_cmd *cmd, void (*fn)(struct nvmf_work *work), bool here);
 /* The command a work item belongs to. */
 struct nvmf_cmd *cmd_of_work(struct nvmf_work *work);
-/* Answer the command; status as the controller decided it, DNR included. */
+/* The controller's retry policy: every error but a transient transport
+ * error tells the host not to retry the command as it is (DNR). */
+uint16_t cmd_status_dnr(uint16_t status);
+/* Answer the command (status SCT << 8 | SC); cmd_status_dnr adds DNR. */
 void cmd_complete(struct nvmf_cmd *cmd, uint16_t status, uint32_t dw0, uint32_t dw1);
 void cmd_put(struct nvmf_cmd *cmd);
 /* Move cmd from one of the states in from (a mask) to to. */

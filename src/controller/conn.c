@@ -403,7 +403,8 @@ static void conn_receive(void *arg, struct nvmf_capsule *nc)
 	if (cmd == NULL) {
 		/* More commands than the queue holds (NVMe-oF 1.1 §2.3): refuse this one. */
 		struct nvmf_capsule *rsp = nvmf_capsule_response_for(
-			nc, NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_COMMAND_SEQUENCE_ERROR), 0, 0);
+			nc, cmd_status_dnr(NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_COMMAND_SEQUENCE_ERROR)), 0,
+			0);
 
 		if (!atomic_exchange(&conn->refusing, true))
 			NVMF_WARN("nvmfd: %s: queue %u overrun by the host (cid %u): refusing the commands beyond it",
