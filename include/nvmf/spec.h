@@ -83,6 +83,8 @@ struct nvme_cqe {
 #define NVME_STATUS(sct, sc) ((uint16_t)(((sct) << 8) | (sc)))
 #define NVME_STATUS_SCT(st) (((st) >> 8) & 0x7)
 #define NVME_STATUS_SC(st) ((st) & 0xff)
+/* Do Not Retry, carried with an nvme status where the CQE has it (>> 1). */
+#define NVME_STATUS_DNR (1u << 14)
 #define NVME_CQE_STATUS_DNR (1u << 15)
 #define NVME_CQE_STATUS_MORE (1u << 14)
 /* CQE status word from an nvme status (SCT << 8 | SC), phase bit clear. */

@@ -250,7 +250,9 @@ bool nvmf_qpair_on_engine_thread(const struct nvmf_qpair *qp);
  */
 struct nvmf_capsule *nvmf_capsule_command(struct nvmf_qpair *qp, const struct nvme_sqe *sqe);
 struct nvmf_capsule *nvmf_capsule_response(struct nvmf_qpair *qp, const struct nvme_cqe *cqe);
-/* A response for a received command: CID, SQID and SQHD filled in. */
+/* A response for a received command: CID, SQID and SQHD filled in.  status
+ * is SCT << 8 | SC, with NVME_STATUS_DNR where the controller tells the host
+ * not to retry: the transport copies it as it is. */
 struct nvmf_capsule *nvmf_capsule_response_for(struct nvmf_capsule *cmd, uint16_t status,
 					       uint32_t cdw0, uint32_t cdw1);
 /*

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "controller/internal.h"
+#include "controller/admin.h"
 #include "util/lock.h"
 #include "util/log.h"
 
@@ -52,13 +52,6 @@ uint16_t ctrl_granted_io_queues(struct nvmf_ctrl *ctrl)
 	n = ctrl->nr_io_queues;
 	nvmf_mutex_unlock(&ctrl->lock);
 	return n;
-}
-
-bool ctrl_ready(struct nvmf_ctrl *ctrl)
-{
-	uint32_t csts = atomic_load_explicit(&ctrl->csts, memory_order_relaxed);
-
-	return (csts & NVME_CSTS_RDY) != 0 && (csts & NVME_CSTS_CFS) == 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -197,7 +190,7 @@ static void ctrl_drop_io_queues(struct nvmf_ctrl *ctrl)
 
 static void shutdown_work(struct nvmf_work *work)
 {
-	struct nvmf_cmd *cmd = (struct nvmf_cmd *)((uint8_t *)work - offsetof(struct nvmf_cmd, work));
+	struct nvmf_cmd *cmd = cmd_of_work(work);
 	struct nvmf_ctrl *ctrl = cmd->conn->ctrl;
 	int rc = ctrl->subsys->discovery ? 0 : subsys_flush_all(ctrl->subsys);
 
@@ -269,8 +262,7 @@ void ctrl_property_set(struct nvmf_cmd *cmd)
 	}
 	if (shutdown) {
 		/* Flushing may block: off the receive thread, then SHST = complete. */
-		cmd->work.fn = shutdown_work;
-		nvmf_workq_submit(ctrl->target->wq, &cmd->work);
+		cmd_execute(cmd, shutdown_work, false);
 		return;
 	}
 	cmd_complete(cmd, 0, 0, 0);
@@ -554,24 +546,6 @@ static void log_changed_ns(struct nvmf_ctrl *ctrl, struct nvme_changed_ns_list_l
 	nvmf_mutex_unlock(&ctrl->lock);
 }
 
-void ctrl_record_error(struct nvmf_ctrl *ctrl, struct nvmf_cmd *cmd, uint16_t status)
-{
-	const struct nvme_sqe *sqe = cmd_sqe(cmd);
-	struct nvme_error_log_entry *e;
-
-	nvmf_mutex_lock(&ctrl->lock);
-	e = &ctrl->errors[ctrl->error_count % CTRL_ERROR_SLOTS];
-	memset(e, 0, sizeof(*e));
-	e->error_count = ++ctrl->error_count;
-	e->sqid = cmd->conn->qid;
-	e->cid = sqe->cid;
-	e->status = NVME_CQE_STATUS(status, false);
-	e->parm_error_location = 0xffff;
-	e->nsid = sqe->nsid;
-	e->trtype = NVMF_TRTYPE_TCP;
-	nvmf_mutex_unlock(&ctrl->lock);
-}
-
 static void handle_get_log_page(struct nvmf_cmd *cmd)
 {
 	const struct nvme_sqe *sqe = cmd_sqe(cmd);
@@ -818,7 +792,7 @@ static void handle_aer(struct nvmf_cmd *cmd)
 	} else if (ctrl->naers >= CTRL_AERL) {
 		over = true;
 	} else {
-		cmd_set_state(cmd, CMD_RUNNING, CMD_HELD);
+		cmd_set_state(cmd, CMD_RECEIVED, CMD_HELD);
 		ctrl->aers[ctrl->naers++] = cmd;
 	}
 	nvmf_mutex_unlock(&ctrl->lock);
@@ -836,7 +810,7 @@ void ctrl_raise_event(struct nvmf_ctrl *ctrl, uint32_t dw0)
 	if (ctrl->naers > 0) {
 		aer = ctrl->aers[0];
 		memmove(ctrl->aers, ctrl->aers + 1, --ctrl->naers * sizeof(ctrl->aers[0]));
-		cmd_set_state(aer, CMD_HELD, CMD_RUNNING);
+		cmd_set_state(aer, CMD_HELD, CMD_RECEIVED);
 	} else {
 		bool queued = false;
 
@@ -920,7 +894,7 @@ static void handle_abort(struct nvmf_cmd *cmd)
 			memmove(ctrl->aers + i, ctrl->aers + i + 1,
 				(ctrl->naers - i - 1) * sizeof(ctrl->aers[0]));
 			ctrl->naers--;
-			cmd_set_state(victim, CMD_HELD, CMD_RUNNING);
+			cmd_set_state(victim, CMD_HELD, CMD_RECEIVED);
 			break;
 		}
 		nvmf_mutex_unlock(&ctrl->lock);

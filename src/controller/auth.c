@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "controller/internal.h"
+#include "controller/auth.h"
 #include "util/lock.h"
 #include "util/log.h"
 
@@ -273,7 +273,7 @@ static const char *queue_kind(const struct nvmf_conn *conn)
 
 static void auth_send_work(struct nvmf_work *work)
 {
-	struct nvmf_cmd *cmd = (struct nvmf_cmd *)((uint8_t *)work - offsetof(struct nvmf_cmd, work));
+	struct nvmf_cmd *cmd = cmd_of_work(work);
 	struct nvmf_conn *conn = cmd->conn;
 	struct nvmf_ctrl *ctrl = conn->ctrl;
 	struct conn_auth *a = conn->auth;
@@ -366,8 +366,7 @@ static void auth_send_data_in(struct nvmf_cmd *cmd)
 		cmd_complete(cmd, NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_COMMAND_SEQUENCE_ERROR), 0, 0);
 		return;
 	}
-	cmd->work.fn = auth_send_work;
-	nvmf_workq_submit(cmd->conn->target->wq, &cmd->work);
+	cmd_execute(cmd, auth_send_work, false);
 }
 
 void auth_send(struct nvmf_cmd *cmd)

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "controller/internal.h"
+#include "controller/discovery.h"
 #include "util/lock.h"
 
 #define EFLAGS_DUPRETINFO (1u << 0)

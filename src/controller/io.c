@@ -10,35 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "controller/internal.h"
+#include "controller/io.h"
 #include "util/log.h"
 #include "util/testpoint.h"
 
 #define NSID_BROADCAST 0xffffffffu
 #define SC_NS_WRITE_PROTECTED 0x20 /* SCT 1 (Base 2.0 §4.6.1.2.2) */
 #define NLB(cdw12) (((cdw12) & 0xffffu) + 1)
-
-struct nvmf_ns *subsys_get_ns(struct nvmf_subsys *subsys, uint32_t nsid)
-{
-	struct nvmf_ns *ns;
-
-	if (nsid == 0 || nsid > NVMF_MAX_NSID)
-		return NULL;
-	pthread_rwlock_rdlock(&subsys->ns_lock);
-	ns = subsys->ns[nsid];
-	if (ns != NULL)
-		atomic_fetch_add(&ns->refs, 1);
-	pthread_rwlock_unlock(&subsys->ns_lock);
-	return ns;
-}
-
-void ns_put(struct nvmf_ns *ns)
-{
-	if (atomic_fetch_sub(&ns->refs, 1) != 1)
-		return;
-	nvmf_bdev_close(ns->bdev);
-	free(ns);
-}
 
 uint16_t io_errno_status(int rc, bool write)
 {
@@ -59,18 +37,9 @@ uint16_t io_errno_status(int rc, bool write)
 	}
 }
 
-static struct nvmf_cmd *work_cmd(struct nvmf_work *work)
-{
-	return (struct nvmf_cmd *)((uint8_t *)work - offsetof(struct nvmf_cmd, work));
-}
-
 static void io_run(struct nvmf_cmd *cmd, void (*fn)(struct nvmf_work *work))
 {
-	cmd->work.fn = fn;
-	if (cmd->ns->bdev->ops->inline_io)
-		fn(&cmd->work);
-	else
-		nvmf_workq_submit(cmd->conn->target->wq, &cmd->work);
+	cmd_execute(cmd, fn, cmd->ns->bdev->ops->inline_io);
 }
 
 static void io_log_error(struct nvmf_cmd *cmd, const char *what, int rc)
@@ -81,7 +50,7 @@ static void io_log_error(struct nvmf_cmd *cmd, const char *what, int rc)
 
 static void read_work(struct nvmf_work *work)
 {
-	struct nvmf_cmd *cmd = work_cmd(work);
+	struct nvmf_cmd *cmd = cmd_of_work(work);
 	struct nvmf_bdev *bdev = cmd->ns->bdev;
 	int rc;
 
@@ -98,7 +67,7 @@ static void read_work(struct nvmf_work *work)
 
 static void write_work(struct nvmf_work *work)
 {
-	struct nvmf_cmd *cmd = work_cmd(work);
+	struct nvmf_cmd *cmd = cmd_of_work(work);
 	struct nvmf_bdev *bdev = cmd->ns->bdev;
 	int rc = bdev->ops->write(bdev, cmd->buf, cmd->len, cmd->offset, cmd->fua);
 
@@ -120,7 +89,7 @@ static void write_data_in_place(struct nvmf_cmd *cmd)
 
 static void compare_work(struct nvmf_work *work)
 {
-	struct nvmf_cmd *cmd = work_cmd(work);
+	struct nvmf_cmd *cmd = cmd_of_work(work);
 	struct nvmf_bdev *bdev = cmd->ns->bdev;
 	uint8_t *media = cmd->buf + cmd->len;
 	int rc = bdev->ops->read(bdev, media, cmd->len, cmd->offset);
@@ -144,7 +113,7 @@ static void compare_data_in(struct nvmf_cmd *cmd)
 
 static void flush_work(struct nvmf_work *work)
 {
-	struct nvmf_cmd *cmd = work_cmd(work);
+	struct nvmf_cmd *cmd = cmd_of_work(work);
 	struct nvmf_bdev *bdev = cmd->ns->bdev;
 	int rc = bdev->ops->flush(bdev);
 
@@ -155,7 +124,7 @@ static void flush_work(struct nvmf_work *work)
 
 static void flush_all_work(struct nvmf_work *work)
 {
-	struct nvmf_cmd *cmd = work_cmd(work);
+	struct nvmf_cmd *cmd = cmd_of_work(work);
 	int rc = subsys_flush_all(cmd->conn->ctrl->subsys);
 
 	cmd_complete(cmd, rc != 0 ? io_errno_status(rc, true) : 0, 0, 0);
@@ -163,7 +132,7 @@ static void flush_all_work(struct nvmf_work *work)
 
 static void write_zeroes_work(struct nvmf_work *work)
 {
-	struct nvmf_cmd *cmd = work_cmd(work);
+	struct nvmf_cmd *cmd = cmd_of_work(work);
 	struct nvmf_bdev *bdev = cmd->ns->bdev;
 	int rc = bdev->ops->write_zeroes(bdev, cmd->offset, cmd->len, cmd->deallocate);
 
@@ -174,7 +143,7 @@ static void write_zeroes_work(struct nvmf_work *work)
 
 static void dsm_work(struct nvmf_work *work)
 {
-	struct nvmf_cmd *cmd = work_cmd(work);
+	struct nvmf_cmd *cmd = cmd_of_work(work);
 	struct nvmf_bdev *bdev = cmd->ns->bdev;
 	const struct nvme_dsm_range *ranges = (const struct nvme_dsm_range *)cmd->buf;
 	size_t n = cmd->len / sizeof(*ranges);
@@ -242,8 +211,7 @@ void ctrl_io_command(struct nvmf_cmd *cmd)
 		return;
 	}
 	if (sqe->opc == NVME_IO_FLUSH && sqe->nsid == NSID_BROADCAST) {
-		cmd->work.fn = flush_all_work;
-		nvmf_workq_submit(conn->target->wq, &cmd->work);
+		cmd_execute(cmd, flush_all_work, false);
 		return;
 	}
 	cmd->ns = subsys_get_ns(ctrl->subsys, sqe->nsid);

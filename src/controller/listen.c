@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "controller/internal.h"
+#include "controller/listen.h"
 #include "util/lock.h"
 #include "util/log.h"
 

@@ -25,49 +25,12 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "controller/internal.h"
+#include "controller/reaper.h"
 #include "util/lock.h"
 #include "util/log.h"
 #include "util/testpoint.h"
 
 #define REAPER_TICK_MS 100
-
-void target_wake_reaper(struct nvmf_target *t)
-{
-	uint64_t one = 1;
-
-	if (write(t->reaper_wake, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		NVMF_WARN("nvmfd: cannot wake the reaper: %s", strerror(errno));
-}
-
-void conn_mark_closing(struct nvmf_conn *conn)
-{
-	struct nvmf_target *t = conn->target;
-
-	atomic_store(&conn->closing, true);
-	target_wake_reaper(t);
-}
-
-void ctrl_kill_locked(struct nvmf_ctrl *ctrl)
-{
-	NVMF_ASSERT_LOCKED(&ctrl->target->lock);
-	atomic_store(&ctrl->dead, true);
-	if (ctrl->admin != NULL)
-		atomic_store(&ctrl->admin->closing, true);
-	for (unsigned q = 1; q <= ctrl->max_io_queues; q++)
-		if (ctrl->io[q] != NULL)
-			atomic_store(&ctrl->io[q]->closing, true);
-}
-
-void ctrl_kill(struct nvmf_ctrl *ctrl)
-{
-	struct nvmf_target *t = ctrl->target;
-
-	nvmf_mutex_lock(&t->lock);
-	ctrl_kill_locked(ctrl);
-	nvmf_mutex_unlock(&t->lock);
-	target_wake_reaper(t);
-}
 
 static void check_kato_locked(struct nvmf_target *t, struct nvmf_subsys *s, uint64_t now)
 {
@@ -167,18 +130,6 @@ static void *reaper_main(void *arg)
 			NVMF_WARN("nvmfd: reaper: %s", strerror(errno));
 	}
 	return NULL;
-}
-
-void teardown_conn_drained(struct nvmf_conn *conn)
-{
-	struct nvmf_target *t = conn->target;
-
-	nvmf_mutex_lock(&t->teardown_lock);
-	conn->next = NULL;
-	*t->drained_tail = conn;
-	t->drained_tail = &conn->next;
-	pthread_cond_signal(&t->teardown_cond);
-	nvmf_mutex_unlock(&t->teardown_lock);
 }
 
 /* Take the head of a teardown list (teardown lock held). */

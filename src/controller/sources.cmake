@@ -9,4 +9,6 @@ list(APPEND NVMF_SOURCES
   controller/discovery.c
   controller/auth.c
   controller/listen.c
+  controller/cmd.c
+  controller/objects.c
 )

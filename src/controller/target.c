@@ -16,40 +16,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "controller/internal.h"
+#include "controller/conn.h"
+#include "controller/listen.h"
+#include "controller/reaper.h"
 #include "transport/transport.h"
 #include "util/lock.h"
 #include "util/log.h"
 
 #define MAX_INLINE_DATA (128 * 1024)
 #define DRAIN_POLL_MS 10
-
-uint64_t ctrl_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-void ctrl_format_addr(const struct sockaddr_storage *ss, char *buf, size_t len)
-{
-	char host[INET6_ADDRSTRLEN] = "?";
-
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
-
-		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
-		snprintf(buf, len, "%s:%u", host, ntohs(sin->sin_port));
-	} else if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
-
-		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
-		snprintf(buf, len, "[%s]:%u", host, ntohs(sin6->sin6_port));
-	} else {
-		snprintf(buf, len, "unknown");
-	}
-}
 
 void nvmf_target_params_default(struct nvmf_target_params *p)
 {
@@ -131,80 +106,6 @@ static void ns_identifiers(struct nvmf_ns *ns, const char *subnqn)
 /* ------------------------------------------------------------------ */
 /* Subsystems and namespaces                                           */
 /* ------------------------------------------------------------------ */
-
-bool subsys_host_allowed(struct nvmf_subsys *subsys, const char *hostnqn)
-{
-	if (subsys->allow_any_host)
-		return true;
-	for (unsigned i = 0; i < subsys->nhosts; i++)
-		if (strcmp(subsys->hosts[i], hostnqn) == 0)
-			return true;
-	return false;
-}
-
-bool port_has_subsys(const struct nvmf_port *port, const char *nqn)
-{
-	for (unsigned i = 0; i < port->conf.nsubsys; i++)
-		if (strcmp(port->conf.subsystems[i], nqn) == 0)
-			return true;
-	return false;
-}
-
-struct nvmf_port *target_find_port(struct nvmf_target *t, uint16_t portid)
-{
-	for (struct nvmf_port *p = t->ports; p != NULL; p = p->next)
-		if (p->conf.portid == portid)
-			return p;
-	return NULL;
-}
-
-struct nvmf_subsys *target_find_subsys(struct nvmf_target *t, const char *nqn)
-{
-	for (struct nvmf_subsys *s = t->subsystems; s != NULL; s = s->next)
-		if (strcmp(s->nqn, nqn) == 0)
-			return s;
-	return NULL;
-}
-
-static void subsys_free(struct nvmf_subsys *subsys)
-{
-	for (unsigned i = 0; i <= NVMF_MAX_NSID; i++)
-		if (subsys->ns[i] != NULL)
-			ns_put(subsys->ns[i]);
-	pthread_rwlock_destroy(&subsys->ns_lock);
-	free(subsys->hosts);
-	free(subsys);
-}
-
-void subsys_put(struct nvmf_subsys *subsys)
-{
-	struct nvmf_target *t = subsys->target;
-	bool last;
-
-	nvmf_mutex_lock(&t->lock);
-	last = --subsys->refs == 0;
-	nvmf_mutex_unlock(&t->lock);
-	if (last)
-		subsys_free(subsys);
-}
-
-int subsys_flush_all(struct nvmf_subsys *subsys)
-{
-	int first = 0;
-
-	for (uint32_t nsid = 1; nsid <= NVMF_MAX_NSID; nsid++) {
-		struct nvmf_ns *ns = subsys_get_ns(subsys, nsid);
-		int rc;
-
-		if (ns == NULL)
-			continue;
-		rc = ns->bdev->ops->flush(ns->bdev);
-		if (rc != 0 && first == 0)
-			first = rc;
-		ns_put(ns);
-	}
-	return first;
-}
 
 static struct nvmf_subsys *subsys_alloc(struct nvmf_target *t, const char *nqn)
 {
@@ -499,24 +400,6 @@ static bool traddr_loopback(const struct nvmf_port_conf *c)
 }
 
 /* ------------------------------------------------------------------ */
-/* Threads                                                             */
-/* ------------------------------------------------------------------ */
-
-int target_start_thread(pthread_t *thread, const pthread_attr_t *attr, void *(*fn)(void *),
-			void *arg)
-{
-	sigset_t all, old;
-	int rc;
-
-	/* Signals belong to the application's threads. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = pthread_create(thread, attr, fn, arg);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	return rc;
-}
-
-/* ------------------------------------------------------------------ */
 /* Target                                                              */
 /* ------------------------------------------------------------------ */
 
@@ -577,66 +460,6 @@ int nvmf_target_listen_port(struct nvmf_target *t, uint16_t portid)
 		port = port_trtype(&p->conf) == NVMF_TRTYPE_TCP ? atoi(p->bound_trsvcid) : -1;
 	nvmf_mutex_unlock(&t->lock);
 	return port;
-}
-
-struct nvmf_conn *target_conn_reserve(struct nvmf_target *t, uint16_t portid,
-				      struct nvmf_qpair_params *params, int *error)
-{
-	struct nvmf_port *port, snapshot;
-	struct nvmf_conn *conn;
-
-	nvmf_mutex_lock(&t->lock);
-	port = target_find_port(t, portid);
-	if (port == NULL || atomic_load(&t->stopping)) {
-		nvmf_mutex_unlock(&t->lock);
-		*error = port == NULL ? ENOENT : ESHUTDOWN;
-		return NULL;
-	}
-	if (t->nconns >= t->params.max_connections) {
-		t->stats.refused_connections++;
-		nvmf_mutex_unlock(&t->lock);
-		NVMF_WARN("nvmfd: refusing a connection on port %u: the limit of %u connections is reached",
-			  portid, t->params.max_connections);
-		*error = EBUSY;
-		return NULL;
-	}
-	t->nconns++;
-	snapshot = *port;
-	nvmf_mutex_unlock(&t->lock);
-	conn = conn_alloc(t, &snapshot, params);
-	if (conn == NULL) {
-		nvmf_mutex_lock(&t->lock);
-		t->nconns--;
-		pthread_cond_broadcast(&t->cond);
-		nvmf_mutex_unlock(&t->lock);
-		*error = ENOMEM;
-	}
-	return conn;
-}
-
-void target_conn_attach(struct nvmf_target *t, struct nvmf_conn *conn, struct nvmf_qpair *qp)
-{
-	nvmf_mutex_lock(&t->lock);
-	conn->qp = qp;
-	conn->next = t->conns;
-	t->conns = conn;
-	/* A shutdown that began meanwhile has marked the others already. */
-	if (atomic_load(&t->stopping))
-		atomic_store(&conn->closing, true);
-	/* It may have been marked closing before it was listed. */
-	target_wake_reaper(t);
-	/* From the unlock on, the connection (and, shutting down, the target)
-	 * may be freed at any moment: the caller touches neither again. */
-	nvmf_mutex_unlock(&t->lock);
-}
-
-void target_conn_abandon(struct nvmf_target *t, struct nvmf_conn *conn)
-{
-	conn_release(conn);
-	nvmf_mutex_lock(&t->lock);
-	t->nconns--;
-	pthread_cond_broadcast(&t->cond);
-	nvmf_mutex_unlock(&t->lock);
 }
 
 /* ------------------------------------------------------------------ */

@@ -218,10 +218,8 @@ static struct nvme_cqe response_cqe(const struct nvmf_capsule *cmd, uint16_t sta
 		.sqhd = qp->sq_flow_control ? atomic_load(&qp->sqhd) : NVME_SQHD_INVALID,
 		.sqid = qp->qid,
 		.cid = cmd->sqe.cid,
-		/* Errors the host should not retry as-is carry DNR. */
-		.status = NVME_CQE_STATUS(status, status != 0 &&
-						 status != NVME_STATUS(NVME_SCT_GENERIC,
-							NVME_SC_TRANSIENT_TRANSPORT_ERROR)),
+		/* Whether the host may retry is the controller's to say. */
+		.status = NVME_CQE_STATUS(status, (status & NVME_STATUS_DNR) != 0),
 	};
 }
 

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "controller/internal.h"
+#include "controller/conn.h"
 #include "nvmf/log.h"
 #include "transport/transport.h"
 #include "util/test_util.h"

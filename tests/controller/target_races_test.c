@@ -34,7 +34,7 @@ int main(void)
 #include <string.h>
 #include <unistd.h>
 
-#include "controller/internal.h"
+#include "controller/conn.h"
 #include "host_helper.h"
 #include "nvmf/controller.h"
 #include "nvmf/log.h"

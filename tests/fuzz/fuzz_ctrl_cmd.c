@@ -25,7 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "controller/internal.h"
+#include "controller/conn.h"
 #include "nvmf/log.h"
 #include "transport/transport.h"
 

@@ -74,7 +74,9 @@ static void xfer_done(struct ctrl_xfer *x, bool write_ok)
 
 static void ctrl_respond(struct nvmf_capsule *cmd, uint16_t status)
 {
-	struct nvmf_capsule *rsp = nvmf_capsule_response_for(cmd, status, 0, 0);
+	/* As the controller does: no error of ours is worth a retry. */
+	struct nvmf_capsule *rsp =
+		nvmf_capsule_response_for(cmd, status != 0 ? status | NVME_STATUS_DNR : 0, 0, 0);
 	int error;
 
 	REQUIRE(rsp != NULL);

@@ -1,7 +1,23 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Controller internals: the target's object model and the functions the
- * controller's source files share.
+ * The controller's objects: what each one holds and which lock guards it.
+ * Every part of the controller includes this; it calls into no part.
+ *
+ * The parts call one way, each including only the headers of the parts
+ * below it:
+ *
+ *   target.c   subsystems, ports, configuration, reload, shutdown
+ *     listen.c   ports' listeners         reaper.c  timers and teardown
+ *       conn.c     connections: Connect, dispatch, the context pool
+ *         admin.c    admin commands, the controller (properties, AENs)
+ *           discovery.c  the discovery log        auth.c  DH-HMAC-CHAP
+ *         io.c       NVM commands
+ *           cmd.c      a command's states, data transfers, completion
+ *             objects.c  lookups, references, hand-offs to the reaper
+ *
+ * A lower part that needs something of an upper one (the reaper to act,
+ * a subsystem looked up) gets it through objects.c, which works on the
+ * objects' data alone: it sets flags and queues that the upper part reads.
  *
  * Objects and who guards them:
  *   target  - lock: ports, subsystems, connections, controller lists, the
@@ -21,15 +37,13 @@
  * finished, then the controller once its last connection is gone
  * (reaper.c).
  */
-#ifndef NVMF_CONTROLLER_INTERNAL_H
-#define NVMF_CONTROLLER_INTERNAL_H
+#ifndef NVMF_CONTROLLER_OBJECTS_H
+#define NVMF_CONTROLLER_OBJECTS_H
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <sys/socket.h>
-#include <sys/uio.h>
 
 #include "backend/backend.h"
 #include "nvmf/controller.h"
@@ -118,51 +132,8 @@ struct ctrl_auth {
 };
 
 struct conn_auth;
+struct nvmf_cmd;
 struct port_listener;
-
-/*
- * A command context's life.  Every change goes through cmd_set_state
- * (conn.c), which checks it in Debug builds: a second completion of one
- * command (a response sent twice) aborts there.
- *
- *   FREE -> RUNNING          received (cmd_get)
- *   RUNNING -> DATA_IN       waiting for the host's data (cmd_receive_into)
- *   DATA_IN -> RUNNING       the data is in
- *   RUNNING -> HELD          an AER kept for a future event (ctrl->lock)
- *   HELD -> RUNNING          taken for an event or an Abort (ctrl->lock)
- *   RUNNING, DATA_IN -> DONE answered: response queued, or C2H SUCCESS sent
- *   DONE -> FREE             its last reference went (the transport let go)
- *   HELD -> FREE             dropped unanswered as its admin queue goes
- *
- * References (refs) say when it may go back to the pool: the command's
- * own, one per data transfer the transport holds, one per work item.
- */
-enum cmd_state {
-	CMD_FREE = 1u << 0,
-	CMD_RUNNING = 1u << 1,
-	CMD_DATA_IN = 1u << 2,
-	CMD_HELD = 1u << 3,
-	CMD_DONE = 1u << 4,
-};
-
-struct nvmf_cmd {
-	struct nvmf_conn *conn;
-	struct nvmf_capsule *nc;
-	struct nvmf_cmd *next_free;
-	_Atomic unsigned state;        /* enum cmd_state */
-	struct nvmf_ns *ns;            /* held while the command runs */
-	_Atomic int refs;              /* the command + a data transfer */
-	uint8_t *buf;                  /* grows to the largest transfer, kept */
-	size_t buf_cap;
-	size_t len;
-	struct iovec iov;
-	uint64_t offset;               /* bytes into the namespace */
-	bool fua;
-	bool deallocate;               /* Write Zeroes DEAC */
-	bool holds_cid;                /* its CID is marked in conn->cids_in_flight */
-	void (*cont)(struct nvmf_cmd *cmd); /* what runs once the data is in */
-	struct nvmf_work work;
-};
 
 struct nvmf_conn {
 	struct nvmf_target *target;
@@ -269,124 +240,26 @@ struct nvmf_target {
 	bool teardown_stop;
 };
 
-/* util */
+/* objects.c: lookups and references (any thread) */
 uint64_t ctrl_now_ms(void);
-void ctrl_format_addr(const struct sockaddr_storage *ss, char *buf, size_t len);
-
-/* conn.c */
-/* A connection on port, and the parameters of its queue pair (TCP, no fd). */
-struct nvmf_conn *conn_alloc(struct nvmf_target *t, const struct nvmf_port *port,
-			     struct nvmf_qpair_params *params);
-/* Frees a connection that has no queue pair, or whose queue pair is freed. */
-void conn_release(struct nvmf_conn *conn);
-/* Stops the transport; true when no command runs any more (then call
- * conn_finish), else the last one to end hands it to teardown (teardown
- * thread only). */
-bool conn_stop(struct nvmf_conn *conn);
-/* Unlinks a stopped, idle connection from its controller and frees both
- * as their last references go (teardown thread only). */
-void conn_finish(struct nvmf_conn *conn);
-void cmd_complete(struct nvmf_cmd *cmd, uint16_t status, uint32_t dw0, uint32_t dw1);
-void cmd_put(struct nvmf_cmd *cmd);
-/* Move cmd from one of the states in from (a mask) to to. */
-void cmd_set_state(struct nvmf_cmd *cmd, unsigned from, enum cmd_state to);
-/* Make cmd->buf hold len bytes; false if out of memory. */
-bool cmd_buf(struct nvmf_cmd *cmd, size_t len);
-/* Send cmd->buf[0..len) to the host, then complete with success. */
-void cmd_reply_data(struct nvmf_cmd *cmd, size_t len);
-/* The same, from len bytes at data (which outlives the command). */
-void cmd_reply_from(struct nvmf_cmd *cmd, void *data, size_t len);
-/* Pull the command's host-to-controller data into cmd->buf, then call done. */
-void cmd_receive_data(struct nvmf_cmd *cmd, size_t len, void (*done)(struct nvmf_cmd *cmd));
-/* The same, into len bytes at dst (which outlives the command). */
-void cmd_receive_into(struct nvmf_cmd *cmd, void *dst, size_t len,
-		      void (*done)(struct nvmf_cmd *cmd));
-/* The SGL length, checked to be exactly len and in the given direction. */
-uint16_t cmd_check_data(struct nvmf_cmd *cmd, size_t len, bool to_host);
-struct nvme_sqe *cmd_sqe(struct nvmf_cmd *cmd);
-
-/* admin.c */
-struct nvmf_ctrl *ctrl_create(struct nvmf_target *t, struct nvmf_subsys *subsys,
-			      struct nvmf_conn *admin, const struct nvmf_connect_data *data,
-			      uint32_t kato_ms, uint16_t *status);
-void ctrl_admin_command(struct nvmf_cmd *cmd);
-uint16_t ctrl_property_get(struct nvmf_ctrl *ctrl, uint32_t ofst, bool size8, uint64_t *value);
-/* Property Set (completes the command, maybe later: shutdown flushes). */
-void ctrl_property_set(struct nvmf_cmd *cmd);
-void ctrl_touch(struct nvmf_ctrl *ctrl);
-/* Queue an asynchronous event for the host (any thread but the reaper's lock). */
-void ctrl_raise_event(struct nvmf_ctrl *ctrl, uint32_t dw0);
-void ctrl_ns_changed(struct nvmf_ctrl *ctrl, uint32_t nsid);
-void ctrl_discovery_changed(struct nvmf_ctrl *ctrl);
-/* Hand back held AERs without answering (the admin queue is going). */
-void ctrl_drop_aers(struct nvmf_ctrl *ctrl);
-void ctrl_free(struct nvmf_ctrl *ctrl);
-bool ctrl_ready(struct nvmf_ctrl *ctrl);
-/* I/O queues granted by Set Features Number of Queues (all, if not set). */
-uint16_t ctrl_granted_io_queues(struct nvmf_ctrl *ctrl);
-void ctrl_record_error(struct nvmf_ctrl *ctrl, struct nvmf_cmd *cmd, uint16_t status);
-
-/* io.c */
-void ctrl_io_command(struct nvmf_cmd *cmd);
+bool subsys_host_allowed(struct nvmf_subsys *subsys, const char *hostnqn);
+bool port_has_subsys(const struct nvmf_port *port, const char *nqn);
+/* Target lock held. */
+struct nvmf_port *target_find_port(struct nvmf_target *t, uint16_t portid);
+struct nvmf_subsys *target_find_subsys(struct nvmf_target *t, const char *nqn);
+/* Free a subsystem nothing references any more. */
+void subsys_free(struct nvmf_subsys *subsys);
+/* Drop a reference; the last frees it (takes the target lock). */
+void subsys_put(struct nvmf_subsys *subsys);
 /* Look a namespace up and take a reference (NULL if not active). */
 struct nvmf_ns *subsys_get_ns(struct nvmf_subsys *subsys, uint32_t nsid);
 void ns_put(struct nvmf_ns *ns);
-/* Map a backend errno to an NVMe status. */
-uint16_t io_errno_status(int rc, bool write);
-
-/* auth.c: DH-HMAC-CHAP (TP 8006) on the controller's queues */
-/* Parse and check a configuration's host entries; 0, or an errno with err. */
-int auth_hosts_parse(const struct nvmf_target_conf *conf, struct host_cred **out,
-		     char *err, size_t errlen);
-/* Cleanse and free. */
-void auth_hosts_free(struct host_cred *hosts, unsigned n);
-/* A host's entry (target lock held), or NULL. */
-const struct host_cred *auth_find_host(const struct nvmf_target *t, const char *hostnqn);
-/* The credentials a host's association on subsys uses (target lock held). */
-void auth_ctrl_creds(const struct nvmf_target *t, const struct nvmf_subsys *subsys,
-		     const char *hostnqn, struct ctrl_auth *out);
-/*
- * After a queue's Connect: make the queue wait for authentication when the
- * association needs it.  Returns the Connect response's AUTHREQ bits
- * (NVMF_CONNECT_RSP_ATR or 0), or -ENOMEM.
- */
-int auth_queue_setup(struct nvmf_conn *conn, const struct ctrl_auth *creds,
-		     const char *hostnqn, const char *subnqn, uint32_t kato_ms);
-/* Authentication Send / Receive (fctype 05h / 06h). */
-void auth_send(struct nvmf_cmd *cmd);
-void auth_receive(struct nvmf_cmd *cmd);
-void auth_queue_free(struct nvmf_conn *conn);
-void auth_creds_clear(struct ctrl_auth *creds);
-
-/* listen.c: ports' listeners */
-/* Listen on the port's address; 0, or an errno with err. */
-int port_listen(struct nvmf_target *t, struct nvmf_port *port, char *err, size_t errlen);
-/* A reload keeps a port's listener: it moves to the new port object. */
-void port_listener_move(struct nvmf_port *to, struct nvmf_port *from);
-/* Free the listener (no connection arrives after; not under the target lock). */
-void port_stop(struct nvmf_port *port);
-/* Shutdown: every port's listener, each handshake under way attached or
- * abandoned before it returns. */
-void port_stop_all(struct nvmf_target *t);
-
-/* discovery.c */
-/* Build the discovery log for a host into a new buffer (free it). */
-uint8_t *discovery_log_build(struct nvmf_target *t, struct nvmf_ctrl *ctrl, size_t *len);
-/* A digest of what discovery shows, to notice changes on reload. */
-uint64_t discovery_signature(struct nvmf_target *t);
-
-/* target.c */
-void subsys_put(struct nvmf_subsys *subsys);
 /* Flush every namespace of a subsystem; 0 or the first error. */
 int subsys_flush_all(struct nvmf_subsys *subsys);
-bool subsys_host_allowed(struct nvmf_subsys *subsys, const char *hostnqn);
-bool port_has_subsys(const struct nvmf_port *port, const char *nqn);
-struct nvmf_port *target_find_port(struct nvmf_target *t, uint16_t portid);
-struct nvmf_subsys *target_find_subsys(struct nvmf_target *t, const char *nqn);
-/* reaper.c: timers and teardown */
-int reaper_start(struct nvmf_target *t);
-/* After shutdown: every connection is gone. */
-void reaper_stop(struct nvmf_target *t);
+bool ctrl_ready(struct nvmf_ctrl *ctrl);
+
+/* objects.c: hand-offs to the reaper and teardown threads (reaper.c
+ * consumes them); flags and queues only, so any part may use them. */
 /* Any thread, any lock held: the reaper looks at closing connections. */
 void target_wake_reaper(struct nvmf_target *t);
 /* Any thread, any lock held. */
@@ -399,16 +272,5 @@ void ctrl_kill_locked(struct nvmf_ctrl *ctrl);
 /* A thread with every signal blocked (attr may be NULL). */
 int target_start_thread(pthread_t *thread, const pthread_attr_t *attr, void *(*fn)(void *),
 			void *arg);
-
-/*
- * Connections without sockets (tests, fuzz targets): reserve one on portid
- * (counted against max_connections) and get its queue pair parameters;
- * create the queue pair with them, with any transport (the callbacks may
- * run before attach); then attach it, or abandon the reservation.
- */
-struct nvmf_conn *target_conn_reserve(struct nvmf_target *t, uint16_t portid,
-				      struct nvmf_qpair_params *params, int *error);
-void target_conn_attach(struct nvmf_target *t, struct nvmf_conn *conn, struct nvmf_qpair *qp);
-void target_conn_abandon(struct nvmf_target *t, struct nvmf_conn *conn);
 
 #endif
