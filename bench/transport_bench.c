@@ -32,7 +32,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
-#include "nvmf/tls.h"
+#include "security/tls_session.h"
 #include "nvmf/transport.h"
 #include "util/histogram.h"
 

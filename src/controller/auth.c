@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "controller/internal.h"
+#include "security/dhchap.h"
 #include "util/lock.h"
 #include "util/log.h"
 

@@ -27,9 +27,9 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#include "nvmf/auth.h"
+#include "security/dhchap.h"
 #include "nvmf/host.h"
-#include "nvmf/tls.h"
+#include "security/tls_session.h"
 
 #define HOST_ADMIN_QSIZE 32        /* admin queue entries, as Linux */
 #define HOST_MAX_AERS 4            /* AERs kept outstanding, at most */

@@ -20,7 +20,7 @@
  * refuses a Success1 without the controller's response, and every peer DH
  * value gets OpenSSL's full public-key check.
  */
-#include "nvmf/auth.h"
+#include "security/dhchap.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -15,7 +15,7 @@
  * SIGPIPE is blocked in the calling thread around OpenSSL calls and a
  * resulting one is discarded.  kTLS data goes out with MSG_NOSIGNAL.
  */
-#include "nvmf/tls.h"
+#include "security/tls_session.h"
 
 #include <errno.h>
 #include <fcntl.h>

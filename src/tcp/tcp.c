@@ -32,7 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "nvmf/tls.h"
+#include "security/tls_session.h"
 #include "tcp/pdu.h"
 #include "tcp/tcp.h"
 #include "transport/engine.h"

@@ -38,7 +38,7 @@ int main(void)
 #include "host_helper.h"
 #include "nvmf/controller.h"
 #include "nvmf/log.h"
-#include "nvmf/tls.h"
+#include "security/tls_session.h"
 #include "util/test_util.h"
 #include "util/testpoint.h"
 

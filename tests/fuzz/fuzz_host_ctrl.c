@@ -64,7 +64,7 @@
 #include <unistd.h>
 
 #include "host/host_internal.h"
-#include "nvmf/auth.h"
+#include "security/dhchap.h"
 #include "nvmf/log.h"
 #include "transport/transport.h"
 

@@ -40,9 +40,9 @@
 
 #include "host/nvmfd_proc.h"
 #include "host/wire_relay.h"
-#include "nvmf/auth.h"
+#include "security/dhchap.h"
 #include "nvmf/host.h"
-#include "nvmf/tls.h"
+#include "security/tls_session.h"
 #include "util/host_io.h"
 #include "util/raw_pdu.h"
 #include "util/test_util.h"

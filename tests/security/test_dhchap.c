@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "nvmf/auth.h"
+#include "security/dhchap.h"
 #include "util/test_util.h"
 
 #define HOSTNQN "nqn.2014-08.org.nvmexpress:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6"

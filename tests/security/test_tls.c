@@ -25,7 +25,7 @@
 #include <openssl/ssl.h>
 #include <zlib.h>
 
-#include "nvmf/tls.h"
+#include "security/tls_session.h"
 #include "util/test_util.h"
 
 #define HOSTNQN "nqn.psk-test-host"

@@ -6,7 +6,7 @@
 #include <sys/mman.h>
 #include <time.h>
 
-#include "nvmf/tls.h"
+#include "security/tls_session.h"
 
 #include "util/test_util.h"
 
