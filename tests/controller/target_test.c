@@ -81,7 +81,8 @@ static void fixture_conf(struct fixture *f)
 	f->conf.ports = f->ports;
 }
 
-/* The engine under test: the default (threads), or one named on the command line. */
+/* The engine under test: the library's default (epoll loops, hybrid polling), or one named on
+ * the command line. */
 static struct nvmf_engine *engine;
 
 static void fixture_start(struct fixture *f, const struct nvmf_target_params *params)
