@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "nvmf/error.h"
 #include "nvmf/spec.h"
 
 #ifdef __cplusplus
@@ -54,7 +55,7 @@ enum nvmf_dhchap_dhgroup {
 const char *nvmf_dhchap_hash_name(uint8_t hash);
 const char *nvmf_dhchap_dhgroup_name(uint8_t dhgroup);
 /* Parse a name: "sha256", "hmac(sha256)" (the Linux target's dhchap_hash),
- * "SHA-256" ...; "null", "ffdhe2048" ...  -1 when unknown. */
+ * "SHA-256" ...; "null", "ffdhe2048" ...  -EINVAL when unknown. */
 int nvmf_dhchap_hash_from_name(const char *name);
 int nvmf_dhchap_dhgroup_from_name(const char *name);
 /* Digest length of a hash (32, 48, 64), 0 for an unknown one. */
@@ -82,12 +83,12 @@ struct nvmf_dhchap_key {
  * Parse a DHHC-1 secret.  Checks the prefix, <hh> (00..03), the base64, the
  * key length (32/48/64; with <hh> 01/02/03 exactly 32/48/64, as nvme-cli
  * writes them and the Linux kernel requires) and the CRC.  Trailing white
- * space is ignored.  0 on success; -1 with a message in err (may be NULL).
+ * space is ignored.  0, or -EINVAL with err (may be NULL) saying why.
  */
 int nvmf_dhchap_key_parse(const char *secret, struct nvmf_dhchap_key *key,
-			  char *err, size_t errlen);
-/* Format a key as a DHHC-1 secret.  Length of the string, or -1 if out is
- * too small (NVMF_DHCHAP_SECRET_MAX is always enough) or the key invalid. */
+			  struct nvmf_error *err);
+/* Format a key as a DHHC-1 secret.  Length of the string, or -EINVAL if out
+ * is too small (NVMF_DHCHAP_SECRET_MAX is always enough) or the key invalid. */
 int nvmf_dhchap_key_format(const struct nvmf_dhchap_key *key, char *out, size_t outlen);
 
 /*
@@ -96,11 +97,11 @@ int nvmf_dhchap_key_format(const struct nvmf_dhchap_key *key, char *out, size_t 
  * HMAC-SHA-256/384/512(key, nqn || "NVMe-over-Fabrics") and nqn is required.
  * key_len 0 means 32/48/64 for hmac 1/2/3 and, with hmac 0, the secret's
  * length (32 for a random one).  Writes the DHHC-1 string to out.
- * Length of the string, or -1 with a message in err.
+ * Length of the string, or -EINVAL with err (may be NULL) saying why.
  */
 int nvmf_dhchap_key_generate(int hmac, const char *nqn, const char *secret_hex,
 			     size_t key_len, char *out, size_t outlen,
-			     char *err, size_t errlen);
+			     struct nvmf_error *err);
 
 #ifdef __cplusplus
 }

@@ -38,6 +38,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nvmf/error.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -73,17 +75,17 @@ struct nvmf_tls_key {
 };
 
 /* Parse "NVMeTLSkey-1:<hh>:<base64>:": <hh> 00..02, 32 or 48 bytes (01 needs
- * 32, 02 needs 48), CRC checked; trailing white space ignored.  0, or -1
- * with a message in err. */
-int nvmf_tls_key_parse(const char *text, struct nvmf_tls_key *key, char *err, size_t errlen);
-/* The interchange string; its length or -1 (NVMF_TLS_KEY_STRING_MAX fits). */
+ * 32, 02 needs 48), CRC checked; trailing white space ignored.  0, or
+ * -EINVAL with err (may be NULL) saying why. */
+int nvmf_tls_key_parse(const char *text, struct nvmf_tls_key *key, struct nvmf_error *err);
+/* The interchange string; its length or -EINVAL (NVMF_TLS_KEY_STRING_MAX fits). */
 int nvmf_tls_key_format(const struct nvmf_tls_key *key, char *out, size_t outlen);
 /* What `nvme gen-tls-key --hmac=H [--secret=HEX]` prints: a configured PSK of
  * 32 (hmac 1) or 48 (hmac 2) bytes, random unless secret_hex is given.
  * hmac 0 writes <hh> 00 with a 32-byte key, or the secret's length.
- * Length of the string, or -1 with a message in err. */
+ * Length of the string, or -EINVAL with err (may be NULL) saying why. */
 int nvmf_tls_key_generate(int hmac, const char *secret_hex, char *out, size_t outlen,
-			  char *err, size_t errlen);
+			  struct nvmf_error *err);
 
 #ifdef __cplusplus
 }
