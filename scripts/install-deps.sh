@@ -15,6 +15,8 @@ packages=(
 	clang libclang-rt-14-dev # libFuzzer targets, sanitizers
 	fio e2fsprogs util-linux # filesystem and fio tests through the mount
 	iproute2 procps python3
+	abigail-tools      # ABI baseline check (abidw, abidiff)
+	groff-base man-db  # man pages: make docs, the man-page test
 )
 [ "${1:-}" = bench ] && packages+=(python3-matplotlib)
 
