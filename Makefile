@@ -5,7 +5,7 @@ TSAN_BUILD ?= build-tsan
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?= -DNVMF_WERROR=ON
 
-.PHONY: all deps build asan tsan run test test-fast test-asan test-tsan test-interop stress fuzz bench soak install clean
+.PHONY: all deps build docs asan tsan run test test-fast test-asan test-tsan test-interop stress fuzz bench soak install clean
 
 all: build
 
@@ -17,6 +17,16 @@ $(BUILD)/Makefile:
 
 build: $(BUILD)/Makefile
 	cmake --build $(BUILD) -j $(JOBS)
+
+# The man pages rendered to text under $(BUILD)/man (groff -ww: a warning fails).
+MAN_PAGES := $(wildcard man/*.[0-9])
+docs:
+	@mkdir -p $(BUILD)/man
+	@for p in $(MAN_PAGES); do \
+		groff -man -ww -Tutf8 -P-cbou $$p > $(BUILD)/man/$$(basename $$p).txt 2> $(BUILD)/man/warnings || exit 1; \
+		if [ -s $(BUILD)/man/warnings ]; then cat $(BUILD)/man/warnings; exit 1; fi; \
+		echo "$(BUILD)/man/$$(basename $$p).txt"; \
+	done
 
 $(ASAN_BUILD)/Makefile:
 	cmake -S . -B $(ASAN_BUILD) $(CMAKE_FLAGS) -DNVMF_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug

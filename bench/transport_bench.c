@@ -32,7 +32,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
-#include "nvmf/tls.h"
+#include "security/tls_session.h"
 #include "nvmf/transport.h"
 #include "util/histogram.h"
 
@@ -337,7 +337,7 @@ static void host_submit(struct host_req *r)
 	error = nvmf_capsule_transmit(nc);
 	nvmf_capsule_free(nc);
 	if (error != 0)
-		die("transmit", error);
+		die("transmit", -error);
 }
 
 static void sleep_seconds(double s)
@@ -426,11 +426,12 @@ int main(int argc, char **argv)
 	parse_args(argc, argv);
 	signal(SIGPIPE, SIG_IGN);
 	if (cfg.tls != 0) {
-		char text[NVMF_TLS_KEY_STRING_MAX], err[160];
+		char text[NVMF_TLS_KEY_STRING_MAX];
+		struct nvmf_error err;
 
-		if (nvmf_tls_key_generate(cfg.tls, NULL, text, sizeof(text), err, sizeof(err)) < 0 ||
-		    nvmf_tls_key_parse(text, &tls_key, err, sizeof(err)) != 0) {
-			fprintf(stderr, "transport_bench: %s\n", err);
+		if (nvmf_tls_key_generate(cfg.tls, NULL, text, sizeof(text), &err) < 0 ||
+		    nvmf_tls_key_parse(text, &tls_key, &err) != 0) {
+			fprintf(stderr, "transport_bench: %s\n", err.msg);
 			return 1;
 		}
 	}

@@ -16,6 +16,8 @@ packages=(
 	fio e2fsprogs util-linux # filesystem and fio tests through the mount
 	iproute2 procps python3
 	strace             # controller_durable_create traces fsync
+	abigail-tools      # ABI baseline check (abidw, abidiff)
+	groff-base man-db  # man pages: make docs, the man-page test
 )
 [ "${1:-}" = bench ] && packages+=(python3-matplotlib)
 

@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "nvmf/auth.h"
+#include "nvmf/error.h"
 #include "nvmf/spec.h"
 #include "nvmf/tls.h"
 
@@ -122,8 +123,10 @@ struct nvmf_target_conf {
 	struct nvmf_host_conf *hosts;    /* credentials; NQNs unique */
 };
 
-/* Limits and defaults for the whole target. */
+/* Limits and defaults for the whole target; start from nvmf_target_params_init()
+ * (size: as struct nvmf_host_opts). */
 struct nvmf_target_params {
+	size_t size;                  /* sizeof(struct nvmf_target_params), by the init */
 	uint32_t max_connections;     /* TCP connections at once (128) */
 	uint16_t max_io_queues;       /* per controller (16) */
 	uint16_t max_queue_depth;     /* entries per queue: CAP.MQES + 1 (128) */
@@ -142,9 +145,10 @@ struct nvmf_target_params {
 struct nvmf_target;
 struct nvmf_engine;
 
-void nvmf_target_params_default(struct nvmf_target_params *params);
+/* The defaults in brackets above, and size. */
+void nvmf_target_params_init(struct nvmf_target_params *params);
 
-/* Returns NULL with errno set. */
+/* Returns NULL with errno set (EINVAL: params out of range or of an unknown size). */
 struct nvmf_target *nvmf_target_create(const struct nvmf_target_params *params);
 
 /*
@@ -153,21 +157,22 @@ struct nvmf_target *nvmf_target_create(const struct nvmf_target_params *params);
  * namespaces raise the namespace attribute changed event on the
  * subsystem's controllers; changes to what discovery shows bump the
  * discovery generation counter and raise the discovery log change event.
- * On error (returns an errno, with a message in err) nothing is changed.
+ * On error (a negative errno, with err saying why) nothing is changed.
  */
 int nvmf_target_configure(struct nvmf_target *target, const struct nvmf_target_conf *conf,
-			  char *err, size_t errlen);
+			  struct nvmf_error *err);
 
-/* Check a configuration without applying it (0, or an errno and err). */
-int nvmf_target_conf_validate(const struct nvmf_target_conf *conf, char *err, size_t errlen);
+/* Check a configuration without applying it (0, or a negative errno and err). */
+int nvmf_target_conf_validate(const struct nvmf_target_conf *conf, struct nvmf_error *err);
 
-/* The TCP port a configured port listens on (useful with trsvcid "0"). */
+/* The TCP port a configured port listens on (useful with trsvcid "0"); -ENOENT
+ * for an unknown port ID or one not on TCP. */
 int nvmf_target_listen_port(struct nvmf_target *target, uint16_t portid);
 
 /*
  * Graceful stop: close the listening sockets, let commands in flight finish
  * (answering new ones with a retryable error), flush every namespace, close
- * every connection.  Returns 0, or EIO if a flush failed or ETIMEDOUT if
+ * every connection.  Returns 0, or -EIO if a flush failed or -ETIMEDOUT if
  * commands were still in flight after shutdown_timeout_ms.
  */
 int nvmf_target_shutdown(struct nvmf_target *target);
@@ -188,7 +193,7 @@ struct nvmf_target_stats {
 };
 void nvmf_target_get_stats(struct nvmf_target *target, struct nvmf_target_stats *stats);
 
-/* "4096", "512K", "64M", "4G", "1T" (binary units) to bytes; 0 or EINVAL. */
+/* "4096", "512K", "64M", "4G", "1T" (binary units) to bytes; 0 or -EINVAL. */
 int nvmf_parse_size(const char *text, uint64_t *bytes);
 
 #ifdef __cplusplus

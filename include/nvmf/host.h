@@ -18,8 +18,9 @@
  * further commands.  Any number of threads may submit to one controller.
  * The *_sync helpers wait and may not be called from a callback.
  *
- * Return values: 0 on success, a negative errno for local failures, or a
- * positive NVMe status (SCT << 8 | SC) when the controller failed a command.
+ * Return values follow nvmf/nvmf.h: 0 on success, a negative errno for
+ * local failures, and, from the helpers that wait for a command, a positive
+ * NVMe status (SCT << 8 | SC) when the controller failed it.
  */
 #ifndef NVMF_HOST_H
 #define NVMF_HOST_H
@@ -76,8 +77,14 @@ typedef void nvmf_cmd_cb(void *arg, const struct nvmf_cpl *cpl);
  */
 typedef void nvmf_aen_cb(void *arg, uint32_t cdw0, const void *log, size_t log_len);
 
-/* Connection parameters; nvme-cli's option letters in brackets. */
+/*
+ * Connection parameters; nvme-cli's option letters in brackets.  Start
+ * from nvmf_host_opts_init(), which sets size: the library accepts the
+ * struct of an older release (smaller size, missing fields at their
+ * defaults) and refuses a newer one whose fields it does not know.
+ */
 struct nvmf_host_opts {
+	size_t size;               /* sizeof(struct nvmf_host_opts), by nvmf_host_opts_init */
 	enum nvmf_trtype trtype;   /* [-t] NVMF_TRTYPE_TCP, or another built in */
 	const char *traddr;        /* [-a] numeric IPv4 or IPv6 address */
 	const char *trsvcid;       /* [-s] NULL: 4420, 8009 for discovery */
@@ -113,7 +120,7 @@ struct nvmf_host_opts {
 	int tls_identity_version;       /* 0: "NVMe0R.." (default), 1: TP 8018 "NVMe1R.." */
 };
 
-/* Defaults as nvme-cli and the Linux host use them. */
+/* Defaults as nvme-cli and the Linux host use them, and size. */
 void nvmf_host_opts_init(struct nvmf_host_opts *opts);
 
 /*
@@ -196,8 +203,9 @@ bool nvmf_ctrl_auth_info(const struct nvmf_ctrl *ctrl, uint8_t *hash, uint8_t *d
  *
  * Returns 0, or an error with err saying why:
  *   -EACCES     the controller refused (wrong secret) or could not prove
- *               the controller secret;  -ETIMEDOUT, -ECONNRESET or an NVMe
- *               status (> 0) of Authentication Send/Receive otherwise;
+ *               the controller secret;  -ETIMEDOUT, -ECONNRESET, or -EIO
+ *               with err->status the NVMe status of a refused
+ *               Authentication Send/Receive, otherwise;
  *   -EINVAL     no DH-HMAC-CHAP secret;  -EOPNOTSUPP  a discovery
  *               controller, or one that did not ask for authentication
  *               when the association was made;
@@ -388,7 +396,8 @@ struct nvmf_connect_all_result {
  * entry whose TREQ requires a secure channel fails without one.
  * traddr_override, when set, replaces each entry's address (for targets
  * that report an address this host does not route to).  *results is
- * malloc()ed, one per record; returns how many controllers connected.
+ * malloc()ed, one per record; returns how many controllers connected, or
+ * -EINVAL (base of an unknown size) or -ENOMEM.
  */
 int nvmf_connect_all(const struct nvmf_host_opts *base, const struct nvmf_discovery_log *log,
 		     size_t nrec, const char *traddr_override,

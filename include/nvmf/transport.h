@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "nvmf/error.h"
 #include "nvmf/spec.h"
 
 #ifdef __cplusplus
@@ -34,15 +35,6 @@ struct nvmf_engine;
 struct nvmf_listener;
 struct nvmf_tls_key;
 struct nvmf_tls_session;
-
-/* Why something failed, in one line (nvmf_qpair_connect, nvmf_listen,
- * nvmf_connect, ...). */
-struct nvmf_error {
-	int errnum;        /* positive errno, or 0 when status says why */
-	uint16_t status;   /* NVMe status of a refused command */
-	bool dnr;          /* the refusal is final: do not retry */
-	char msg[256];
-};
 
 /* A transport address: what a discovery log entry and nvme-cli name. */
 struct nvmf_addr {
@@ -258,7 +250,7 @@ struct nvmf_capsule *nvmf_capsule_response_for(struct nvmf_capsule *cmd, uint16_
 /*
  * Controller: answer a received command in one step: the response is built
  * as nvmf_capsule_response_for does, queued, and released by the transport
- * once sent.  0 or an errno (ENOBUFS, ECONNABORTED).
+ * once sent.  0 or a negative errno (-ENOBUFS, -ECONNABORTED).
  */
 int nvmf_capsule_respond(struct nvmf_capsule *cmd, uint16_t status, uint32_t cdw0,
 			 uint32_t cdw1);
@@ -333,7 +325,10 @@ enum nvmf_engine_kind {
 	NVMF_ENGINE_EPOLL,       /* one event-loop thread for many qpairs */
 };
 
+/* Start from nvmf_engine_params_init() or nvmf_engine_parse() (size: as
+ * struct nvmf_host_opts). */
 struct nvmf_engine_params {
+	size_t size;             /* sizeof(struct nvmf_engine_params), by the init */
 	enum nvmf_engine_kind kind;
 	unsigned nthreads;       /* EPOLL: loop threads (qpairs spread over them) */
 	int cpu;                 /* EPOLL: pin loop thread i to cpu + i; -1: none */
@@ -343,13 +338,16 @@ struct nvmf_engine_params {
 };
 #define NVMF_ENGINE_POLL_FOREVER UINT32_MAX
 
+/* One EPOLL loop thread, unpinned, sleeping when idle; and size. */
+void nvmf_engine_params_init(struct nvmf_engine_params *params);
+/* NULL with errno set (EINVAL: bad parameters or an unknown size). */
 struct nvmf_engine *nvmf_engine_create(const struct nvmf_engine_params *params);
 /* All qpairs using the engine must have been freed first. */
 void nvmf_engine_destroy(struct nvmf_engine *engine);
 /*
  * Parse "KIND[,threads=N][,cpu=C][,poll=USEC]": KIND is threads, epoll
  * (sleeps when idle), poll (never sleeps) or hybrid (polls 50 us, or USEC,
- * after the last event, then sleeps).  Returns 0 or EINVAL.
+ * after the last event, then sleeps).  Returns 0 or -EINVAL.
  */
 int nvmf_engine_parse(const char *spec, struct nvmf_engine_params *params);
 

@@ -21,11 +21,11 @@ int nvmf_parse_size(const char *text, uint64_t *bytes)
 	unsigned shift = 0;
 
 	if (text == NULL || !isdigit((unsigned char)text[0]))
-		return EINVAL;
+		return -EINVAL;
 	errno = 0;
 	v = strtoull(text, &end, 10);
 	if (errno != 0)
-		return EINVAL;
+		return -EINVAL;
 	switch (toupper((unsigned char)*end)) {
 	case '\0':
 		break;
@@ -42,7 +42,7 @@ int nvmf_parse_size(const char *text, uint64_t *bytes)
 		shift = 40;
 		break;
 	default:
-		return EINVAL;
+		return -EINVAL;
 	}
 	if (*end != '\0') {
 		end++;
@@ -52,10 +52,10 @@ int nvmf_parse_size(const char *text, uint64_t *bytes)
 		if (*end == 'B' || *end == 'b')
 			end++;
 		if (*end != '\0')
-			return EINVAL;
+			return -EINVAL;
 	}
 	if (shift != 0 && v > (UINT64_MAX >> shift))
-		return EINVAL;
+		return -EINVAL;
 	*bytes = (uint64_t)v << shift;
 	return 0;
 }

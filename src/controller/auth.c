@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "controller/auth.h"
+#include "security/dhchap.h"
 #include "util/lock.h"
 #include "util/log.h"
 
@@ -54,12 +55,12 @@ static bool host_nqn_valid(const char *nqn)
 static int parse_host(const struct nvmf_host_conf *h, struct host_cred *c, char *err,
 		      size_t errlen)
 {
-	char why[160];
+	struct nvmf_error why;
 
 	snprintf(c->nqn, sizeof(c->nqn), "%s", h->nqn);
 	if (h->dhchap_key[0] != '\0') {
-		if (nvmf_dhchap_key_parse(h->dhchap_key, &c->dhchap_key, why, sizeof(why)) != 0) {
-			snprintf(err, errlen, "host %s: dhchap_key: %s", h->nqn, why);
+		if (nvmf_dhchap_key_parse(h->dhchap_key, &c->dhchap_key, &why) != 0) {
+			snprintf(err, errlen, "host %s: dhchap_key: %s", h->nqn, why.msg);
 			return EINVAL;
 		}
 		c->has_dhchap = true;
@@ -70,8 +71,8 @@ static int parse_host(const struct nvmf_host_conf *h, struct host_cred *c, char 
 				 h->nqn);
 			return EINVAL;
 		}
-		if (nvmf_dhchap_key_parse(h->dhchap_ctrl_key, &c->ctrl_key, why, sizeof(why)) != 0) {
-			snprintf(err, errlen, "host %s: dhchap_ctrl_key: %s", h->nqn, why);
+		if (nvmf_dhchap_key_parse(h->dhchap_ctrl_key, &c->ctrl_key, &why) != 0) {
+			snprintf(err, errlen, "host %s: dhchap_ctrl_key: %s", h->nqn, why.msg);
 			return EINVAL;
 		}
 		c->has_ctrl_key = true;
@@ -89,8 +90,8 @@ static int parse_host(const struct nvmf_host_conf *h, struct host_cred *c, char 
 		return EINVAL;
 	}
 	if (h->tls_key[0] != '\0') {
-		if (nvmf_tls_key_parse(h->tls_key, &c->tls_key, why, sizeof(why)) != 0) {
-			snprintf(err, errlen, "host %s: tls_key: %s", h->nqn, why);
+		if (nvmf_tls_key_parse(h->tls_key, &c->tls_key, &why) != 0) {
+			snprintf(err, errlen, "host %s: tls_key: %s", h->nqn, why.msg);
 			return EINVAL;
 		}
 		c->has_tls = true;

@@ -171,7 +171,7 @@ void cmd_complete(struct nvmf_cmd *cmd, uint16_t status, uint32_t dw0, uint32_t 
 	/* One step: the transport frees the response once it is sent. */
 	error = NVMF_FAULT("controller.cmd_complete.respond", cmd);
 	if (error == 0)
-		error = nvmf_capsule_respond(cmd->nc, cmd_status_dnr(status), dw0, dw1);
+		error = -nvmf_capsule_respond(cmd->nc, cmd_status_dnr(status), dw0, dw1);
 	if (error == ENOBUFS)
 		conn_overrun(cmd->conn, cmd_sqe(cmd)->cid);
 	else if (error != 0)

@@ -22,13 +22,15 @@
 #include "transport/transport.h"
 #include "util/lock.h"
 #include "util/log.h"
+#include "util/opts.h"
 
 #define MAX_INLINE_DATA (128 * 1024)
 #define DRAIN_POLL_MS 10
 
-void nvmf_target_params_default(struct nvmf_target_params *p)
+void nvmf_target_params_init(struct nvmf_target_params *p)
 {
 	memset(p, 0, sizeof(*p));
+	p->size = sizeof(*p);
 	p->max_connections = 128;
 	p->max_io_queues = 16;
 	p->max_queue_depth = 128;
@@ -264,7 +266,7 @@ static int validate_hosts(const struct nvmf_target_conf *conf, char *err, size_t
 	return rc;
 }
 
-int nvmf_target_conf_validate(const struct nvmf_target_conf *conf, char *err, size_t errlen)
+static int conf_validate(const struct nvmf_target_conf *conf, char *err, size_t errlen)
 {
 	for (unsigned i = 0; i < conf->nsubsys; i++) {
 		const struct nvmf_subsys_conf *s = &conf->subsys[i];
@@ -410,8 +412,9 @@ struct nvmf_target *nvmf_target_create(const struct nvmf_target_params *params)
 
 	if (t == NULL)
 		return NULL;
-	t->params = *params;
-	if (t->params.max_queue_depth < CTRL_ADMIN_QSIZE || t->params.max_io_size < 4096 ||
+	nvmf_target_params_init(&t->params);
+	if (nvmf_opts_import(&t->params, sizeof(t->params), params) != 0 ||
+	    t->params.max_queue_depth < CTRL_ADMIN_QSIZE || t->params.max_io_size < 4096 ||
 	    (t->params.max_io_size & (t->params.max_io_size - 1)) != 0 ||
 	    t->params.inline_data_size > MAX_INLINE_DATA || t->params.max_connections == 0) {
 		free(t);
@@ -452,12 +455,12 @@ fail:
 int nvmf_target_listen_port(struct nvmf_target *t, uint16_t portid)
 {
 	struct nvmf_port *p;
-	int port = -1;
+	int port = -ENOENT;
 
 	nvmf_mutex_lock(&t->lock);
 	p = target_find_port(t, portid);
 	if (p != NULL)
-		port = port_trtype(&p->conf) == NVMF_TRTYPE_TCP ? atoi(p->bound_trsvcid) : -1;
+		port = port_trtype(&p->conf) == NVMF_TRTYPE_TCP ? atoi(p->bound_trsvcid) : -ENOENT;
 	nvmf_mutex_unlock(&t->lock);
 	return port;
 }
@@ -641,8 +644,8 @@ static void warn_exposure(const struct nvmf_target_conf *conf)
 	}
 }
 
-int nvmf_target_configure(struct nvmf_target *t, const struct nvmf_target_conf *conf, char *err,
-			  size_t errlen)
+static int target_apply(struct nvmf_target *t, const struct nvmf_target_conf *conf, char *err,
+			size_t errlen)
 {
 	struct subsys_plan *plans;
 	struct nvmf_port *ports = NULL, *old_ports;
@@ -652,7 +655,7 @@ int nvmf_target_configure(struct nvmf_target *t, const struct nvmf_target_conf *
 	uint64_t sig;
 	int rc;
 
-	rc = nvmf_target_conf_validate(conf, err, errlen);
+	rc = conf_validate(conf, err, errlen);
 	if (rc != 0)
 		return rc;
 	if (atomic_load(&t->stopping)) {
@@ -768,6 +771,31 @@ int nvmf_target_configure(struct nvmf_target *t, const struct nvmf_target_conf *
 	return 0;
 }
 
+/* The positive errno and message of the above in the public convention (nvmf/nvmf.h). */
+static int public_result(int rc, const char *msg, struct nvmf_error *err)
+{
+	if (rc != 0 && err != NULL) {
+		*err = (struct nvmf_error){.errnum = rc};
+		snprintf(err->msg, sizeof(err->msg), "%s", msg);
+	}
+	return -rc;
+}
+
+int nvmf_target_configure(struct nvmf_target *t, const struct nvmf_target_conf *conf,
+			  struct nvmf_error *err)
+{
+	char msg[512] = ""; /* err->msg keeps what fits */
+
+	return public_result(target_apply(t, conf, msg, sizeof(msg)), msg, err);
+}
+
+int nvmf_target_conf_validate(const struct nvmf_target_conf *conf, struct nvmf_error *err)
+{
+	char msg[512] = ""; /* err->msg keeps what fits */
+
+	return public_result(conf_validate(conf, msg, sizeof(msg)), msg, err);
+}
+
 /* ------------------------------------------------------------------ */
 /* Shutdown                                                            */
 /* ------------------------------------------------------------------ */
@@ -812,7 +840,7 @@ int nvmf_target_shutdown(struct nvmf_target *t)
 	if (busy > 0) {
 		NVMF_WARN("nvmfd: %u command(s) still in flight after %u ms", busy,
 			  t->params.shutdown_timeout_ms);
-		rc = ETIMEDOUT;
+		rc = -ETIMEDOUT;
 	}
 	/* Subsystems stay put: configure refuses to run once stopping is set. */
 	for (s = t->subsystems; s != NULL; s = s->next) {
@@ -820,7 +848,7 @@ int nvmf_target_shutdown(struct nvmf_target *t)
 
 		if (frc != 0) {
 			NVMF_ERR("nvmfd: %s: flush failed: %s", s->nqn, strerror(-frc));
-			rc = EIO;
+			rc = -EIO;
 		}
 	}
 	nvmf_mutex_lock(&t->lock);

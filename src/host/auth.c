@@ -27,12 +27,11 @@
 int host_secrets_setup(struct nvmf_ctrl *c, const struct nvmf_host_opts *opts,
 		       struct nvmf_error *err)
 {
-	char why[160];
+	struct nvmf_error why;
 
 	if (opts->dhchap_secret != NULL) {
-		if (nvmf_dhchap_key_parse(opts->dhchap_secret, &c->dhchap_key, why,
-					  sizeof(why)) != 0) {
-			host_set_error(err, EINVAL, 0, "invalid DH-HMAC-CHAP secret: %s", why);
+		if (nvmf_dhchap_key_parse(opts->dhchap_secret, &c->dhchap_key, &why) != 0) {
+			host_set_error(err, EINVAL, 0, "invalid DH-HMAC-CHAP secret: %s", why.msg);
 			return -EINVAL;
 		}
 		c->has_dhchap = true;
@@ -43,17 +42,17 @@ int host_secrets_setup(struct nvmf_ctrl *c, const struct nvmf_host_opts *opts,
 				       "a host secret as well");
 			return -EINVAL;
 		}
-		if (nvmf_dhchap_key_parse(opts->dhchap_ctrl_secret, &c->dhchap_ctrl_key, why,
-					  sizeof(why)) != 0) {
+		if (nvmf_dhchap_key_parse(opts->dhchap_ctrl_secret, &c->dhchap_ctrl_key,
+					  &why) != 0) {
 			host_set_error(err, EINVAL, 0, "invalid DH-HMAC-CHAP controller secret: %s",
-				       why);
+				       why.msg);
 			return -EINVAL;
 		}
 		c->has_dhchap_ctrl = true;
 	}
 	if (opts->tls_key != NULL &&
-	    nvmf_tls_key_parse(opts->tls_key, &c->tls_key, why, sizeof(why)) != 0) {
-		host_set_error(err, EINVAL, 0, "invalid TLS PSK: %s", why);
+	    nvmf_tls_key_parse(opts->tls_key, &c->tls_key, &why) != 0) {
+		host_set_error(err, EINVAL, 0, "invalid TLS PSK: %s", why.msg);
 		return -EINVAL;
 	}
 	c->tls = opts->tls;
@@ -331,7 +330,8 @@ int host_reauthenticate(struct nvmf_ctrl *c, struct nvmf_error *err)
 	if (ret == 0)
 		NVMF_DEBUG("host: %s: every queue re-authenticated (%u)", c->name,
 			   c->nr_io_queues + 1);
-	return ret;
+	/* A refused Authentication Send/Receive: its status is in err (nvmf/nvmf.h). */
+	return ret > 0 ? -EIO : ret;
 }
 
 int nvmf_ctrl_set_dhchap_secrets(struct nvmf_ctrl *ctrl, const char *secret,
@@ -339,7 +339,7 @@ int nvmf_ctrl_set_dhchap_secrets(struct nvmf_ctrl *ctrl, const char *secret,
 {
 	struct nvmf_dhchap_key key, ckey;
 	struct nvmf_error local;
-	char why[160];
+	struct nvmf_error why;
 	int ret = 0;
 
 	if (err == NULL)
@@ -351,12 +351,12 @@ int nvmf_ctrl_set_dhchap_secrets(struct nvmf_ctrl *ctrl, const char *secret,
 			       ctrl_secret != NULL ? " with a controller secret" : "");
 		return -EINVAL;
 	}
-	if (nvmf_dhchap_key_parse(secret, &key, why, sizeof(why)) != 0) {
-		host_set_error(err, EINVAL, 0, "invalid DH-HMAC-CHAP secret: %s", why);
+	if (nvmf_dhchap_key_parse(secret, &key, &why) != 0) {
+		host_set_error(err, EINVAL, 0, "invalid DH-HMAC-CHAP secret: %s", why.msg);
 		ret = -EINVAL;
 	} else if (ctrl_secret != NULL &&
-		   nvmf_dhchap_key_parse(ctrl_secret, &ckey, why, sizeof(why)) != 0) {
-		host_set_error(err, EINVAL, 0, "invalid DH-HMAC-CHAP controller secret: %s", why);
+		   nvmf_dhchap_key_parse(ctrl_secret, &ckey, &why) != 0) {
+		host_set_error(err, EINVAL, 0, "invalid DH-HMAC-CHAP controller secret: %s", why.msg);
 		ret = -EINVAL;
 	}
 	if (ret == 0) {

@@ -23,6 +23,7 @@
 #include "util/clock.h"
 #include "util/lock.h"
 #include "util/log.h"
+#include "util/opts.h"
 #include "util/testpoint.h"
 
 #define DEFAULT_QUEUE_SIZE 128      /* nvme-cli NVMF_DEF_QUEUE_SIZE */
@@ -39,6 +40,7 @@
 void nvmf_host_opts_init(struct nvmf_host_opts *opts)
 {
 	*opts = (struct nvmf_host_opts){
+		.size = sizeof(*opts),
 		.trtype = NVMF_TRTYPE_TCP,
 		.queue_size = DEFAULT_QUEUE_SIZE,
 		.kato_s = DEFAULT_KATO_S,
@@ -48,6 +50,21 @@ void nvmf_host_opts_init(struct nvmf_host_opts *opts)
 		.io_timeout_ms = DEFAULT_IO_TIMEOUT_MS,
 		.connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS,
 	};
+}
+
+int host_opts_import(struct nvmf_host_opts *ours, const struct nvmf_host_opts *given,
+		     struct nvmf_error *err)
+{
+	int ret;
+
+	nvmf_host_opts_init(ours);
+	ret = nvmf_opts_import(ours, sizeof(*ours), given);
+	if (ret != 0)
+		host_set_error(err, EINVAL, 0,
+			       "nvmf_host_opts of %zu bytes: not set up by nvmf_host_opts_init, "
+			       "or with fields this library does not know",
+			       given->size);
+	return ret;
 }
 
 struct host_queue *ctrl_queue(struct nvmf_ctrl *c, unsigned qid)
@@ -939,7 +956,10 @@ static int ctrl_setup_opts(struct nvmf_ctrl *c, const struct nvmf_host_opts *opt
 	long ncpu;
 	int ret;
 
-	c->opts = *opts;
+	ret = host_opts_import(&c->opts, opts, err);
+	if (ret != 0)
+		return ret;
+	opts = &c->opts;
 	if (nvmf_transport_find(opts->trtype) == NULL) {
 		host_set_error(err, EPROTONOSUPPORT, 0, "no transport of type %d is built in",
 			       (int)opts->trtype);

@@ -89,13 +89,16 @@ int nvmf_get_discovery_log(struct nvmf_ctrl *ctrl, struct nvmf_discovery_log **l
 int nvmf_discover(const struct nvmf_host_opts *opts, struct nvmf_discovery_log **log,
 		  size_t *nrec, struct nvmf_error *err)
 {
-	struct nvmf_host_opts o = *opts;
+	struct nvmf_host_opts o;
 	struct nvmf_error local;
 	struct nvmf_ctrl *c;
 	int ret;
 
 	if (err == NULL)
 		err = &local;
+	ret = host_opts_import(&o, opts, err);
+	if (ret != 0)
+		return ret;
 	if (o.subnqn == NULL)
 		o.subnqn = NVMF_DISCOVERY_NQN;
 	if (o.trsvcid == NULL || o.trsvcid[0] == '\0')
@@ -158,16 +161,21 @@ int nvmf_connect_all(const struct nvmf_host_opts *base, const struct nvmf_discov
 		     size_t nrec, const char *traddr_override,
 		     struct nvmf_connect_all_result **results)
 {
-	struct nvmf_connect_all_result *res = calloc(nrec != 0 ? nrec : 1, sizeof(*res));
+	struct nvmf_connect_all_result *res;
+	struct nvmf_host_opts b;
+	struct nvmf_error err;
 	int connected = 0;
 
+	if (host_opts_import(&b, base, &err) != 0)
+		return -EINVAL;
+	res = calloc(nrec != 0 ? nrec : 1, sizeof(*res));
 	if (res == NULL)
 		return -ENOMEM;
 	for (size_t i = 0; i < nrec; i++) {
 		const struct nvmf_discovery_log_entry *e = &log->entries[i];
 		struct nvmf_connect_all_result *r = &res[i];
 		char traddr[256], trsvcid[33], subnqn[NVMF_HOST_NQN_SIZE];
-		struct nvmf_host_opts o = *base;
+		struct nvmf_host_opts o = b;
 		bool auto_sqflow, dup = false;
 
 		r->entry = e;
@@ -183,7 +191,7 @@ int nvmf_connect_all(const struct nvmf_host_opts *base, const struct nvmf_discov
 		}
 		/* The entry says how to reach it (TREQ, TSAS: NVMe-oF 1.1 §5.3):
 		 * TLS wherever it is offered and we hold a PSK. */
-		if (e->tsas.tcp.sectype == NVMF_TCP_SECTYPE_TLS13 && base->tls_key != NULL) {
+		if (e->tsas.tcp.sectype == NVMF_TCP_SECTYPE_TLS13 && b.tls_key != NULL) {
 			o.tls = true;
 		} else if (e->tsas.tcp.sectype == NVMF_TCP_SECTYPE_TLS12) {
 			host_set_error(&r->err, EOPNOTSUPP, 0, "entry %zu asks for TLS 1.2, "
@@ -203,8 +211,8 @@ int nvmf_connect_all(const struct nvmf_host_opts *base, const struct nvmf_discov
 		o.trsvcid = trsvcid;
 		o.subnqn = subnqn;
 		/* As libnvme: disable SQ flow control where the target allows it. */
-		auto_sqflow = !base->disable_sqflow && (e->treq & NVMF_TREQ_DISABLE_SQFLOW) != 0;
-		o.disable_sqflow = base->disable_sqflow || auto_sqflow;
+		auto_sqflow = !b.disable_sqflow && (e->treq & NVMF_TREQ_DISABLE_SQFLOW) != 0;
+		o.disable_sqflow = b.disable_sqflow || auto_sqflow;
 		r->ctrl = nvmf_connect(&o, &r->err);
 		if (r->ctrl == NULL && auto_sqflow && r->err.status != 0) {
 			o.disable_sqflow = false;

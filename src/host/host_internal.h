@@ -27,9 +27,9 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#include "nvmf/auth.h"
+#include "security/dhchap.h"
 #include "nvmf/host.h"
-#include "nvmf/tls.h"
+#include "security/tls_session.h"
 
 #define HOST_ADMIN_QSIZE 32        /* admin queue entries, as Linux */
 #define HOST_MAX_AERS 4            /* AERs kept outstanding, at most */
@@ -298,6 +298,11 @@ int host_discovery_log(struct nvmf_ctrl *c, bool internal, struct nvmf_discovery
 
 /* ids.c: the host NQN kept under the state directory, made on first use. */
 int host_stored_hostnqn(char nqn[NVMF_HOST_NQN_SIZE]);
+
+/* ctrl.c */
+/* The caller's options over the defaults (util/opts.h); 0 or -EINVAL with err. */
+int host_opts_import(struct nvmf_host_opts *ours, const struct nvmf_host_opts *given,
+		     struct nvmf_error *err);
 
 /* names.c */
 /* Explain a failed Connect in err (one line). */

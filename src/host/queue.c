@@ -341,7 +341,7 @@ static int slot_transmit(struct host_slot *s)
 	slot_set_state(s, SLOT_OWNED, SLOT_INFLIGHT);
 	if (s->has_data)
 		nvmf_capsule_append_data(nc, &s->data, s->send, slot_data_done, s);
-	error = nvmf_capsule_transmit(nc);
+	error = -nvmf_capsule_transmit(nc);
 	/*
 	 * The transport keeps its own reference for as long as it needs the
 	 * capsule: ours goes now, not at completion.  The slot is in flight

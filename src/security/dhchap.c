@@ -20,7 +20,7 @@
  * refuses a Success1 without the controller's response, and every peer DH
  * value gets OpenSSL's full public-key check.
  */
-#include "nvmf/auth.h"
+#include "security/dhchap.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -104,7 +104,7 @@ int nvmf_dhchap_hash_from_name(const char *name)
 	size_t i, n = 0;
 
 	if (!name)
-		return -1;
+		return -EINVAL;
 	/* "hmac(sha256)" (the Linux target's attribute) and "SHA-256" too. */
 	if (strncasecmp(name, "hmac(", 5) == 0)
 		name += 5;
@@ -115,7 +115,7 @@ int nvmf_dhchap_hash_from_name(const char *name)
 	for (i = 0; i < NHASHES; i++)
 		if (hashes[i].name && strcasecmp(buf, hashes[i].name) == 0)
 			return (int)i;
-	return -1;
+	return -EINVAL;
 }
 
 int nvmf_dhchap_dhgroup_from_name(const char *name)
@@ -125,7 +125,7 @@ int nvmf_dhchap_dhgroup_from_name(const char *name)
 	for (i = 0; name && i < NDHGROUPS; i++)
 		if (strcasecmp(name, dhgroups[i].name) == 0)
 			return (int)i;
-	return -1;
+	return -EINVAL;
 }
 
 const char *nvmf_auth_failure_reason_str(uint8_t reason)
@@ -159,8 +159,7 @@ static bool key_len_valid(size_t len)
 	return len == 32 || len == 48 || len == 64;
 }
 
-int nvmf_dhchap_key_parse(const char *secret, struct nvmf_dhchap_key *key,
-			  char *err, size_t errlen)
+static int key_parse(const char *secret, struct nvmf_dhchap_key *key, char *err, size_t errlen)
 {
 	uint8_t hh;
 	size_t len;
@@ -186,11 +185,21 @@ int nvmf_dhchap_key_parse(const char *secret, struct nvmf_dhchap_key *key,
 	return 0;
 }
 
+int nvmf_dhchap_key_parse(const char *secret, struct nvmf_dhchap_key *key,
+			  struct nvmf_error *err)
+{
+	char msg[sizeof(err->msg)] = "";
+
+	return sec_public_result(key_parse(secret, key, msg, sizeof(msg)), msg, err);
+}
+
 int nvmf_dhchap_key_format(const struct nvmf_dhchap_key *key, char *out, size_t outlen)
 {
 	if (!key_len_valid(key->len) || key->hmac > NVMF_DHCHAP_HASH_SHA512)
-		return -1;
-	return sec_interchange_format("DHHC-1", key->hmac, key->key, key->len, out, outlen);
+		return -EINVAL;
+	return sec_interchange_format("DHHC-1", key->hmac, key->key, key->len, out, outlen) < 0
+		       ? -EINVAL
+		       : (int)strlen(out);
 }
 
 static int transform(uint8_t hmac, const uint8_t *key, size_t len, const char *nqn,
@@ -203,9 +212,8 @@ static int transform(uint8_t hmac, const uint8_t *key, size_t len, const char *n
 	return (int)hashes[hmac].len;
 }
 
-int nvmf_dhchap_key_generate(int hmac, const char *nqn, const char *secret_hex,
-			     size_t key_len, char *out, size_t outlen,
-			     char *err, size_t errlen)
+static int key_generate(int hmac, const char *nqn, const char *secret_hex, size_t key_len,
+			char *out, size_t outlen, char *err, size_t errlen)
 {
 	struct nvmf_dhchap_key key = {.hmac = (uint8_t)hmac};
 	uint8_t raw[NVMF_DHCHAP_KEY_MAX];
@@ -262,6 +270,15 @@ out:
 	OPENSSL_cleanse(raw, sizeof(raw));
 	OPENSSL_cleanse(&key, sizeof(key));
 	return ret;
+}
+
+int nvmf_dhchap_key_generate(int hmac, const char *nqn, const char *secret_hex,
+			     size_t key_len, char *out, size_t outlen, struct nvmf_error *err)
+{
+	char msg[sizeof(err->msg)] = "";
+	int ret = key_generate(hmac, nqn, secret_hex, key_len, out, outlen, msg, sizeof(msg));
+
+	return sec_public_result(ret, msg, err);
 }
 
 int nvmf_dhchap_key_transform(const struct nvmf_dhchap_key *key, const char *nqn,

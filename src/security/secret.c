@@ -2,6 +2,7 @@
 #include "security/secret.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,6 +12,8 @@
 #include <openssl/err.h>
 #include <openssl/rand.h>
 #include <zlib.h>
+
+#include "nvmf/error.h"
 
 #define INTERCHANGE_KEY_MAX 64
 #define INTERCHANGE_CRC_LEN 4
@@ -25,6 +28,17 @@ int sec_fail(char *err, size_t errlen, const char *fmt, ...)
 		va_end(ap);
 	}
 	return -1;
+}
+
+int sec_public_result(int ret, const char *msg, struct nvmf_error *err)
+{
+	if (ret >= 0)
+		return ret;
+	if (err != NULL) {
+		*err = (struct nvmf_error){.errnum = EINVAL};
+		snprintf(err->msg, sizeof(err->msg), "%s", msg);
+	}
+	return -EINVAL;
 }
 
 int sec_b64_encode(const uint8_t *in, size_t len, char *out, size_t outlen)

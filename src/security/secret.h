@@ -17,6 +17,11 @@
 int sec_fail(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* A result of the kind above (-1 and a message) in the public convention
+ * (nvmf/nvmf.h): -EINVAL with err (may be NULL) saying why; others as is. */
+struct nvmf_error;
+int sec_public_result(int ret, const char *msg, struct nvmf_error *err);
+
 /* Base64 (RFC 4648, with padding).  encode: string length (out needs
  * 4 * ceil(len / 3) + 1 bytes), -1 if out is too small.  decode (keys only,
  * at most 96 bytes): strict alphabet and padding; bytes written, -1 on bad

@@ -15,7 +15,7 @@
  * SIGPIPE is blocked in the calling thread around OpenSSL calls and a
  * resulting one is discarded.  kTLS data goes out with MSG_NOSIGNAL.
  */
-#include "nvmf/tls.h"
+#include "security/tls_session.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -70,7 +70,7 @@ static size_t hash_len(uint8_t hash)
 /* Keys                                                                */
 /* ------------------------------------------------------------------ */
 
-int nvmf_tls_key_parse(const char *text, struct nvmf_tls_key *key, char *err, size_t errlen)
+static int key_parse(const char *text, struct nvmf_tls_key *key, char *err, size_t errlen)
 {
 	uint8_t hh;
 	size_t len;
@@ -95,16 +95,26 @@ int nvmf_tls_key_parse(const char *text, struct nvmf_tls_key *key, char *err, si
 	return 0;
 }
 
+int nvmf_tls_key_parse(const char *text, struct nvmf_tls_key *key, struct nvmf_error *err)
+{
+	char msg[sizeof(err->msg)] = "";
+
+	return sec_public_result(key_parse(text, key, msg, sizeof(msg)), msg, err);
+}
+
 int nvmf_tls_key_format(const struct nvmf_tls_key *key, char *out, size_t outlen)
 {
 	if ((key->len != 32 && key->len != 48) || key->hmac > NVMF_TLS_HASH_SHA384 ||
 	    (key->hmac != 0 && key->len != hash_len(key->hmac)))
-		return -1;
-	return sec_interchange_format("NVMeTLSkey-1", key->hmac, key->key, key->len, out, outlen);
+		return -EINVAL;
+	return sec_interchange_format("NVMeTLSkey-1", key->hmac, key->key, key->len, out,
+				      outlen) < 0
+		       ? -EINVAL
+		       : (int)strlen(out);
 }
 
-int nvmf_tls_key_generate(int hmac, const char *secret_hex, char *out, size_t outlen,
-			  char *err, size_t errlen)
+static int key_generate(int hmac, const char *secret_hex, char *out, size_t outlen, char *err,
+			size_t errlen)
 {
 	struct nvmf_tls_key key = {.hmac = (uint8_t)hmac};
 	size_t want;
@@ -132,6 +142,15 @@ int nvmf_tls_key_generate(int hmac, const char *secret_hex, char *out, size_t ou
 	if (ret < 0)
 		return sec_fail(err, errlen, "output buffer too small");
 	return ret;
+}
+
+int nvmf_tls_key_generate(int hmac, const char *secret_hex, char *out, size_t outlen,
+			  struct nvmf_error *err)
+{
+	char msg[sizeof(err->msg)] = "";
+
+	return sec_public_result(key_generate(hmac, secret_hex, out, outlen, msg, sizeof(msg)),
+				 msg, err);
 }
 
 uint8_t nvmf_tls_key_hash(const struct nvmf_tls_key *key)

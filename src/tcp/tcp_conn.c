@@ -30,7 +30,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "nvmf/tls.h"
+#include "security/tls_session.h"
 #include "tcp/tcp.h"
 #include "util/lock.h"
 #include "util/log.h"

@@ -9,18 +9,36 @@
 
 #include "util/lock.h"
 #include "util/log.h"
+#include "util/opts.h"
 #include "util/testpoint.h"
 
 static pthread_mutex_t default_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct nvmf_engine *default_engine; /* default_lock */
 
-struct nvmf_engine *nvmf_engine_create(const struct nvmf_engine_params *params)
+void nvmf_engine_params_init(struct nvmf_engine_params *params)
 {
-	switch (params->kind) {
+	*params = (struct nvmf_engine_params){
+		.size = sizeof(*params),
+		.kind = NVMF_ENGINE_EPOLL,
+		.nthreads = 1,
+		.cpu = -1,
+	};
+}
+
+struct nvmf_engine *nvmf_engine_create(const struct nvmf_engine_params *given)
+{
+	struct nvmf_engine_params params;
+
+	nvmf_engine_params_init(&params);
+	if (nvmf_opts_import(&params, sizeof(params), given) != 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	switch (params.kind) {
 	case NVMF_ENGINE_THREADS:
-		return nvmf_engine_threads_create(params);
+		return nvmf_engine_threads_create(&params);
 	case NVMF_ENGINE_EPOLL:
-		return nvmf_engine_epoll_create(params);
+		return nvmf_engine_epoll_create(&params);
 	default:
 		errno = EINVAL;
 		return NULL;
@@ -51,15 +69,13 @@ int nvmf_engine_parse(const char *spec, struct nvmf_engine_params *params)
 {
 	char buf[128], *save = NULL, *tok;
 
-	memset(params, 0, sizeof(*params));
-	params->nthreads = 1;
-	params->cpu = -1;
+	nvmf_engine_params_init(params);
 	if (strlen(spec) >= sizeof(buf))
-		return EINVAL;
+		return -EINVAL;
 	strcpy(buf, spec);
 	tok = strtok_r(buf, ",", &save);
 	if (tok == NULL)
-		return EINVAL;
+		return -EINVAL;
 	if (strcmp(tok, "threads") == 0) {
 		params->kind = NVMF_ENGINE_THREADS;
 	} else if (strcmp(tok, "epoll") == 0) {
@@ -71,7 +87,7 @@ int nvmf_engine_parse(const char *spec, struct nvmf_engine_params *params)
 		params->kind = NVMF_ENGINE_EPOLL;
 		params->poll_usec = HYBRID_POLL_USEC;
 	} else {
-		return EINVAL;
+		return -EINVAL;
 	}
 	while ((tok = strtok_r(NULL, ",", &save)) != NULL) {
 		char *end;
@@ -80,20 +96,20 @@ int nvmf_engine_parse(const char *spec, struct nvmf_engine_params *params)
 		if (strncmp(tok, "threads=", 8) == 0) {
 			v = strtol(tok + 8, &end, 10);
 			if (*end != '\0' || v < 1 || v > 256)
-				return EINVAL;
+				return -EINVAL;
 			params->nthreads = (unsigned)v;
 		} else if (strncmp(tok, "cpu=", 4) == 0) {
 			v = strtol(tok + 4, &end, 10);
 			if (*end != '\0' || v < 0 || v > 4095)
-				return EINVAL;
+				return -EINVAL;
 			params->cpu = (int)v;
 		} else if (strncmp(tok, "poll=", 5) == 0 && params->kind == NVMF_ENGINE_EPOLL) {
 			v = strtol(tok + 5, &end, 10);
 			if (*end != '\0' || v < 0 || v > 10000000)
-				return EINVAL;
+				return -EINVAL;
 			params->poll_usec = (uint32_t)v;
 		} else {
-			return EINVAL;
+			return -EINVAL;
 		}
 	}
 	return 0;
@@ -123,6 +139,7 @@ static struct nvmf_engine *default_engine_create(void)
 	}
 	if (spec == NULL)
 		params = (struct nvmf_engine_params){
+			.size = sizeof(params),
 			.kind = NVMF_ENGINE_EPOLL,
 			.nthreads = cpus < 1 ? 1 : cpus > DEFAULT_MAX_LOOPS ? DEFAULT_MAX_LOOPS
 									  : (unsigned)cpus,

@@ -240,13 +240,14 @@ int nvmf_capsule_respond(struct nvmf_capsule *cmd, uint16_t status, uint32_t cdw
 	int error;
 
 	if (cmd->is_response || !cmd->qp->controller)
-		return EINVAL;
+		return -EINVAL;
+	/* The ops return positive errno values; the public API negative ones. */
 	if (cmd->qp->ops->capsule_respond != NULL)
-		return cmd->qp->ops->capsule_respond(cmd->qp, &cqe);
+		return -cmd->qp->ops->capsule_respond(cmd->qp, &cqe);
 	/* A transport without the one-step path. */
 	rsp = nvmf_capsule_response(cmd->qp, &cqe);
 	if (rsp == NULL)
-		return ENOBUFS;
+		return -ENOBUFS;
 	error = nvmf_capsule_transmit(rsp);
 	nvmf_capsule_free(rsp);
 	return error;
@@ -282,7 +283,7 @@ int nvmf_capsule_append_data(struct nvmf_capsule *nc, const struct nvmf_iov *dat
 			     nvmf_io_complete_cb *complete_cb, void *cb_arg)
 {
 	if (nc->is_response || nc->qp->controller || nc->has_data)
-		return EINVAL;
+		return -EINVAL;
 	nc->has_data = true;
 	nc->data_send = send;
 	nc->data = *data;
@@ -295,8 +296,8 @@ int nvmf_capsule_transmit(struct nvmf_capsule *nc)
 {
 	/* Hosts send commands, controllers send responses. */
 	if (nc->is_response != nc->qp->controller)
-		return EINVAL;
-	return nc->qp->ops->capsule_transmit(nc);
+		return -EINVAL;
+	return -nc->qp->ops->capsule_transmit(nc);
 }
 
 uint16_t nvmf_capsule_validate_command(const struct nvmf_capsule *nc)
@@ -314,8 +315,8 @@ int nvmf_receive_controller_data(struct nvmf_capsule *nc, uint32_t data_offset,
 				 void *cb_arg)
 {
 	if (nc->is_response || !nc->qp->controller)
-		return EINVAL;
-	return nc->qp->ops->receive_controller_data(nc, data_offset, data, complete_cb, cb_arg);
+		return -EINVAL;
+	return -nc->qp->ops->receive_controller_data(nc, data_offset, data, complete_cb, cb_arg);
 }
 
 uint16_t nvmf_send_controller_data(struct nvmf_capsule *nc, uint32_t data_offset,

@@ -223,7 +223,7 @@ int main(void)
 	struct nvmf_target *t;
 	struct mem_qpair *admin, *io;
 	uint16_t cntlid, io_cntlid;
-	char err[256];
+	struct nvmf_error err;
 	uint8_t wbuf[8192];
 	unsigned seed = 12345, answered = 0, tried = 0;
 
@@ -244,10 +244,10 @@ int main(void)
 	port.nsubsys = 1;
 	port.subsystems = port_subsys;
 	conf = (struct nvmf_target_conf){.nports = 1, .ports = &port, .nsubsys = 1, .subsys = &subsys};
-	nvmf_target_params_default(&params);
+	nvmf_target_params_init(&params);
 	t = nvmf_target_create(&params);
 	REQUIRE(t != NULL);
-	REQUIRE(nvmf_target_configure(t, &conf, err, sizeof(err)) == 0);
+	REQUIRE(nvmf_target_configure(t, &conf, &err) == 0);
 
 	admin = mem_connect(t);
 	CHECK_EQ(mem_connect_cmd(admin, 0, NVMF_CNTLID_DYNAMIC, &cntlid), 0);

@@ -65,7 +65,8 @@ static void run_case(struct th_queue *io, const char *name, uint32_t nsid, uint8
 int main(int argc, char **argv)
 {
 	double seconds = argc > 1 ? atof(argv[1]) : 1.0;
-	char dir[] = "/tmp/nvmfd-perf-XXXXXX", err[256];
+	char dir[] = "/tmp/nvmfd-perf-XXXXXX";
+	struct nvmf_error err;
 	struct nvmf_target_params params;
 	struct nvmf_target_conf conf = {0};
 	struct nvmf_subsys_conf subsys = {0};
@@ -98,10 +99,10 @@ int main(int argc, char **argv)
 	port.nsubsys = 1;
 	port.subsystems = port_subsys;
 	conf = (struct nvmf_target_conf){.nports = 1, .ports = &port, .nsubsys = 1, .subsys = &subsys};
-	nvmf_target_params_default(&params);
+	nvmf_target_params_init(&params);
 	t = nvmf_target_create(&params);
 	REQUIRE(t != NULL);
-	REQUIRE(nvmf_target_configure(t, &conf, err, sizeof(err)) == 0);
+	REQUIRE(nvmf_target_configure(t, &conf, &err) == 0);
 	REQUIRE(th_connect_admin(&a, (uint16_t)nvmf_target_listen_port(t, 1), NQN, NULL) == 0);
 	REQUIRE(th_connect_io(&io, (uint16_t)nvmf_target_listen_port(t, 1), NQN, 1, a.cntlid,
 			      &deep) == 0);

@@ -38,7 +38,7 @@ int main(void)
 #include "host_helper.h"
 #include "nvmf/controller.h"
 #include "nvmf/log.h"
-#include "nvmf/tls.h"
+#include "security/tls_session.h"
 #include "util/test_util.h"
 #include "util/testpoint.h"
 
@@ -178,14 +178,14 @@ static void fixture_conf(struct fixture *f, unsigned nns)
 static void fixture_start(struct fixture *f)
 {
 	struct nvmf_target_params p;
-	char err[512];
+	struct nvmf_error err;
 
-	nvmf_target_params_default(&p);
+	nvmf_target_params_init(&p);
 	fixture_conf(f, 2);
 	f->t = nvmf_target_create(&p);
 	REQUIRE(f->t != NULL);
-	if (nvmf_target_configure(f->t, &f->conf, err, sizeof(err)) != 0) {
-		fprintf(stderr, "configure: %s\n", err);
+	if (nvmf_target_configure(f->t, &f->conf, &err) != 0) {
+		fprintf(stderr, "configure: %s\n", err.msg);
 		REQUIRE(0);
 	}
 	f->port = (uint16_t)nvmf_target_listen_port(f->t, 1);
@@ -234,11 +234,11 @@ static void *reload_main(void *arg)
 {
 	struct reload *r = arg;
 	struct fixture *g = malloc(sizeof(*g));
-	char err[512];
+	struct nvmf_error err;
 
 	REQUIRE(g != NULL);
 	fixture_conf(g, 3); /* namespace 3 appears */
-	r->rc = nvmf_target_configure(r->f->t, &g->conf, err, sizeof(err));
+	r->rc = nvmf_target_configure(r->f->t, &g->conf, &err);
 	free(g);
 	tp_set(&r->done);
 	return NULL;
@@ -333,7 +333,7 @@ static void *tls_client_main(void *arg)
 	struct nvmf_tls_client_params p = {.hostnqn = HOST_TLS, .subnqn = NQN, .key = &key,
 					   .timeout_ms = WAIT_MS};
 
-	REQUIRE(nvmf_tls_key_parse(tls_key, &key, err, sizeof(err)) == 0);
+	REQUIRE(nvmf_tls_key_parse(tls_key, &key, NULL) == 0);
 	c->fd = test_connect(c->port);
 	REQUIRE(c->fd >= 0);
 	c->s = nvmf_tls_client_handshake(c->fd, &p, err, sizeof(err));
@@ -378,11 +378,11 @@ static void test_tls_attach(void)
 
 int main(void)
 {
-	char err[256];
+	struct nvmf_error err;
 
 	nvmf_log_set_level(NVMF_LOG_ERR);
 	REQUIRE(mkdtemp(tmpdir) != NULL);
-	REQUIRE(nvmf_tls_key_generate(1, NULL, tls_key, sizeof(tls_key), err, sizeof(err)) > 0);
+	REQUIRE(nvmf_tls_key_generate(1, NULL, tls_key, sizeof(tls_key), &err) > 0);
 	__atomic_store_n(&nvmf_testpoint_hook, hook, __ATOMIC_RELEASE);
 	test_reload_overrun();
 	test_hung_io();

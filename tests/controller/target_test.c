@@ -81,25 +81,26 @@ static void fixture_conf(struct fixture *f)
 	f->conf.ports = f->ports;
 }
 
-/* The engine under test: the default (threads), or one named on the command line. */
+/* The engine under test: the library's default (epoll loops, hybrid polling), or one named on
+ * the command line. */
 static struct nvmf_engine *engine;
 
 static void fixture_start(struct fixture *f, const struct nvmf_target_params *params)
 {
 	struct nvmf_target_params p;
-	char err[512];
+	struct nvmf_error err;
 
 	if (params != NULL)
 		p = *params;
 	else
-		nvmf_target_params_default(&p);
+		nvmf_target_params_init(&p);
 	p.engine = engine;
 	params = &p;
 	fixture_conf(f);
 	f->t = nvmf_target_create(params);
 	REQUIRE(f->t != NULL);
-	if (nvmf_target_configure(f->t, &f->conf, err, sizeof(err)) != 0) {
-		fprintf(stderr, "configure: %s\n", err);
+	if (nvmf_target_configure(f->t, &f->conf, &err) != 0) {
+		fprintf(stderr, "configure: %s\n", err.msg);
 		REQUIRE(0);
 	}
 	f->io_port = (uint16_t)nvmf_target_listen_port(f->t, 1);
@@ -653,7 +654,7 @@ static void test_discovery(void)
 	struct nvme_cqe cqe;
 	uint64_t genctr;
 	size_t len;
-	char err[256];
+	struct nvmf_error err;
 	int cid;
 
 	test_begin("discovery");
@@ -711,7 +712,7 @@ static void test_discovery(void)
 	cid = th_submit(&d, &aer, NULL, 0, false);
 	CHECK(cid >= 0);
 	f.subsys[1].allow_any_host = true; /* host B may now see ACL_NQN */
-	CHECK_EQ(nvmf_target_configure(f.t, &f.conf, err, sizeof(err)), 0);
+	CHECK_EQ(nvmf_target_configure(f.t, &f.conf, &err), 0);
 	CHECK_EQ(th_wait(&d, cid, &cqe, 3000), 0);
 	CHECK_EQ(cqe.cdw0, 0x0070f002);
 	log = read_discovery(&d2, &len);
@@ -721,7 +722,7 @@ static void test_discovery(void)
 	genctr = log->genctr;
 	free(log);
 	/* The same configuration again changes nothing. */
-	CHECK_EQ(nvmf_target_configure(f.t, &f.conf, err, sizeof(err)), 0);
+	CHECK_EQ(nvmf_target_configure(f.t, &f.conf, &err), 0);
 	log = read_discovery(&d2, &len);
 	REQUIRE(log != NULL);
 	CHECK_EQ(log->genctr, genctr);
@@ -751,7 +752,7 @@ static void test_namespace_events(void)
 	struct nvme_cqe cqe;
 	uint32_t list[1024];
 	uint8_t buf[4096], before[4096];
-	char err[256];
+	struct nvmf_error err;
 	int cid;
 
 	test_begin("namespace changes on reconfigure");
@@ -763,7 +764,7 @@ static void test_namespace_events(void)
 	cid = th_submit(&a, &aer, NULL, 0, false);
 	/* Drop namespace 2. */
 	f.subsys[0].nns = 1;
-	CHECK_EQ(nvmf_target_configure(f.t, &f.conf, err, sizeof(err)), 0);
+	CHECK_EQ(nvmf_target_configure(f.t, &f.conf, &err), 0);
 	CHECK_EQ(th_wait(&a, cid, &cqe, 3000), 0);
 	CHECK_EQ(cqe.cdw0, 0x00040002);
 	CHECK_EQ(th_get_log(&a, NVME_LOG_CHANGED_NS_LIST, 0, list, sizeof(list), 0, false), 0);
@@ -780,7 +781,7 @@ static void test_namespace_events(void)
 	/* Bring 2 back: a new event (the log was read, so it is unmasked). */
 	cid = th_submit(&a, &aer, NULL, 0, false);
 	f.subsys[0].nns = 2;
-	CHECK_EQ(nvmf_target_configure(f.t, &f.conf, err, sizeof(err)), 0);
+	CHECK_EQ(nvmf_target_configure(f.t, &f.conf, &err), 0);
 	CHECK_EQ(th_wait(&a, cid, &cqe, 3000), 0);
 	CHECK_EQ(cqe.cdw0, 0x00040002);
 	CHECK_EQ(th_get_log(&a, NVME_LOG_CHANGED_NS_LIST, 0, list, sizeof(list), 0, false), 0);
@@ -788,8 +789,8 @@ static void test_namespace_events(void)
 	CHECK_EQ(th_rw(&io, NVME_IO_READ, 2, 0, 1, buf, 4096, 0), 0);
 	/* A bad reconfiguration changes nothing. */
 	snprintf(f.ns[1].path, sizeof(f.ns[1].path), "%s/missing/dir/x.img", tmpdir);
-	CHECK(nvmf_target_configure(f.t, &f.conf, err, sizeof(err)) != 0);
-	CHECK(strstr(err, "namespace 2") != NULL);
+	CHECK(nvmf_target_configure(f.t, &f.conf, &err) != 0);
+	CHECK(strstr(err.msg, "namespace 2") != NULL);
 	CHECK_EQ(th_rw(&io, NVME_IO_READ, 2, 0, 1, buf, 4096, 0), 0);
 	th_close(&io);
 	th_close(&a);
@@ -841,7 +842,7 @@ static void test_limits(void)
 	int idle, extra;
 
 	test_begin("connect timeout and connection limit");
-	nvmf_target_params_default(&p);
+	nvmf_target_params_init(&p);
 	p.connect_timeout_ms = 300;
 	p.max_connections = 2;
 	fixture_start(&f, &p);
@@ -992,36 +993,36 @@ static void test_config_validation(void)
 {
 	struct fixture f;
 	struct nvmf_target_params p;
-	char err[256];
+	struct nvmf_error err;
 	struct nvmf_target *t;
 
 	test_begin("configuration checks");
-	nvmf_target_params_default(&p);
+	nvmf_target_params_init(&p);
 	t = nvmf_target_create(&p);
 	REQUIRE(t != NULL);
 	fixture_conf(&f);
 	snprintf(f.subsys[1].nqn, sizeof(f.subsys[1].nqn), NQN);
-	CHECK_EQ(nvmf_target_configure(t, &f.conf, err, sizeof(err)), EINVAL);
-	CHECK(strstr(err, "defined twice") != NULL);
+	CHECK_EQ(nvmf_target_configure(t, &f.conf, &err), -EINVAL);
+	CHECK(strstr(err.msg, "defined twice") != NULL);
 	fixture_conf(&f);
 	f.ns[1].nsid = 1;
-	CHECK_EQ(nvmf_target_conf_validate(&f.conf, err, sizeof(err)), EINVAL);
-	CHECK(strstr(err, "namespace 1 defined twice") != NULL);
+	CHECK_EQ(nvmf_target_conf_validate(&f.conf, &err), -EINVAL);
+	CHECK(strstr(err.msg, "namespace 1 defined twice") != NULL);
 	fixture_conf(&f);
 	snprintf(f.ports[0].traddr, sizeof(f.ports[0].traddr), "localhost");
-	CHECK_EQ(nvmf_target_conf_validate(&f.conf, err, sizeof(err)), EINVAL);
-	CHECK(strstr(err, "numeric") != NULL);
+	CHECK_EQ(nvmf_target_conf_validate(&f.conf, &err), -EINVAL);
+	CHECK(strstr(err.msg, "numeric") != NULL);
 	fixture_conf(&f);
 	snprintf(f.port_subsys[1], sizeof(f.port_subsys[1]), "nqn.2024-01.org.nvmfd:ghost");
-	CHECK_EQ(nvmf_target_conf_validate(&f.conf, err, sizeof(err)), EINVAL);
-	CHECK(strstr(err, "not defined") != NULL);
+	CHECK_EQ(nvmf_target_conf_validate(&f.conf, &err), -EINVAL);
+	CHECK(strstr(err.msg, "not defined") != NULL);
 	fixture_conf(&f);
 	f.ns[0].block_size = 1024;
-	CHECK_EQ(nvmf_target_conf_validate(&f.conf, err, sizeof(err)), EINVAL);
+	CHECK_EQ(nvmf_target_conf_validate(&f.conf, &err), -EINVAL);
 	fixture_conf(&f);
 	snprintf(f.ns[0].path, sizeof(f.ns[0].path), "ramdisk:lots");
-	CHECK(nvmf_target_configure(t, &f.conf, err, sizeof(err)) != 0);
-	CHECK(strstr(err, "ramdisk size") != NULL);
+	CHECK(nvmf_target_configure(t, &f.conf, &err) != 0);
+	CHECK(strstr(err.msg, "ramdisk size") != NULL);
 	nvmf_target_destroy(t);
 	test_end();
 }
@@ -1036,7 +1037,8 @@ static bool test_block_device(void)
 {
 	struct fixture f;
 	struct th_queue a, io;
-	char cmd[512], dev[64] = "", img[128], err[256];
+	char cmd[512], dev[64] = "", img[128];
+	struct nvmf_error err;
 	uint8_t buf[4096];
 	FILE *p;
 
@@ -1059,7 +1061,7 @@ static bool test_block_device(void)
 	snprintf(f.ns[1].path, sizeof(f.ns[1].path), "%s", dev);
 	f.ns[1].size = 0;
 	f.ns[1].block_size = 0; /* the device's own: 512 */
-	CHECK_EQ(nvmf_target_configure(f.t, &f.conf, err, sizeof(err)), 0);
+	CHECK_EQ(nvmf_target_configure(f.t, &f.conf, &err), 0);
 	REQUIRE(th_connect_admin(&a, f.io_port, NQN, NULL) == 0);
 	CHECK_EQ(th_connect_io(&io, f.io_port, NQN, 1, a.cntlid, NULL), 0);
 	CHECK_EQ(th_identify(&a, NVME_CNS_NAMESPACE, 2, buf), 0);

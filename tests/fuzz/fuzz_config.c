@@ -31,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	if (nvmfd_config_load(path, &conf, err, sizeof(err)) == 0) {
-		nvmf_target_conf_validate(&conf, err, sizeof(err));
+		nvmf_target_conf_validate(&conf, NULL);
 		nvmfd_config_free(&conf);
 	}
 	close(fd);

@@ -205,7 +205,7 @@ static void target_setup(void)
 	static char port_subsys[1][NVMF_NQN_SIZE] = {NQN};
 	struct nvmf_target_params params;
 	struct nvmf_target_conf conf;
-	char err[256];
+	struct nvmf_error err;
 
 	verbose = getenv("FUZZ_VERBOSE") != NULL;
 	if (verbose)
@@ -234,10 +234,10 @@ static void target_setup(void)
 	port.nsubsys = 1;
 	port.subsystems = port_subsys;
 	conf = (struct nvmf_target_conf){.nports = 1, .ports = &port, .nsubsys = 1, .subsys = &subsys};
-	nvmf_target_params_default(&params);
+	nvmf_target_params_init(&params);
 	params.io_workers = 2;
 	target = nvmf_target_create(&params);
-	if (target == NULL || nvmf_target_configure(target, &conf, err, sizeof(err)) != 0)
+	if (target == NULL || nvmf_target_configure(target, &conf, &err) != 0)
 		abort();
 	unlink(ns[3].path); /* open now: nothing is left behind */
 	for (int q = 0; q < NQUEUES; q++)

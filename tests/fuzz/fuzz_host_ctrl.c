@@ -64,7 +64,7 @@
 #include <unistd.h>
 
 #include "host/host_internal.h"
-#include "nvmf/auth.h"
+#include "security/dhchap.h"
 #include "nvmf/log.h"
 #include "transport/transport.h"
 
@@ -712,10 +712,10 @@ static void auth_start(struct fz_qp *q)
 						       : NVMF_DHCHAP_DHGROUP_NULL,
 		.seqnum = 1,
 	};
-	char why[160];
+	struct nvmf_error why;
 
 	if (keyp == NULL) {
-		if (nvmf_dhchap_key_parse(SECRET, &key, why, sizeof(why)) != 0)
+		if (nvmf_dhchap_key_parse(SECRET, &key, &why) != 0)
 			abort();
 		keyp = &key;
 	}

@@ -83,15 +83,15 @@ static struct nvmf_target *target_start(uint16_t *port)
 					.subsys = &subsys};
 	struct nvmf_target_params p;
 	struct nvmf_target *t;
-	char err[256];
+	struct nvmf_error err;
 
 	snprintf(ns.path, sizeof(ns.path), "ramdisk:8M");
-	nvmf_target_params_default(&p);
+	nvmf_target_params_init(&p);
 	p.connect_timeout_ms = TIMEOUT_MS;
 	t = nvmf_target_create(&p);
 	REQUIRE(t != NULL);
-	if (nvmf_target_configure(t, &conf, err, sizeof(err)) != 0) {
-		fprintf(stderr, "configure: %s\n", err);
+	if (nvmf_target_configure(t, &conf, &err) != 0) {
+		fprintf(stderr, "configure: %s\n", err.msg);
 		REQUIRE(0);
 	}
 	*port = (uint16_t)nvmf_target_listen_port(t, 1);

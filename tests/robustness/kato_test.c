@@ -175,7 +175,7 @@ static void test_library(void)
 	char port_subsys[1][NVMF_NQN_SIZE] = {NQN};
 	struct nvmf_target *t;
 	struct assoc silent, lively;
-	char err[256];
+	struct nvmf_error err;
 	uint64_t since;
 	long ms;
 	int lport;
@@ -197,10 +197,10 @@ static void test_library(void)
 	port.nsubsys = 1;
 	port.subsystems = port_subsys;
 	conf = (struct nvmf_target_conf){.nports = 1, .ports = &port, .nsubsys = 1, .subsys = &subsys};
-	nvmf_target_params_default(&params);
+	nvmf_target_params_init(&params);
 	t = nvmf_target_create(&params);
 	REQUIRE(t != NULL);
-	REQUIRE(nvmf_target_configure(t, &conf, err, sizeof(err)) == 0);
+	REQUIRE(nvmf_target_configure(t, &conf, &err) == 0);
 	lport = nvmf_target_listen_port(t, 1);
 	REQUIRE(lport > 0);
 

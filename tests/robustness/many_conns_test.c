@@ -280,7 +280,7 @@ int main(int argc, char **argv)
 	char backing[600], maxconn[16], maxioq[16], depth[16] = "128", engine[32] = "epoll";
 	const char *extra[] = {"--engine", engine, "--max-connections", maxconn, "--max-io-queues",
 			       maxioq, "--queue-depth", depth, backing, "-q", NULL};
-	struct nvmf_engine_params ep = {.kind = NVMF_ENGINE_EPOLL, .nthreads = 2, .cpu = -1};
+	struct nvmf_engine_params ep;
 	uint8_t *wbufs, *rbufs;
 	long base_rss, base_threads, first_rss = 0;
 	int base_fds;
@@ -309,6 +309,8 @@ int main(int argc, char **argv)
 	wbufs = malloc((size_t)ncontrollers * nioq * IO_BYTES);
 	rbufs = malloc((size_t)ncontrollers * nioq * IO_BYTES);
 	ctrls = calloc(ncontrollers, sizeof(*ctrls));
+	nvmf_engine_params_init(&ep);
+	ep.nthreads = 2;
 	host_engine = nvmf_engine_create(&ep);
 	REQUIRE(wbufs != NULL && rbufs != NULL && ctrls != NULL && host_engine != NULL);
 

@@ -40,9 +40,9 @@
 
 #include "host/nvmfd_proc.h"
 #include "host/wire_relay.h"
-#include "nvmf/auth.h"
+#include "security/dhchap.h"
 #include "nvmf/host.h"
-#include "nvmf/tls.h"
+#include "security/tls_session.h"
 #include "util/host_io.h"
 #include "util/raw_pdu.h"
 #include "util/test_util.h"
@@ -101,18 +101,16 @@ static char conf_path[256];
 
 static void gen_dhchap(char *out, int hmac, const char *nqn)
 {
-	char err[160];
+	struct nvmf_error err;
 
-	REQUIRE(nvmf_dhchap_key_generate(hmac, nqn, NULL, 0, out, NVMF_DHCHAP_SECRET_MAX, err,
-					 sizeof(err)) > 0);
+	REQUIRE(nvmf_dhchap_key_generate(hmac, nqn, NULL, 0, out, NVMF_DHCHAP_SECRET_MAX, &err) > 0);
 }
 
 static void gen_tls(char *out, int hmac)
 {
-	char err[160];
+	struct nvmf_error err;
 
-	REQUIRE(nvmf_tls_key_generate(hmac, NULL, out, NVMF_TLS_KEY_STRING_MAX, err,
-				      sizeof(err)) > 0);
+	REQUIRE(nvmf_tls_key_generate(hmac, NULL, out, NVMF_TLS_KEY_STRING_MAX, &err) > 0);
 }
 
 static size_t append(char *buf, size_t cap, size_t at, const char *fmt, ...)
@@ -957,7 +955,7 @@ static void test_tls_identity_binding(void)
 	int fd;
 
 	test_begin("TLS: Connect must name the host and subsystem of the PSK identity");
-	REQUIRE(nvmf_tls_key_parse(tls256, &key, NULL, 0) == 0);
+	REQUIRE(nvmf_tls_key_parse(tls256, &key, NULL) == 0);
 	fd = test_connect(port_tls);
 	REQUIRE(fd >= 0);
 	const struct nvmf_tls_client_params tp = {.hostnqn = HOST_TLS256, .subnqn = SUB_TLS,

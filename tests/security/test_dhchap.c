@@ -5,12 +5,13 @@
  * other (every hash, several groups, both directions, refusals, malformed
  * messages).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "nvmf/auth.h"
+#include "security/dhchap.h"
 #include "util/test_util.h"
 
 #define HOSTNQN "nqn.2014-08.org.nvmexpress:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6"
@@ -32,10 +33,10 @@ static size_t unhex(const char *hex, uint8_t *out, size_t max)
 static struct nvmf_dhchap_key key_of(const char *secret)
 {
 	struct nvmf_dhchap_key k;
-	char err[200];
+	struct nvmf_error err;
 
-	if (nvmf_dhchap_key_parse(secret, &k, err, sizeof(err)) != 0) {
-		fprintf(stderr, "parse %s: %s\n", secret, err);
+	if (nvmf_dhchap_key_parse(secret, &k, &err) != 0) {
+		fprintf(stderr, "parse %s: %s\n", secret, err.msg);
 		REQUIRE(0);
 	}
 	return k;
@@ -65,10 +66,10 @@ static void test_names(void)
 	CHECK(nvmf_dhchap_hash_name(0) == NULL && nvmf_dhchap_hash_name(4) == NULL);
 	CHECK_EQ(nvmf_dhchap_hash_from_name("hmac(sha512)"), 3);
 	CHECK_EQ(nvmf_dhchap_hash_from_name("SHA-256"), 1);
-	CHECK_EQ(nvmf_dhchap_hash_from_name("md5"), -1);
+	CHECK_EQ(nvmf_dhchap_hash_from_name("md5"), -EINVAL);
 	CHECK_EQ(nvmf_dhchap_dhgroup_from_name("ffdhe6144"), 4);
 	CHECK_EQ(nvmf_dhchap_dhgroup_from_name("null"), 0);
-	CHECK_EQ(nvmf_dhchap_dhgroup_from_name("ffdhe1024"), -1);
+	CHECK_EQ(nvmf_dhchap_dhgroup_from_name("ffdhe1024"), -EINVAL);
 	CHECK_EQ(nvmf_dhchap_hash_len(3), 64);
 	CHECK_EQ(nvmf_dhchap_dhgroup_len(5), 1024);
 	CHECK_EQ(nvmf_dhchap_dhgroup_len(0), 0);
@@ -78,7 +79,8 @@ static void test_names(void)
 
 static void test_key_vectors(void)
 {
-	char out[NVMF_DHCHAP_SECRET_MAX], err[200];
+	char out[NVMF_DHCHAP_SECRET_MAX];
+	struct nvmf_error err = {0};
 	size_t i;
 
 	test_begin("DHHC-1 keys equal nvme gen-dhchap-key output");
@@ -86,12 +88,11 @@ static void test_key_vectors(void)
 		struct nvmf_dhchap_key k, raw = {0};
 		uint8_t t[NVMF_DHCHAP_KEY_MAX];
 		int n = nvmf_dhchap_key_generate(cli_vectors[i].hmac, cli_vectors[i].nqn,
-						 cli_vectors[i].secret, 0, out, sizeof(out),
-						 err, sizeof(err));
+						 cli_vectors[i].secret, 0, out, sizeof(out), &err);
 
 		CHECK(n > 0 && strcmp(out, cli_vectors[i].expect) == 0);
 		if (n < 0 || strcmp(out, cli_vectors[i].expect) != 0)
-			fprintf(stderr, "  got %s (%s)\n", out, err);
+			fprintf(stderr, "  got %s (%s)\n", out, err.msg);
 		/* Parse, re-format, and check the transform the kernel applies
 		 * is the one the generator applied. */
 		k = key_of(cli_vectors[i].expect);
@@ -130,49 +131,49 @@ static void test_key_errors(void)
 		{"", "start with"},
 	};
 	struct nvmf_dhchap_key k;
-	char err[200], out[NVMF_DHCHAP_SECRET_MAX];
+	char out[NVMF_DHCHAP_SECRET_MAX];
+	struct nvmf_error err;
 	size_t i;
 
 	test_begin("DHHC-1 errors are refused with a clear message");
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int r;
 
-		err[0] = '\0';
-		r = nvmf_dhchap_key_parse(bad[i].secret, &k, err, sizeof(err));
+		err.msg[0] = '\0';
+		r = nvmf_dhchap_key_parse(bad[i].secret, &k, &err);
 		if (!bad[i].msg) { /* a missing final ':' is accepted, as Linux does */
 			CHECK_EQ(r, 0);
 			continue;
 		}
-		CHECK_EQ(r, -1);
-		if (!strstr(err, bad[i].msg)) {
-			fprintf(stderr, "  %s: '%s' lacks '%s'\n", bad[i].secret, err, bad[i].msg);
+		CHECK_EQ(r, -EINVAL);
+		if (!strstr(err.msg, bad[i].msg)) {
+			fprintf(stderr, "  %s: '%s' lacks '%s'\n", bad[i].secret, err.msg, bad[i].msg);
 			test_failures++;
 		}
 	}
-	CHECK_EQ(nvmf_dhchap_key_parse(cli_vectors[0].expect, &k, NULL, 0), 0);
+	CHECK_EQ(nvmf_dhchap_key_parse(cli_vectors[0].expect, &k, NULL), 0);
 	CHECK_EQ(nvmf_dhchap_key_parse("DHHC-1:00:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh+KfiaR:\n",
-				       &k, NULL, 0), 0);
+				       &k, NULL), 0);
 	/* Generator errors. */
-	CHECK_EQ(nvmf_dhchap_key_generate(4, HOSTNQN, NULL, 0, out, sizeof(out), err, sizeof(err)), -1);
-	CHECK(strstr(err, "--hmac") != NULL);
-	CHECK_EQ(nvmf_dhchap_key_generate(1, NULL, NULL, 0, out, sizeof(out), err, sizeof(err)), -1);
-	CHECK(strstr(err, "NQN") != NULL);
-	CHECK_EQ(nvmf_dhchap_key_generate(2, HOSTNQN, S32, 0, out, sizeof(out), err, sizeof(err)), -1);
-	CHECK(strstr(err, "32 bytes") != NULL);
-	CHECK_EQ(nvmf_dhchap_key_generate(0, NULL, "00112", 0, out, sizeof(out), err, sizeof(err)), -1);
-	CHECK_EQ(nvmf_dhchap_key_generate(0, NULL, "zz0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f", 0, out, sizeof(out), err, sizeof(err)), -1);
-	CHECK_EQ(nvmf_dhchap_key_generate(0, NULL, NULL, 16, out, sizeof(out), err, sizeof(err)), -1);
-	CHECK_EQ(nvmf_dhchap_key_generate(1, HOSTNQN, NULL, 48, out, sizeof(out), err, sizeof(err)), -1);
-	CHECK_EQ(nvmf_dhchap_key_generate(0, NULL, S32, 0, out, 20, err, sizeof(err)), -1);
+	CHECK_EQ(nvmf_dhchap_key_generate(4, HOSTNQN, NULL, 0, out, sizeof(out), &err), -EINVAL);
+	CHECK(strstr(err.msg, "--hmac") != NULL);
+	CHECK_EQ(nvmf_dhchap_key_generate(1, NULL, NULL, 0, out, sizeof(out), &err), -EINVAL);
+	CHECK(strstr(err.msg, "NQN") != NULL);
+	CHECK_EQ(nvmf_dhchap_key_generate(2, HOSTNQN, S32, 0, out, sizeof(out), &err), -EINVAL);
+	CHECK(strstr(err.msg, "32 bytes") != NULL);
+	CHECK_EQ(nvmf_dhchap_key_generate(0, NULL, "00112", 0, out, sizeof(out), &err), -EINVAL);
+	CHECK_EQ(nvmf_dhchap_key_generate(0, NULL, "zz0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f", 0, out, sizeof(out), &err), -EINVAL);
+	CHECK_EQ(nvmf_dhchap_key_generate(0, NULL, NULL, 16, out, sizeof(out), &err), -EINVAL);
+	CHECK_EQ(nvmf_dhchap_key_generate(1, HOSTNQN, NULL, 48, out, sizeof(out), &err), -EINVAL);
+	CHECK_EQ(nvmf_dhchap_key_generate(0, NULL, S32, 0, out, 20, &err), -EINVAL);
 	/* Random keys have the right shape. */
 	for (i = 0; i < 4; i++) {
-		CHECK(nvmf_dhchap_key_generate((int)i, HOSTNQN, NULL, 0, out, sizeof(out), err,
-					       sizeof(err)) > 0);
+		CHECK(nvmf_dhchap_key_generate((int)i, HOSTNQN, NULL, 0, out, sizeof(out), &err) > 0);
 		k = key_of(out);
 		CHECK_EQ(k.hmac, i);
 		CHECK_EQ(k.len, i == 0 ? 32 : nvmf_dhchap_hash_len((uint8_t)i));
 	}
-	CHECK(nvmf_dhchap_key_generate(0, NULL, NULL, 64, out, sizeof(out), err, sizeof(err)) > 0);
+	CHECK(nvmf_dhchap_key_generate(0, NULL, NULL, 64, out, sizeof(out), &err) > 0);
 	CHECK_EQ(key_of(out).len, 64);
 	test_end();
 }
@@ -180,7 +181,7 @@ static void test_key_errors(void)
 /* The installed nvme-cli on fresh random secrets, when it is there. */
 static void test_key_nvme_cli(void)
 {
-	char cmd[512], line[NVMF_DHCHAP_SECRET_MAX + 8], out[NVMF_DHCHAP_SECRET_MAX], err[200];
+	char cmd[512], line[NVMF_DHCHAP_SECRET_MAX + 8], out[NVMF_DHCHAP_SECRET_MAX];
 	int hmac;
 
 	test_begin("nvme gen-dhchap-key cross-check");
@@ -197,8 +198,7 @@ static void test_key_nvme_cli(void)
 		size_t i;
 
 		/* A random secret from our generator, in hex. */
-		REQUIRE(nvmf_dhchap_key_generate(0, NULL, NULL, len, out, sizeof(out), err,
-						 sizeof(err)) > 0);
+		REQUIRE(nvmf_dhchap_key_generate(0, NULL, NULL, len, out, sizeof(out), NULL) > 0);
 		r = key_of(out);
 		for (i = 0; i < r.len; i++)
 			sprintf(hex + 2 * i, "%02x", r.key[i]);
@@ -210,8 +210,7 @@ static void test_key_nvme_cli(void)
 		CHECK(fgets(line, sizeof(line), f) != NULL);
 		pclose(f);
 		line[strcspn(line, "\n")] = '\0';
-		CHECK(nvmf_dhchap_key_generate(hmac, HOSTNQN, hex, len, out, sizeof(out), err,
-					       sizeof(err)) > 0);
+		CHECK(nvmf_dhchap_key_generate(hmac, HOSTNQN, hex, len, out, sizeof(out), NULL) > 0);
 		if (strcmp(out, line) != 0) {
 			fprintf(stderr, "  hmac %d: nvme-cli %s, ours %s\n", hmac, line, out);
 			test_failures++;
@@ -319,11 +318,11 @@ static void make_keys(void)
 {
 	char out[NVMF_DHCHAP_SECRET_MAX];
 
-	REQUIRE(nvmf_dhchap_key_generate(1, HOSTNQN, NULL, 0, out, sizeof(out), NULL, 0) > 0);
+	REQUIRE(nvmf_dhchap_key_generate(1, HOSTNQN, NULL, 0, out, sizeof(out), NULL) > 0);
 	host_key = key_of(out);
-	REQUIRE(nvmf_dhchap_key_generate(0, NULL, NULL, 48, out, sizeof(out), NULL, 0) > 0);
+	REQUIRE(nvmf_dhchap_key_generate(0, NULL, NULL, 48, out, sizeof(out), NULL) > 0);
 	ctrl_key = key_of(out);
-	REQUIRE(nvmf_dhchap_key_generate(1, HOSTNQN, NULL, 0, out, sizeof(out), NULL, 0) > 0);
+	REQUIRE(nvmf_dhchap_key_generate(1, HOSTNQN, NULL, 0, out, sizeof(out), NULL) > 0);
 	other_key = key_of(out);
 }
 

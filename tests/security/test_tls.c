@@ -25,7 +25,7 @@
 #include <openssl/ssl.h>
 #include <zlib.h>
 
-#include "nvmf/tls.h"
+#include "security/tls_session.h"
 #include "util/test_util.h"
 
 #define HOSTNQN "nqn.psk-test-host"
@@ -97,10 +97,10 @@ static struct nvmf_tls_key spec_key(uint8_t hmac, uint8_t len)
 static struct nvmf_tls_key key_of(const char *text)
 {
 	struct nvmf_tls_key k;
-	char err[200];
+	struct nvmf_error err;
 
-	if (nvmf_tls_key_parse(text, &k, err, sizeof(err)) != 0) {
-		fprintf(stderr, "parse %s: %s\n", text, err);
+	if (nvmf_tls_key_parse(text, &k, &err) != 0) {
+		fprintf(stderr, "parse %s: %s\n", text, err.msg);
 		REQUIRE(0);
 	}
 	return k;
@@ -118,7 +118,8 @@ static void test_interchange(void)
 		{"DHHC-1:00:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh+KfiaR:", "start with"},
 		{"NVMeTLSkey-1:01:VRLbtnN9AQb2WXW3c9+wEf/DRLz0QuLdbYvEhwtdWwNf9Lr:", "base64"},
 	};
-	char out[NVMF_TLS_KEY_STRING_MAX], err[200];
+	char out[NVMF_TLS_KEY_STRING_MAX];
+	struct nvmf_error err;
 	size_t i;
 
 	test_begin("PSK interchange format: libnvme vectors, errors, generator");
@@ -136,21 +137,21 @@ static void test_interchange(void)
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct nvmf_tls_key k;
 
-		err[0] = '\0';
-		CHECK_EQ(nvmf_tls_key_parse(bad[i].text, &k, err, sizeof(err)), -1);
-		if (!strstr(err, bad[i].msg)) {
-			fprintf(stderr, "  '%s' lacks '%s'\n", err, bad[i].msg);
+		err.msg[0] = '\0';
+		CHECK_EQ(nvmf_tls_key_parse(bad[i].text, &k, &err), -EINVAL);
+		if (!strstr(err.msg, bad[i].msg)) {
+			fprintf(stderr, "  '%s' lacks '%s'\n", err.msg, bad[i].msg);
 			test_failures++;
 		}
 	}
 	CHECK(nvmf_tls_key_generate(1, "5512dbb6737d0106f65975b773dfb011ffc344bcf442e2dd6d8bc4870b5d5b03",
-				    out, sizeof(out), err, sizeof(err)) > 0);
+				    out, sizeof(out), &err) > 0);
 	CHECK(strcmp(out, interchange_vectors[1].text) == 0);
-	CHECK_EQ(key_of((nvmf_tls_key_generate(2, NULL, out, sizeof(out), err, sizeof(err)), out)).len, 48);
-	CHECK_EQ(key_of((nvmf_tls_key_generate(1, NULL, out, sizeof(out), err, sizeof(err)), out)).len, 32);
-	CHECK_EQ(nvmf_tls_key_generate(3, NULL, out, sizeof(out), err, sizeof(err)), -1);
-	CHECK_EQ(nvmf_tls_key_generate(2, "00ff", out, sizeof(out), err, sizeof(err)), -1);
-	CHECK(strstr(err, "48 bytes") != NULL);
+	CHECK_EQ(key_of((nvmf_tls_key_generate(2, NULL, out, sizeof(out), &err), out)).len, 48);
+	CHECK_EQ(key_of((nvmf_tls_key_generate(1, NULL, out, sizeof(out), &err), out)).len, 32);
+	CHECK_EQ(nvmf_tls_key_generate(3, NULL, out, sizeof(out), &err), -EINVAL);
+	CHECK_EQ(nvmf_tls_key_generate(2, "00ff", out, sizeof(out), &err), -EINVAL);
+	CHECK(strstr(err.msg, "48 bytes") != NULL);
 	test_end();
 }
 
@@ -204,7 +205,7 @@ static void test_interchange_nvme_cli(void)
 		CHECK_EQ(k.hmac, hmac);
 		CHECK_EQ(k.len, hmac == 1 ? 32 : 48);
 
-		REQUIRE(nvmf_tls_key_generate(hmac, NULL, out, sizeof(out), NULL, 0) > 0);
+		REQUIRE(nvmf_tls_key_generate(hmac, NULL, out, sizeof(out), NULL) > 0);
 		check_with_nvme_cli(out);
 	}
 	for (i = 1; i < sizeof(interchange_vectors) / sizeof(interchange_vectors[0]); i++)

@@ -78,7 +78,7 @@ struct loopback *loopback_open_controller(const struct loopback_config *cfg, int
 int loopback_wait_ctrl_error(struct loopback *lb, int timeout_ms);
 void loopback_close(struct loopback *lb);
 
-/* Submit a command with an optional buffer; returns 0 or an errno. */
+/* Submit a command with an optional buffer; returns 0 or -errno. */
 int loopback_submit(struct loopback *lb, uint16_t cid, uint8_t opc, uint32_t offset,
 		    const struct nvmf_iov *data, bool write);
 /* Wait for command cid to finish (response and data); false on timeout. */

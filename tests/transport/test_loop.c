@@ -319,7 +319,7 @@ static void write_case(struct nvmf_qpair *qp, uint16_t cid, size_t len, bool exp
 	CHECK_EQ(nvmf_receive_controller_data(cmd, (uint32_t)(len / 2),
 					      &(struct nvmf_iov){&cv2, 1, len - len / 2 + 1},
 					      on_done, &cd2),
-		 EFBIG);
+		 -EFBIG);
 	CHECK_EQ(nvmf_receive_controller_data(cmd, 0, &(struct nvmf_iov){&cv1, 1, len / 2},
 					      on_done, &cd1), 0);
 	CHECK_EQ(nvmf_receive_controller_data(cmd, (uint32_t)(len / 2),
@@ -470,14 +470,14 @@ static void test_host_bounds(void)
 	test_begin("host: buffers past the limits are refused");
 	for (int i = 0; i < 65; i++)
 		many[i] = (struct iovec){buf + i, 1};
-	CHECK_EQ(send_cmd(qp, 1, NVME_IO_WRITE, &(struct nvmf_iov){many, 65, 65}, true, &d), EINVAL);
+	CHECK_EQ(send_cmd(qp, 1, NVME_IO_WRITE, &(struct nvmf_iov){many, 65, 65}, true, &d), -EINVAL);
 	CHECK_EQ(send_cmd(qp, 2, NVME_IO_WRITE,
 			  &(struct nvmf_iov){&(struct iovec){buf, MAX_IO + 1}, 1, MAX_IO + 1}, true,
 			  &d),
-		 EINVAL);
+		 -EINVAL);
 	CHECK_EQ(send_cmd(qp, 3, NVME_IO_WRITE, &(struct nvmf_iov){&(struct iovec){buf, 10}, 1, 11},
 			  true, &d),
-		 EINVAL);
+		 -EINVAL);
 	CHECK_EQ(d.calls, 0);
 	nvmf_qpair_free(qp);
 	nvmf_qpair_free(ctrl_qp);
@@ -543,8 +543,8 @@ static void controller_late_calls(struct outstanding *o)
 			CHECK_EQ(nvmf_receive_controller_data(o->cmd[i], 0,
 							      &(struct nvmf_iov){&v, 1, 512},
 							      on_done, &cd),
-				 ECONNABORTED);
-		CHECK_EQ(nvmf_capsule_respond(o->cmd[i], 0, 0, 0), ECONNABORTED);
+				 -ECONNABORTED);
+		CHECK_EQ(nvmf_capsule_respond(o->cmd[i], 0, 0, 0), -ECONNABORTED);
 		nvmf_capsule_free(o->cmd[i]);
 	}
 	CHECK_EQ(cd.calls, 0);
@@ -581,7 +581,7 @@ static void test_controller_free_outstanding(void)
 	nvmf_qpair_free(ctrl_qp);
 	CHECK(wait_error(&host_side));
 	CHECK_EQ(host_side.error, ECONNRESET);
-	CHECK_EQ(send_cmd(qp, 100, 0x06, NULL, false, NULL), ECONNABORTED);
+	CHECK_EQ(send_cmd(qp, 100, 0x06, NULL, false, NULL), -ECONNABORTED);
 	for (int i = 0; i < NXFER; i++)
 		CHECK_EQ(o.d[i].calls, 0); /* the host's until it frees its end */
 	nvmf_qpair_free(qp);

@@ -30,16 +30,16 @@ static struct nvmf_target *start_target(void)
 					.subsys = &subsys};
 	struct nvmf_target_params params;
 	struct nvmf_target *t;
-	char err[256];
+	struct nvmf_error err;
 
 	snprintf(ns.path, sizeof(ns.path), "ramdisk:16M");
 	snprintf(subsys.nqn, sizeof(subsys.nqn), NQN);
-	nvmf_target_params_default(&params);
+	nvmf_target_params_init(&params);
 	params.max_io_size = 1u << 20; /* a 1 MiB write is one command */
 	t = nvmf_target_create(&params);
 	REQUIRE(t != NULL);
-	if (nvmf_target_configure(t, &conf, err, sizeof(err)) != 0) {
-		fprintf(stderr, "configure: %s\n", err);
+	if (nvmf_target_configure(t, &conf, &err) != 0) {
+		fprintf(stderr, "configure: %s\n", err.msg);
 		exit(1);
 	}
 	return t;

@@ -491,9 +491,10 @@ int main(int argc, char **argv)
 	test_zero_and_large();
 	/* Keys as `nvme gen-tls-key --hmac=1` and `--hmac=2` write them. */
 	for (int hmac = 1; hmac <= 2; hmac++) {
-		char key[NVMF_TLS_KEY_STRING_MAX], err[256];
+		char key[NVMF_TLS_KEY_STRING_MAX];
+		struct nvmf_error err;
 
-		REQUIRE(nvmf_tls_key_generate(hmac, NULL, key, sizeof(key), err, sizeof(err)) > 0);
+		REQUIRE(nvmf_tls_key_generate(hmac, NULL, key, sizeof(key), &err) > 0);
 		test_tls(key, hmac == 1 ? "TLS_AES_128_GCM_SHA256" : "TLS_AES_256_GCM_SHA384");
 	}
 	test_qpair_free_with_io_pending();

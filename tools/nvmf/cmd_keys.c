@@ -46,7 +46,8 @@ int cmd_gen_dhchap_key(int argc, char **argv)
 	};
 	const char *secret = NULL, *nqn = NULL;
 	char hostnqn[NVMF_HOST_NQN_SIZE] = "", hostid[NVMF_UUID_STR_SIZE];
-	char out[NVMF_DHCHAP_SECRET_MAX], err[160];
+	char out[NVMF_DHCHAP_SECRET_MAX];
+	struct nvmf_error err;
 	long hmac = 0, key_len = 0;
 	int c;
 
@@ -81,8 +82,8 @@ int cmd_gen_dhchap_key(int argc, char **argv)
 		nqn = hostnqn;
 	}
 	if (nvmf_dhchap_key_generate((int)hmac, nqn, secret, (size_t)key_len, out, sizeof(out),
-				     err, sizeof(err)) < 0) {
-		fprintf(stderr, "nvmf gen-dhchap-key: %s\n", err);
+				     &err) < 0) {
+		fprintf(stderr, "nvmf gen-dhchap-key: %s\n", err.msg);
 		return EXIT_FAIL;
 	}
 	printf("%s\n", out);
@@ -107,7 +108,8 @@ int cmd_gen_tls_key(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	const char *secret = NULL;
-	char out[NVMF_TLS_KEY_STRING_MAX], err[160];
+	char out[NVMF_TLS_KEY_STRING_MAX];
+	struct nvmf_error err;
 	long hmac = 1;
 	bool keyring = false;
 	int c;
@@ -140,8 +142,8 @@ int cmd_gen_tls_key(int argc, char **argv)
 				"keyring, which nvmf does not use: pass the key with --tls-key\n");
 		return EXIT_USAGE;
 	}
-	if (nvmf_tls_key_generate((int)hmac, secret, out, sizeof(out), err, sizeof(err)) < 0) {
-		fprintf(stderr, "nvmf gen-tls-key: %s\n", err);
+	if (nvmf_tls_key_generate((int)hmac, secret, out, sizeof(out), &err) < 0) {
+		fprintf(stderr, "nvmf gen-tls-key: %s\n", err.msg);
 		return EXIT_FAIL;
 	}
 	printf("%s\n", out);

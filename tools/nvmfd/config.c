@@ -651,16 +651,15 @@ static int get_key(struct loader *l, const char *path, json_t *v, char *dst, siz
 {
 	struct nvmf_dhchap_key dk;
 	struct nvmf_tls_key tk;
-	char why[160];
+	struct nvmf_error why;
 	int rc;
 
 	if (get_string(l, path, v, dst, size) != 0)
 		return -1;
-	rc = tls ? nvmf_tls_key_parse(dst, &tk, why, sizeof(why))
-		 : nvmf_dhchap_key_parse(dst, &dk, why, sizeof(why));
+	rc = tls ? nvmf_tls_key_parse(dst, &tk, &why) : nvmf_dhchap_key_parse(dst, &dk, &why);
 	explicit_bzero(&dk, sizeof(dk));
 	explicit_bzero(&tk, sizeof(tk));
-	return rc == 0 ? 0 : fail(l, path, "%s", why);
+	return rc == 0 ? 0 : fail(l, path, "%s", why.msg);
 }
 
 /* A host entry: its NQN, and the credentials Linux keeps per host. */

@@ -207,7 +207,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 	uint64_t size;
 	int c;
 
-	nvmf_target_params_default(&o->params);
+	nvmf_target_params_init(&o->params);
 	o->discovery_port = DEFAULT_DISCOVERY_PORT;
 	while ((c = getopt_long(argc, argv, "a:s:n:c:vqh", longopts, NULL)) != -1) {
 		switch (c) {
@@ -621,7 +621,7 @@ static int write_pidfile(const char *path)
 static void reload(const struct options *o, struct nvmf_target *target)
 {
 	struct nvmf_target_conf conf;
-	char err[1024];
+	struct nvmf_error err;
 
 	if (o->config == NULL) {
 		fprintf(stderr, "nvmfd: SIGHUP: no configuration file (-c) to reload\n");
@@ -632,8 +632,9 @@ static void reload(const struct options *o, struct nvmf_target *target)
 		fprintf(stderr, "nvmfd: reload failed; the running configuration stays\n");
 		return;
 	}
-	if (nvmf_target_configure(target, &conf, err, sizeof(err)) != 0)
-		fprintf(stderr, "nvmfd: reload failed (%s); the running configuration stays\n", err);
+	if (nvmf_target_configure(target, &conf, &err) != 0)
+		fprintf(stderr, "nvmfd: reload failed (%s); the running configuration stays\n",
+			err.msg);
 	else
 		fprintf(stderr, "nvmfd: configuration reloaded\n");
 	nvmfd_config_free(&conf);
@@ -645,7 +646,7 @@ int main(int argc, char **argv)
 	struct nvmf_target_conf conf;
 	struct nvmf_target *target;
 	sigset_t sigs;
-	char err[1024];
+	struct nvmf_error err;
 	int rc, sig;
 
 	nvmf_log_set_level(NVMF_LOG_INFO);
@@ -687,10 +688,10 @@ int main(int argc, char **argv)
 		nvmf_engine_destroy(o.params.engine);
 		return 1;
 	}
-	rc = nvmf_target_configure(target, &conf, err, sizeof(err));
+	rc = nvmf_target_configure(target, &conf, &err);
 	nvmfd_config_free(&conf);
 	if (rc != 0) {
-		fprintf(stderr, "nvmfd: %s\n", err);
+		fprintf(stderr, "nvmfd: %s\n", err.msg);
 		nvmf_target_destroy(target);
 		nvmf_engine_destroy(o.params.engine);
 		return 1;
