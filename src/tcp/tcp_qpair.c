@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "nvmf/tls.h"
+#include "security/tls_session.h"
 #include "tcp/tcp_internal.h"
 #include "util/clock.h"
 #include "util/lock.h"

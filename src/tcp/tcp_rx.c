@@ -12,7 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "nvmf/tls.h"
+#include "security/tls_session.h"
 #include "tcp/tcp_internal.h"
 #include "util/crc32c.h"
 #include "util/lock.h"
