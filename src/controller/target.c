@@ -243,6 +243,9 @@ static void subsys_apply_attrs(struct nvmf_subsys *s, const struct nvmf_subsys_c
 		 c->firmware[0] != '\0' ? c->firmware : CTRL_FIRMWARE);
 	s->allow_any_host = c->allow_any_host;
 	s->max_io_queues = c->max_io_queues;
+	s->vendor_id = c->vendor_id;
+	s->subsys_vendor_id = c->subsys_vendor_id;
+	s->ieee_oui = c->ieee_oui;
 	s->dhchap_required = c->dhchap_required;
 	if (c->cntlid_min != 0) {
 		s->cntlid_min = c->cntlid_min;

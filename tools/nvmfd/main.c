@@ -560,6 +560,11 @@ static int apply_fatal_close(const struct options *o, struct nvmf_target_conf *c
 	return 0;
 }
 
+static void config_warning(void *file, const char *line)
+{
+	fprintf(stderr, "nvmfd: warning: %s: %s\n", (const char *)file, line);
+}
+
 static int load_conf(const struct options *o, struct nvmf_target_conf *conf)
 {
 	char err[1024];
@@ -570,7 +575,8 @@ static int load_conf(const struct options *o, struct nvmf_target_conf *conf)
 		nvmfd_config_free(conf); /* the parts built */
 		return -1;
 	}
-	if (nvmfd_config_load(o->config, conf, err, sizeof(err)) != 0) {
+	if (nvmfd_config_load(o->config, conf, config_warning, (void *)o->config, err,
+			      sizeof(err)) != 0) {
 		fprintf(stderr, "nvmfd: %s: %s\n", o->config, err);
 		return -1;
 	}
