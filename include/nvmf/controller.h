@@ -115,6 +115,10 @@ struct nvmf_port_conf {
 	 * C2HTermReq, as the Linux target does (for hosts that crash on one,
 	 * Linux 6.1: README); false sends it, as the specification asks. */
 	bool fatal_close;
+	/* A port that cannot be bound because its address is in use
+	 * (EADDRINUSE) is left out with a warning instead of failing the
+	 * configuration; a later nvmf_target_configure tries it again. */
+	bool optional;
 	unsigned nsubsys;
 	char (*subsystems)[NVMF_NQN_SIZE]; /* NQNs served here (none: discovery only) */
 };

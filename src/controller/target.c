@@ -773,8 +773,6 @@ static int plan_ports(struct nvmf_target *t, const struct nvmf_target_conf *conf
 			memcpy(p->conf.subsystems, c->subsystems, c->nsubsys * sizeof(*c->subsystems));
 		p->inline_data_size =
 			c->inline_data_size == UINT32_MAX ? t->params.inline_data_size : c->inline_data_size;
-		*tail = p;
-		tail = &p->next;
 		nvmf_mutex_lock(&t->lock);
 		old = target_find_port(t, c->portid);
 		if (old != NULL && old->listener != NULL && port_same_address(&old->conf, c))
@@ -782,6 +780,14 @@ static int plan_ports(struct nvmf_target *t, const struct nvmf_target_conf *conf
 		nvmf_mutex_unlock(&t->lock);
 		if (p->listener == NULL)
 			rc = port_listen(t, p, err, errlen);
+		if (rc == EADDRINUSE && c->optional) {
+			NVMF_WARN("nvmfd: %s: optional port left out", err);
+			port_free(p);
+			rc = 0;
+			continue;
+		}
+		*tail = p;
+		tail = &p->next;
 	}
 	*out = head;
 	return rc;

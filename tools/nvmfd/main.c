@@ -56,6 +56,7 @@ struct options {
 	const char *default_size;
 	uint32_t block_size;
 	int discovery_port;         /* -1: none */
+	bool discovery_port_given;  /* --discovery-port: it must be served */
 	unsigned nhosts;
 	struct cli_host *hosts;
 	bool tls;                   /* the NVMe/TCP port requires TLS 1.3 */
@@ -287,6 +288,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 			if (parse_uint("--discovery-port", optarg, 65535, &v) != 0)
 				return -1;
 			o->discovery_port = v == 0 ? -1 : (int)v;
+			o->discovery_port_given = true;
 			break;
 		case OPT_DATA_DIR:
 			o->data_dir = optarg;
@@ -533,7 +535,11 @@ static int build_cli_conf(const struct options *o, struct nvmf_target_conf *conf
 	return 0;
 }
 
-/* The dedicated discovery port, unless a configured port already is one. */
+/*
+ * The dedicated discovery port, unless a configured port already is one.
+ * The default one is optional: another nvmfd on this machine may hold it,
+ * and every port serves discovery anyway.
+ */
 static int add_discovery_port(const struct options *o, struct nvmf_target_conf *conf)
 {
 	char number[16], addr[sizeof(conf->ports[0].traddr)];
@@ -549,7 +555,10 @@ static int add_discovery_port(const struct options *o, struct nvmf_target_conf *
 		 o->addr != NULL	 ? o->addr
 		 : conf->nports > 0 ? conf->ports[0].traddr
 				    : DEFAULT_ADDR);
-	return add_port(conf, DISCOVERY_PORTID, addr, number, NULL);
+	if (add_port(conf, DISCOVERY_PORTID, addr, number, NULL) != 0)
+		return -1;
+	conf->ports[conf->nports - 1].optional = !o->discovery_port_given;
+	return 0;
 }
 
 /* --fatal-error close: on every port, the configuration's included. */
