@@ -8,7 +8,8 @@
  * event, pidfile, the warning for allow-any-host on a non-loopback
  * address, and SIGTERM during writes with nothing lost on a file.  Run as
  * "controller_nvmfd defaults": the default address and ports, in a network
- * namespace of its own.
+ * namespace of its own; as "controller_nvmfd several": two daemons there,
+ * sharing the default discovery port.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -690,6 +691,95 @@ static bool log_wait(const struct daemon *d, const char *what, int timeout_ms)
 	return strstr(read_file(d->log), what) != NULL;
 }
 
+/* Write and read back one block of NSID 1 of nqn through port. */
+static void check_io(uint16_t port, const char *nqn, unsigned seed)
+{
+	struct th_queue a, io;
+	uint8_t block[4096], back[4096];
+
+	test_fill(block, sizeof(block), seed);
+	REQUIRE(th_connect_admin(&a, port, nqn, NULL) == 0);
+	REQUIRE(th_set_features(&a, NVME_FEAT_NUMBER_OF_QUEUES, 0, NULL) == 0);
+	REQUIRE(th_connect_io(&io, port, nqn, 1, a.cntlid, NULL) == 0);
+	CHECK_EQ(th_rw(&io, NVME_IO_WRITE, 1, 8, 8, block, sizeof(block), 0), 0);
+	CHECK_EQ(th_rw(&io, NVME_IO_READ, 1, 8, 8, back, sizeof(back), 0), 0);
+	CHECK_EQ(memcmp(block, back, sizeof(block)), 0);
+	th_close(&io);
+	th_close(&a);
+}
+
+/* The discovery log through port lists nqn at want_port. */
+static bool discovery_lists(uint16_t port, const char *nqn, uint16_t want_port)
+{
+	struct nvmf_discovery_log *log = calloc(1, 4 * 1024);
+	struct th_queue a;
+	bool found = false;
+
+	REQUIRE(log != NULL);
+	if (th_connect_admin(&a, port, NVMF_DISCOVERY_NQN, NULL) != 0) {
+		free(log);
+		return false;
+	}
+	CHECK_EQ(th_get_log(&a, NVME_LOG_DISCOVERY, 0, log, 4 * 1024, 0, false), 0);
+	for (uint64_t i = 0; i < log->numrec && i < 3; i++)
+		found |= strcmp(log->entries[i].subnqn, nqn) == 0 &&
+			 atoi(log->entries[i].trsvcid) == want_port;
+	th_close(&a);
+	free(log);
+	return found;
+}
+
+/*
+ * Run alone (controller_nvmfd several) in a network namespace of its own:
+ * two nvmfd with the default discovery port.  The first takes 8009; the
+ * second says once that it is busy and serves the rest, discovery
+ * included on its I/O port; a reload after the first has gone takes 8009.
+ * An explicit --discovery-port that is busy still stops nvmfd.
+ */
+static void test_several_daemons(void)
+{
+	const char *nqn2 = NQN "-second";
+	struct daemon first, second;
+	char conf[256], json[1024], *out;
+	char *argv1[] = {"nvmfd", "-n", NQN, "ramdisk:16M", NULL};
+	char *argv2[] = {"nvmfd", "-c", conf, NULL};
+	char *explicit[] = {"nvmfd", "-s", "4422", "--discovery-port", "8009", "ramdisk:1M", NULL};
+
+	test_begin("two nvmfd on one machine: the default discovery port is optional");
+	snprintf(conf, sizeof(conf), "%s/second.json", dir);
+	snprintf(json, sizeof(json),
+		 "{\"ports\": [{\"portid\": 1, \"addr\": {\"trtype\": \"tcp\", \"adrfam\": \"ipv4\", "
+		 "\"traddr\": \"127.0.0.1\", \"trsvcid\": \"4421\"}, \"subsystems\": [\"%s\"]}], "
+		 "\"subsystems\": [{\"nqn\": \"%s\", \"attr\": {\"allow_any_host\": \"1\"}, "
+		 "\"namespaces\": [{\"nsid\": 1, \"device\": {\"path\": \"ramdisk:16M\"}}]}]}\n",
+		 nqn2, nqn2);
+	write_file(conf, json);
+	REQUIRE(daemon_start(&first, argv1));
+	REQUIRE(daemon_start(&second, argv2));
+	CHECK_EQ(log_count(&second, "port 8009: Address already in use"), 1);
+	CHECK_EQ(log_count(&second, "optional port left out"), 1);
+	CHECK_EQ(log_count(&first, "8009: Address already in use"), 0);
+	check_io(4420, NQN, 1);
+	check_io(4421, nqn2, 2);
+	CHECK(discovery_lists(4421, nqn2, 4421));
+	CHECK(discovery_lists(8009, NQN, 4420));   /* the first's */
+	CHECK(!discovery_lists(8009, nqn2, 4421));
+	/* Asked for explicitly, a busy discovery port is an error, as before. */
+	out = run_refused(explicit);
+	CHECK(strstr(out, "cannot listen on 127.0.0.1 port 8009: Address already in use") != NULL);
+	/* The first goes; a reload of the second tries 8009 again and gets it. */
+	kill(first.pid, SIGTERM);
+	CHECK_EQ(wait_exit(first.pid, 15000), 0);
+	kill(second.pid, SIGHUP);
+	CHECK(log_wait(&second, "configuration reloaded", 10000));
+	CHECK_EQ(log_count(&second, "8009: Address already in use"), 1);
+	CHECK(discovery_lists(8009, nqn2, 4421));
+	check_io(4421, nqn2, 3);
+	kill(second.pid, SIGTERM);
+	CHECK_EQ(wait_exit(second.pid, 15000), 0);
+	test_end();
+}
+
 /*
  * SIGTERM with writes in flight.  "In flight" is made exact with a raw
  * queue: each write's capsule is sent without its data and the R2T that
@@ -816,7 +906,7 @@ int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
 	nvmf_log_set_level(NVMF_LOG_ERR);
-	if (argc > 1 && strcmp(argv[1], "defaults") == 0) {
+	if (argc > 1 && (strcmp(argv[1], "defaults") == 0 || strcmp(argv[1], "several") == 0)) {
 		char why[256];
 
 		if (test_enter_netns(why, sizeof(why)) != 0) {
@@ -824,7 +914,10 @@ int main(int argc, char **argv)
 			return TEST_SKIP;
 		}
 		REQUIRE(mkdtemp(dir) != NULL);
-		test_defaults();
+		if (strcmp(argv[1], "defaults") == 0)
+			test_defaults();
+		else
+			test_several_daemons();
 	} else {
 		REQUIRE(mkdtemp(dir) != NULL);
 		test_config_errors();
