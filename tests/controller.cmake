@@ -11,6 +11,9 @@ add_dependencies(controller_nvmfd nvmfd)
 # its own; skipped (77), saying why, where none can be made.
 add_test(NAME controller_nvmfd_defaults COMMAND controller_nvmfd defaults)
 set_tests_properties(controller_nvmfd_defaults PROPERTIES TIMEOUT 60 SKIP_RETURN_CODE 77)
+# Two nvmfd with the default discovery port (8009), in a namespace the same way.
+add_test(NAME controller_nvmfd_several COMMAND controller_nvmfd several)
+set_tests_properties(controller_nvmfd_several PROPERTIES TIMEOUT 90 SKIP_RETURN_CODE 77)
 # Loopback throughput figures (short; prints IOPS and MiB/s per case).
 nvmf_add_test(controller_perf
   SOURCES controller/perf.c controller/host_helper.c

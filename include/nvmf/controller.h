@@ -39,6 +39,9 @@ extern "C" {
 #define NVMF_SERIAL_SIZE 21           /* Identify SN: 20 ASCII characters */
 #define NVMF_MODEL_SIZE 41            /* Identify MN: 40 */
 #define NVMF_FIRMWARE_SIZE 9          /* Identify FR: 8 */
+/* The NVMe version the controller implements: the VS property and
+ * Identify VER report it, whatever a configuration asks. */
+#define NVMF_TARGET_VS NVME_VS(1, 3, 0)
 
 /* A namespace and its backing store. */
 struct nvmf_ns_conf {
@@ -69,6 +72,9 @@ struct nvmf_subsys_conf {
 	struct nvmf_ns_conf *ns;
 	uint16_t cntlid_min, cntlid_max; /* 0: 1 and NVMF_CNTLID_MAX */
 	uint16_t max_io_queues;          /* 0: the target's limit */
+	/* Identify VID, SSVID and IEEE (an OUI, 24 bits); 0: none. */
+	uint16_t vendor_id, subsys_vendor_id;
+	uint32_t ieee_oui;
 	/* Every host must authenticate (DH-HMAC-CHAP): one without a secret
 	 * in the target's host entries is refused.  Hosts with a secret
 	 * authenticate whether this is set or not. */
@@ -110,6 +116,10 @@ struct nvmf_port_conf {
 	 * C2HTermReq, as the Linux target does (for hosts that crash on one,
 	 * Linux 6.1: README); false sends it, as the specification asks. */
 	bool fatal_close;
+	/* A port that cannot be bound because its address is in use
+	 * (EADDRINUSE) is left out with a warning instead of failing the
+	 * configuration; a later nvmf_target_configure tries it again. */
+	bool optional;
 	unsigned nsubsys;
 	char (*subsystems)[NVMF_NQN_SIZE]; /* NQNs served here (none: discovery only) */
 };

@@ -16,7 +16,7 @@
 #include "util/lock.h"
 #include "util/log.h"
 
-#define CTRL_VS NVME_VS(1, 3, 0)
+#define CTRL_VS NVMF_TARGET_VS
 #define CTRL_CAP_TO 15                   /* CSTS.RDY within 7.5 s */
 #define CTRL_CTRATT_HID128 (1u << 0)     /* 128-bit host identifier */
 #define CTRL_CTRATT_TBKAS (1u << 6)      /* traffic based keep alive */
@@ -321,6 +321,11 @@ static void identify_controller(struct nvmf_ctrl *ctrl, struct nvme_id_ctrl *id)
 		return;
 	}
 	id->cntrltype = NVME_CTRL_TYPE_IO;
+	id->vid = subsys->vendor_id;
+	id->ssvid = subsys->subsys_vendor_id;
+	id->ieee[0] = (uint8_t)subsys->ieee_oui; /* little endian, as Linux nvmet */
+	id->ieee[1] = (uint8_t)(subsys->ieee_oui >> 8);
+	id->ieee[2] = (uint8_t)(subsys->ieee_oui >> 16);
 	id->rab = 6;
 	id->cmic = NVME_CTRL_CMIC_MULTI_CTRL;
 	id->oaes = NVME_CTRL_OAES_NS_ATTR;

@@ -85,6 +85,8 @@ struct nvmf_subsys {
 	char (*hosts)[NVMF_NQN_SIZE];
 	uint16_t cntlid_min, cntlid_max, next_cntlid;
 	uint16_t max_io_queues;
+	uint16_t vendor_id, subsys_vendor_id;
+	uint32_t ieee_oui;
 	bool dhchap_required;
 	struct nvmf_ctrl *ctrls;       /* target lock */
 	pthread_rwlock_t ns_lock;

@@ -146,6 +146,9 @@ static void subsys_apply_attrs(struct nvmf_subsys *s, const struct nvmf_subsys_c
 		 c->firmware[0] != '\0' ? c->firmware : CTRL_FIRMWARE);
 	s->allow_any_host = c->allow_any_host;
 	s->max_io_queues = c->max_io_queues;
+	s->vendor_id = c->vendor_id;
+	s->subsys_vendor_id = c->subsys_vendor_id;
+	s->ieee_oui = c->ieee_oui;
 	s->dhchap_required = c->dhchap_required;
 	if (c->cntlid_min != 0) {
 		s->cntlid_min = c->cntlid_min;
@@ -596,8 +599,6 @@ static int plan_ports(struct nvmf_target *t, const struct nvmf_target_conf *conf
 			memcpy(p->conf.subsystems, c->subsystems, c->nsubsys * sizeof(*c->subsystems));
 		p->inline_data_size =
 			c->inline_data_size == UINT32_MAX ? t->params.inline_data_size : c->inline_data_size;
-		*tail = p;
-		tail = &p->next;
 		nvmf_mutex_lock(&t->lock);
 		old = target_find_port(t, c->portid);
 		if (old != NULL && old->listener != NULL && port_same_address(&old->conf, c))
@@ -605,6 +606,14 @@ static int plan_ports(struct nvmf_target *t, const struct nvmf_target_conf *conf
 		nvmf_mutex_unlock(&t->lock);
 		if (p->listener == NULL)
 			rc = port_listen(t, p, err, errlen);
+		if (rc == EADDRINUSE && c->optional) {
+			NVMF_WARN("nvmfd: %s: optional port left out", err);
+			port_free(p);
+			rc = 0;
+			continue;
+		}
+		*tail = p;
+		tail = &p->next;
 	}
 	*out = head;
 	return rc;

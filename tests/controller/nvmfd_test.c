@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The nvmfd daemon as a process: nvmetcli JSON configurations (accepted
- * as nvmetcli writes them, refused with the field's path and why), the
+ * as nvmetcli writes them, Linux 6.12's shape included: nested DH-HMAC-CHAP
+ * attributes, version 2.1, newer attributes, unknown ones warned about;
+ * refused with the field's path and why), the
  * command line quick start, SIGHUP reload with the namespace changed
  * event, pidfile, the warning for allow-any-host on a non-loopback
  * address, and SIGTERM during writes with nothing lost on a file.  Run as
  * "controller_nvmfd defaults": the default address and ports, in a network
- * namespace of its own.
+ * namespace of its own; as "controller_nvmfd several": two daemons there,
+ * sharing the default discovery port.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -23,6 +26,8 @@
 
 #include "host/netns.h"
 #include "host_helper.h"
+#include "nvmf/auth.h"
+#include "nvmf/host.h"
 #include "nvmf/log.h"
 #include "util/test_util.h"
 
@@ -32,6 +37,7 @@
 
 #define NQN "nqn.2024-01.org.nvmfd:daemon"
 #define HOST_A "nqn.2024-01.org.nvmfd:host-a"
+#define HOST_B "nqn.2024-01.org.nvmfd:host-b"
 
 static char dir[] = "/tmp/nvmfd-daemon-XXXXXX";
 
@@ -192,6 +198,28 @@ static void test_config_errors(void)
 	expect_config_error("{\"subsystems\": [{\"nqn\": \"" NQN "\", \"namespaces\": [{\"nsid\": 1, "
 			    "\"device\": {\"path\": \"/nonexistent/dir/x.img\"}}]}]}",
 			    "namespace 1: /nonexistent/dir/x.img");
+	expect_config_error("{\"subsystems\": [{\"nqn\": \"" NQN "\", \"attr\": {\"version\": "
+			    "\"two\"}}]}",
+			    "subsystems[0].attr.version: \"two\" is not an NVMe version");
+	expect_config_error("{\"hosts\": [{\"nqn\": \"" HOST_A "\", \"dhchap\": \"DHHC-1\"}]}",
+			    "hosts[0].dhchap: expected an object");
+	expect_config_error("{\"hosts\": [{\"nqn\": \"" HOST_A "\", \"dhchap\": {\"key\": "
+			    "\"DHHC-1:01:bm90IGEga2V5:\"}}]}",
+			    "hosts[0].dhchap.key: ");
+	expect_config_error("{\"hosts\": [{\"nqn\": \"" HOST_A "\", \"dhchap\": {\"hash\": 256}}]}",
+			    "hosts[0].dhchap.hash: expected a string");
+	{
+		char key[NVMF_DHCHAP_SECRET_MAX], json[1024];
+		struct nvmf_error kerr;
+
+		/* The same field in both layouts: which one counts is not guessed. */
+		REQUIRE(nvmf_dhchap_key_generate(1, HOST_A, NULL, 0, key, sizeof(key), &kerr) > 0);
+		snprintf(json, sizeof(json),
+			 "{\"hosts\": [{\"nqn\": \"" HOST_A "\", \"dhchap_key\": \"%s\", "
+			 "\"dhchap\": {\"key\": \"%s\", \"hash\": \"hmac(sha256)\"}}]}",
+			 key, key);
+		expect_config_error(json, "hosts[0].dhchap.key: also given as hosts[0].dhchap_key");
+	}
 	{
 		char *argv[] = {"nvmfd", "--discovery-port", "0", "ramdisk:lots", NULL};
 
@@ -303,6 +331,175 @@ static void test_config_serve_reload(void)
 	kill(d.pid, SIGTERM);
 	CHECK_EQ(wait_exit(d.pid, 15000), 0);
 	CHECK(access(pidfile, F_OK) != 0);
+	test_end();
+}
+
+/* How many times the daemon's log says what. */
+static int log_count(const struct daemon *d, const char *what)
+{
+	const char *at = read_file(d->log);
+	int n = 0;
+
+	while ((at = strstr(at, what)) != NULL) {
+		n++;
+		at += strlen(what);
+	}
+	return n;
+}
+
+/*
+ * A configuration as `nvmetcli save` writes it on Linux 6.12 with nvmetcli
+ * 2026: every attribute the kernel shows, as strings, sorted; hosts'
+ * DH-HMAC-CHAP attributes in a "dhchap" group (empty for a host without
+ * keys); version 2.1; one attribute of a kernel newer still.  With
+ * nested false, host A's keys are in the older flat layout.
+ */
+static void write_linux612_config(const char *path, uint16_t port, const char *key,
+				  const char *ctrl_key, bool nested)
+{
+	char json[8192], host_a[2048];
+
+	if (nested)
+		snprintf(host_a, sizeof(host_a),
+			 "{\"dhchap\": {\"ctrl_key\": \"%s\", \"dhgroup\": \"ffdhe2048\",\n"
+			 "                \"hash\": \"hmac(sha384)\", \"key\": \"%s\"},\n"
+			 "     \"nqn\": \"" HOST_A "\"}",
+			 ctrl_key, key);
+	else
+		snprintf(host_a, sizeof(host_a),
+			 "{\"dhchap_ctrl_key\": \"%s\", \"dhchap_dhgroup\": \"ffdhe2048\",\n"
+			 "     \"dhchap_hash\": \"hmac(sha384)\", \"dhchap_key\": \"%s\",\n"
+			 "     \"nqn\": \"" HOST_A "\"}",
+			 ctrl_key, key);
+	snprintf(json, sizeof(json),
+		 "{\n"
+		 "  \"hosts\": [\n"
+		 "    %s,\n"
+		 "    {\"dhchap\": {\"ctrl_key\": \"\", \"dhgroup\": \"null\", \"hash\": \"hmac(sha256)\",\n"
+		 "                \"key\": \"\"},\n"
+		 "     \"nqn\": \"" HOST_B "\"}\n"
+		 "  ],\n"
+		 "  \"ports\": [{\n"
+		 "    \"addr\": {\"adrfam\": \"ipv4\", \"traddr\": \"127.0.0.1\", \"treq\": \"not specified\",\n"
+		 "             \"trsvcid\": \"%u\", \"trtype\": \"tcp\", \"tsas\": \"none\"},\n"
+		 "    \"ana_groups\": [{\"ana\": {\"state\": \"optimized\"}, \"grpid\": 1}],\n"
+		 "    \"param\": {\"inline_data_size\": \"16384\", \"max_queue_size\": \"128\",\n"
+		 "              \"pi_enable\": \"0\"},\n"
+		 "    \"portid\": 1, \"referrals\": [],\n"
+		 "    \"subsystems\": [\"" NQN "\"]\n"
+		 "  }],\n"
+		 "  \"subsystems\": [{\n"
+		 "    \"allowed_hosts\": [\"" HOST_A "\", \"" HOST_B "\"],\n"
+		 "    \"attr\": {\"allow_any_host\": \"0\", \"cntlid_max\": \"200\", \"cntlid_min\": \"100\",\n"
+		 "             \"firmware\": \"6.12.0\", \"frobnicate\": \"1\", \"ieee_oui\": \"0x0a1b2c\",\n"
+		 "             \"model\": \"Linux\", \"pi_enable\": \"0\", \"qid_max\": \"128\",\n"
+		 "             \"serial\": \"d7b6c1e1a0f4c2a9\", \"subsys_vendor_id\": \"0x1af4\",\n"
+		 "             \"vendor_id\": \"0x1b36\", \"version\": \"2.1\"},\n"
+		 "    \"namespaces\": [\n"
+		 "      {\"ana\": {\"grpid\": \"1\"}, \"ana_grpid\": 1,\n"
+		 "       \"device\": {\"nguid\": \"00000000-0000-0000-0000-000000000000\", \"path\": \"ramdisk:8M\",\n"
+		 "                  \"uuid\": \"3f1b2c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d\"},\n"
+		 "       \"enable\": 1, \"nsid\": 1}\n"
+		 "    ],\n"
+		 "    \"nqn\": \"" NQN "\"\n"
+		 "  }]\n"
+		 "}\n",
+		 host_a, port);
+	write_file(path, json);
+}
+
+static struct nvmf_ctrl *host_connect(const char *port, const char *hostnqn, const char *key,
+				      const char *ctrl_key)
+{
+	struct nvmf_host_opts o;
+	struct nvmf_error err;
+	struct nvmf_ctrl *c;
+
+	nvmf_host_opts_init(&o);
+	o.traddr = "127.0.0.1";
+	o.trsvcid = port;
+	o.subnqn = NQN;
+	o.hostnqn = hostnqn;
+	o.nr_io_queues = 1;
+	o.ctrl_loss_tmo_s = 0;
+	o.connect_timeout_ms = 8000;
+	o.dhchap_secret = key;
+	o.dhchap_ctrl_secret = ctrl_key;
+	c = nvmf_connect(&o, &err);
+	if (c == NULL)
+		fprintf(stderr, "connect as %s: %s\n", hostnqn, err.msg);
+	return c;
+}
+
+/* Identify shows the configured attributes, and the version nvmfd implements. */
+static void check_linux612_identify(struct nvmf_ctrl *c)
+{
+	const struct nvme_id_ctrl *id = nvmf_ctrl_identify(c);
+
+	CHECK_EQ(id->vid, 0x1b36);
+	CHECK_EQ(id->ssvid, 0x1af4);
+	CHECK(id->ieee[0] == 0x2c && id->ieee[1] == 0x1b && id->ieee[2] == 0x0a);
+	CHECK_EQ(memcmp(id->sn, "d7b6c1e1a0f4c2a9    ", 20), 0);
+	CHECK_EQ(memcmp(id->mn, "Linux ", 6), 0);
+	CHECK_EQ(memcmp(id->fr, "6.12.0  ", 8), 0);
+	CHECK_EQ(id->ver, NVME_VS(1, 3, 0));
+	CHECK_EQ(nvmf_ctrl_vs(c), NVME_VS(1, 3, 0));
+	CHECK(id->cntlid >= 100 && id->cntlid <= 200);
+}
+
+static void test_config_linux612(bool nested)
+{
+	struct daemon d;
+	char conf[256], port_text[8], key[NVMF_DHCHAP_SECRET_MAX], ctrl_key[NVMF_DHCHAP_SECRET_MAX];
+	struct nvmf_error kerr;
+	uint16_t port = free_port();
+	uint8_t hash = 0, group = 0, block[512], back[512];
+	bool both = false;
+	struct nvmf_ctrl *c;
+	char *argv[] = {"nvmfd", "-c", conf, "--discovery-port", "0", NULL};
+
+	test_begin(nested ? "Linux 6.12 nvmetcli save: nested dhchap, version 2.1, newer attributes"
+			  : "the same with the flat dhchap_* host keys");
+	snprintf(conf, sizeof(conf), "%s/linux612.json", dir);
+	snprintf(port_text, sizeof(port_text), "%u", port);
+	REQUIRE(nvmf_dhchap_key_generate(2, HOST_A, NULL, 0, key, sizeof(key), &kerr) > 0);
+	REQUIRE(nvmf_dhchap_key_generate(0, NULL, NULL, 0, ctrl_key, sizeof(ctrl_key), &kerr) > 0);
+	write_linux612_config(conf, port, key, ctrl_key, nested);
+	REQUIRE(daemon_start(&d, argv));
+	/* One line for the attribute nvmfd does not know, one for the version. */
+	CHECK_EQ(log_count(&d, "subsystems[0].attr.frobnicate: attribute unknown to nvmfd, ignored"),
+		 1);
+	CHECK_EQ(log_count(&d, "frobnicate"), 1);
+	CHECK_EQ(log_count(&d, "subsystems[0].attr.version: version 2.1 is served as 1.3"), 1);
+	/* Host A authenticates both ways with the keys of its entry. */
+	c = host_connect(port_text, HOST_A, key, ctrl_key);
+	CHECK(c != NULL);
+	if (c != NULL) {
+		CHECK(nvmf_ctrl_auth_info(c, &hash, &group, &both));
+		CHECK_EQ(hash, NVMF_DHCHAP_HASH_SHA384);
+		CHECK_EQ(group, NVMF_DHCHAP_DHGROUP_FFDHE2048);
+		CHECK(both);
+		check_linux612_identify(c);
+		test_fill(block, sizeof(block), 612);
+		CHECK_EQ(nvmf_ns_write_sync(nvmf_ctrl_ns(c, 1), 0, block, sizeof(block), 0), 0);
+		CHECK_EQ(nvmf_ns_read_sync(nvmf_ctrl_ns(c, 1), 0, back, sizeof(back)), 0);
+		CHECK_EQ(memcmp(block, back, sizeof(block)), 0);
+		CHECK_EQ(nvmf_disconnect(c), 0);
+	}
+	/* The key is required: without it host A is refused. */
+	c = host_connect(port_text, HOST_A, NULL, NULL);
+	CHECK(c == NULL);
+	if (c != NULL)
+		nvmf_disconnect(c);
+	/* Host B's empty keys are none: it connects without authenticating. */
+	c = host_connect(port_text, HOST_B, NULL, NULL);
+	CHECK(c != NULL);
+	if (c != NULL) {
+		CHECK(!nvmf_ctrl_auth_info(c, &hash, &group, &both));
+		CHECK_EQ(nvmf_disconnect(c), 0);
+	}
+	kill(d.pid, SIGTERM);
+	CHECK_EQ(wait_exit(d.pid, 15000), 0);
 	test_end();
 }
 
@@ -493,6 +690,95 @@ static bool log_wait(const struct daemon *d, const char *what, int timeout_ms)
 	return strstr(read_file(d->log), what) != NULL;
 }
 
+/* Write and read back one block of NSID 1 of nqn through port. */
+static void check_io(uint16_t port, const char *nqn, unsigned seed)
+{
+	struct th_queue a, io;
+	uint8_t block[4096], back[4096];
+
+	test_fill(block, sizeof(block), seed);
+	REQUIRE(th_connect_admin(&a, port, nqn, NULL) == 0);
+	REQUIRE(th_set_features(&a, NVME_FEAT_NUMBER_OF_QUEUES, 0, NULL) == 0);
+	REQUIRE(th_connect_io(&io, port, nqn, 1, a.cntlid, NULL) == 0);
+	CHECK_EQ(th_rw(&io, NVME_IO_WRITE, 1, 8, 8, block, sizeof(block), 0), 0);
+	CHECK_EQ(th_rw(&io, NVME_IO_READ, 1, 8, 8, back, sizeof(back), 0), 0);
+	CHECK_EQ(memcmp(block, back, sizeof(block)), 0);
+	th_close(&io);
+	th_close(&a);
+}
+
+/* The discovery log through port lists nqn at want_port. */
+static bool discovery_lists(uint16_t port, const char *nqn, uint16_t want_port)
+{
+	struct nvmf_discovery_log *log = calloc(1, 4 * 1024);
+	struct th_queue a;
+	bool found = false;
+
+	REQUIRE(log != NULL);
+	if (th_connect_admin(&a, port, NVMF_DISCOVERY_NQN, NULL) != 0) {
+		free(log);
+		return false;
+	}
+	CHECK_EQ(th_get_log(&a, NVME_LOG_DISCOVERY, 0, log, 4 * 1024, 0, false), 0);
+	for (uint64_t i = 0; i < log->numrec && i < 3; i++)
+		found |= strcmp(log->entries[i].subnqn, nqn) == 0 &&
+			 atoi(log->entries[i].trsvcid) == want_port;
+	th_close(&a);
+	free(log);
+	return found;
+}
+
+/*
+ * Run alone (controller_nvmfd several) in a network namespace of its own:
+ * two nvmfd with the default discovery port.  The first takes 8009; the
+ * second says once that it is busy and serves the rest, discovery
+ * included on its I/O port; a reload after the first has gone takes 8009.
+ * An explicit --discovery-port that is busy still stops nvmfd.
+ */
+static void test_several_daemons(void)
+{
+	const char *nqn2 = NQN "-second";
+	struct daemon first, second;
+	char conf[256], json[1024], *out;
+	char *argv1[] = {"nvmfd", "-n", NQN, "ramdisk:16M", NULL};
+	char *argv2[] = {"nvmfd", "-c", conf, NULL};
+	char *explicit[] = {"nvmfd", "-s", "4422", "--discovery-port", "8009", "ramdisk:1M", NULL};
+
+	test_begin("two nvmfd on one machine: the default discovery port is optional");
+	snprintf(conf, sizeof(conf), "%s/second.json", dir);
+	snprintf(json, sizeof(json),
+		 "{\"ports\": [{\"portid\": 1, \"addr\": {\"trtype\": \"tcp\", \"adrfam\": \"ipv4\", "
+		 "\"traddr\": \"127.0.0.1\", \"trsvcid\": \"4421\"}, \"subsystems\": [\"%s\"]}], "
+		 "\"subsystems\": [{\"nqn\": \"%s\", \"attr\": {\"allow_any_host\": \"1\"}, "
+		 "\"namespaces\": [{\"nsid\": 1, \"device\": {\"path\": \"ramdisk:16M\"}}]}]}\n",
+		 nqn2, nqn2);
+	write_file(conf, json);
+	REQUIRE(daemon_start(&first, argv1));
+	REQUIRE(daemon_start(&second, argv2));
+	CHECK_EQ(log_count(&second, "port 8009: Address already in use"), 1);
+	CHECK_EQ(log_count(&second, "optional port left out"), 1);
+	CHECK_EQ(log_count(&first, "8009: Address already in use"), 0);
+	check_io(4420, NQN, 1);
+	check_io(4421, nqn2, 2);
+	CHECK(discovery_lists(4421, nqn2, 4421));
+	CHECK(discovery_lists(8009, NQN, 4420));   /* the first's */
+	CHECK(!discovery_lists(8009, nqn2, 4421));
+	/* Asked for explicitly, a busy discovery port is an error, as before. */
+	out = run_refused(explicit);
+	CHECK(strstr(out, "cannot listen on 127.0.0.1 port 8009: Address already in use") != NULL);
+	/* The first goes; a reload of the second tries 8009 again and gets it. */
+	kill(first.pid, SIGTERM);
+	CHECK_EQ(wait_exit(first.pid, 15000), 0);
+	kill(second.pid, SIGHUP);
+	CHECK(log_wait(&second, "configuration reloaded", 10000));
+	CHECK_EQ(log_count(&second, "8009: Address already in use"), 1);
+	CHECK(discovery_lists(8009, nqn2, 4421));
+	check_io(4421, nqn2, 3);
+	kill(second.pid, SIGTERM);
+	CHECK_EQ(wait_exit(second.pid, 15000), 0);
+	test_end();
+}
+
 /*
  * SIGTERM with writes in flight.  "In flight" is made exact with a raw
  * queue: each write's capsule is sent without its data and the R2T that
@@ -619,7 +905,7 @@ int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
 	nvmf_log_set_level(NVMF_LOG_ERR);
-	if (argc > 1 && strcmp(argv[1], "defaults") == 0) {
+	if (argc > 1 && (strcmp(argv[1], "defaults") == 0 || strcmp(argv[1], "several") == 0)) {
 		char why[256];
 
 		if (test_enter_netns(why, sizeof(why)) != 0) {
@@ -627,11 +913,16 @@ int main(int argc, char **argv)
 			return TEST_SKIP;
 		}
 		REQUIRE(mkdtemp(dir) != NULL);
-		test_defaults();
+		if (strcmp(argv[1], "defaults") == 0)
+			test_defaults();
+		else
+			test_several_daemons();
 	} else {
 		REQUIRE(mkdtemp(dir) != NULL);
 		test_config_errors();
 		test_config_serve_reload();
+		test_config_linux612(true);
+		test_config_linux612(false);
 		test_quick_start();
 		test_exposure_warning();
 		test_sigterm_in_flight();

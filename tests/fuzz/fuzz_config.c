@@ -17,6 +17,13 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* Warnings are formatted (that code runs) and dropped. */
+static void ignore_warning(void *arg, const char *line)
+{
+	(void)arg;
+	(void)line;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct nvmf_target_conf conf;
@@ -30,7 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size > 0 && write(fd, data, size) != (ssize_t)size)
 		abort();
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	if (nvmfd_config_load(path, &conf, err, sizeof(err)) == 0) {
+	if (nvmfd_config_load(path, &conf, ignore_warning, NULL, err, sizeof(err)) == 0) {
 		nvmf_target_conf_validate(&conf, NULL);
 		nvmfd_config_free(&conf);
 	}

@@ -176,8 +176,34 @@ def nvmetcli_config(path="/tmp/fuzz-ns.img", second=True):
     }
 
 
+# Fixed test secrets (nvmf gen-dhchap-key --secret 11.. / 22..): seeds must not change.
+HOST_KEY = "DHHC-1:02:Gh8L2nbiu6FjZFyZKZG1GPtx9o3/OYu30SPmyxoCPxBjW7CBQGuwWlf8TL64Zxw3QrAO9g==:"
+CTRL_KEY = "DHHC-1:00:IiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIGuf2I:"
+
+
+def linux612_config():
+    """As nvmetcli (2026) saves it on Linux 6.12: a "dhchap" group per host,
+    version 2.1, the newer subsystem attributes, and one newer still."""
+    conf = nvmetcli_config(second=False)
+    conf["hosts"] = [
+        {"dhchap": {"ctrl_key": CTRL_KEY, "dhgroup": "ffdhe2048", "hash": "hmac(sha384)",
+                    "key": HOST_KEY}, "nqn": "nqn.2024-01.org.nvmfd:host-a"},
+        {"dhchap": {"ctrl_key": "", "dhgroup": "null", "hash": "hmac(sha256)", "key": ""},
+         "nqn": "nqn.2024-01.org.nvmfd:host-b"}]
+    conf["ports"][0]["addr"]["tsas"] = "none"
+    conf["ports"][0]["param"]["max_queue_size"] = "128"
+    conf["subsystems"][0]["attr"].update(
+        firmware="6.12.0", ieee_oui="0x0a1b2c", subsys_vendor_id="0x1af4", vendor_id="0x1b36",
+        version="2.1", frobnicate="1")
+    return conf
+
+
 def config_seeds():
     seeds = {}
+    seeds["seed-linux612"] = json.dumps(linux612_config(), indent=2, sort_keys=True).encode()
+    both = linux612_config()
+    both["hosts"][0]["dhchap_key"] = HOST_KEY
+    seeds["seed-both-layouts"] = json.dumps(both).encode()
     seeds["seed-nvmetcli"] = json.dumps(nvmetcli_config(), indent=2).encode()
     seeds["seed-minimal"] = json.dumps({"subsystems": [{"nqn": NQN, "namespaces": [
         {"nsid": 1, "device": {"path": "ramdisk:1M"}}]}]}).encode()

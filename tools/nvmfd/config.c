@@ -1,19 +1,24 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The nvmetcli JSON configuration (what `nvmetcli save` writes to
- * /etc/nvmet/config.json), read strictly: every field nvmetcli writes is
- * understood or refused with a reason, anything else is an error naming
- * the field's path.  Values nvmetcli writes as strings ("1", "16384") are
- * accepted as strings or numbers.
+ * /etc/nvmet/config.json).  The structure is read strictly: an unknown
+ * object key, a wrong type or a value nvmfd cannot serve is an error naming
+ * the field's path.  The attribute groups nvmetcli copies from the kernel's
+ * configfs files ("attr", "addr", "param", "device", "ana", "resv",
+ * "dhchap") grow with each kernel: a name nvmfd does not know there is
+ * reported in one warning and ignored.  Values nvmetcli writes as strings
+ * ("1", "16384") are accepted as strings or numbers.
  *
  * nvmfd extensions, under a namespace's "device": "size" (create a missing
  * file this size, e.g. "1G"), "block_size" (512 or 4096), "readonly", and
  * "path": "ramdisk:SIZE"; under a subsystem's "attr": "dhchap_required".
  *
  * Secure channels: a host entry carries the Linux target's per-host
- * DH-HMAC-CHAP attributes ("dhchap_key", "dhchap_ctrl_key", "dhchap_hash",
- * "dhchap_dhgroup") and a TLS PSK ("tls_key"); a port's "addr" asks for
- * TLS with "tsas": "tls1.3" ("treq": "not required" makes it optional).
+ * DH-HMAC-CHAP attributes, flat ("dhchap_key", "dhchap_ctrl_key",
+ * "dhchap_hash", "dhchap_dhgroup") or as nvmetcli 2026 saves them, a
+ * "dhchap" group ("key", "ctrl_key", "hash", "dhgroup"; a key "" is none),
+ * and a TLS PSK ("tls_key"); a port's "addr" asks for TLS with "tsas":
+ * "tls1.3" ("treq": "not required" makes it optional).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -30,6 +35,8 @@
 struct loader {
 	char *err;
 	size_t errlen;
+	nvmfd_config_warn *warn;             /* may be NULL */
+	void *warn_arg;
 	json_t *hosts;                       /* the "hosts" array, or NULL */
 	const struct nvmf_target_conf *conf; /* subsystems loaded so far */
 };
@@ -69,6 +76,23 @@ static int fail(struct loader *l, const char *path, const char *fmt, ...)
 	return -1;
 }
 
+static void warn(struct loader *l, const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void warn(struct loader *l, const char *path, const char *fmt, ...)
+{
+	char why[400], line[PATH_MAX_TEXT + sizeof(why) + 2];
+	va_list ap;
+
+	if (l->warn == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	snprintf(line, sizeof(line), "%s: %s", path, why);
+	l->warn(l->warn_arg, line);
+}
+
 /* "parent.key" or "parent[index]" */
 static void mark_truncated(char *out)
 {
@@ -103,6 +127,28 @@ static int check_keys(struct loader *l, const char *path, json_t *obj, const cha
 		if (!found) {
 			sub_path(p, path, key);
 			return fail(l, p, "unknown field");
+		}
+	}
+	return 0;
+}
+
+/* An attribute group: names not listed are a newer kernel's, ignored. */
+static int check_attrs(struct loader *l, const char *path, json_t *obj, const char *const *known)
+{
+	const char *key;
+	json_t *value;
+
+	if (!json_is_object(obj))
+		return fail(l, path, "expected an object");
+	json_object_foreach(obj, key, value) {
+		bool found = false;
+		char p[PATH_MAX_TEXT];
+
+		for (const char *const *k = known; *k != NULL && !found; k++)
+			found = strcmp(*k, key) == 0;
+		if (!found) {
+			sub_path(p, path, key);
+			warn(l, p, "attribute unknown to nvmfd, ignored");
 		}
 	}
 	return 0;
@@ -249,7 +295,7 @@ static int load_namespace(struct loader *l, const char *path, json_t *o, struct 
 		static const char *const ana_keys[] = {"grpid", NULL};
 
 		sub_path(p, path, "ana");
-		if (want_object(l, p, v) || check_keys(l, p, v, ana_keys))
+		if (check_attrs(l, p, v, ana_keys))
 			return -1;
 		if ((d = json_object_get(v, "grpid")) != NULL) {
 			sub_path(q, p, "grpid");
@@ -264,7 +310,7 @@ static int load_namespace(struct loader *l, const char *path, json_t *o, struct 
 		bool on = false;
 
 		sub_path(p, path, "resv");
-		if (want_object(l, p, v) || check_keys(l, p, v, resv_keys))
+		if (check_attrs(l, p, v, resv_keys))
 			return -1;
 		if ((d = json_object_get(v, "enable")) != NULL) {
 			sub_path(q, p, "enable");
@@ -278,7 +324,7 @@ static int load_namespace(struct loader *l, const char *path, json_t *o, struct 
 	dev = json_object_get(o, "device");
 	if (dev == NULL)
 		return ns->enabled ? fail(l, p, "missing (an enabled namespace needs a path)") : 0;
-	if (want_object(l, p, dev) || check_keys(l, p, dev, dev_keys))
+	if (check_attrs(l, p, dev, dev_keys))
 		return -1;
 	if ((d = json_object_get(dev, "path")) != NULL) {
 		sub_path(q, p, "path");
@@ -330,17 +376,161 @@ static int load_namespace(struct loader *l, const char *path, json_t *o, struct 
 	return 0;
 }
 
+/*
+ * "attr": nvmfd serves NVMe 1.3 (NVMF_TARGET_VS) whatever version is asked
+ * (Linux 6.12 writes 2.1): any version parses, and one other than that is
+ * said, once, to be served as it.
+ */
+static int load_version(struct loader *l, const char *path, json_t *v)
+{
+	unsigned major, minor, tertiary = 0;
+	char text[16], tail;
+	int got;
+
+	if (get_string(l, path, v, text, sizeof(text)) != 0)
+		return -1;
+	got = sscanf(text, "%u.%u%c", &major, &minor, &tail);
+	if (got == 3 && tail == '.')
+		got = sscanf(text, "%u.%u.%u%c", &major, &minor, &tertiary, &tail) == 3 ? 2 : 0;
+	if (got != 2 || !isdigit((unsigned char)text[0]) || major == 0 || major > 0xffff ||
+	    minor > 0xff || tertiary > 0xff)
+		return fail(l, path, "\"%s\" is not an NVMe version (like 1.3 or 2.1)", text);
+	if (NVME_VS(major, minor, tertiary) != NVMF_TARGET_VS)
+		warn(l, path, "version %s is served as %u.%u, the version nvmfd implements (VS and Identify report it)",
+		     text, NVMF_TARGET_VS >> 16, (NVMF_TARGET_VS >> 8) & 0xff);
+	return 0;
+}
+
+/* A string attribute into a fixed-size field, if present. */
+static int attr_string(struct loader *l, const char *path, json_t *attrs, const char *name,
+		       char *dst, size_t size)
+{
+	char p[PATH_MAX_TEXT];
+	json_t *a = json_object_get(attrs, name);
+
+	sub_path(p, path, name);
+	return a == NULL ? 0 : get_string(l, p, a, dst, size);
+}
+
+/* A numeric attribute, if present: 0, 1 if absent, -1 on error. */
+static int attr_uint(struct loader *l, const char *path, json_t *attrs, const char *name,
+		     uint64_t max, uint64_t *out)
+{
+	char p[PATH_MAX_TEXT];
+	json_t *a = json_object_get(attrs, name);
+
+	sub_path(p, path, name);
+	if (a == NULL)
+		return 1;
+	return get_uint(l, p, a, max, out) != 0 ? -1 : 0;
+}
+
+static int load_cntlid_range(struct loader *l, const char *path, json_t *attrs,
+			     struct nvmf_subsys_conf *s)
+{
+	char q[PATH_MAX_TEXT];
+	uint64_t n;
+	int rc;
+
+	if ((rc = attr_uint(l, path, attrs, "cntlid_min", NVMF_CNTLID_MAX, &n)) < 0)
+		return -1;
+	if (rc == 0) {
+		sub_path(q, path, "cntlid_min");
+		if (n == 0)
+			return fail(l, q, "controller IDs start at 1");
+		s->cntlid_min = (uint16_t)n;
+		s->cntlid_max = NVMF_CNTLID_MAX;
+	}
+	if ((rc = attr_uint(l, path, attrs, "cntlid_max", NVMF_CNTLID_MAX, &n)) < 0)
+		return -1;
+	if (rc == 0) {
+		sub_path(q, path, "cntlid_max");
+		if (n == 0)
+			return fail(l, q, "controller IDs start at 1");
+		s->cntlid_max = (uint16_t)n;
+		if (s->cntlid_min == 0)
+			s->cntlid_min = 1;
+		if (s->cntlid_min > s->cntlid_max)
+			return fail(l, q, "below cntlid_min (%u)", s->cntlid_min);
+	}
+	return 0;
+}
+
+/* The Linux target's writable subsystem attributes (configfs attr_*). */
+static int load_subsys_attrs(struct loader *l, const char *path, json_t *attrs,
+			     struct nvmf_subsys_conf *s)
+{
+	static const char *const names[] = {
+		"allow_any_host", "serial", "model", "firmware", "version", "ieee_oui",
+		"vendor_id", "subsys_vendor_id", "cntlid_min", "cntlid_max", "pi_enable",
+		"qid_max", "dhchap_required", NULL};
+	char q[PATH_MAX_TEXT];
+	json_t *a;
+	uint64_t n;
+	int rc;
+
+	if (check_attrs(l, path, attrs, names) != 0)
+		return -1;
+	if ((a = json_object_get(attrs, "allow_any_host")) != NULL) {
+		sub_path(q, path, "allow_any_host");
+		if (get_bool(l, q, a, &s->allow_any_host) != 0)
+			return -1;
+	}
+	if ((a = json_object_get(attrs, "dhchap_required")) != NULL) {
+		sub_path(q, path, "dhchap_required");
+		if (get_bool(l, q, a, &s->dhchap_required) != 0)
+			return -1;
+	}
+	if (attr_string(l, path, attrs, "serial", s->serial, sizeof(s->serial)) != 0 ||
+	    attr_string(l, path, attrs, "model", s->model, sizeof(s->model)) != 0 ||
+	    attr_string(l, path, attrs, "firmware", s->firmware, sizeof(s->firmware)) != 0)
+		return -1;
+	if ((a = json_object_get(attrs, "version")) != NULL) {
+		sub_path(q, path, "version");
+		if (load_version(l, q, a) != 0)
+			return -1;
+	}
+	if ((rc = attr_uint(l, path, attrs, "ieee_oui", 0xffffff, &n)) < 0)
+		return -1;
+	if (rc == 0)
+		s->ieee_oui = (uint32_t)n;
+	if ((rc = attr_uint(l, path, attrs, "vendor_id", UINT16_MAX, &n)) < 0)
+		return -1;
+	if (rc == 0)
+		s->vendor_id = (uint16_t)n;
+	if ((rc = attr_uint(l, path, attrs, "subsys_vendor_id", UINT16_MAX, &n)) < 0)
+		return -1;
+	if (rc == 0)
+		s->subsys_vendor_id = (uint16_t)n;
+	if ((a = json_object_get(attrs, "pi_enable")) != NULL) {
+		bool on;
+
+		sub_path(q, path, "pi_enable");
+		if (get_bool(l, q, a, &on) != 0)
+			return -1;
+		if (on)
+			return fail(l, q, "protection information is not supported");
+	}
+	if (load_cntlid_range(l, path, attrs, s) != 0)
+		return -1;
+	if ((rc = attr_uint(l, path, attrs, "qid_max", UINT16_MAX, &n)) < 0)
+		return -1;
+	if (rc == 0) {
+		sub_path(q, path, "qid_max");
+		if (n == 0)
+			return fail(l, q, "at least one I/O queue is needed");
+		s->max_io_queues = (uint16_t)n;
+	}
+	return 0;
+}
+
 static int load_subsystem(struct loader *l, const char *path, json_t *o,
 			  struct nvmf_subsys_conf *s)
 {
 	static const char *const keys[] = {"nqn", "attr", "namespaces", "allowed_hosts", "passthru",
 					   NULL};
-	static const char *const attr_keys[] = {"allow_any_host", "serial", "model", "version",
-						"cntlid_min", "cntlid_max", "pi_enable", "qid_max",
-						"firmware", "ieee_oui", "dhchap_required", NULL};
 	char p[PATH_MAX_TEXT], q[PATH_MAX_TEXT];
 	json_t *v, *a;
-	uint64_t n;
 	size_t i;
 
 	if (want_object(l, path, o) || check_keys(l, path, o, keys))
@@ -352,88 +542,8 @@ static int load_subsystem(struct loader *l, const char *path, json_t *o,
 		return -1;
 	if ((v = json_object_get(o, "attr")) != NULL) {
 		sub_path(p, path, "attr");
-		if (want_object(l, p, v) || check_keys(l, p, v, attr_keys))
+		if (load_subsys_attrs(l, p, v, s) != 0)
 			return -1;
-		if ((a = json_object_get(v, "allow_any_host")) != NULL) {
-			sub_path(q, p, "allow_any_host");
-			if (get_bool(l, q, a, &s->allow_any_host) != 0)
-				return -1;
-		}
-		if ((a = json_object_get(v, "dhchap_required")) != NULL) {
-			sub_path(q, p, "dhchap_required");
-			if (get_bool(l, q, a, &s->dhchap_required) != 0)
-				return -1;
-		}
-		if ((a = json_object_get(v, "serial")) != NULL) {
-			sub_path(q, p, "serial");
-			if (get_string(l, q, a, s->serial, sizeof(s->serial)) != 0)
-				return -1;
-		}
-		if ((a = json_object_get(v, "model")) != NULL) {
-			sub_path(q, p, "model");
-			if (get_string(l, q, a, s->model, sizeof(s->model)) != 0)
-				return -1;
-		}
-		if ((a = json_object_get(v, "firmware")) != NULL) {
-			sub_path(q, p, "firmware");
-			if (get_string(l, q, a, s->firmware, sizeof(s->firmware)) != 0)
-				return -1;
-		}
-		if ((a = json_object_get(v, "version")) != NULL) {
-			char version[16];
-			unsigned major, minor;
-
-			sub_path(q, p, "version");
-			if (get_string(l, q, a, version, sizeof(version)) != 0)
-				return -1;
-			if (sscanf(version, "%u.%u", &major, &minor) != 2 || major != 1 || minor > 3)
-				return fail(l, q, "\"%s\": nvmfd serves NVMe 1.3 (1.0 to 1.3 accepted)",
-					    version);
-		}
-		if ((a = json_object_get(v, "ieee_oui")) != NULL) {
-			sub_path(q, p, "ieee_oui");
-			if (get_uint(l, q, a, 0xffffff, &n) != 0)
-				return -1;
-		}
-		if ((a = json_object_get(v, "pi_enable")) != NULL) {
-			bool on;
-
-			sub_path(q, p, "pi_enable");
-			if (get_bool(l, q, a, &on) != 0)
-				return -1;
-			if (on)
-				return fail(l, q, "protection information is not supported");
-		}
-		if ((a = json_object_get(v, "cntlid_min")) != NULL) {
-			sub_path(q, p, "cntlid_min");
-			if (get_uint(l, q, a, NVMF_CNTLID_MAX, &n) != 0)
-				return -1;
-			if (n == 0)
-				return fail(l, q, "controller IDs start at 1");
-			s->cntlid_min = (uint16_t)n;
-			if (s->cntlid_max == 0)
-				s->cntlid_max = NVMF_CNTLID_MAX;
-		}
-		if ((a = json_object_get(v, "cntlid_max")) != NULL) {
-			sub_path(q, p, "cntlid_max");
-			if (get_uint(l, q, a, NVMF_CNTLID_MAX, &n) != 0)
-				return -1;
-			if (n == 0)
-				return fail(l, q, "controller IDs start at 1");
-			s->cntlid_max = (uint16_t)n;
-			if (s->cntlid_min == 0)
-				s->cntlid_min = 1;
-			if (s->cntlid_min > s->cntlid_max)
-				return fail(l, q, "below cntlid_min (%u)", s->cntlid_min);
-		}
-		if ((a = json_object_get(v, "qid_max")) != NULL) {
-			sub_path(q, p, "qid_max");
-			if (get_uint(l, q, a, UINT16_MAX, &n) != 0)
-				return -1;
-			if (n == 0)
-				return fail(l, q, "at least one I/O queue is needed");
-			s->max_io_queues = (uint16_t)n;
-		}
 	}
 	if ((v = json_object_get(o, "passthru")) != NULL && json_array_size(v) > 0) {
 		sub_path(p, path, "passthru");
@@ -483,7 +593,7 @@ static int load_addr(struct loader *l, const char *path, json_t *o, struct nvmf_
 	bool tls = false, required = true;
 	json_t *v;
 
-	if (want_object(l, path, o) || check_keys(l, path, o, keys))
+	if (check_attrs(l, path, o, keys))
 		return -1;
 	sub_path(p, path, "trtype");
 	if ((v = json_object_get(o, "trtype")) == NULL)
@@ -571,7 +681,7 @@ static int load_port(struct loader *l, const char *path, json_t *o, struct nvmf_
 		return -1;
 	if ((v = json_object_get(o, "param")) != NULL) {
 		sub_path(p, path, "param");
-		if (want_object(l, p, v) || check_keys(l, p, v, param_keys))
+		if (check_attrs(l, p, v, param_keys))
 			return -1;
 		if ((a = json_object_get(v, "inline_data_size")) != NULL) {
 			sub_path(q, p, "inline_data_size");
@@ -645,7 +755,8 @@ static int load_port(struct loader *l, const char *path, json_t *o, struct nvmf_
 	return 0;
 }
 
-/* A key string, checked here so that the error names the field. */
+/* A key string, checked here so that the error names the field; "" (what
+ * Linux shows for no key) is none. */
 static int get_key(struct loader *l, const char *path, json_t *v, char *dst, size_t size,
 		   bool tls)
 {
@@ -656,40 +767,60 @@ static int get_key(struct loader *l, const char *path, json_t *v, char *dst, siz
 
 	if (get_string(l, path, v, dst, size) != 0)
 		return -1;
+	if (dst[0] == '\0')
+		return 0;
 	rc = tls ? nvmf_tls_key_parse(dst, &tk, &why) : nvmf_dhchap_key_parse(dst, &dk, &why);
 	explicit_bzero(&dk, sizeof(dk));
 	explicit_bzero(&tk, sizeof(tk));
 	return rc == 0 ? 0 : fail(l, path, "%s", why.msg);
 }
 
-/* A host entry: its NQN, and the credentials Linux keeps per host. */
-static int load_host(struct loader *l, const char *path, json_t *o, struct nvmf_host_conf *h)
+/*
+ * One DH-HMAC-CHAP attribute of a host: flat ("dhchap_key") or in the
+ * "dhchap" group ("key"), not both.  Sets *v (NULL if absent) and its path.
+ */
+static int host_dhchap_attr(struct loader *l, const char *path, json_t *host, json_t *group,
+			    const char *name, json_t **v, char *p)
 {
-	static const char *const keys[] = {"nqn", "dhchap_key", "dhchap_ctrl_key", "dhchap_hash",
-					   "dhchap_dhgroup", "tls_key", NULL};
+	char flat[32], q[PATH_MAX_TEXT], in_group[PATH_MAX_TEXT];
+	json_t *a, *b;
+
+	snprintf(flat, sizeof(flat), "dhchap_%s", name);
+	a = json_object_get(host, flat);
+	b = group != NULL ? json_object_get(group, name) : NULL;
+	sub_path(q, path, "dhchap");
+	sub_path(in_group, q, name);
+	sub_path(q, path, flat);
+	if (a != NULL && b != NULL)
+		return fail(l, in_group, "also given as %s: one layout or the other", q);
+	memcpy(p, b != NULL ? in_group : q, PATH_MAX_TEXT);
+	*v = a != NULL ? a : b;
+	return 0;
+}
+
+static int load_host_dhchap(struct loader *l, const char *path, json_t *o,
+			    struct nvmf_host_conf *h)
+{
+	static const char *const group_names[] = {"key", "ctrl_key", "hash", "dhgroup", NULL};
 	char p[PATH_MAX_TEXT], text[32];
-	json_t *v;
+	json_t *group = json_object_get(o, "dhchap"), *v;
 	int id;
 
-	if (want_object(l, path, o) || check_keys(l, path, o, keys))
-		return -1;
-	sub_path(p, path, "nqn");
-	if (!json_is_string(json_object_get(o, "nqn")))
-		return fail(l, p, "missing, or not a string");
-	if (get_string(l, p, json_object_get(o, "nqn"), h->nqn, sizeof(h->nqn)) != 0)
-		return -1;
-	if ((v = json_object_get(o, "dhchap_key")) != NULL) {
-		sub_path(p, path, "dhchap_key");
-		if (get_key(l, p, v, h->dhchap_key, sizeof(h->dhchap_key), false) != 0)
+	if (group != NULL) {
+		sub_path(p, path, "dhchap");
+		if (check_attrs(l, p, group, group_names) != 0)
 			return -1;
 	}
-	if ((v = json_object_get(o, "dhchap_ctrl_key")) != NULL) {
-		sub_path(p, path, "dhchap_ctrl_key");
-		if (get_key(l, p, v, h->dhchap_ctrl_key, sizeof(h->dhchap_ctrl_key), false) != 0)
-			return -1;
-	}
-	if ((v = json_object_get(o, "dhchap_hash")) != NULL) {
-		sub_path(p, path, "dhchap_hash");
+	if (host_dhchap_attr(l, path, o, group, "key", &v, p) != 0 ||
+	    (v != NULL && get_key(l, p, v, h->dhchap_key, sizeof(h->dhchap_key), false) != 0))
+		return -1;
+	if (host_dhchap_attr(l, path, o, group, "ctrl_key", &v, p) != 0 ||
+	    (v != NULL &&
+	     get_key(l, p, v, h->dhchap_ctrl_key, sizeof(h->dhchap_ctrl_key), false) != 0))
+		return -1;
+	if (host_dhchap_attr(l, path, o, group, "hash", &v, p) != 0)
+		return -1;
+	if (v != NULL) {
 		if (get_string(l, p, v, text, sizeof(text)) != 0)
 			return -1;
 		id = nvmf_dhchap_hash_from_name(text);
@@ -698,8 +829,9 @@ static int load_host(struct loader *l, const char *path, json_t *o, struct nvmf_
 				    text);
 		h->dhchap_hash = (uint8_t)id;
 	}
-	if ((v = json_object_get(o, "dhchap_dhgroup")) != NULL) {
-		sub_path(p, path, "dhchap_dhgroup");
+	if (host_dhchap_attr(l, path, o, group, "dhgroup", &v, p) != 0)
+		return -1;
+	if (v != NULL) {
 		if (get_string(l, p, v, text, sizeof(text)) != 0)
 			return -1;
 		id = nvmf_dhchap_dhgroup_from_name(text);
@@ -708,6 +840,26 @@ static int load_host(struct loader *l, const char *path, json_t *o, struct nvmf_
 				    text);
 		h->dhchap_dhgroup = (uint8_t)id;
 	}
+	return 0;
+}
+
+/* A host entry: its NQN, and the credentials Linux keeps per host. */
+static int load_host(struct loader *l, const char *path, json_t *o, struct nvmf_host_conf *h)
+{
+	static const char *const keys[] = {"nqn", "dhchap", "dhchap_key", "dhchap_ctrl_key",
+					   "dhchap_hash", "dhchap_dhgroup", "tls_key", NULL};
+	char p[PATH_MAX_TEXT];
+	json_t *v;
+
+	if (want_object(l, path, o) || check_keys(l, path, o, keys))
+		return -1;
+	sub_path(p, path, "nqn");
+	if (!json_is_string(json_object_get(o, "nqn")))
+		return fail(l, p, "missing, or not a string");
+	if (get_string(l, p, json_object_get(o, "nqn"), h->nqn, sizeof(h->nqn)) != 0)
+		return -1;
+	if (load_host_dhchap(l, path, o, h) != 0)
+		return -1;
 	if ((v = json_object_get(o, "tls_key")) != NULL) {
 		sub_path(p, path, "tls_key");
 		if (get_key(l, p, v, h->tls_key, sizeof(h->tls_key), true) != 0)
@@ -757,10 +909,12 @@ void nvmfd_config_free(struct nvmf_target_conf *conf)
 	memset(conf, 0, sizeof(*conf));
 }
 
-int nvmfd_config_load(const char *file, struct nvmf_target_conf *conf, char *err, size_t errlen)
+int nvmfd_config_load(const char *file, struct nvmf_target_conf *conf,
+		      nvmfd_config_warn *on_warning, void *warn_arg, char *err, size_t errlen)
 {
 	static const char *const keys[] = {"hosts", "ports", "subsystems", NULL};
-	struct loader l = {.err = err, .errlen = errlen, .conf = conf};
+	struct loader l = {.err = err, .errlen = errlen, .warn = on_warning, .warn_arg = warn_arg,
+			   .conf = conf};
 	char p[PATH_MAX_TEXT];
 	json_error_t jerr;
 	json_t *root, *v, *a;

@@ -56,6 +56,7 @@ struct options {
 	const char *default_size;
 	uint32_t block_size;
 	int discovery_port;         /* -1: none */
+	bool discovery_port_given;  /* --discovery-port: it must be served */
 	unsigned nhosts;
 	struct cli_host *hosts;
 	bool tls;                   /* the NVMe/TCP port requires TLS 1.3 */
@@ -91,7 +92,8 @@ static void usage(FILE *f)
 		"      --tls                 the NVMe/TCP port requires TLS 1.3 (the discovery\n"
 		"                            port stays plaintext and reports the requirement)\n"
 		"  -c, --config FILE         nvmetcli JSON configuration (SIGHUP reloads it)\n"
-		"      --discovery-port PORT dedicated discovery port (%d; 0: none)\n"
+		"      --discovery-port PORT dedicated discovery port (%d, left out if another\n"
+		"                            process holds it; 0: none)\n"
 		"      --data-dir DIR        default namespace directory ($STATE_DIRECTORY or /var/lib/nvmfd)\n"
 		"      --default-size SIZE   size of the default namespace file (%s)\n"
 		"      --block-size N        logical block size for BACKINGs: 512 or 4096\n"
@@ -287,6 +289,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 			if (parse_uint("--discovery-port", optarg, 65535, &v) != 0)
 				return -1;
 			o->discovery_port = v == 0 ? -1 : (int)v;
+			o->discovery_port_given = true;
 			break;
 		case OPT_DATA_DIR:
 			o->data_dir = optarg;
@@ -533,7 +536,11 @@ static int build_cli_conf(const struct options *o, struct nvmf_target_conf *conf
 	return 0;
 }
 
-/* The dedicated discovery port, unless a configured port already is one. */
+/*
+ * The dedicated discovery port, unless a configured port already is one.
+ * The default one is optional: another nvmfd on this machine may hold it,
+ * and every port serves discovery anyway.
+ */
 static int add_discovery_port(const struct options *o, struct nvmf_target_conf *conf)
 {
 	char number[16], addr[sizeof(conf->ports[0].traddr)];
@@ -549,7 +556,10 @@ static int add_discovery_port(const struct options *o, struct nvmf_target_conf *
 		 o->addr != NULL	 ? o->addr
 		 : conf->nports > 0 ? conf->ports[0].traddr
 				    : DEFAULT_ADDR);
-	return add_port(conf, DISCOVERY_PORTID, addr, number, NULL);
+	if (add_port(conf, DISCOVERY_PORTID, addr, number, NULL) != 0)
+		return -1;
+	conf->ports[conf->nports - 1].optional = !o->discovery_port_given;
+	return 0;
 }
 
 /* --fatal-error close: on every port, the configuration's included. */
@@ -558,6 +568,11 @@ static int apply_fatal_close(const struct options *o, struct nvmf_target_conf *c
 	for (unsigned i = 0; i < conf->nports && o->fatal_close; i++)
 		conf->ports[i].fatal_close = true;
 	return 0;
+}
+
+static void config_warning(void *file, const char *line)
+{
+	fprintf(stderr, "nvmfd: warning: %s: %s\n", (const char *)file, line);
 }
 
 static int load_conf(const struct options *o, struct nvmf_target_conf *conf)
@@ -570,7 +585,8 @@ static int load_conf(const struct options *o, struct nvmf_target_conf *conf)
 		nvmfd_config_free(conf); /* the parts built */
 		return -1;
 	}
-	if (nvmfd_config_load(o->config, conf, err, sizeof(err)) != 0) {
+	if (nvmfd_config_load(o->config, conf, config_warning, (void *)o->config, err,
+			      sizeof(err)) != 0) {
 		fprintf(stderr, "nvmfd: %s: %s\n", o->config, err);
 		return -1;
 	}

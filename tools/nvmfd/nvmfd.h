@@ -7,11 +7,17 @@
 
 #include "nvmf/controller.h"
 
+/* A warning while loading: one line, "FIELD.PATH: why", no newline. */
+typedef void nvmfd_config_warn(void *arg, const char *line);
+
 /*
  * Load an nvmetcli JSON configuration (/etc/nvmet/config.json layout) into
- * conf.  Returns 0, or -1 with "FIELD.PATH: why" in err.
+ * conf.  Returns 0, or -1 with "FIELD.PATH: why" in err.  What loads but
+ * is ignored or served otherwise (an attribute unknown to nvmfd, another
+ * NVMe version) goes to on_warning, one call each; it may be NULL.
  */
-int nvmfd_config_load(const char *file, struct nvmf_target_conf *conf, char *err, size_t errlen);
+int nvmfd_config_load(const char *file, struct nvmf_target_conf *conf,
+		      nvmfd_config_warn *on_warning, void *warn_arg, char *err, size_t errlen);
 
 /*
  * Parse a command line BACKING: "ramdisk:SIZE[,bs=N]" or
