@@ -72,15 +72,16 @@ dd if="$NS/n2" of=/dev/null bs=4096 count=1 status=none && pass "a new open work
 
 # --- endings: SIGTERM on a foreground mount
 kill -TERM "$MOUNT_PID"
-if wait_gone "$MOUNT_PID" 10 && ! is_mounted "$NS"; then
-	wait "$MOUNT_PID" && pass "SIGTERM: unmounted, exit 0" || fail "SIGTERM: exit status $?"
+if wait_gone "$MOUNT_PID" 60 && ! is_mounted "$NS"; then
+	wait "$MOUNT_PID" && pass "SIGTERM: unmounted, exit 0" ||
+		fail "SIGTERM: exit status $?; the mount's log ends: $(tail -n 5 "$LOG")"
 else
-	fail "SIGTERM did not end the mount"
+	fail "SIGTERM did not end the mount; its log ends: $(tail -n 5 "$LOG")"
 fi
 # fusermount3 -u on a daemonized mount
 do_mount "$NS" "${T[@]}"
 PID=$(mount_pid "$NS")
-fusermount3 -u "$NS" && wait_gone "$PID" 10 && ! is_mounted "$NS" &&
+fusermount3 -u "$NS" && wait_gone "$PID" 60 && ! is_mounted "$NS" &&
 	pass "fusermount3 -u: unmounted, process gone" || fail "fusermount3 -u"
 # busy, then nvmf umount
 do_mount "$NS" "${T[@]}"
