@@ -11,7 +11,7 @@ if ! command -v abidiff >/dev/null; then
 	echo "SKIP: abidiff not installed (Debian abigail-tools; scripts/install-deps.sh)"
 	exit 77
 fi
-if ! readelf -S "$lib" | grep -q '\.debug_info'; then
+if ! grep -qF '.debug_info' <<<"$(readelf -S "$lib")"; then
 	echo "SKIP: $lib has no debug information (build type '$build_type'): abidiff" \
 	     "needs -g, as the default RelWithDebInfo and Debug builds have"
 	exit 77

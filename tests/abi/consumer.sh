@@ -15,7 +15,10 @@ libdir=$(PKG_CONFIG_PATH=$pc pkg-config --variable=libdir libnvmf)
 # shellcheck disable=SC2046,SC2086  # pkg-config's flags are meant to split
 cc -std=c11 -Wall -Wextra -Werror $extra -o "$tmp/consumer" "$src/tests/abi/consumer.c" \
 	$(PKG_CONFIG_PATH=$pc pkg-config --cflags --libs libnvmf) -Wl,-rpath,"$libdir"
-ldd "$tmp/consumer" | grep -q "$libdir/libnvmf.so" || { echo "consumer does not use the installed libnvmf.so"; exit 1; }
+# ldd's whole output first: grep -q leaving early would SIGPIPE ldd under pipefail.
+deps=$(ldd "$tmp/consumer")
+grep -qF "$libdir/libnvmf.so" <<<"$deps" ||
+	{ echo "consumer does not use the installed libnvmf.so:"; echo "$deps"; exit 1; }
 "$tmp/consumer"
 
 # Exported functions against the version script and the installed headers.
