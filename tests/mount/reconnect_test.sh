@@ -37,7 +37,9 @@ fi
 grep -q "reconnected" "$LOG" && pass "mount log: $(grep -m1 "reconnected" "$LOG")" ||
 	fail "no reconnect in the log: $(cat "$LOG")"
 kill -TERM "$MOUNT_PID"
-wait_gone "$MOUNT_PID" 60 || fail "the mount did not end on SIGTERM; its log ends: $(tail -n 5 "$LOG")"
+T0=$SECONDS
+wait_gone "$MOUNT_PID" 60 ||
+	fail "the mount did not end on SIGTERM (waited $((SECONDS - T0)) s; /proc stat: $(cat "/proc/$MOUNT_PID/stat" 2>&1 | cut -c1-60); wchan: $(cat "/proc/$MOUNT_PID/wchan" 2>&1)); its log ends: $(tail -n 5 "$LOG")"
 
 # --- ctrl-loss-tmo
 mount_fg "$NS" "$LOG" "${T[@]}" --reconnect-delay 1 --ctrl-loss-tmo 2
