@@ -215,6 +215,21 @@ static int get_bool(struct loader *l, const char *path, json_t *v, bool *out)
 	return 0;
 }
 
+/* "pi_enable" in OBJ (a subsystem's attr, a port's param): only false is served. */
+static int refuse_pi(struct loader *l, const char *path, json_t *obj)
+{
+	char q[PATH_MAX_TEXT];
+	json_t *a = json_object_get(obj, "pi_enable");
+	bool on;
+
+	if (a == NULL)
+		return 0;
+	sub_path(q, path, "pi_enable");
+	if (get_bool(l, q, a, &on) != 0)
+		return -1;
+	return on ? fail(l, q, "protection information is not supported") : 0;
+}
+
 static int hexval(int c)
 {
 	if (c >= '0' && c <= '9')
@@ -502,15 +517,8 @@ static int load_subsys_attrs(struct loader *l, const char *path, json_t *attrs,
 		return -1;
 	if (rc == 0)
 		s->subsys_vendor_id = (uint16_t)n;
-	if ((a = json_object_get(attrs, "pi_enable")) != NULL) {
-		bool on;
-
-		sub_path(q, path, "pi_enable");
-		if (get_bool(l, q, a, &on) != 0)
-			return -1;
-		if (on)
-			return fail(l, q, "protection information is not supported");
-	}
+	if (refuse_pi(l, path, attrs) != 0)
+		return -1;
 	if (load_cntlid_range(l, path, attrs, s) != 0)
 		return -1;
 	if ((rc = attr_uint(l, path, attrs, "qid_max", UINT16_MAX, &n)) < 0)
@@ -689,15 +697,8 @@ static int load_port(struct loader *l, const char *path, json_t *o, struct nvmf_
 				return -1;
 			port->inline_data_size = (uint32_t)n;
 		}
-		if ((a = json_object_get(v, "pi_enable")) != NULL) {
-			bool on;
-
-			sub_path(q, p, "pi_enable");
-			if (get_bool(l, q, a, &on) != 0)
-				return -1;
-			if (on)
-				return fail(l, q, "protection information is not supported");
-		}
+		if (refuse_pi(l, p, v) != 0)
+			return -1;
 		if ((a = json_object_get(v, "fatal_error")) != NULL) {
 			char how[16];
 
