@@ -36,10 +36,19 @@ mount_pid() {
 		"$1" 2>/dev/null
 }
 
-# A process that runs (a daemon orphaned to a PID 1 that does not reap stays
-# a zombie: that counts as gone).
+# A process that runs.  A zombie (Z: a daemon orphaned to a PID 1 that does
+# not reap stays one) and a process being reaped (X, for the instant between
+# its parent's wait and /proc/PID going away) count as gone: taking X for
+# alive made a mount that had ended look as if it outlived SIGTERM.
 alive() {
-	[ -r "/proc/$1/stat" ] && ! awk '{ exit $3 != "Z" }' "/proc/$1/stat" 2>/dev/null
+	local stat state
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	state=${stat##*) }
+	state=${state%% *}
+	case $state in
+	Z | X | x | "") return 1 ;;
+	*) return 0 ;;
+	esac
 }
 
 # Wait up to SECONDS for a pid to exit; false if it is still there.

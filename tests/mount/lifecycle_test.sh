@@ -72,11 +72,14 @@ dd if="$NS/n2" of=/dev/null bs=4096 count=1 status=none && pass "a new open work
 
 # --- endings: SIGTERM on a foreground mount
 kill -TERM "$MOUNT_PID"
-if wait_gone "$MOUNT_PID" 60 && ! is_mounted "$NS"; then
+T0=$SECONDS
+if ! wait_gone "$MOUNT_PID" 60; then
+	fail "SIGTERM did not end the mount (waited $((SECONDS - T0)) s; /proc stat: $(cut -c1-60 "/proc/$MOUNT_PID/stat" 2>&1)); its log ends: $(tail -n 5 "$LOG")"
+elif is_mounted "$NS"; then
+	fail "the mount process ended on SIGTERM but $NS is still mounted; its log ends: $(tail -n 5 "$LOG")"
+else
 	wait "$MOUNT_PID" && pass "SIGTERM: unmounted, exit 0" ||
 		fail "SIGTERM: exit status $?; the mount's log ends: $(tail -n 5 "$LOG")"
-else
-	fail "SIGTERM did not end the mount; its log ends: $(tail -n 5 "$LOG")"
 fi
 # fusermount3 -u on a daemonized mount
 do_mount "$NS" "${T[@]}"
