@@ -620,13 +620,25 @@ struct nvmf_conn *target_conn_reserve(struct nvmf_target *t, uint16_t portid,
 	snapshot = *port;
 	nvmf_mutex_unlock(&t->lock);
 	conn = conn_alloc(t, &snapshot, params);
+	nvmf_mutex_lock(&t->lock);
 	if (conn == NULL) {
-		nvmf_mutex_lock(&t->lock);
 		t->nconns--;
 		pthread_cond_broadcast(&t->cond);
 		nvmf_mutex_unlock(&t->lock);
 		*error = ENOMEM;
+		return NULL;
 	}
+	/*
+	 * Listed now, before its queue pair exists: the transport may run the
+	 * queue pair (Connect, commands) before it calls attach, and a
+	 * shutdown must count those commands.  A shutdown that began since
+	 * the check above has marked the others closing already.
+	 */
+	conn->next = t->conns;
+	t->conns = conn;
+	if (atomic_load(&t->stopping))
+		atomic_store(&conn->closing, true);
+	nvmf_mutex_unlock(&t->lock);
 	return conn;
 }
 
@@ -634,12 +646,7 @@ void target_conn_attach(struct nvmf_target *t, struct nvmf_conn *conn, struct nv
 {
 	nvmf_mutex_lock(&t->lock);
 	conn->qp = qp;
-	conn->next = t->conns;
-	t->conns = conn;
-	/* A shutdown that began meanwhile has marked the others already. */
-	if (atomic_load(&t->stopping))
-		atomic_store(&conn->closing, true);
-	/* It may have been marked closing before it was listed. */
+	/* Teardown waited for this if it was marked closing meanwhile. */
 	target_wake_reaper(t);
 	/* From the unlock on, the connection (and, shutting down, the target)
 	 * may be freed at any moment: the caller touches neither again. */
@@ -648,6 +655,13 @@ void target_conn_attach(struct nvmf_target *t, struct nvmf_conn *conn, struct nv
 
 void target_conn_abandon(struct nvmf_target *t, struct nvmf_conn *conn)
 {
+	nvmf_mutex_lock(&t->lock);
+	for (struct nvmf_conn **pp = &t->conns; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == conn) {
+			*pp = conn->next;
+			break;
+		}
+	nvmf_mutex_unlock(&t->lock);
 	conn_release(conn);
 	nvmf_mutex_lock(&t->lock);
 	t->nconns--;

@@ -139,9 +139,10 @@ struct port_listener;
 
 struct nvmf_conn {
 	struct nvmf_target *target;
-	struct nvmf_conn *next;        /* target list */
-	/* Set once nvmf_qpair_create returns, which may be after the first
-	 * capsules arrive: the receive path uses nvmf_capsule_qpair(). */
+	struct nvmf_conn *next;        /* target list, from reserve on */
+	/* Set at attach (target lock), which may be after the first capsules
+	 * arrive: the receive path uses nvmf_capsule_qpair(), and teardown
+	 * leaves a connection without one alone until it has one. */
 	struct nvmf_qpair *qp;
 	uint16_t portid;
 	uint32_t inline_data_size;

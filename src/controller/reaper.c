@@ -89,7 +89,8 @@ static void doom_closing_locked(struct nvmf_target *t)
 	for (struct nvmf_conn **pp = &t->conns; *pp != NULL;) {
 		struct nvmf_conn *c = *pp;
 
-		if (!atomic_load(&c->closing)) {
+		/* Not yet attached: its queue pair is the transport's until then. */
+		if (!atomic_load(&c->closing) || c->qp == NULL) {
 			pp = &c->next;
 			continue;
 		}
