@@ -39,7 +39,7 @@ if ! "$vm" build --kernel "$kernel" >"$work/build.log" 2>&1; then
 fi
 
 # An ephemeral port: nvmfd logs the one it got.
-"$nvmfd" -s 0 --discovery-port 0 -n "$nqn" ramdisk:256M 2>"$work/nvmfd.log" &
+"$nvmfd" "${nvmfd_guest_opts[@]}" -s 0 --discovery-port 0 -n "$nqn" ramdisk:256M 2>"$work/nvmfd.log" &
 pid=$!
 for _ in $(seq 100); do
 	grep -qs "nvmfd: ready" "$work/nvmfd.log" && break

@@ -62,7 +62,7 @@ wrong=$("$nvmf" gen-dhchap-key --hmac 2 --nqn "$host_b")
 key_c=$("$nvmf" gen-dhchap-key --hmac 3 --nqn "$host_c")
 ckey_c=$("$nvmf" gen-dhchap-key --hmac 2 --nqn "$nqn")
 
-"$nvmfd" -s 0 --discovery-port 0 -n "$nqn" ramdisk:256M \
+"$nvmfd" "${nvmfd_guest_opts[@]}" -s 0 --discovery-port 0 -n "$nqn" ramdisk:256M \
 	--allow-host "$host_a" --dhchap-secret "$key_a" --dhchap-hash sha256 --dhchap-dhgroup null \
 	--allow-host "$host_b" --dhchap-secret "$key_b" --dhchap-ctrl-secret "$ckey_b" \
 	--dhchap-hash sha384 --dhchap-dhgroup ffdhe2048 \

@@ -51,7 +51,7 @@ wait_for() {
 run() {
 	local name=$1 kernel=$2 conn=$3 fatal=$4 dir="$work/$1" port relay start rc
 	mkdir -p "$dir"
-	"$nvmfd" -s 0 --discovery-port 0 -n "$nqn" --fatal-error "$fatal" ramdisk:128M \
+	"$nvmfd" "${nvmfd_guest_opts[@]}" -s 0 --discovery-port 0 -n "$nqn" --fatal-error "$fatal" ramdisk:128M \
 		2>"$dir/nvmfd.log" &
 	pids+=($!)
 	if ! wait_for "$dir/nvmfd.log" "nvmfd: ready"; then
