@@ -42,3 +42,9 @@ add_test(NAME controller_durable_create
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/controller/durable_create_test.sh ${PROJECT_BINARY_DIR})
 set_tests_properties(controller_durable_create PROPERTIES LABELS controller TIMEOUT 120
                      SKIP_RETURN_CODE 77)
+# The RAM disk backend alone: never-written blocks read as zeroes without
+# faulting pages in; written and deallocated blocks read back.
+nvmf_add_test(controller_ramdisk
+  SOURCES controller/ramdisk_test.c
+  LABELS controller
+  TIMEOUT 60)
