@@ -48,3 +48,8 @@ nvmf_add_test(controller_ramdisk
   SOURCES controller/ramdisk_test.c
   LABELS controller
   TIMEOUT 60)
+# nvmfd under taskset: one default-engine loop per CPU of the mask, pinned
+# there, and every thread named.
+add_test(NAME controller_affinity
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/controller/affinity_test.sh ${PROJECT_BINARY_DIR})
+set_tests_properties(controller_affinity PROPERTIES LABELS "controller;perf" TIMEOUT 180)
