@@ -121,9 +121,11 @@ int nvmf_engine_parse(const char *spec, struct nvmf_engine_params *params)
 /*
  * The default: event loops that busy-poll briefly after activity and sleep
  * when idle (hybrid), one per CPU of the process's affinity mask up to
- * DEFAULT_MAX_LOOPS, each pinned to its own CPU of the mask: under taskset,
- * a cpuset or CPUAffinity=, loops sized from the online CPUs would share
- * the mask's CPUs and poll against each other.  Under
+ * DEFAULT_MAX_LOOPS: under taskset, a cpuset or CPUAffinity=, loops sized
+ * from the online CPUs would share the mask's CPUs and poll against each
+ * other.  Under a mask narrower than the machine each loop is pinned to its
+ * own CPU of it; with every CPU allowed the scheduler places them (pinned,
+ * a loop polled on the CPU of a busy application thread: bench/RESULTS.md).  Under
  * load it answers like a polling engine; idle it costs nothing; and it
  * serves a thousand queue pairs with a handful of threads where the threads
  * engine would need two per queue pair (bench/RESULTS.md has the figures).
@@ -153,7 +155,8 @@ static struct nvmf_engine *default_engine_create(void)
 	if (fault != 0)
 		e = (errno = fault, NULL);
 	else if (spec == NULL)
-		e = nvmf_engine_epoll_create(&params, cpus);
+		e = nvmf_engine_epoll_create(&params,
+					     ncpus < sysconf(_SC_NPROCESSORS_ONLN) ? cpus : NULL);
 	else
 		e = nvmf_engine_create(&params);
 	if (e == NULL)
