@@ -240,7 +240,6 @@ void mount_fs_on_aen(void *arg, uint32_t cdw0, const void *log, size_t log_len)
 {
 	struct mount *m = arg;
 
-	pthread_setname_np(pthread_self(), "nvmf-mountwatch");
 	pthread_mutex_lock(&m->watch_lock);
 	m->watch_event = true;
 	pthread_cond_signal(&m->watch_cond);
@@ -251,6 +250,7 @@ void *mount_fs_watcher(void *arg)
 {
 	struct mount *m = arg;
 
+	pthread_setname_np(pthread_self(), "nvmf-mountwatch");
 	pthread_mutex_lock(&m->watch_lock);
 	while (!m->watch_stop) {
 		struct timespec deadline = mount_deadline(MOUNT_RESCAN_MS);
