@@ -77,9 +77,10 @@ test-tsan: tsan
 test-interop: build
 	ctest --test-dir $(BUILD) --output-on-failure -L interop
 
+# make bench PEER=FILE: only ratios against a peer's figures (bench/RESULTS.md).
 bench: build
 	scripts/install-deps.sh bench
-	bench/run.sh $(BUILD)
+	bench/run.sh $(BUILD) $(if $(PEER),--peer $(PEER))
 
 soak: deps build
 	tests/soak/run.sh $(BUILD)

@@ -6,7 +6,8 @@ Every figure is divided by bench/tcp_ceiling run with the same byte pattern
 and client on the other.  Absolute numbers move with the machine; the ratios
 are what the project tracks (bench/RESULTS.md).
 
-  bench/run.py BUILD_DIR [--suite transport|nvmf|all|fuse] [--runtime S] [--markdown FILE]
+  bench/run.py BUILD_DIR [--suite transport|nvmf|fresh|all|fuse] [--runtime S] [--markdown FILE]
+  bench/run.py BUILD_DIR --peer FILE    (ratios against a peer's figures, JSON lines)
 """
 import argparse
 import json
@@ -234,16 +235,159 @@ def perf(build, port, engine, rw, bs, qd, queues, runtime, digests):
     return r
 
 
-def started_target(build, engine, inline):
-    """nvmfd with its RAM namespace written once (reads of never-written pages
-    fault)."""
+def size_bytes(text):
+    units = {"k": 10, "m": 20, "g": 30, "t": 40}
+    text = text.lower().rstrip("ib")
+    return int(text[:-1]) << units[text[-1]] if text[-1] in units else int(text)
+
+
+def prewrite(build, port, engine):
+    """Write the whole namespace once, sequentially, in as many 1 s runs as it
+    takes (one run on a loaded machine may cover only part of it)."""
+    total, done = size_bytes(REGION), 0
+    while done < total:
+        cmd = ["taskset", "-c", "1", os.path.join(build, "nvmf"), "perf", "-a", "127.0.0.1",
+               "-s", str(port), "-n", NQN, "--engine", engine, "--rw", "write", "--bs", "128k",
+               "--iodepth", "8", "--runtime", "1", "--offset", str(done),
+               "--size", str(total - done), "-o", "json"]
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        if out.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd)}: {out.stderr.strip()}")
+        done += json.loads(out.stdout)["ios"] * 128 * 1024
+
+
+def started_target(build, engine, inline, written=True):
+    """nvmfd with its RAM namespace written once unless written is False (the
+    fresh case, what a first benchmark meets)."""
     target = Target(build, engine, inline)
     try:
-        perf(build, target.port, engine, "write", "128k", 8, 1, 1, False)
+        if written:
+            prewrite(build, target.port, engine)
     except Exception:
         target.stop()
         raise
     return target
+
+
+def proc_minor_faults(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[7])
+
+
+def measured_on(build, target, engine, rw, bs, qd, runtime, queues=1, digests=False):
+    """perf against target, with the target's CPU time and page faults."""
+    cpu0, flt0 = proc_cpu_seconds(target.proc.pid), proc_minor_faults(target.proc.pid)
+    r = perf(build, target.port, engine, rw, bs, qd, queues, runtime, digests)
+    r["target_cpu"] = proc_cpu_seconds(target.proc.pid) - cpu0
+    r["target_faults"] = proc_minor_faults(target.proc.pid) - flt0
+    return r
+
+
+# --------------------------------------------------------------------------
+# Fresh against written namespaces: a first benchmark reads never-written
+# blocks (issue 19).  Each run gets its own target, fresh or written whole.
+# --------------------------------------------------------------------------
+
+FRESH_CASES = [("randread", "4k", 32), ("read", "128k", 8)]
+
+
+def fresh_suite(build, runtime, engines, inline):
+    rows = []
+    for rw, bs, qd in FRESH_CASES:
+        for engine in engines:
+            def measure(written):
+                target = started_target(build, engine, inline, written)
+                try:
+                    return measured_on(build, target, engine, rw, bs, qd, runtime)
+                finally:
+                    target.stop()
+            runs = interleaved([False, True], measure)
+            med = {w: median_run(runs[w], lambda x: metric(x, bs)) for w in (False, True)}
+            rows.append({"case": f"{rw} {bs} qd{qd}", "stack": f"nvmf/{engine}", "bs": bs,
+                         "fresh": med[False], "written": med[True]})
+            print(f"  {rw} {bs} qd{qd} nvmf/{engine}: fresh/written "
+                  f"{metric(med[False], bs) / metric(med[True], bs):.2f}", file=sys.stderr)
+    return rows
+
+
+def per_io(r, key):
+    return r[key] / max(r.get("ios", 1), 1)
+
+
+def fresh_table(rows):
+    out = ["| case | stack | fresh | written | fresh / written | target CPU us/IO "
+           "(fresh / written) | target page faults per IO (fresh / written) |",
+           "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        f, w, bs = r["fresh"], r["written"], r["bs"]
+        out.append(f"| {r['case']} | {r['stack']} | {fmt_metric(metric(f, bs), bs)} "
+                   f"| {fmt_metric(metric(w, bs), bs)} | {metric(f, bs) / metric(w, bs):.2f} "
+                   f"| {per_io(f, 'target_cpu') * 1e6:.2f} / {per_io(w, 'target_cpu') * 1e6:.2f} "
+                   f"| {per_io(f, 'target_faults'):.3f} / {per_io(w, 'target_faults'):.3f} |")
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------
+# Against a peer's figures (--peer FILE): JSON lines
+#   {"workload": "randread 4k qd32", "iops": 460000, "mib_s": 1797}
+# workload is "RW BS qdN" as in the tables (randread, randwrite, read, write).
+# Each workload is measured here, written and fresh, one queue, no digests.
+# --------------------------------------------------------------------------
+
+def read_peer(path):
+    peers = []
+    with open(path) as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            try:
+                p = json.loads(line)
+                rw, bs, qd = p["workload"].split()
+                if rw not in ("randread", "randwrite", "read", "write") or \
+                        not qd.startswith("qd") or not 1 <= int(qd[2:]) <= 1024:
+                    raise ValueError("workload is \"RW BS qdN\"")
+                size_bytes(bs)
+                value = float(p["mib_s"] if is_large(bs) else p["iops"])
+                if value <= 0:
+                    raise ValueError("iops / mib_s must be positive")
+            except (ValueError, KeyError, TypeError, IndexError) as e:
+                sys.exit(f"{path}:{n}: {e!r}: want {{\"workload\": \"randread 4k qd32\", "
+                         f"\"iops\": N, \"mib_s\": N}}")
+            peers.append({"rw": rw, "bs": bs, "qd": int(qd[2:]), "workload": p["workload"],
+                          "value": value, "label": p.get("label", "")})
+    if not peers:
+        sys.exit(f"{path}: no workloads")
+    return peers
+
+
+def peer_suite(build, runtime, engine, inline, peers):
+    rows = []
+    for p in peers:
+        def measure(written):
+            target = started_target(build, engine, inline, written)
+            try:
+                return perf(build, target.port, engine, p["rw"], p["bs"], p["qd"], 1,
+                            runtime, False)
+            finally:
+                target.stop()
+        runs = interleaved([True, False], measure)
+        m = {w: metric(median_run(runs[w], lambda x: metric(x, p["bs"])), p["bs"])
+             for w in (True, False)}
+        rows.append({**p, "written": m[True], "fresh": m[False]})
+        print(f"  {p['workload']}: {m[True] / p['value']:.2f} of the peer (written), "
+              f"{m[False] / p['value']:.2f} (fresh)", file=sys.stderr)
+    return rows
+
+
+def peer_table(rows, engine):
+    out = [f"| workload | peer | nvmf/{engine}, written | ratio | nvmf/{engine}, fresh | ratio |",
+           "|---|---|---|---|---|---|"]
+    for r in rows:
+        bs = r["bs"]
+        out.append(f"| {r['workload']} | {fmt_metric(r['value'], bs)} {r['label']} "
+                   f"| {fmt_metric(r['written'], bs)} | {r['written'] / r['value']:.2f} "
+                   f"| {fmt_metric(r['fresh'], bs)} | {r['fresh'] / r['value']:.2f} |")
+    return "\n".join(out)
 
 
 def nvmf_suite(build, runtime, engines, inline):
@@ -261,10 +405,7 @@ def nvmf_suite(build, runtime, engines, inline):
 
             def measure(variant):
                 queues, digests = variant
-                cpu0 = proc_cpu_seconds(target.proc.pid)
-                r = perf(build, target.port, engine, rw, bs, qd, queues, runtime, digests)
-                r["target_cpu"] = proc_cpu_seconds(target.proc.pid) - cpu0
-                return r
+                return measured_on(build, target, engine, rw, bs, qd, runtime, queues, digests)
             try:
                 runs = interleaved(variants, measure)
                 for queues, digests in variants:
@@ -532,10 +673,15 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("build")
     ap.add_argument("--suite", default="all",
-                    choices=["transport", "nvmf", "sweep", "all", "fuse"],
-                    help="fuse (not in all: needs root): nvmf perf and fio through nvmf mount")
+                    choices=["transport", "nvmf", "fresh", "sweep", "all", "fuse"],
+                    help="fuse (not in all: needs root): nvmf perf and fio through nvmf mount; "
+                         "fresh: never-written against written namespaces")
+    ap.add_argument("--peer", metavar="FILE",
+                    help="only compare with a peer's figures: JSON lines {\"workload\": "
+                         "\"randread 4k qd32\", \"iops\": N, \"mib_s\": N}, ratios against "
+                         "them (the first of --engines, default hybrid, is measured)")
     ap.add_argument("--runtime", type=float, default=3)
-    ap.add_argument("--engines", default=",".join(ENGINES))
+    ap.add_argument("--engines", help=f"default {','.join(ENGINES)}; --peer: hybrid")
     ap.add_argument("--inline", type=int, default=16384,
                     help="nvmfd --inline-data-size (in-capsule data per I/O command)")
     ap.add_argument("--plot-only", metavar="MARKDOWN",
@@ -548,33 +694,46 @@ def main():
     ap.add_argument("--markdown", help="write the tables to this file")
     ap.add_argument("--png", default=os.path.join(os.path.dirname(__file__), "iops_vs_depth.png"))
     args = ap.parse_args()
-    engines = args.engines.split(",")
+    engines = args.engines.split(",") if args.engines else ENGINES
     if args.plot_only:
         plot_sweep(*sweep_from_markdown(args.plot_only), args.png)
         return
     REGION = args.region
     REPEAT = max(1, args.repeat)
 
-    print(f"machine: {machine()}", file=sys.stderr)
+    peers = read_peer(args.peer) if args.peer else None
+    print(f"machine: {machine()}, load average {load_average()}", file=sys.stderr)
     text = (f"Measured {time.strftime('%Y-%m-%d')} on {machine()}, runtime {args.runtime:g} s "
             f"per run, median of {REPEAT} interleaved runs per point; nvmfd --inline-data-size {args.inline}; RAM namespace and the "
             f"ceiling's server region {REGION}.\n")
-    if args.suite in ("transport", "all"):
+    suite = None if peers else args.suite  # --peer: that comparison only
+    if peers:
+        load = load_average()
+        engine = engines[0] if args.engines else "hybrid"
+        rows = peer_suite(args.build, args.runtime, engine, args.inline, peers)
+        text += (f"\n### nvmf perf against nvmfd, and a peer's figures ({args.peer})\n\n"
+                 f"Load average before / after: {load} / {load_average()}.\n\n" +
+                 peer_table(rows, engine) + "\n")
+    if suite in ("transport", "all"):
         rows = transport_suite(args.build, args.runtime, engines)
         text += ("\n### Transport alone\n\n" + table(rows) + "\n\nTargets (issue 7):\n\n" +
                  targets_table(targets(rows)) + "\n")
-    if args.suite in ("nvmf", "all"):
+    if suite in ("nvmf", "all"):
         rows = nvmf_suite(args.build, args.runtime, engines, args.inline)
         text += ("\n### nvmf perf against nvmfd\n\n" + table(rows) +
                  "\n\nTargets (issue 7):\n\n" + targets_table(targets(rows)) + "\n")
-    if args.suite in ("sweep", "all"):
+    if suite in ("fresh", "all"):
+        rows = fresh_suite(args.build, args.runtime, engines, args.inline)
+        text += ("\n### Fresh (never written) against written RAM namespaces\n\n" +
+                 fresh_table(rows) + "\n")
+    if suite in ("sweep", "all"):
         series, depths = depth_sweep(args.build, min(args.runtime, 2), engines, args.inline,
                                      args.png)
         text += ("\n### 4 KiB random read IOPS against queue depth\n\n| series | " +
                  " | ".join(f"qd{d}" for d in depths) + " |\n|---|" + "---|" * len(depths) +
                  "\n" + "".join(f"| {name} | " + " | ".join(f"{v / 1000:.1f}k" for v in vals) +
                                 " |\n" for name, vals in series.items()))
-    if args.suite == "fuse":
+    if suite == "fuse":
         load = load_average()
         rows = fuse_suite(args.build, args.runtime, args.inline)
         text += ("\n### nvmf perf and fio through nvmf mount, same target\n\n"

@@ -42,3 +42,14 @@ add_test(NAME controller_durable_create
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/controller/durable_create_test.sh ${PROJECT_BINARY_DIR})
 set_tests_properties(controller_durable_create PROPERTIES LABELS controller TIMEOUT 120
                      SKIP_RETURN_CODE 77)
+# The RAM disk backend alone: never-written blocks read as zeroes without
+# faulting pages in; written and deallocated blocks read back.
+nvmf_add_test(controller_ramdisk
+  SOURCES controller/ramdisk_test.c
+  LABELS controller
+  TIMEOUT 60)
+# nvmfd under taskset: one default-engine loop per CPU of the mask, pinned
+# there, and every thread named.
+add_test(NAME controller_affinity
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/controller/affinity_test.sh ${PROJECT_BINARY_DIR})
+set_tests_properties(controller_affinity PROPERTIES LABELS "controller;perf" TIMEOUT 180)

@@ -91,7 +91,7 @@ struct nvmf_host_opts {
 	const char *subnqn;        /* [-n] NULL: the discovery NQN */
 	const char *hostnqn;       /* [-q] NULL: nvmf_host_default_ids() */
 	const char *hostid;        /* [-I] UUID; NULL: see nvmf_host_default_ids() */
-	unsigned nr_io_queues;     /* [-i] 0: one per online CPU */
+	unsigned nr_io_queues;     /* [-i] 0: one per CPU of the affinity mask */
 	unsigned queue_size;       /* [-Q] I/O queue entries */
 	int kato_s;                /* [-k] keep-alive timeout, seconds; 0: none */
 	int reconnect_delay_s;     /* [-c] */

@@ -11,6 +11,7 @@
 
 #include "nvmf/controller.h"
 #include "util/lock.h"
+#include "util/thread.h"
 
 #define RAMDISK_PREFIX "ramdisk:"
 
@@ -138,9 +139,11 @@ struct nvmf_workq *nvmf_workq_create(unsigned nthreads)
 	/* Workers leave signals to the application's threads. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	for (; wq->nthreads < nthreads; wq->nthreads++)
+	for (; wq->nthreads < nthreads; wq->nthreads++) {
 		if (pthread_create(&wq->threads[wq->nthreads], NULL, workq_main, wq) != 0)
 			break;
+		nvmf_thread_name(wq->threads[wq->nthreads], "nvmf-io/%u", wq->nthreads);
+	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (wq->nthreads == 0) {
 		nvmf_workq_destroy(wq);

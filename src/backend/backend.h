@@ -30,11 +30,13 @@ struct nvmf_backend_ops {
 	/* Deallocate (punch a hole) where the backing supports it; a no-op otherwise. */
 	int (*deallocate)(struct nvmf_bdev *bdev, uint64_t offset, uint64_t len);
 	/*
-	 * Memory-backed namespaces only (NULL otherwise): the bytes at offset,
-	 * valid while the namespace is open, so transfers move straight
-	 * between the socket and the namespace with no bounce buffer.
+	 * Memory-backed namespaces only (NULL otherwise): the len bytes at
+	 * offset, valid while the namespace is open, so transfers move straight
+	 * between the socket and the namespace with no bounce buffer.  For a
+	 * read (!write) the bytes may be elsewhere (never-written blocks come
+	 * from a shared zero source) and must not be written.
 	 */
-	uint8_t *(*map)(struct nvmf_bdev *bdev, uint64_t offset);
+	uint8_t *(*map)(struct nvmf_bdev *bdev, uint64_t offset, size_t len, bool write);
 	void (*close)(struct nvmf_bdev *bdev);
 };
 

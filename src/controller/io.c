@@ -231,7 +231,8 @@ void ctrl_io_command(struct nvmf_cmd *cmd)
 		counter_add(&conn->read_units, len / 512);
 		if (cmd->ns->bdev->ops->map != NULL) {
 			/* Sent straight from the namespace's memory. */
-			cmd_reply_from(cmd, cmd->ns->bdev->ops->map(cmd->ns->bdev, offset), len);
+			cmd_reply_from(cmd, cmd->ns->bdev->ops->map(cmd->ns->bdev, offset, len, false),
+				       len);
 			return;
 		}
 		if (!cmd_buf(cmd, len)) {
@@ -263,8 +264,9 @@ void ctrl_io_command(struct nvmf_cmd *cmd)
 			 * data digest error may leave its range partly written, as
 			 * any Write that completes with an error may.
 			 */
-			cmd_receive_into(cmd, cmd->ns->bdev->ops->map(cmd->ns->bdev, offset), len,
-					 write_data_in_place);
+			uint8_t *mem = cmd->ns->bdev->ops->map(cmd->ns->bdev, offset, len, true);
+
+			cmd_receive_into(cmd, mem, len, write_data_in_place);
 			return;
 		}
 		cmd_receive_data(cmd, len, write_data_in);

@@ -29,6 +29,7 @@
 #include "util/lock.h"
 #include "util/log.h"
 #include "util/testpoint.h"
+#include "util/thread.h"
 
 #define REAPER_TICK_MS 100
 
@@ -113,6 +114,7 @@ static void *reaper_main(void *arg)
 	struct nvmf_target *t = arg;
 	struct pollfd pfd = {.fd = t->reaper_wake, .events = POLLIN};
 
+	nvmf_thread_name(pthread_self(), "nvmf-reaper");
 	for (;;) {
 		uint64_t count;
 		bool stop;
@@ -150,6 +152,7 @@ static void *teardown_main(void *arg)
 {
 	struct nvmf_target *t = arg;
 
+	nvmf_thread_name(pthread_self(), "nvmf-teardown");
 	nvmf_mutex_lock(&t->teardown_lock);
 	for (;;) {
 		struct nvmf_conn *c;

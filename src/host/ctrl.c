@@ -25,6 +25,7 @@
 #include "util/log.h"
 #include "util/opts.h"
 #include "util/testpoint.h"
+#include "util/thread.h"
 
 #define DEFAULT_QUEUE_SIZE 128      /* nvme-cli NVMF_DEF_QUEUE_SIZE */
 #define MAX_QUEUE_SIZE 1024         /* Linux NVMF_MAX_QUEUE_SIZE */
@@ -817,6 +818,7 @@ static void *ctrl_worker(void *arg)
 	uint64_t next_ka = nvmf_now_ns() + ka_ns;
 	uint64_t next_scan = nvmf_now_ns() + TIMEOUT_SCAN_NS;
 
+	nvmf_thread_name(pthread_self(), "nvmf-ctrl");
 	nvmf_mutex_lock(&c->lock);
 	while (!c->worker_stop) {
 		uint64_t now, wake;
@@ -953,7 +955,6 @@ static bool nqn_ok(const char *nqn)
 static int ctrl_setup_opts(struct nvmf_ctrl *c, const struct nvmf_host_opts *opts,
 			   struct nvmf_error *err)
 {
-	long ncpu;
 	int ret;
 
 	ret = host_opts_import(&c->opts, opts, err);
@@ -1020,8 +1021,8 @@ static int ctrl_setup_opts(struct nvmf_ctrl *c, const struct nvmf_host_opts *opt
 		return -EINVAL;
 	}
 	if (c->opts.nr_io_queues == 0) {
-		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-		c->opts.nr_io_queues = ncpu > 0 ? (unsigned)ncpu : 1;
+		/* A queue per CPU the process may run on (its affinity mask). */
+		c->opts.nr_io_queues = (unsigned)nvmf_affinity_cpus(NULL, 0);
 	}
 	if (c->opts.nr_io_queues > MAX_IO_QUEUES)
 		c->opts.nr_io_queues = MAX_IO_QUEUES;

@@ -33,6 +33,7 @@
 #include "transport/transport.h"
 #include "util/clock.h"
 #include "util/lock.h"
+#include "util/thread.h"
 
 #define LOOP_MAX_IOVCNT 64          /* iovecs in one caller buffer, as TCP */
 #define LOOP_ADMIN_MAX_ICD 8192     /* admin and Fabrics commands, as TCP */
@@ -338,6 +339,7 @@ static void *delivery_main(void *arg)
 	struct loop_end *end = arg;
 	struct loop_event *ev;
 
+	nvmf_thread_name(pthread_self(), "nvmf-deliver");
 	nvmf_mutex_lock(&end->pair->lock);
 	while (!end->stop) {
 		ev = pop_event_locked(end);

@@ -35,6 +35,7 @@
 #include "util/lock.h"
 #include "util/log.h"
 #include "util/testpoint.h"
+#include "util/thread.h"
 
 #define LISTEN_BACKLOG 128
 #define ACCEPT_BACKOFF_MS 100         /* out of descriptors: pause accepting */
@@ -338,6 +339,7 @@ static void *handshake_main(void *arg)
 	uint8_t b = 0;
 	int e = 0;
 
+	nvmf_thread_name(pthread_self(), "nvmf-handshake");
 	if (tcp->tls_mode == NVMF_TCP_TLS_OPTIONAL) {
 		e = first_byte(h->fd, l->p.handshake_timeout_ms, &b);
 		if (e != 0)
@@ -433,6 +435,7 @@ static void *listener_main(void *arg)
 				 {.fd = l->fd, .events = POLLIN}};
 	bool starved = false, backoff = false; /* out of file descriptors */
 
+	nvmf_thread_name(pthread_self(), "nvmf-listen");
 	for (;;) {
 		/* Out of descriptors, a pending connection stays readable: poll
 		 * only the wake-up pipe for a while instead of spinning. */

@@ -11,6 +11,7 @@
 #include "util/log.h"
 #include "util/opts.h"
 #include "util/testpoint.h"
+#include "util/thread.h"
 
 static pthread_mutex_t default_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct nvmf_engine *default_engine; /* default_lock */
@@ -38,7 +39,7 @@ struct nvmf_engine *nvmf_engine_create(const struct nvmf_engine_params *given)
 	case NVMF_ENGINE_THREADS:
 		return nvmf_engine_threads_create(&params);
 	case NVMF_ENGINE_EPOLL:
-		return nvmf_engine_epoll_create(&params);
+		return nvmf_engine_epoll_create(&params, NULL);
 	default:
 		errno = EINVAL;
 		return NULL;
@@ -119,7 +120,12 @@ int nvmf_engine_parse(const char *spec, struct nvmf_engine_params *params)
 
 /*
  * The default: event loops that busy-poll briefly after activity and sleep
- * when idle (hybrid), one per online CPU up to DEFAULT_MAX_LOOPS.  Under
+ * when idle (hybrid), one per CPU of the process's affinity mask up to
+ * DEFAULT_MAX_LOOPS: under taskset, a cpuset or CPUAffinity=, loops sized
+ * from the online CPUs would share the mask's CPUs and poll against each
+ * other.  Under a mask narrower than the machine each loop is pinned to its
+ * own CPU of it; with every CPU allowed the scheduler places them (pinned,
+ * a loop polled on the CPU of a busy application thread: bench/RESULTS.md).  Under
  * load it answers like a polling engine; idle it costs nothing; and it
  * serves a thousand queue pairs with a handful of threads where the threads
  * engine would need two per queue pair (bench/RESULTS.md has the figures).
@@ -129,7 +135,8 @@ static struct nvmf_engine *default_engine_create(void)
 {
 	struct nvmf_engine_params params;
 	const char *spec = getenv("NVMF_ENGINE");
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	int cpus[DEFAULT_MAX_LOOPS];
+	int ncpus = nvmf_affinity_cpus(cpus, DEFAULT_MAX_LOOPS);
 	struct nvmf_engine *e;
 	int fault = NVMF_FAULT("transport.engine_default.create", NULL);
 
@@ -141,12 +148,17 @@ static struct nvmf_engine *default_engine_create(void)
 		params = (struct nvmf_engine_params){
 			.size = sizeof(params),
 			.kind = NVMF_ENGINE_EPOLL,
-			.nthreads = cpus < 1 ? 1 : cpus > DEFAULT_MAX_LOOPS ? DEFAULT_MAX_LOOPS
-									  : (unsigned)cpus,
+			.nthreads = ncpus > DEFAULT_MAX_LOOPS ? DEFAULT_MAX_LOOPS : (unsigned)ncpus,
 			.cpu = -1,
 			.poll_usec = HYBRID_POLL_USEC,
 		};
-	e = fault != 0 ? (errno = fault, NULL) : nvmf_engine_create(&params);
+	if (fault != 0)
+		e = (errno = fault, NULL);
+	else if (spec == NULL)
+		e = nvmf_engine_epoll_create(&params,
+					     ncpus < sysconf(_SC_NPROCESSORS_ONLN) ? cpus : NULL);
+	else
+		e = nvmf_engine_create(&params);
 	if (e == NULL)
 		NVMF_ERR("engine: cannot start the default engine's threads: %s", strerror(errno));
 	return e;

@@ -85,6 +85,8 @@ struct nvmf_engine_conn {
 struct nvmf_engine *nvmf_engine_default(void);
 
 struct nvmf_engine *nvmf_engine_threads_create(const struct nvmf_engine_params *params);
-struct nvmf_engine *nvmf_engine_epoll_create(const struct nvmf_engine_params *params);
+/* cpus: NULL, or a CPU per loop to pin it to (overrides params->cpu). */
+struct nvmf_engine *nvmf_engine_epoll_create(const struct nvmf_engine_params *params,
+					     const int *cpus);
 
 #endif

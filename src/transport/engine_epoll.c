@@ -24,6 +24,7 @@
 #include "transport/engine.h"
 #include "util/lock.h"
 #include "util/log.h"
+#include "util/thread.h"
 
 #define LOOP_EVENTS 64
 #define RX_ROUNDS 8 /* receive calls per ready connection per iteration */
@@ -269,6 +270,7 @@ static void *loop_main(void *arg)
 	struct epoll_event events[LOOP_EVENTS];
 	uint64_t last_busy = now_us();
 
+	nvmf_thread_name(pthread_self(), "nvmf-loop/%u", (unsigned)(loop - loop->engine->loops));
 	if (loop->cpu >= 0) {
 		cpu_set_t set;
 
@@ -496,7 +498,8 @@ fail:
 	return error;
 }
 
-struct nvmf_engine *nvmf_engine_epoll_create(const struct nvmf_engine_params *params)
+struct nvmf_engine *nvmf_engine_epoll_create(const struct nvmf_engine_params *params,
+					     const int *cpus)
 {
 	unsigned n = params->nthreads != 0 ? params->nthreads : 1;
 	struct nvmf_epoll_engine *engine;
@@ -508,7 +511,8 @@ struct nvmf_engine *nvmf_engine_epoll_create(const struct nvmf_engine_params *pa
 	engine->base.params = *params;
 	nvmf_mutex_init(&engine->lock);
 	for (unsigned i = 0; i < n; i++) {
-		int error = loop_start(engine, &engine->loops[i], params->cpu >= 0 ? params->cpu + (int)i : -1);
+		int cpu = cpus != NULL ? cpus[i] : params->cpu >= 0 ? params->cpu + (int)i : -1;
+		int error = loop_start(engine, &engine->loops[i], cpu);
 
 		if (error != 0) {
 			engine->nloops = i;

@@ -13,11 +13,13 @@
 #include "transport/engine.h"
 #include "util/lock.h"
 #include "util/log.h"
+#include "util/thread.h"
 
 static void *threads_rx_main(void *arg)
 {
 	struct nvmf_engine_conn *conn = arg;
 
+	nvmf_thread_name(pthread_self(), "nvmf-rx");
 	while (conn->rx(conn, true) != NVMF_CONN_DONE)
 		;
 	conn->rx_done(conn);
@@ -28,6 +30,7 @@ static void *threads_tx_main(void *arg)
 {
 	struct nvmf_engine_conn *conn = arg;
 
+	nvmf_thread_name(pthread_self(), "nvmf-tx");
 	nvmf_mutex_lock(conn->lock);
 	for (;;) {
 		while (!conn->tx_queued && !conn->stop)

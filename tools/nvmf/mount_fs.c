@@ -250,6 +250,7 @@ void *mount_fs_watcher(void *arg)
 {
 	struct mount *m = arg;
 
+	pthread_setname_np(pthread_self(), "nvmf-mountwatch");
 	pthread_mutex_lock(&m->watch_lock);
 	while (!m->watch_stop) {
 		struct timespec deadline = mount_deadline(MOUNT_RESCAN_MS);
@@ -272,8 +273,16 @@ void *mount_fs_watcher(void *arg)
 /* FUSE operations                                                     */
 /* ------------------------------------------------------------------ */
 
+/* Every request starts here: libfuse's worker threads are named on their
+ * first one, so that top -H tells them from the transport's. */
 static struct mount *req_mount(fuse_req_t req)
 {
+	static _Thread_local bool named;
+
+	if (!named) {
+		pthread_setname_np(pthread_self(), "nvmf-fuse");
+		named = true;
+	}
 	return fuse_req_userdata(req);
 }
 
