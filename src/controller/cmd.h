@@ -59,6 +59,7 @@ struct nvmf_cmd {
 	bool deallocate;               /* Write Zeroes DEAC */
 	bool holds_cid;                /* its CID is marked in conn->cids_in_flight */
 	uint64_t resv_seen;            /* preempt-and-aborts before its access check */
+	void (*work_fn)(struct nvmf_work *work); /* io.c: run after a last such check */
 	void (*cont)(struct nvmf_cmd *cmd); /* what runs once the data is in */
 	struct nvmf_work work;
 };

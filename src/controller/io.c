@@ -37,14 +37,39 @@ uint16_t io_errno_status(int rc, bool write)
 	}
 }
 
+static void io_abort_preempted(struct nvmf_cmd *cmd)
+{
+	cmd_complete(cmd, NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_ABORTED_PREEMPT_ABORT), 0, 0);
+}
+
+/* A command of a namespace with reservations, off the work queue: its
+ * host may have been preempted with abort while it waited there. */
+static void io_work_checked(struct nvmf_work *work)
+{
+	struct nvmf_cmd *cmd = cmd_of_work(work);
+
+	if (resv_io_aborted(cmd))
+		io_abort_preempted(cmd);
+	else
+		cmd->work_fn(work);
+}
+
 static void io_run(struct nvmf_cmd *cmd, void (*fn)(struct nvmf_work *work))
 {
-	/* Its host was preempted with abort while its data came in. */
-	if (cmd->ns->resv != NULL && resv_io_aborted(cmd)) {
-		cmd_complete(cmd, NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_ABORTED_PREEMPT_ABORT), 0, 0);
-		return;
+	bool here = cmd->ns->bdev->ops->inline_io;
+
+	if (cmd->ns->resv != NULL) {
+		/* Its host was preempted with abort while its data came in. */
+		if (resv_io_aborted(cmd)) {
+			io_abort_preempted(cmd);
+			return;
+		}
+		if (!here) {
+			cmd->work_fn = fn;
+			fn = io_work_checked;
+		}
 	}
-	cmd_execute(cmd, fn, cmd->ns->bdev->ops->inline_io);
+	cmd_execute(cmd, fn, here);
 }
 
 static void io_log_error(struct nvmf_cmd *cmd, const char *what, int rc)

@@ -398,9 +398,12 @@ static uint32_t file_crc(const struct resv_file_hdr *h, const void *regs, size_t
 	return nvmf_crc32c_final(nvmf_crc32c_update(crc, regs, len));
 }
 
-static int parse_fail(char *why, size_t whylen, const char *fmt, unsigned v)
+static int parse_fail(char *why, size_t whylen, const char *what, long v)
 {
-	snprintf(why, whylen, fmt, v);
+	if (v < 0)
+		snprintf(why, whylen, "%s", what);
+	else
+		snprintf(why, whylen, "%s %ld", what, v);
 	return -EINVAL;
 }
 
@@ -412,22 +415,22 @@ static int state_decode(const uint8_t *data, size_t len, uint32_t nsid, const ui
 	bool holder_registered = false;
 
 	if (len < sizeof(h))
-		return parse_fail(why, whylen, "truncated (%u bytes)", (unsigned)len);
+		return parse_fail(why, whylen, "truncated: bytes", (long)len);
 	memcpy(&h, data, sizeof(h));
 	if (memcmp(h.magic, RESV_FILE_MAGIC, 8) != 0)
-		return parse_fail(why, whylen, "not a reservation state file%.0u", 0);
+		return parse_fail(why, whylen, "not a reservation state file", -1);
 	if (h.version != RESV_FILE_VERSION)
-		return parse_fail(why, whylen, "unknown version %u", h.version);
+		return parse_fail(why, whylen, "unknown version", (long)h.version);
 	if (h.nregs > RESV_MAX_REGS)
-		return parse_fail(why, whylen, "%u registrants, more than allowed", h.nregs);
+		return parse_fail(why, whylen, "more registrants than allowed:", (long)h.nregs);
 	if (len != sizeof(h) + (size_t)h.nregs * sizeof(struct resv_reg))
-		return parse_fail(why, whylen, "torn or padded (%u bytes)", (unsigned)len);
+		return parse_fail(why, whylen, "torn or padded: bytes", (long)len);
 	if (file_crc(&h, data + sizeof(h), len - sizeof(h)) != h.crc)
-		return parse_fail(why, whylen, "checksum mismatch%.0u", 0);
+		return parse_fail(why, whylen, "checksum mismatch", -1);
 	if (h.nsid != nsid || memcmp(h.uuid, uuid, 16) != 0)
-		return parse_fail(why, whylen, "belongs to another namespace (NSID %u)", h.nsid);
+		return parse_fail(why, whylen, "belongs to another namespace: NSID", (long)h.nsid);
 	if (h.rtype > NVME_RESV_EA_ALL_REGS || h.ptpl != 1)
-		return parse_fail(why, whylen, "bad reservation type %u or PTPL", h.rtype);
+		return parse_fail(why, whylen, "bad reservation type or PTPL: type", (long)h.rtype);
 	memset(st, 0, sizeof(*st));
 	st->gen = h.gen;
 	st->rtype = h.rtype;
@@ -438,12 +441,12 @@ static int state_decode(const uint8_t *data, size_t len, uint32_t nsid, const ui
 
 		memcpy(&r, data + sizeof(h) + i * sizeof(r), sizeof(r));
 		if (reg_find(st, r.hostid) >= 0)
-			return parse_fail(why, whylen, "host registered twice (entry %u)", i);
+			return parse_fail(why, whylen, "a host registered twice: entry", (long)i);
 		holder_registered |= memcmp(r.hostid, h.holder, 16) == 0;
 		st->regs[st->nregs++] = r;
 	}
 	if (st->rtype != NVME_RESV_NONE && (all_regs(st->rtype) ? st->nregs == 0 : !holder_registered))
-		return parse_fail(why, whylen, "the holder is not registered%.0u", 0);
+		return parse_fail(why, whylen, "the holder is not registered", -1);
 	return 0;
 }
 
