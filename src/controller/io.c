@@ -250,16 +250,13 @@ void ctrl_io_command(struct nvmf_cmd *cmd)
 			     0, 0);
 		return;
 	}
-	if (cmd->ns->resv != NULL) {
-		st = resv_is_command(sqe->opc) ? 0 : resv_io_check(cmd);
-		if (st == 0 && resv_is_command(sqe->opc)) {
-			resv_io_command(cmd);
-			return;
-		}
-		if (st != 0) {
-			cmd_complete(cmd, st, 0, 0);
-			return;
-		}
+	if (cmd->ns->resv != NULL && resv_is_command(sqe->opc)) {
+		resv_io_command(cmd);
+		return;
+	}
+	if (cmd->ns->resv != NULL && (st = resv_io_check(cmd)) != 0) {
+		cmd_complete(cmd, st, 0, 0);
+		return;
 	}
 	switch (sqe->opc) {
 	case NVME_IO_READ:
