@@ -20,6 +20,9 @@ list(APPEND NVMF_FUZZ_TARGETS host_ctrl)
 set(fuzz_host_ctrl_SOURCES fuzz/fuzz_host_ctrl.c)
 set(fuzz_host_ctrl_LINK_OPTIONS -Wl,--wrap=connect -Wl,--wrap=nvmf_qpair_create
     -Wl,--wrap=pthread_cond_timedwait)
+# The reservation state file loader (persist through power loss).
+list(APPEND NVMF_FUZZ_TARGETS resv_state)
+set(fuzz_resv_state_SOURCES fuzz/fuzz_resv_state.c)
 
 foreach(t ${NVMF_FUZZ_TARGETS})
   add_executable(fuzz_${t}_replay fuzz/replay.c ${fuzz_${t}_SOURCES})

@@ -49,6 +49,14 @@ set_tests_properties(interop_linux_target_auth PROPERTIES LABELS interop TIMEOUT
 set_tests_properties(interop_linux_host interop_linux_target interop_linux_host_6.12
                      interop_linux_target_6.12 interop_linux_host_auth
                      interop_linux_target_auth PROPERTIES FIXTURES_REQUIRED linux_vm)
+# Persistent reservations with the real Linux 6.12 host's nvme-cli: the guest
+# registers with PTPL and takes Write Exclusive; nvmf as another host reads,
+# is refused its write; after nvmfd's kill -9 and restart the reservation
+# holds (one guest boot).
+add_test(NAME interop_linux_host_resv
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/interop/linux_host_resv.sh ${PROJECT_BINARY_DIR})
+set_tests_properties(interop_linux_host_resv PROPERTIES LABELS "interop;resv" TIMEOUT 600
+                     FIXTURES_REQUIRED linux_vm)
 # Wire faults: a relay corrupts one header digest between the real Linux
 # host and nvmfd; Linux 6.1 against nvmfd --fatal-error close (admin and
 # I/O queue), Linux 6.12 against the default C2HTermReq: each recovers with

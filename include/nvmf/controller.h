@@ -52,6 +52,9 @@ struct nvmf_ns_conf {
 	uint32_t block_size;          /* 512 or 4096; 0: the backing's (files: 4096) */
 	bool enabled;                 /* disabled namespaces are configured but not served */
 	bool readonly;
+	/* Persistent reservations (nvmetcli "resv_enable"); with persist
+	 * through power loss they are kept in the target's state_dir. */
+	bool resv_enable;
 	/* Identifiers; those not given are derived from subsystem NQN, NSID and
 	 * path, so they stay the same across restarts. */
 	bool has_uuid, has_nguid, has_eui64;
@@ -150,6 +153,10 @@ struct nvmf_target_params {
 	/* Drives the connections' sockets (nvmf_engine_create); NULL: the
 	 * default engine (include/nvmf/transport.h).  Must outlive the target. */
 	struct nvmf_engine *engine;
+	/* Where reservations that persist through power loss are kept, one
+	 * file per namespace; NULL: nowhere (PTPL is refused).  Must outlive
+	 * the target. */
+	const char *state_dir;
 };
 
 struct nvmf_target;

@@ -299,6 +299,29 @@ int nvmf_ns_dsm(struct nvmf_ns *ns, unsigned ioq, const struct nvme_dsm_range *r
 int nvmf_ns_compare(struct nvmf_ns *ns, unsigned ioq, uint64_t slba, uint32_t nlb,
 		    const void *buf, nvmf_cmd_cb *cb, void *arg);
 
+/*
+ * Reservations (Base 2.0 §8.19), on a namespace whose Identify RESCAP
+ * says which types it has.  The keys' buffer must stay valid until the
+ * completion; cptpl is NVME_RESV_CPTPL_* (persist through power loss);
+ * iekey ignores the current key.  A command the reservation refuses ends
+ * with Reservation Conflict (NVME_SC_RESERVATION_CONFLICT).
+ */
+int nvmf_resv_register(struct nvmf_ns *ns, unsigned ioq, enum nvme_resv_rrega rrega,
+		       unsigned cptpl, bool iekey, const struct nvme_resv_register_data *keys,
+		       nvmf_cmd_cb *cb, void *arg);
+int nvmf_resv_acquire(struct nvmf_ns *ns, unsigned ioq, enum nvme_resv_racqa racqa,
+		      enum nvme_resv_type rtype, bool iekey,
+		      const struct nvme_resv_acquire_data *keys, nvmf_cmd_cb *cb, void *arg);
+int nvmf_resv_release(struct nvmf_ns *ns, unsigned ioq, enum nvme_resv_rrela rrela,
+		      enum nvme_resv_type rtype, bool iekey,
+		      const struct nvme_resv_release_data *key, nvmf_cmd_cb *cb, void *arg);
+/* Reservation Report into len bytes (a multiple of 4, at least 24): a
+ * struct nvme_resv_status, then struct nvme_resv_registrant entries, or
+ * with eds the 64-byte extended header and nvme_resv_registrant_ext
+ * entries (128-bit host IDs: what NVMe over Fabrics controllers use). */
+int nvmf_resv_report(struct nvmf_ns *ns, unsigned ioq, bool eds, void *buf, size_t len,
+		     nvmf_cmd_cb *cb, void *arg);
+
 enum nvmf_data_dir {
 	NVMF_DATA_NONE,
 	NVMF_DATA_TO_CTRL,         /* host to controller (write-like) */
@@ -344,6 +367,14 @@ int nvmf_ns_trim_sync(struct nvmf_ns *ns, uint64_t offset, uint64_t len);
 int nvmf_ns_compare_sync(struct nvmf_ns *ns, uint64_t offset, const void *buf, size_t len);
 int nvmf_passthru_sync(struct nvmf_ctrl *ctrl, unsigned ioq, const struct nvme_sqe *sqe,
 		       void *buf, size_t len, enum nvmf_data_dir dir, struct nvmf_cpl *cpl);
+/* Reservations, as their asynchronous forms above. */
+int nvmf_resv_register_sync(struct nvmf_ns *ns, enum nvme_resv_rrega rrega, unsigned cptpl,
+			    bool iekey, uint64_t crkey, uint64_t nrkey);
+int nvmf_resv_acquire_sync(struct nvmf_ns *ns, enum nvme_resv_racqa racqa,
+			   enum nvme_resv_type rtype, bool iekey, uint64_t crkey, uint64_t prkey);
+int nvmf_resv_release_sync(struct nvmf_ns *ns, enum nvme_resv_rrela rrela,
+			   enum nvme_resv_type rtype, bool iekey, uint64_t crkey);
+int nvmf_resv_report_sync(struct nvmf_ns *ns, bool eds, void *buf, size_t len);
 
 int nvmf_identify(struct nvmf_ctrl *ctrl, uint8_t cns, uint32_t nsid, void *buf4k);
 /* Get Log Page, split into commands of at most max_io_size; offset % 4 == 0. */

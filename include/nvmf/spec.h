@@ -121,12 +121,14 @@ enum nvme_generic_sc {
 	NVME_SC_HOST_ID_INCONSISTENT_FORMAT = 0x18,
 	NVME_SC_KEEP_ALIVE_TIMEOUT_EXPIRED = 0x19,
 	NVME_SC_KEEP_ALIVE_TIMEOUT_INVALID = 0x1a,
+	NVME_SC_ABORTED_PREEMPT_ABORT = 0x1b,
 	NVME_SC_SANITIZE_FAILED = 0x1c,
 	NVME_SC_SANITIZE_IN_PROGRESS = 0x1d,
 	NVME_SC_TRANSIENT_TRANSPORT_ERROR = 0x22,
 	NVME_SC_LBA_OUT_OF_RANGE = 0x80,
 	NVME_SC_CAPACITY_EXCEEDED = 0x81,
 	NVME_SC_NAMESPACE_NOT_READY = 0x82,
+	NVME_SC_RESERVATION_CONFLICT = 0x83,
 };
 
 /* Command specific status (SCT 1). */
@@ -190,6 +192,10 @@ enum nvme_io_opcode {
 	NVME_IO_COMPARE = 0x05,
 	NVME_IO_WRITE_ZEROES = 0x08,
 	NVME_IO_DATASET_MANAGEMENT = 0x09,
+	NVME_IO_RESV_REGISTER = 0x0d,
+	NVME_IO_RESV_REPORT = 0x0e,
+	NVME_IO_RESV_ACQUIRE = 0x11,
+	NVME_IO_RESV_RELEASE = 0x15,
 	NVME_IO_FABRICS = 0x7f,
 };
 
@@ -226,6 +232,7 @@ enum nvme_log_page {
 	NVME_LOG_CHANGED_NS_LIST = 0x04,
 	NVME_LOG_COMMAND_EFFECTS = 0x05,
 	NVME_LOG_DISCOVERY = 0x70,
+	NVME_LOG_RESERVATION = 0x80,   /* Reservation Notification */
 };
 
 /* Feature identifiers. */
@@ -234,6 +241,9 @@ enum nvme_feature {
 	NVME_FEAT_NUMBER_OF_QUEUES = 0x07,
 	NVME_FEAT_ASYNC_EVENT_CONFIG = 0x0b,
 	NVME_FEAT_KEEP_ALIVE_TIMER = 0x0f,
+	NVME_FEAT_HOST_ID = 0x81,
+	NVME_FEAT_RESV_MASK = 0x82,    /* Reservation Notification Mask */
+	NVME_FEAT_RESV_PERSIST = 0x83, /* Reservation Persistence (PTPL) */
 };
 
 /* Get Features CDW10 SEL (bits 10:8). */
@@ -249,7 +259,10 @@ enum nvme_async_event_type {
 	NVME_AER_TYPE_ERROR = 0x0,
 	NVME_AER_TYPE_SMART = 0x1,
 	NVME_AER_TYPE_NOTICE = 0x2,
+	NVME_AER_TYPE_IO_SPECIFIC = 0x6, /* I/O command specific status */
 };
+/* Type 6, info 0: a Reservation Notification log page is available. */
+#define NVME_AER_IO_RESV_LOG 0x00
 enum nvme_async_event_notice {
 	NVME_AER_NOTICE_NS_CHANGED = 0x00,
 	NVME_AER_NOTICE_DISCOVERY_CHANGE = 0xf0,
@@ -554,6 +567,7 @@ struct nvme_id_ctrl {
 #define NVME_CTRL_ONCS_COMPARE (1u << 0)
 #define NVME_CTRL_ONCS_DSM (1u << 2)
 #define NVME_CTRL_ONCS_WRITE_ZEROES (1u << 3)
+#define NVME_CTRL_ONCS_RESERVATIONS (1u << 5)
 #define NVME_CTRL_VWC_PRESENT (1u << 0)
 #define NVME_CTRL_VWC_FLUSH_ALL_NS (3u << 1) /* FFFFFFFFh NSID flushes all */
 #define NVME_CTRL_SGLS_SUPPORTED (1u << 0)   /* no alignment requirement */
@@ -615,6 +629,10 @@ struct nvme_id_ns {
 	uint8_t vs[3712];
 };
 
+#define NVME_NS_NMIC_SHARED (1u << 0)       /* may be attached to several controllers */
+/* RESCAP: PTPL, the six types (bits 1-6), IEKEY as in NVMe 1.3 (bit 7). */
+#define NVME_NS_RESCAP_PTPL (1u << 0)
+#define NVME_NS_RESCAP_ALL 0xffu
 #define NVME_NS_NSFEAT_THIN (1u << 0)
 #define NVME_NS_NSFEAT_DEALLOC_ERR (1u << 2) /* DULBE */
 #define NVME_NS_DLFEAT_READ_ZEROES 0x01    /* deallocated blocks read 0 */
@@ -710,6 +728,120 @@ struct nvme_changed_ns_list_log {
 	uint32_t nsid[1024];
 };
 #define NVME_CHANGED_NS_OVERFLOW 0xffffffffu
+
+/* ------------------------------------------------------------------ */
+/* Reservations (Base 2.0 §7.2-7.5, NVM CS 1.0 §8; Base 2.0 §8.19)     */
+/* ------------------------------------------------------------------ */
+
+/* Reservation types (RTYPE). */
+enum nvme_resv_type {
+	NVME_RESV_NONE = 0,
+	NVME_RESV_WRITE_EXCLUSIVE = 1,
+	NVME_RESV_EXCLUSIVE_ACCESS = 2,
+	NVME_RESV_WE_REGS_ONLY = 3,     /* Write Exclusive - Registrants Only */
+	NVME_RESV_EA_REGS_ONLY = 4,     /* Exclusive Access - Registrants Only */
+	NVME_RESV_WE_ALL_REGS = 5,      /* Write Exclusive - All Registrants */
+	NVME_RESV_EA_ALL_REGS = 6,      /* Exclusive Access - All Registrants */
+};
+
+/* Reservation Register CDW10: RREGA 2:0, IEKEY 3, CPTPL 31:30. */
+enum nvme_resv_rrega {
+	NVME_RESV_REGISTER = 0,
+	NVME_RESV_UNREGISTER = 1,
+	NVME_RESV_REPLACE = 2,
+};
+#define NVME_RESV_IEKEY (1u << 3)
+#define NVME_RESV_CPTPL(cdw10) (((cdw10) >> 30) & 3)
+#define NVME_RESV_CPTPL_NO_CHANGE 0
+#define NVME_RESV_CPTPL_CLEAR 2          /* PTPL off */
+#define NVME_RESV_CPTPL_SET 3            /* PTPL on */
+/* Reservation Acquire CDW10: RACQA 2:0, IEKEY 3, RTYPE 15:8. */
+enum nvme_resv_racqa {
+	NVME_RESV_ACQUIRE = 0,
+	NVME_RESV_PREEMPT = 1,
+	NVME_RESV_PREEMPT_ABORT = 2,
+};
+/* Reservation Release CDW10: RRELA 2:0, IEKEY 3, RTYPE 15:8. */
+enum nvme_resv_rrela {
+	NVME_RESV_RELEASE = 0,
+	NVME_RESV_CLEAR = 1,
+};
+#define NVME_RESV_ACTION(cdw10) ((cdw10) & 7)
+#define NVME_RESV_RTYPE(cdw10) (((cdw10) >> 8) & 0xff)
+/* Reservation Report CDW10: NUMD (0's based dwords); CDW11 bit 0: EDS. */
+#define NVME_RESV_REPORT_EDS (1u << 0)
+
+/* Reservation Register data: 16 bytes. */
+struct nvme_resv_register_data {
+	uint64_t crkey;        /* current reservation key */
+	uint64_t nrkey;        /* new reservation key */
+};
+
+/* Reservation Acquire data: 16 bytes. */
+struct nvme_resv_acquire_data {
+	uint64_t crkey;
+	uint64_t prkey;        /* preempt reservation key */
+};
+
+/* Reservation Release data: 8 bytes. */
+struct nvme_resv_release_data {
+	uint64_t crkey;
+};
+
+/* Reservation Status data structure header: 24 bytes (the extended one
+ * pads it to 64). */
+struct nvme_resv_status {
+	uint32_t gen;          /* generation: bumped by register, preempt, clear */
+	uint8_t rtype;         /* current reservation type; 0: none */
+	uint16_t regctl;       /* number of registrants (registered hosts) */
+	uint8_t rsvd7[2];
+	uint8_t ptpls;         /* persist through power loss state */
+	uint8_t rsvd10[14];
+} __attribute__((packed));
+
+/* Registered Controller data structure (EDS = 0, 64-bit host ID): 24 bytes. */
+struct nvme_resv_registrant {
+	uint16_t cntlid;       /* FFFFh in the dynamic controller model */
+	uint8_t rcsts;         /* bit 0: the host holds the reservation */
+	uint8_t rsvd3[5];
+	uint64_t hostid;
+	uint64_t rkey;
+};
+
+/* Registered Controller extended data structure (EDS = 1): 64 bytes. */
+struct nvme_resv_registrant_ext {
+	uint16_t cntlid;
+	uint8_t rcsts;
+	uint8_t rsvd3[5];
+	uint64_t rkey;
+	uint8_t hostid[16];    /* 128-bit host identifier */
+	uint8_t rsvd32[32];
+};
+#define NVME_RESV_RCSTS_HOLDER (1u << 0)
+#define NVME_RESV_REPORT_EXT_HDR 64      /* header of the extended report */
+
+/* Reservation Notification log page: 64 bytes. */
+struct nvme_resv_notification_log {
+	uint64_t lpc;          /* log page count: increments per notice, never 0 */
+	uint8_t rnlpt;         /* enum nvme_resv_notice_type; 0: empty page */
+	uint8_t nalp;          /* number of further pages available */
+	uint8_t rsvd10[2];
+	uint32_t nsid;
+	uint8_t rsvd16[48];
+};
+enum nvme_resv_notice_type {
+	NVME_RESV_NOTICE_EMPTY = 0,
+	NVME_RESV_NOTICE_REG_PREEMPTED = 1,   /* our registration was preempted */
+	NVME_RESV_NOTICE_RESV_RELEASED = 2,
+	NVME_RESV_NOTICE_RESV_PREEMPTED = 3,
+};
+/* Reservation Notification Mask (feature 82h) bits: set = masked. */
+#define NVME_RESV_MASK_REGPRE (1u << 1)
+#define NVME_RESV_MASK_RESREL (1u << 2)
+#define NVME_RESV_MASK_RESPRE (1u << 3)
+#define NVME_RESV_MASK_ALL 0xeu
+/* Host Identifier (feature 81h) CDW11 bit 0: extended (128-bit). */
+#define NVME_FEAT_HOST_ID_EXHID (1u << 0)
 
 /* Supported log pages log: 1024 bytes. */
 struct nvme_supported_log_pages {
@@ -1250,6 +1382,27 @@ NVMF_ASSERT_SIZE(nvme_cmd_effects_log, 4096);
 NVMF_ASSERT_OFF(nvme_cmd_effects_log, acs, 0);
 NVMF_ASSERT_OFF(nvme_cmd_effects_log, iocs, 1024);
 NVMF_ASSERT_OFF(nvme_cmd_effects_log, rsvd2048, 2048);
+
+NVMF_ASSERT_SIZE(nvme_resv_register_data, 16);
+NVMF_ASSERT_OFF(nvme_resv_register_data, nrkey, 8);
+NVMF_ASSERT_SIZE(nvme_resv_acquire_data, 16);
+NVMF_ASSERT_OFF(nvme_resv_acquire_data, prkey, 8);
+NVMF_ASSERT_SIZE(nvme_resv_release_data, 8);
+NVMF_ASSERT_SIZE(nvme_resv_status, 24);
+NVMF_ASSERT_OFF(nvme_resv_status, rtype, 4);
+NVMF_ASSERT_OFF(nvme_resv_status, regctl, 5);
+NVMF_ASSERT_OFF(nvme_resv_status, ptpls, 9);
+NVMF_ASSERT_SIZE(nvme_resv_registrant, 24);
+NVMF_ASSERT_OFF(nvme_resv_registrant, rcsts, 2);
+NVMF_ASSERT_OFF(nvme_resv_registrant, hostid, 8);
+NVMF_ASSERT_OFF(nvme_resv_registrant, rkey, 16);
+NVMF_ASSERT_SIZE(nvme_resv_registrant_ext, 64);
+NVMF_ASSERT_OFF(nvme_resv_registrant_ext, rkey, 8);
+NVMF_ASSERT_OFF(nvme_resv_registrant_ext, hostid, 16);
+NVMF_ASSERT_SIZE(nvme_resv_notification_log, 64);
+NVMF_ASSERT_OFF(nvme_resv_notification_log, rnlpt, 8);
+NVMF_ASSERT_OFF(nvme_resv_notification_log, nalp, 9);
+NVMF_ASSERT_OFF(nvme_resv_notification_log, nsid, 12);
 
 NVMF_ASSERT_SIZE(nvme_changed_ns_list_log, 4096);
 NVMF_ASSERT_OFF(nvme_changed_ns_list_log, nsid, 0);

@@ -136,6 +136,7 @@ void ctrl_free(struct nvmf_ctrl *ctrl)
 		  ctrl->hostnqn);
 	subsys_put(ctrl->subsys);
 	auth_creds_clear(&ctrl->auth);
+	resv_ctrl_free(ctrl);
 	pthread_mutex_destroy(&ctrl->lock);
 	free(ctrl->io);
 	free(ctrl);
@@ -338,7 +339,8 @@ static void identify_controller(struct nvmf_ctrl *ctrl, struct nvme_id_ctrl *id)
 	id->cqes = (4 << 4) | 4;
 	id->nn = NVMF_MAX_NSID;
 	id->mnan = NVMF_MAX_NSID;
-	id->oncs = NVME_CTRL_ONCS_COMPARE | NVME_CTRL_ONCS_DSM | NVME_CTRL_ONCS_WRITE_ZEROES;
+	id->oncs = NVME_CTRL_ONCS_COMPARE | NVME_CTRL_ONCS_DSM | NVME_CTRL_ONCS_WRITE_ZEROES |
+		   NVME_CTRL_ONCS_RESERVATIONS;
 	id->vwc = NVME_CTRL_VWC_PRESENT | NVME_CTRL_VWC_FLUSH_ALL_NS;
 	id->ofcs = NVME_CTRL_OFCS_DISCONNECT;
 	snprintf(id->subnqn, sizeof(id->subnqn), "%s", subsys->nqn);
@@ -357,6 +359,7 @@ static void identify_namespace(const struct nvmf_ns *ns, struct nvme_id_ns *id)
 	id->flbas = 0;
 	id->lbaf[0].lbads = ns->lbads;
 	id->nmic = 1;  /* may be shared by several controllers */
+	id->rescap = resv_rescap(ns);
 	id->dlfeat = NVME_NS_DLFEAT_WZ_DEALLOC |
 		     (ns->bdev->deallocate_zeroes ? NVME_NS_DLFEAT_READ_ZEROES : 0);
 	if (ns->bdev->readonly)
@@ -523,6 +526,10 @@ static void log_effects(struct nvme_cmd_effects_log *log)
 	log->iocs[NVME_IO_WRITE] = NVME_CMD_EFFECTS_CSUPP | NVME_CMD_EFFECTS_LBCC;
 	log->iocs[NVME_IO_WRITE_ZEROES] = NVME_CMD_EFFECTS_CSUPP | NVME_CMD_EFFECTS_LBCC;
 	log->iocs[NVME_IO_DATASET_MANAGEMENT] = NVME_CMD_EFFECTS_CSUPP | NVME_CMD_EFFECTS_LBCC;
+	log->iocs[NVME_IO_RESV_REGISTER] = NVME_CMD_EFFECTS_CSUPP;
+	log->iocs[NVME_IO_RESV_REPORT] = NVME_CMD_EFFECTS_CSUPP;
+	log->iocs[NVME_IO_RESV_ACQUIRE] = NVME_CMD_EFFECTS_CSUPP;
+	log->iocs[NVME_IO_RESV_RELEASE] = NVME_CMD_EFFECTS_CSUPP;
 }
 
 static void log_errors(struct nvmf_ctrl *ctrl, struct nvme_error_log_entry *entries)
@@ -567,6 +574,7 @@ static void handle_get_log_page(struct nvmf_cmd *cmd)
 		struct nvme_firmware_slot_log fw;
 		struct nvme_changed_ns_list_log changed;
 		struct nvme_cmd_effects_log effects;
+		struct nvme_resv_notification_log resv;
 	} page;
 	uint8_t *log = page.raw, *owned = NULL;
 	size_t log_len = 0;
@@ -610,6 +618,7 @@ static void handle_get_log_page(struct nvmf_cmd *cmd)
 		case NVME_LOG_SUPPORTED_PAGES:
 			for (unsigned l = NVME_LOG_SUPPORTED_PAGES; l <= NVME_LOG_COMMAND_EFFECTS; l++)
 				page.supported.lid[l] = 1;
+			page.supported.lid[NVME_LOG_RESERVATION] = 1;
 			log_len = sizeof(page.supported);
 			break;
 		case NVME_LOG_ERROR:
@@ -632,6 +641,10 @@ static void handle_get_log_page(struct nvmf_cmd *cmd)
 		case NVME_LOG_COMMAND_EFFECTS:
 			log_effects(&page.effects);
 			log_len = sizeof(page.effects);
+			break;
+		case NVME_LOG_RESERVATION:
+			resv_log_page(ctrl, &page.resv, retain);
+			log_len = sizeof(page.resv);
 			break;
 		default:
 			cmd_complete(cmd, status_specific(NVME_SC_INVALID_LOG_PAGE), 0, 0);
@@ -681,6 +694,10 @@ static void handle_set_features(struct nvmf_cmd *cmd)
 
 	if (sqe->cdw10 & SET_FEATURES_SAVE) {
 		cmd_complete(cmd, status_specific(NVME_SC_FEATURE_NOT_SAVEABLE), 0, 0);
+		return;
+	}
+	if (fid >= NVME_FEAT_HOST_ID && fid <= NVME_FEAT_RESV_PERSIST && !ctrl->subsys->discovery) {
+		resv_set_features(cmd);
 		return;
 	}
 	switch (fid) {
@@ -745,6 +762,10 @@ static void handle_get_features(struct nvmf_cmd *cmd)
 		cmd_complete(cmd, status_generic(NVME_SC_INVALID_FIELD), 0, 0);
 		return;
 	}
+	if (fid >= NVME_FEAT_HOST_ID && fid <= NVME_FEAT_RESV_PERSIST && !ctrl->subsys->discovery) {
+		resv_get_features(cmd, sel);
+		return;
+	}
 	switch (fid) {
 	case NVME_FEAT_NUMBER_OF_QUEUES:
 		if (ctrl->subsys->discovery)
@@ -805,28 +826,6 @@ static void handle_aer(struct nvmf_cmd *cmd)
 		cmd_complete(cmd, 0, event, 0);
 	else if (over)
 		cmd_complete(cmd, status_specific(NVME_SC_ASYNC_EVENT_REQUEST_LIMIT_EXCEEDED), 0, 0);
-}
-
-void ctrl_raise_event(struct nvmf_ctrl *ctrl, uint32_t dw0)
-{
-	struct nvmf_cmd *aer = NULL;
-
-	nvmf_mutex_lock(&ctrl->lock);
-	if (ctrl->naers > 0) {
-		aer = ctrl->aers[0];
-		memmove(ctrl->aers, ctrl->aers + 1, --ctrl->naers * sizeof(ctrl->aers[0]));
-		cmd_set_state(aer, CMD_HELD, CMD_RECEIVED);
-	} else {
-		bool queued = false;
-
-		for (unsigned i = 0; i < ctrl->nevents; i++)
-			queued |= ctrl->events[i] == dw0;
-		if (!queued && ctrl->nevents < CTRL_EVENTS_MAX)
-			ctrl->events[ctrl->nevents++] = dw0;
-	}
-	nvmf_mutex_unlock(&ctrl->lock);
-	if (aer != NULL)
-		cmd_complete(aer, 0, dw0, 0);
 }
 
 void ctrl_ns_changed(struct nvmf_ctrl *ctrl, uint32_t nsid)

@@ -7,6 +7,7 @@
 #include "controller/auth.h"
 #include "controller/discovery.h"
 #include "controller/cmd.h"
+#include "controller/resv.h"
 
 struct nvmf_ctrl *ctrl_create(struct nvmf_target *t, struct nvmf_subsys *subsys,
 			      struct nvmf_conn *admin, const struct nvmf_connect_data *data,
@@ -16,8 +17,6 @@ uint16_t ctrl_property_get(struct nvmf_ctrl *ctrl, uint32_t ofst, bool size8, ui
 /* Property Set (completes the command, maybe later: shutdown flushes). */
 void ctrl_property_set(struct nvmf_cmd *cmd);
 void ctrl_touch(struct nvmf_ctrl *ctrl);
-/* Queue an asynchronous event for the host (any thread but the reaper's lock). */
-void ctrl_raise_event(struct nvmf_ctrl *ctrl, uint32_t dw0);
 void ctrl_ns_changed(struct nvmf_ctrl *ctrl, uint32_t nsid);
 void ctrl_discovery_changed(struct nvmf_ctrl *ctrl);
 /* Hand back held AERs without answering (the admin queue is going). */

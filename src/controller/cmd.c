@@ -297,3 +297,25 @@ void ctrl_record_error(struct nvmf_ctrl *ctrl, struct nvmf_cmd *cmd, uint16_t st
 	e->trtype = NVMF_TRTYPE_TCP;
 	nvmf_mutex_unlock(&ctrl->lock);
 }
+
+void ctrl_raise_event(struct nvmf_ctrl *ctrl, uint32_t dw0)
+{
+	struct nvmf_cmd *aer = NULL;
+
+	nvmf_mutex_lock(&ctrl->lock);
+	if (ctrl->naers > 0) {
+		aer = ctrl->aers[0];
+		memmove(ctrl->aers, ctrl->aers + 1, --ctrl->naers * sizeof(ctrl->aers[0]));
+		cmd_set_state(aer, CMD_HELD, CMD_RECEIVED);
+	} else {
+		bool queued = false;
+
+		for (unsigned i = 0; i < ctrl->nevents; i++)
+			queued |= ctrl->events[i] == dw0;
+		if (!queued && ctrl->nevents < CTRL_EVENTS_MAX)
+			ctrl->events[ctrl->nevents++] = dw0;
+	}
+	nvmf_mutex_unlock(&ctrl->lock);
+	if (aer != NULL)
+		cmd_complete(aer, 0, dw0, 0);
+}

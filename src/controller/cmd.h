@@ -58,6 +58,8 @@ struct nvmf_cmd {
 	bool fua;
 	bool deallocate;               /* Write Zeroes DEAC */
 	bool holds_cid;                /* its CID is marked in conn->cids_in_flight */
+	uint64_t resv_seen;            /* preempt-and-aborts before its access check */
+	void (*work_fn)(struct nvmf_work *work); /* io.c: run after a last such check */
 	void (*cont)(struct nvmf_cmd *cmd); /* what runs once the data is in */
 	struct nvmf_work work;
 };
@@ -93,6 +95,9 @@ uint16_t cmd_check_data(struct nvmf_cmd *cmd, size_t len, bool to_host);
 struct nvme_sqe *cmd_sqe(struct nvmf_cmd *cmd);
 /* No response capsule is free: the host is not reading; drop the queue. */
 void conn_overrun(struct nvmf_conn *conn, uint16_t cid);
+/* Queue an asynchronous event for the host: answer a held AER, or keep
+ * it for the next one (any thread but the reaper's lock). */
+void ctrl_raise_event(struct nvmf_ctrl *ctrl, uint32_t dw0);
 /* Note a failed command in its controller's error log. */
 void ctrl_record_error(struct nvmf_ctrl *ctrl, struct nvmf_cmd *cmd, uint16_t status);
 

@@ -2,7 +2,7 @@
 /*
  * NVM command set I/O commands: Read, Write (FUA), Flush, Write Zeroes,
  * Dataset Management (deallocate) and Compare (NVM Command Set 1.0 §3).
- * Checks run on the receive thread; the backend call runs inline for
+ * Reservations (resv.c) are checked first.  Checks run on the receive thread; the backend call runs inline for
  * backends that never block (ramdisk) and on the worker pool otherwise.
  */
 #include <errno.h>
@@ -37,9 +37,39 @@ uint16_t io_errno_status(int rc, bool write)
 	}
 }
 
+static void io_abort_preempted(struct nvmf_cmd *cmd)
+{
+	cmd_complete(cmd, NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_ABORTED_PREEMPT_ABORT), 0, 0);
+}
+
+/* A command of a namespace with reservations, off the work queue: its
+ * host may have been preempted with abort while it waited there. */
+static void io_work_checked(struct nvmf_work *work)
+{
+	struct nvmf_cmd *cmd = cmd_of_work(work);
+
+	if (resv_io_aborted(cmd))
+		io_abort_preempted(cmd);
+	else
+		cmd->work_fn(work);
+}
+
 static void io_run(struct nvmf_cmd *cmd, void (*fn)(struct nvmf_work *work))
 {
-	cmd_execute(cmd, fn, cmd->ns->bdev->ops->inline_io);
+	bool here = cmd->ns->bdev->ops->inline_io;
+
+	if (cmd->ns->resv != NULL) {
+		/* Its host was preempted with abort while its data came in. */
+		if (resv_io_aborted(cmd)) {
+			io_abort_preempted(cmd);
+			return;
+		}
+		if (!here) {
+			cmd->work_fn = fn;
+			fn = io_work_checked;
+		}
+	}
+	cmd_execute(cmd, fn, here);
 }
 
 static void io_log_error(struct nvmf_cmd *cmd, const char *what, int rc)
@@ -220,6 +250,14 @@ void ctrl_io_command(struct nvmf_cmd *cmd)
 			     0, 0);
 		return;
 	}
+	if (cmd->ns->resv != NULL && resv_is_command(sqe->opc)) {
+		resv_io_command(cmd);
+		return;
+	}
+	if (cmd->ns->resv != NULL && (st = resv_io_check(cmd)) != 0) {
+		cmd_complete(cmd, st, 0, 0);
+		return;
+	}
 	switch (sqe->opc) {
 	case NVME_IO_READ:
 		st = io_range(cmd, &offset, &len);
@@ -258,7 +296,9 @@ void ctrl_io_command(struct nvmf_cmd *cmd)
 		cmd->fua = (sqe->cdw12 & NVME_RW_FUA) != 0 || !atomic_load(&ctrl->vwc);
 		counter_add(&conn->writes, 1);
 		counter_add(&conn->write_units, len / 512);
-		if (cmd->ns->bdev->ops->map != NULL) {
+		/* With reservations the data waits in a buffer, so that a
+		 * preempt-and-abort can still keep it off the media. */
+		if (cmd->ns->bdev->ops->map != NULL && cmd->ns->resv == NULL) {
 			/*
 			 * Straight into the namespace's memory.  A write failed by a
 			 * data digest error may leave its range partly written, as

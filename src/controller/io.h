@@ -3,7 +3,7 @@
 #ifndef NVMF_CONTROLLER_IO_H
 #define NVMF_CONTROLLER_IO_H
 
-#include "controller/cmd.h"
+#include "controller/resv.h"
 
 void ctrl_io_command(struct nvmf_cmd *cmd);
 /* Map a backend errno to an NVMe status. */

@@ -132,6 +132,8 @@ void ns_put(struct nvmf_ns *ns)
 {
 	if (atomic_fetch_sub(&ns->refs, 1) != 1)
 		return;
+	if (ns->resv != NULL)
+		ns->resv_free(ns->resv);
 	nvmf_bdev_close(ns->bdev);
 	free(ns);
 }

@@ -12,7 +12,8 @@
  *         admin.c    admin commands, the controller (properties, AENs)
  *           discovery.c  the discovery log        auth.c  DH-HMAC-CHAP
  *         io.c       NVM commands
- *           cmd.c      a command's states, data transfers, completion
+ *           resv.c     reservations (also for admin.c: features, log page)
+ *             cmd.c      a command's states, data transfers, completion
  *             objects.c  lookups, references, hand-offs to the reaper
  *
  * A lower part that needs something of an upper one (the reaper to act,
@@ -25,7 +26,8 @@
  *   subsys  - ns_lock (rwlock): the namespace table; the rest is fixed once
  *             created except the host list, which changes under target lock.
  *   ns      - immutable; refcounted (the table holds one reference, every
- *             command using it another), closed when the last goes.
+ *             command using it another), closed when the last goes.  Its
+ *             reservation state (resv) has locks of its own (resv.c).
  *   ctrl    - lock: properties, features, AEN state, its queue table.
  *   conn    - one queue pair.  Commands arrive on the transport's receive
  *             thread; the command contexts (struct nvmf_cmd) come from a
@@ -58,6 +60,9 @@
 #define CTRL_DISC_MAX_RECORDS 1024  /* discovery log entries, at most */
 #define CTRL_FIRMWARE "0.1.0"
 
+struct ns_resv;
+struct ctrl_resv;
+
 struct nvmf_ns {
 	_Atomic int refs;
 	uint32_t nsid;
@@ -68,6 +73,8 @@ struct nvmf_ns {
 	uint8_t nguid[16];
 	uint8_t eui64[8];
 	struct nvmf_ns_conf conf;      /* as configured, to compare on reload */
+	struct ns_resv *resv;          /* NULL: no reservations */
+	void (*resv_free)(struct ns_resv *resv); /* set by resv.c, run by ns_put */
 };
 
 struct nvmf_subsys {
@@ -211,6 +218,7 @@ struct nvmf_ctrl {
 	bool changed_overflow;
 	struct nvme_error_log_entry errors[CTRL_ERROR_SLOTS];
 	uint64_t error_count;
+	struct ctrl_resv *resv;        /* notices and masks (resv.c); NULL until used */
 };
 
 struct nvmf_target {

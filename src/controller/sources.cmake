@@ -6,6 +6,7 @@ list(APPEND NVMF_SOURCES
   controller/reaper.c
   controller/admin.c
   controller/io.c
+  controller/resv.c
   controller/discovery.c
   controller/auth.c
   controller/listen.c

@@ -162,18 +162,19 @@ static bool ns_conf_equal(const struct nvmf_ns_conf *a, const struct nvmf_ns_con
 {
 	return a->nsid == b->nsid && strcmp(a->path, b->path) == 0 && a->size == b->size &&
 	       a->block_size == b->block_size && a->enabled == b->enabled &&
-	       a->readonly == b->readonly && a->has_uuid == b->has_uuid &&
+	       a->readonly == b->readonly && a->resv_enable == b->resv_enable &&
+	       a->has_uuid == b->has_uuid &&
 	       a->has_nguid == b->has_nguid && a->has_eui64 == b->has_eui64 &&
 	       (!a->has_uuid || memcmp(a->uuid, b->uuid, sizeof(a->uuid)) == 0) &&
 	       (!a->has_nguid || memcmp(a->nguid, b->nguid, sizeof(a->nguid)) == 0) &&
 	       (!a->has_eui64 || memcmp(a->eui64, b->eui64, sizeof(a->eui64)) == 0);
 }
 
-static int ns_open(const char *subnqn, const struct nvmf_ns_conf *c, struct nvmf_ns **out,
-		   char *err, size_t errlen)
+static int ns_open(const char *subnqn, const struct nvmf_ns_conf *c, const char *state_dir,
+		   struct nvmf_ns **out, char *err, size_t errlen)
 {
 	struct nvmf_ns *ns = calloc(1, sizeof(*ns));
-	char why[256];
+	char why[NVMF_PATH_SIZE + 256];
 	int rc;
 
 	if (ns == NULL) {
@@ -193,9 +194,18 @@ static int ns_open(const char *subnqn, const struct nvmf_ns_conf *c, struct nvmf
 	ns->lbads = ns->bdev->block_size == 4096 ? 12 : 9;
 	ns->nsze = ns->bdev->size >> ns->lbads;
 	ns_identifiers(ns, subnqn);
-	NVMF_INFO("nvmfd: %s namespace %u: %s (%s, %llu blocks of %u bytes%s)", subnqn, c->nsid,
+	if (c->resv_enable) {
+		rc = resv_ns_init(ns, state_dir, why, sizeof(why));
+		if (rc != 0) {
+			snprintf(err, errlen, "subsystem %s namespace %u: %s", subnqn, c->nsid, why);
+			nvmf_bdev_close(ns->bdev);
+			free(ns);
+			return rc;
+		}
+	}
+	NVMF_INFO("nvmfd: %s namespace %u: %s (%s, %llu blocks of %u bytes%s%s)", subnqn, c->nsid,
 		  c->path, ns->bdev->ops->name, (unsigned long long)ns->nsze, ns->bdev->block_size,
-		  c->readonly ? ", read-only" : "");
+		  c->readonly ? ", read-only" : "", c->resv_enable ? ", reservations" : "");
 	*out = ns;
 	return 0;
 }
@@ -529,7 +539,7 @@ static int plan_subsystem(struct nvmf_target *t, struct subsys_plan *plan,
 		}
 		if (old != NULL)
 			ns_put(old);
-		rc = ns_open(c->nqn, nc, &plan->table[nc->nsid], err, errlen);
+		rc = ns_open(c->nqn, nc, t->params.state_dir, &plan->table[nc->nsid], err, errlen);
 		if (rc != 0)
 			return rc;
 	}

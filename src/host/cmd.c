@@ -188,6 +188,80 @@ int nvmf_passthru(struct nvmf_ctrl *ctrl, unsigned ioq, const struct nvme_sqe *s
 }
 
 /* ------------------------------------------------------------------ */
+/* Reservations (NVM command set; Base 2.0 §8.19)                      */
+/* ------------------------------------------------------------------ */
+
+static struct nvme_sqe resv_sqe(const struct nvmf_ns *ns, uint8_t opc, unsigned action,
+				unsigned rtype, bool iekey)
+{
+	return (struct nvme_sqe){
+		.opc = opc,
+		.nsid = ns->nsid,
+		.cdw10 = (action & 7) | (iekey ? NVME_RESV_IEKEY : 0) | ((rtype & 0xff) << 8),
+	};
+}
+
+int nvmf_resv_register(struct nvmf_ns *ns, unsigned ioq, enum nvme_resv_rrega rrega,
+		       unsigned cptpl, bool iekey, const struct nvme_resv_register_data *keys,
+		       nvmf_cmd_cb *cb, void *arg)
+{
+	struct nvme_sqe sqe = resv_sqe(ns, NVME_IO_RESV_REGISTER, rrega, 0, iekey);
+
+	if (keys == NULL || rrega > NVME_RESV_REPLACE || cptpl > NVME_RESV_CPTPL_SET)
+		return -EINVAL;
+	sqe.cdw10 |= (uint32_t)cptpl << 30;
+	return submit(pick_ioq(ns->ctrl, ioq), &sqe, NULL, 0, (void *)keys, sizeof(*keys), true,
+		      cb, arg);
+}
+
+int nvmf_resv_acquire(struct nvmf_ns *ns, unsigned ioq, enum nvme_resv_racqa racqa,
+		      enum nvme_resv_type rtype, bool iekey,
+		      const struct nvme_resv_acquire_data *keys, nvmf_cmd_cb *cb, void *arg)
+{
+	const struct nvme_sqe sqe = resv_sqe(ns, NVME_IO_RESV_ACQUIRE, racqa, rtype, iekey);
+
+	if (keys == NULL || racqa > NVME_RESV_PREEMPT_ABORT)
+		return -EINVAL;
+	return submit(pick_ioq(ns->ctrl, ioq), &sqe, NULL, 0, (void *)keys, sizeof(*keys), true,
+		      cb, arg);
+}
+
+int nvmf_resv_release(struct nvmf_ns *ns, unsigned ioq, enum nvme_resv_rrela rrela,
+		      enum nvme_resv_type rtype, bool iekey,
+		      const struct nvme_resv_release_data *key, nvmf_cmd_cb *cb, void *arg)
+{
+	const struct nvme_sqe sqe = resv_sqe(ns, NVME_IO_RESV_RELEASE, rrela, rtype, iekey);
+
+	if (key == NULL || rrela > NVME_RESV_CLEAR)
+		return -EINVAL;
+	return submit(pick_ioq(ns->ctrl, ioq), &sqe, NULL, 0, (void *)key, sizeof(*key), true, cb,
+		      arg);
+}
+
+/* Report: len bytes, a multiple of 4 (NUMD); eds asks for 128-bit host IDs. */
+static int resv_report_sqe(const struct nvmf_ns *ns, bool eds, const void *buf, size_t len,
+			   struct nvme_sqe *sqe)
+{
+	if (buf == NULL || len < sizeof(struct nvme_resv_status) || len % 4 != 0 ||
+	    len / 4 > UINT32_MAX)
+		return -EINVAL;
+	*sqe = resv_sqe(ns, NVME_IO_RESV_REPORT, 0, 0, false);
+	sqe->cdw10 = (uint32_t)(len / 4 - 1);
+	sqe->cdw11 = eds ? NVME_RESV_REPORT_EDS : 0;
+	return 0;
+}
+
+int nvmf_resv_report(struct nvmf_ns *ns, unsigned ioq, bool eds, void *buf, size_t len,
+		     nvmf_cmd_cb *cb, void *arg)
+{
+	struct nvme_sqe sqe;
+	int ret = resv_report_sqe(ns, eds, buf, len, &sqe);
+
+	return ret != 0 ? ret : submit(pick_ioq(ns->ctrl, ioq), &sqe, NULL, 0, buf, len, false,
+				       cb, arg);
+}
+
+/* ------------------------------------------------------------------ */
 /* Synchronous wrappers                                                */
 /* ------------------------------------------------------------------ */
 
@@ -735,4 +809,51 @@ const struct nvme_id_ns *nvmf_ns_identify(const struct nvmf_ns *ns)
 struct nvmf_ctrl *nvmf_ns_ctrl(const struct nvmf_ns *ns)
 {
 	return ns->ctrl;
+}
+
+int nvmf_resv_register_sync(struct nvmf_ns *ns, enum nvme_resv_rrega rrega, unsigned cptpl,
+			    bool iekey, uint64_t crkey, uint64_t nrkey)
+{
+	struct nvme_resv_register_data keys = {.crkey = crkey, .nrkey = nrkey};
+	struct nvme_sqe sqe = resv_sqe(ns, NVME_IO_RESV_REGISTER, rrega, 0, iekey);
+
+	if (rrega > NVME_RESV_REPLACE || cptpl > NVME_RESV_CPTPL_SET)
+		return -EINVAL;
+	sqe.cdw10 |= (uint32_t)cptpl << 30;
+	return sync_submit(pick_ioq(ns->ctrl, NVMF_IOQ_ANY), &sqe, &keys, sizeof(keys), true,
+			   NULL);
+}
+
+int nvmf_resv_acquire_sync(struct nvmf_ns *ns, enum nvme_resv_racqa racqa,
+			   enum nvme_resv_type rtype, bool iekey, uint64_t crkey, uint64_t prkey)
+{
+	struct nvme_resv_acquire_data keys = {.crkey = crkey, .prkey = prkey};
+	const struct nvme_sqe sqe = resv_sqe(ns, NVME_IO_RESV_ACQUIRE, racqa, rtype, iekey);
+
+	if (racqa > NVME_RESV_PREEMPT_ABORT)
+		return -EINVAL;
+	return sync_submit(pick_ioq(ns->ctrl, NVMF_IOQ_ANY), &sqe, &keys, sizeof(keys), true,
+			   NULL);
+}
+
+int nvmf_resv_release_sync(struct nvmf_ns *ns, enum nvme_resv_rrela rrela,
+			   enum nvme_resv_type rtype, bool iekey, uint64_t crkey)
+{
+	struct nvme_resv_release_data key = {.crkey = crkey};
+	const struct nvme_sqe sqe = resv_sqe(ns, NVME_IO_RESV_RELEASE, rrela, rtype, iekey);
+
+	if (rrela > NVME_RESV_CLEAR)
+		return -EINVAL;
+	return sync_submit(pick_ioq(ns->ctrl, NVMF_IOQ_ANY), &sqe, &key, sizeof(key), true, NULL);
+}
+
+int nvmf_resv_report_sync(struct nvmf_ns *ns, bool eds, void *buf, size_t len)
+{
+	struct nvme_sqe sqe;
+	int ret = resv_report_sqe(ns, eds, buf, len, &sqe);
+
+	if (ret == 0 && len > ns->ctrl->max_io_size)
+		ret = -E2BIG;
+	return ret != 0 ? ret : sync_submit(pick_ioq(ns->ctrl, NVMF_IOQ_ANY), &sqe, buf, len,
+					    false, NULL);
 }

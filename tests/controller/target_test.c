@@ -183,7 +183,8 @@ static void test_admin(void)
 	CHECK_EQ(id->sqes, 0x66);
 	CHECK_EQ(id->cqes, 0x44);
 	CHECK(id->vwc & NVME_CTRL_VWC_PRESENT);
-	CHECK_EQ(id->oncs, NVME_CTRL_ONCS_COMPARE | NVME_CTRL_ONCS_DSM | NVME_CTRL_ONCS_WRITE_ZEROES);
+	CHECK_EQ(id->oncs, NVME_CTRL_ONCS_COMPARE | NVME_CTRL_ONCS_DSM | NVME_CTRL_ONCS_WRITE_ZEROES |
+		 NVME_CTRL_ONCS_RESERVATIONS);
 	CHECK(id->oaes & NVME_CTRL_OAES_NS_ATTR);
 	CHECK_EQ(strcmp(id->subnqn, NQN), 0);
 	CHECK_EQ(memcmp(id->mn, "nvmfd ", 6), 0);

@@ -4,8 +4,10 @@
  * discovery), fed capsules - an SQE plus its data - with no sockets: an
  * in-memory transport hands them to connections of a real target
  * (target_conn_reserve/attach, as tests/controller/no_socket_test.c does),
- * serving three ramdisk namespaces (512-byte blocks, 4 KiB blocks, read-only)
- * and a file (its I/O runs on the worker pool), unlinked once open.
+ * serving three ramdisk namespaces (512-byte blocks with reservations, 4 KiB
+ * blocks, read-only) and a file (its I/O runs on the worker pool), unlinked
+ * once open.  Reservations persist from one input to the next, as the
+ * namespaces' data does.
  *
  * Input: a flags byte, then records until the input runs out:
  *   [queue: 1 byte, modulo NQUEUES][SQE: 64 bytes][data length: 2 bytes LE][data]
@@ -219,6 +221,7 @@ static void target_setup(void)
 		ns[i].block_size = i == 1 ? 4096 : 512;
 		ns[i].readonly = i == 2;
 	}
+	ns[0].resv_enable = true; /* no state directory: PTPL is refused */
 	snprintf(ns[3].path, sizeof(ns[3].path), "%s/nvmf-fuzz-ctrl-%d.img",
 		 access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp", (int)getpid());
 	ns[3].size = 1u << 20;

@@ -124,6 +124,26 @@ def ctrl_cmd_seeds():
         prop_set(30, 0x14, 0),                                   # CC.EN = 0: reset
     ]
     seeds["seed-admin"] = bytes([BRING_UP]) + b"".join(admin)
+    # Reservations on namespace 1: register, acquire, report, I/O under the
+    # reservation, preempt, release, clear, the log page and features.
+    keys = lambda a, b=0: struct.pack("<QQ", a, b)
+    resv = [
+        record(1, sqe(0x0D, 1, 1, ICD, 16, (0 | (3 << 30), 0, 0, 0, 0, 0)), keys(0, 0xA)),
+        record(1, sqe(0x11, 2, 1, ICD, 16, (0 | (1 << 8), 0, 0, 0, 0, 0)), keys(0xA)),
+        record(2, sqe(0x0E, 3, 1, XPORT, 4096, (1023, 1, 0, 0, 0, 0))),      # report, EDS
+        record(2, sqe(0x0E, 4, 1, XPORT, 64, (15, 0, 0, 0, 0, 0))),          # 64-bit: refused
+        rw(3, 0x01, 5, 1, 0, 1, 512, pattern(512, 5)),
+        record(1, sqe(0x0D, 6, 1, ICD, 16, (2, 0, 0, 0, 0, 0)), keys(0xA, 0xB)),   # replace
+        record(2, sqe(0x11, 7, 1, ICD, 16, (2 | (6 << 8), 0, 0, 0, 0, 0)), keys(0xB, 0xB)),
+        record(1, sqe(0x15, 8, 1, ICD, 8, (0 | (6 << 8), 0, 0, 0, 0, 0)), keys(0xB)[:8]),
+        record(1, sqe(0x15, 9, 1, ICD, 8, (1, 0, 0, 0, 0, 0)), keys(0xB)[:8]),     # clear
+        get_log(10, 0x80, 64),
+        record(0, sqe(0x09, 11, 1, XPORT, 0, (0x82, 0xE, 0, 0, 0, 0))),
+        record(0, sqe(0x0A, 12, 1, XPORT, 0, (0x82, 0, 0, 0, 0, 0))),
+        record(0, sqe(0x09, 13, 1, XPORT, 0, (0x83, 1, 0, 0, 0, 0))),
+        record(0, sqe(0x0A, 14, 0, XPORT, 16, (0x81, 1, 0, 0, 0, 0))),
+    ]
+    seeds["seed-resv"] = bytes([BRING_UP]) + b"".join(resv)
     # Without the harness's bring-up: the records connect (one admin queue).
     seeds["seed-connect"] = bytes([0]) + b"".join([
         connect(0, 1, 0, kato=10000),

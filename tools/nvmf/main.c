@@ -65,6 +65,16 @@ enum opt_id {
 	OPT_TLS,
 	OPT_TLS_KEY,
 	OPT_TLS_KEY_FILE,
+	OPT_CRKEY,
+	OPT_NRKEY,
+	OPT_PRKEY,
+	OPT_RTYPE,
+	OPT_RREGA,
+	OPT_RACQA,
+	OPT_RRELA,
+	OPT_CPTPL,
+	OPT_IEKEY,
+	OPT_EDS,
 };
 
 /* Which subcommands take an option. */
@@ -82,8 +92,13 @@ enum opt_id {
 #define C_TRIM (1u << 11)
 #define C_PERF (1u << 12)
 #define C_MOUNT (1u << 13)
-#define C_ALL 0xffffu
+#define C_RESV_REGISTER (1u << 14)
+#define C_RESV_ACQUIRE (1u << 15)
 #define C_UMOUNT (1u << 16) /* no connection options */
+#define C_RESV_RELEASE (1u << 17)
+#define C_RESV_REPORT (1u << 18)
+#define C_ALL (0x7ffffu & ~C_UMOUNT)
+#define C_RESV (C_RESV_REGISTER | C_RESV_ACQUIRE | C_RESV_RELEASE | C_RESV_REPORT)
 #define C_MOUNTPOINT (C_MOUNT | C_UMOUNT) /* end with a MOUNTPOINT operand */
 #define C_IO (C_READ | C_WRITE | C_COMPARE | C_FLUSH | C_WRITE_ZEROES | C_TRIM)
 
@@ -128,7 +143,7 @@ static const struct opt_def opt_defs[] = {
 	 "per connection setup step (10000)"},
 	{"verbose", 0, OPT_VERBOSE, C_ALL | C_UMOUNT, NULL, "more log output (twice: debug)"},
 	{"help", 0, OPT_HELP, C_ALL | C_UMOUNT, NULL, "this help"},
-	{"nsid", 1, OPT_NSID, C_IDENTIFY | C_GET_LOG | C_GET_FEATURE | C_IO | C_PERF, "N",
+	{"nsid", 1, OPT_NSID, C_IDENTIFY | C_GET_LOG | C_GET_FEATURE | C_IO | C_PERF | C_RESV, "N",
 	 "namespace (default: the first)"},
 	{"offset", 1, OPT_OFFSET, C_IO | C_GET_LOG | C_PERF, "BYTES", "start offset"},
 	{"length", 1, OPT_LENGTH, C_IO, "BYTES", "bytes to transfer"},
@@ -154,6 +169,20 @@ static const struct opt_def opt_defs[] = {
 	{"verify", 0, OPT_VERIFY, C_PERF, NULL, "write patterns, check every read"},
 	{"size", 1, OPT_SIZE, C_PERF, "SIZE", "region used (the namespace; verify: 256M)"},
 	{"foreground", 0, OPT_FOREGROUND, C_MOUNT, NULL, "stay in the foreground, log to stderr"},
+	{"crkey", 1, OPT_CRKEY, C_RESV_REGISTER | C_RESV_ACQUIRE | C_RESV_RELEASE, "KEY",
+	 "current reservation key"},
+	{"nrkey", 1, OPT_NRKEY, C_RESV_REGISTER, "KEY", "new reservation key"},
+	{"prkey", 1, OPT_PRKEY, C_RESV_ACQUIRE, "KEY", "key of the registrants to preempt"},
+	{"rtype", 1, OPT_RTYPE, C_RESV_ACQUIRE | C_RESV_RELEASE, "N",
+	 "1 write exclusive, 2 exclusive access, 3/4 the same for registrants only, 5/6 all registrants"},
+	{"rrega", 1, OPT_RREGA, C_RESV_REGISTER, "N", "0 register, 1 unregister, 2 replace"},
+	{"racqa", 1, OPT_RACQA, C_RESV_ACQUIRE, "N", "0 acquire, 1 preempt, 2 preempt and abort"},
+	{"rrela", 1, OPT_RRELA, C_RESV_RELEASE, "N", "0 release, 1 clear"},
+	{"cptpl", 1, OPT_CPTPL, C_RESV_REGISTER, "N",
+	 "persist through power loss: 0 no change, 2 off, 3 on"},
+	{"iekey", 0, OPT_IEKEY, C_RESV_REGISTER | C_RESV_ACQUIRE | C_RESV_RELEASE, NULL,
+	 "ignore the current key"},
+	{"eds", 0, OPT_EDS, C_RESV_REPORT, NULL, "extended report: 128-bit host IDs"},
 };
 
 struct cmd_def {
@@ -180,6 +209,12 @@ static const struct cmd_def cmd_defs[] = {
 	{"perf", C_PERF, cmd_perf, "generate load and measure it"},
 	{"mount", C_MOUNT, cmd_mount, "namespaces as files MOUNTPOINT/n<NSID> (FUSE)"},
 	{"umount", C_UMOUNT, cmd_umount, "unmount MOUNTPOINT, wait for flush and disconnect"},
+	{"resv-register", C_RESV_REGISTER, cmd_resv_register,
+	 "register, unregister or replace a reservation key"},
+	{"resv-acquire", C_RESV_ACQUIRE, cmd_resv_acquire,
+	 "acquire or preempt a reservation"},
+	{"resv-release", C_RESV_RELEASE, cmd_resv_release, "release or clear a reservation"},
+	{"resv-report", C_RESV_REPORT, cmd_resv_report, "show registrants and the reservation"},
 };
 
 #define NOPTS (sizeof(opt_defs) / sizeof(opt_defs[0]))
@@ -356,6 +391,11 @@ const char *result_str(int ret, char *buf, size_t len)
 {
 	struct nvmf_cpl cpl = {.error = ret < 0 ? -ret : 0, .status = ret > 0 ? (uint16_t)ret : 0};
 
+	if (ret == NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_RESERVATION_CONFLICT)) {
+		snprintf(buf, len, "reservation conflict (another host's reservation refuses it; "
+			 "SCT 0, SC 0x83)");
+		return buf;
+	}
 	return nvmf_cpl_str(&cpl, buf, len);
 }
 
@@ -419,6 +459,41 @@ static void read_tls_key_file(struct cli *cli, const char *path)
 	fclose(f);
 	if (!found)
 		die(cli, "--tls-key-file %s: no NVMeTLSkey-1 key in it", path);
+}
+
+/* A reservation key: any 64-bit number (decimal, 0x hex). */
+static uint64_t arg_key(const struct cli *cli, const char *name, const char *s)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno != 0 || end == s || *end != '\0' || s[0] == '-')
+		die(cli, "invalid --%s: %s (a 64-bit key)", name, s);
+	return v;
+}
+
+/* The resv-* options, nvme-cli's names and ranges. */
+static void set_resv_option(struct cli *cli, int id, const char *arg)
+{
+	switch (id) {
+	case OPT_CRKEY: cli->crkey = arg_key(cli, "crkey", arg); break;
+	case OPT_NRKEY: cli->nrkey = arg_key(cli, "nrkey", arg); break;
+	case OPT_PRKEY: cli->prkey = arg_key(cli, "prkey", arg); break;
+	case OPT_RTYPE: cli->rtype = (unsigned)arg_long(cli, "rtype", arg, 0, 6); break;
+	case OPT_RREGA: cli->resv_action = (unsigned)arg_long(cli, "rrega", arg, 0, 2); break;
+	case OPT_RACQA: cli->resv_action = (unsigned)arg_long(cli, "racqa", arg, 0, 2); break;
+	case OPT_RRELA: cli->resv_action = (unsigned)arg_long(cli, "rrela", arg, 0, 1); break;
+	case OPT_CPTPL:
+		cli->cptpl = (unsigned)arg_long(cli, "cptpl", arg, 0, 3);
+		if (cli->cptpl == 1)
+			die(cli, "invalid --cptpl: 1 is reserved (0 no change, 2 off, 3 on)");
+		break;
+	case OPT_IEKEY: cli->iekey = true; break;
+	case OPT_EDS: cli->eds = true; break;
+	default: break;
+	}
 }
 
 static void set_option(struct cli *cli, int id, const char *arg)
@@ -526,7 +601,7 @@ static void set_option(struct cli *cli, int id, const char *arg)
 	case OPT_VERIFY: cli->verify = true; break;
 	case OPT_SIZE: cli->size = arg_size(cli, "size", arg); break;
 	case OPT_FOREGROUND: cli->foreground = true; break;
-	default: break;
+	default: set_resv_option(cli, id, arg); break;
 	}
 }
 

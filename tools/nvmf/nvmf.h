@@ -39,6 +39,13 @@ struct cli {
 	uint32_t data_len;
 	bool raw;
 	const char *connect_addr;
+	/* resv-* */
+	uint64_t crkey, nrkey, prkey;
+	unsigned resv_action;          /* --rrega, --racqa or --rrela */
+	unsigned rtype;
+	unsigned cptpl;
+	bool iekey;
+	bool eds;
 
 	/* perf */
 	const char *rw;
@@ -93,6 +100,10 @@ int cmd_trim(struct cli *cli);
 int cmd_perf(struct cli *cli);
 int cmd_mount(struct cli *cli);
 int cmd_umount(struct cli *cli);
+int cmd_resv_register(struct cli *cli);
+int cmd_resv_acquire(struct cli *cli);
+int cmd_resv_release(struct cli *cli);
+int cmd_resv_report(struct cli *cli);
 /* nvme-cli's key generators; argv[0] is the command name. */
 int cmd_gen_dhchap_key(int argc, char **argv);
 int cmd_gen_tls_key(int argc, char **argv);

@@ -322,17 +322,14 @@ static int load_namespace(struct loader *l, const char *path, json_t *o, struct 
 	}
 	if ((v = json_object_get(o, "resv")) != NULL) {
 		static const char *const resv_keys[] = {"enable", NULL};
-		bool on = false;
 
 		sub_path(p, path, "resv");
 		if (check_attrs(l, p, v, resv_keys))
 			return -1;
 		if ((d = json_object_get(v, "enable")) != NULL) {
 			sub_path(q, p, "enable");
-			if (get_bool(l, q, d, &on) != 0)
+			if (get_bool(l, q, d, &ns->resv_enable) != 0)
 				return -1;
-			if (on)
-				return fail(l, q, "reservations are not supported");
 		}
 	}
 	sub_path(p, path, "device");

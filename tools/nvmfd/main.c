@@ -94,7 +94,8 @@ static void usage(FILE *f)
 		"  -c, --config FILE         nvmetcli JSON configuration (SIGHUP reloads it)\n"
 		"      --discovery-port PORT dedicated discovery port (%d, left out if another\n"
 		"                            process holds it; 0: none)\n"
-		"      --data-dir DIR        default namespace directory ($STATE_DIRECTORY or /var/lib/nvmfd)\n"
+		"      --data-dir DIR        default namespace and reservation state directory\n"
+		"                            ($STATE_DIRECTORY or /var/lib/nvmfd)\n"
 		"      --default-size SIZE   size of the default namespace file (%s)\n"
 		"      --block-size N        logical block size for BACKINGs: 512 or 4096\n"
 		"      --pidfile FILE        write the process ID here\n"
@@ -389,16 +390,40 @@ static bool addr_is_ipv6(const char *addr)
 	return strchr(addr, ':') != NULL;
 }
 
-/* Where the default namespace lives: systemd's StateDirectory, or /var/lib. */
-static int default_backing(const struct options *o, struct nvmf_ns_conf *ns)
+/* The data directory: systemd's StateDirectory, or /var/lib. */
+static const char *data_dir(const struct options *o)
 {
 	const char *dir = o->data_dir;
-	uint64_t size;
 
 	if (dir == NULL)
 		dir = getenv("STATE_DIRECTORY");
-	if (dir == NULL)
-		dir = "/var/lib/nvmfd";
+	return dir != NULL ? dir : "/var/lib/nvmfd";
+}
+
+/* Namespaces with reservations keep them there too (persist through power
+ * loss): made at start when the configuration has any. */
+static int state_dir(struct options *o, const struct nvmf_target_conf *conf)
+{
+	bool any = false;
+
+	for (unsigned s = 0; s < conf->nsubsys; s++)
+		for (unsigned n = 0; n < conf->subsys[s].nns; n++)
+			any |= conf->subsys[s].ns[n].resv_enable;
+	o->params.state_dir = data_dir(o);
+	if (any && mkdir(o->params.state_dir, 0700) != 0 && errno != EEXIST) {
+		fprintf(stderr, "nvmfd: data directory %s (reservation state): %s\n",
+			o->params.state_dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* The default namespace lives in the data directory. */
+static int default_backing(const struct options *o, struct nvmf_ns_conf *ns)
+{
+	const char *dir = data_dir(o);
+	uint64_t size;
+
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
 		fprintf(stderr, "nvmfd: data directory %s: %s\n", dir, strerror(errno));
 		return -1;
@@ -677,6 +702,10 @@ int main(int argc, char **argv)
 	free(o.hosts);
 	o.hosts = NULL;
 	o.nhosts = 0;
+	if (rc == 0 && state_dir(&o, &conf) != 0) {
+		nvmfd_config_free(&conf);
+		rc = -1;
+	}
 	if (rc != 0)
 		return 1;
 	/* Every thread created from here on inherits the blocked signals;
