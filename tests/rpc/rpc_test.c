@@ -301,6 +301,46 @@ static void test_subsystems_hosts_listeners(uint16_t port2)
 	test_end();
 }
 
+/* A subsystem deleted takes its listener and its only host's keys. */
+static void test_delete_subsystem(void)
+{
+	char params[512];
+	uint16_t port3 = free_port();
+	json_t *r;
+
+	test_begin("delete a subsystem: its port closes, its host's keys go");
+	r = rpc_ok("nvmf_create_subsystem", "{\"nqn\": \"nqn.2024-01.org.nvmfd:rpc3\"}");
+	json_decref(r);
+	snprintf(params, sizeof(params),
+		 "{\"nqn\": \"nqn.2024-01.org.nvmfd:rpc3\", \"listen_address\": {\"trtype\": \"tcp\", "
+		 "\"traddr\": \"127.0.0.1\", \"trsvcid\": \"%u\"}}", port3);
+	r = rpc_ok("nvmf_subsystem_add_listener", params);
+	json_decref(r);
+	r = rpc_ok("nvmf_subsystem_add_host", "{\"nqn\": \"nqn.2024-01.org.nvmfd:rpc3\", "
+					      "\"host\": \"nqn.2024-01.org.nvmfd:h3\", \"psk\": "
+					      "\"NVMeTLSkey-1:01:VRLbtnN9AQb2WXW3c9+wEf/DRLz0QuLdbYvEhwtdWwNf9LrZ:\"}");
+	json_decref(r);
+	CHECK(!test_listener_closed(port3, 100));
+	r = rpc_ok("nvmf_delete_subsystem", "{\"nqn\": \"nqn.2024-01.org.nvmfd:rpc3\"}");
+	json_decref(r);
+	CHECK(test_listener_closed(port3, 60000));
+	r = subsystems(sock);
+	CHECK(find_subsys(r, "nqn.2024-01.org.nvmfd:rpc3") == NULL);
+	json_decref(r);
+	/* Allowed again elsewhere without a key: it has none left. */
+	r = rpc_ok("nvmf_subsystem_add_host", "{\"nqn\": \"" NQN2 "\", \"host\": \"nqn.2024-01.org.nvmfd:h3\"}");
+	json_decref(r);
+	r = subsystems(sock);
+	CHECK(json_is_false(json_object_get(json_array_get(json_object_get(find_subsys(r, NQN2),
+									"hosts"), 1), "psk")));
+	json_decref(r);
+	r = rpc_ok("nvmf_subsystem_remove_host", "{\"nqn\": \"" NQN2 "\", \"host\": \"nqn.2024-01.org.nvmfd:h3\"}");
+	json_decref(r);
+	rpc_refused("nvmf_subsystem_remove_host", "{\"nqn\": \"" NQN2 "\", \"host\": \"nqn.2024-01.org.nvmfd:h3\"}",
+		    -32602, "is not allowed");
+	test_end();
+}
+
 static void test_misc_methods(void)
 {
 	json_t *r;
@@ -595,6 +635,7 @@ int main(void)
 		CHECK(stat(sock, &st) == 0 && S_ISSOCK(st.st_mode) && (st.st_mode & 0777) == 0600);
 	}
 	test_subsystems_hosts_listeners(port2);
+	test_delete_subsystem();
 	test_misc_methods();
 	test_socket_abuse();
 	test_live_namespace(port);

@@ -262,21 +262,30 @@ static void unlisten_everywhere(struct nvmf_target_conf *conf, const char *nqn)
 	}
 }
 
+static void drop_orphan_credentials(struct nvmf_target_conf *conf, const char *nqn);
+
 static int delete_subsystem(struct call *c, struct nvmf_target_conf *next)
 {
 	static const char *const keys[] = {"nqn", NULL};
 	struct nvmf_subsys_conf *s;
+	char (*hosts)[NVMF_NQN_SIZE];
+	unsigned nhosts;
 	size_t i;
 
 	if (rpc_known(c, c->params, "", keys) || (s = rpc_subsys_param(c, next)) == NULL)
 		return -1;
 	snprintf(c->what, sizeof(c->what), "subsystem %s", s->nqn);
 	unlisten_everywhere(next, s->nqn);
-	free(s->hosts);
+	hosts = s->hosts;
+	nhosts = s->nhosts;
 	free(s->ns);
 	i = (size_t)(s - next->subsys);
 	memmove(s, s + 1, (next->nsubsys - i - 1) * sizeof(*s));
 	next->nsubsys--;
+	/* Keys go with a host's last subsystem, as with remove_host. */
+	for (unsigned h = 0; h < nhosts; h++)
+		drop_orphan_credentials(next, hosts[h]);
+	free(hosts);
 	return 0;
 }
 
@@ -596,12 +605,23 @@ static bool host_allowed_anywhere(const struct nvmf_target_conf *conf, const cha
 	return false;
 }
 
+/* A host's keys go with the last subsystem it is allowed on. */
+static void drop_orphan_credentials(struct nvmf_target_conf *conf, const char *nqn)
+{
+	struct nvmf_host_conf *h = find_host(conf, nqn);
+
+	if (h == NULL || host_allowed_anywhere(conf, nqn))
+		return;
+	explicit_bzero(h, sizeof(*h));
+	memmove(h, h + 1, (size_t)(conf->hosts + conf->nhosts - h - 1) * sizeof(*h));
+	conf->nhosts--;
+}
+
 static int remove_host(struct call *c, struct nvmf_target_conf *next)
 {
 	static const char *const keys[] = {"nqn", "host", NULL};
 	char nqn[NVMF_NQN_SIZE];
 	struct nvmf_subsys_conf *s;
-	struct nvmf_host_conf *h;
 	int i;
 
 	if (rpc_known(c, c->params, "", keys) || (s = rpc_subsys_param(c, next)) == NULL ||
@@ -612,13 +632,7 @@ static int remove_host(struct call *c, struct nvmf_target_conf *next)
 		return rpc_bad(c, "host", "%s is not allowed on %s", nqn, s->nqn);
 	memmove(&s->hosts[i], &s->hosts[i + 1], (s->nhosts - (unsigned)i - 1) * sizeof(*s->hosts));
 	s->nhosts--;
-	/* Its keys go with its last subsystem. */
-	h = find_host(next, nqn);
-	if (h != NULL && !host_allowed_anywhere(next, nqn)) {
-		explicit_bzero(h, sizeof(*h));
-		memmove(h, h + 1, (size_t)(next->hosts + next->nhosts - h - 1) * sizeof(*h));
-		next->nhosts--;
-	}
+	drop_orphan_credentials(next, nqn);
 	snprintf(c->what, sizeof(c->what), "subsystem %s host %s", s->nqn, nqn);
 	return 0;
 }
