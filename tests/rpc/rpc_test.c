@@ -229,7 +229,7 @@ static void write_config(const char *path, uint16_t port)
 
 static void test_subsystems_hosts_listeners(uint16_t port2)
 {
-	char params[1024];
+	char params[1024], *text;
 	json_t *r, *s;
 
 	test_begin("subsystems, hosts and listeners: good and bad parameters");
@@ -269,7 +269,9 @@ static void test_subsystems_hosts_listeners(uint16_t port2)
 	REQUIRE(s != NULL);
 	CHECK_EQ(json_array_size(json_object_get(s, "hosts")), 1);
 	CHECK(json_is_true(json_object_get(json_array_get(json_object_get(s, "hosts"), 0), "dhchap")));
-	CHECK(strstr(json_dumps(r, 0), "DHHC-1") == NULL);
+	text = json_dumps(r, 0);
+	CHECK(text != NULL && strstr(text, "DHHC-1") == NULL);
+	free(text);
 	CHECK_EQ(json_integer_value(json_object_get(s, "max_namespaces")), 4);
 	CHECK(strcmp(json_string_value(json_object_get(s, "serial_number")), "SN123") == 0);
 	json_decref(r);
