@@ -20,9 +20,11 @@ list(APPEND NVMF_FUZZ_TARGETS host_ctrl)
 set(fuzz_host_ctrl_SOURCES fuzz/fuzz_host_ctrl.c)
 set(fuzz_host_ctrl_LINK_OPTIONS -Wl,--wrap=connect -Wl,--wrap=nvmf_qpair_create
     -Wl,--wrap=pthread_cond_timedwait)
-# nvmfd's JSON-RPC request handling, dry run (tools/nvmfd/rpc_*.c compiled in).
+# nvmfd's JSON-RPC framing and request handling, dry run (tools/nvmfd/rpc*.c
+# compiled in).
 list(APPEND NVMF_FUZZ_TARGETS rpc)
 set(fuzz_rpc_SOURCES fuzz/fuzz_rpc.c ${PROJECT_SOURCE_DIR}/tools/nvmfd/config.c
+    ${PROJECT_SOURCE_DIR}/tools/nvmfd/rpc.c
     ${PROJECT_SOURCE_DIR}/tools/nvmfd/config_save.c ${PROJECT_SOURCE_DIR}/tools/nvmfd/rpc_methods.c
     ${PROJECT_SOURCE_DIR}/tools/nvmfd/rpc_show.c)
 set(fuzz_rpc_LIBS PkgConfig::FUZZ_JANSSON)

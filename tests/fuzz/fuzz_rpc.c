@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Fuzz target: nvmfd's JSON-RPC request handling (tools/nvmfd/rpc_methods.c
- * and rpc_show.c, compiled in): the input is one request's text, parsed,
- * checked as a JSON-RPC envelope and dispatched to its method against a
- * small running configuration, in dry-run mode: every method validates
- * and answers, the resulting configuration is validated by the library,
- * and nothing is applied, written or kept, so each input starts from the
- * same state.  The answer must be JSON-RPC (or nothing, for a notification).
+ * Fuzz target: nvmfd's JSON-RPC request handling (tools/nvmfd/rpc*.c,
+ * compiled in): the input, as a client's bytes, goes through the socket
+ * server's framing (fed in chunks whose size the first byte picks, as
+ * reads would cut it) and every request found is checked as a JSON-RPC
+ * envelope and dispatched to its method against a small running
+ * configuration, in dry-run mode: every method validates and answers, the
+ * resulting configuration is validated by the library, and nothing is
+ * applied, written or kept, so each input starts from the same state.
+ * Every answer line must be JSON-RPC.
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -51,20 +53,34 @@ static struct nvmfd_state *state(void)
 	return &st;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* Every answer is a JSON-RPC 2.0 response: a result or an error. */
+static void check_answer(const char *line, size_t len)
 {
-	struct nvmfd_state *st = state();
-	char *answer = nvmfd_rpc_handle(st, (const char *)data, size);
-	json_t *a;
+	json_t *a = json_loadb(line, len, 0, NULL);
 
-	if (answer == NULL)
-		return 0;
-	a = json_loads(answer, 0, NULL);
-	/* Every answer is a JSON-RPC 2.0 response: a result or an error. */
 	if (a == NULL || json_object_get(a, "id") == NULL ||
 	    (json_object_get(a, "result") == NULL) == (json_object_get(a, "error") == NULL))
 		abort();
 	json_decref(a);
-	free(answer);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct nvmfd_state *st = state();
+	size_t chunk, outlen, start = 0;
+	char *out;
+
+	if (size == 0)
+		return 0;
+	chunk = data[0] % 64; /* 0: all at once */
+	nvmfd_rpc_feed(st, (const char *)data + 1, size - 1, chunk, &out, &outlen);
+	for (size_t i = 0; i < outlen; i++)
+		if (out[i] == '\n') {
+			check_answer(out + start, i - start);
+			start = i + 1;
+		}
+	if (start != outlen) /* answers are whole lines */
+		abort();
+	free(out);
 	return 0;
 }

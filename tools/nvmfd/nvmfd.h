@@ -72,6 +72,15 @@ struct nvmfd_state {
  * Returns a malloc'd response line, or NULL for a notification. */
 char *nvmfd_rpc_handle(struct nvmfd_state *st, const char *req, size_t len);
 
+/*
+ * rpc.c: what a client's bytes get, without a socket (fuzzing): data fed
+ * chunk bytes at a time (0: at once) through the framing and the
+ * dispatcher; the answer lines in *out (malloc'd, *outlen bytes).  False
+ * if the connection would be closed.
+ */
+bool nvmfd_rpc_feed(struct nvmfd_state *st, const char *data, size_t len, size_t chunk,
+		    char **out, size_t *outlen);
+
 /* rpc.c: the Unix socket server, on a thread of its own. */
 #define NVMFD_RPC_MAX_REQUEST (1u << 20)
 struct nvmfd_rpc;

@@ -114,7 +114,7 @@ static bool scan_byte(struct client *c, char ch)
 }
 
 /* Handle every complete request buffered. */
-static void client_process(struct nvmfd_rpc *rpc, struct client *c)
+static void client_process(struct nvmfd_state *st, struct client *c)
 {
 	while (!c->closing && c->scanned < c->in_len) {
 		char ch = c->in[c->scanned++];
@@ -137,7 +137,7 @@ static void client_process(struct nvmfd_rpc *rpc, struct client *c)
 			continue;
 		}
 		if (scan_byte(c, ch)) {
-			char *answer = nvmfd_rpc_handle(rpc->st, c->in, c->scanned);
+			char *answer = nvmfd_rpc_handle(st, c->in, c->scanned);
 
 			if (answer != NULL && client_queue(c, answer) != 0)
 				c->closing = true;
@@ -153,6 +153,34 @@ static void client_process(struct nvmfd_rpc *rpc, struct client *c)
 		c->in_len = c->scanned = 0; /* whitespace between requests */
 	if (!c->closing && c->in_len > NVMFD_RPC_MAX_REQUEST)
 		client_refuse(c, -32700, "parse error: request larger than 1 MiB");
+}
+
+bool nvmfd_rpc_feed(struct nvmfd_state *st, const char *data, size_t len, size_t chunk,
+		    char **out, size_t *outlen)
+{
+	struct client c = {.fd = -1};
+	bool open;
+
+	*out = NULL;
+	*outlen = 0;
+	c.in = malloc(len ? len : 1);
+	if (c.in == NULL)
+		return false;
+	c.in_cap = len;
+	for (size_t off = 0; off < len && !c.closing;) {
+		size_t n = chunk == 0 || chunk > len - off ? len - off : chunk;
+
+		memcpy(c.in + c.in_len, data + off, n);
+		c.in_len += n;
+		off += n;
+		client_process(st, &c);
+	}
+	open = !c.closing;
+	*out = c.out;
+	*outlen = c.out_len;
+	c.out = NULL;
+	client_reset(&c);
+	return open;
 }
 
 static void client_read(struct nvmfd_rpc *rpc, struct client *c)
@@ -179,7 +207,7 @@ static void client_read(struct nvmfd_rpc *rpc, struct client *c)
 		return;
 	}
 	c->in_len += (size_t)n;
-	client_process(rpc, c);
+	client_process(rpc->st, c);
 }
 
 static void client_write(struct client *c)
