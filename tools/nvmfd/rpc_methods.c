@@ -913,20 +913,38 @@ static void run(struct call *c)
 	}
 }
 
+/* A message as a JSON string: one quoting bytes that are not UTF-8 (a
+ * parser's error near a bad byte, a name cut short) has them as '?'. */
+static json_t *message_string(const char *msg)
+{
+	char ascii[sizeof(((struct call *)0)->msg)];
+	json_t *s = json_string(msg);
+	size_t i;
+
+	if (s != NULL)
+		return s;
+	for (i = 0; msg[i] != '\0' && i < sizeof(ascii) - 1; i++)
+		ascii[i] = (unsigned char)msg[i] < 0x80 ? msg[i] : '?';
+	ascii[i] = '\0';
+	return json_string(ascii);
+}
+
 static char *respond(json_t *id, json_t *result, int code, const char *msg)
 {
 	json_t *r = json_pack("{s:s, s:O}", "jsonrpc", "2.0", "id", id != NULL ? id : json_null());
 	char *text;
+	int rc;
 
 	if (r == NULL) {
 		json_decref(result);
 		return NULL;
 	}
 	if (code == 0)
-		json_object_set_new(r, "result", result != NULL ? result : json_true());
+		rc = json_object_set_new(r, "result", result != NULL ? result : json_true());
 	else
-		json_object_set_new(r, "error", json_pack("{s:i, s:s}", "code", code, "message", msg));
-	text = json_dumps(r, JSON_COMPACT);
+		rc = json_object_set_new(r, "error", json_pack("{s:i, s:o}", "code", code, "message",
+							       message_string(msg)));
+	text = rc == 0 ? json_dumps(r, JSON_COMPACT) : NULL;
 	json_decref(r);
 	return text;
 }
