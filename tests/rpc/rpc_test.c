@@ -44,6 +44,7 @@ static char sock[128];
 
 struct daemon {
 	pid_t pid;
+	int status;      /* wait status, once it exited before "ready" */
 	char log[256];
 };
 
@@ -71,11 +72,14 @@ static char *read_file(const char *path)
 	return buf;
 }
 
-static bool daemon_start(struct daemon *d, char *const argv[])
+/* Start nvmfd and wait for "ready"; false (its log shown if said) if it
+ * exited instead. */
+static bool daemon_start_or(struct daemon *d, char *const argv[], bool show_failure)
 {
 	static int runs;
 
 	snprintf(d->log, sizeof(d->log), "%s/nvmfd-%d.log", dir, ++runs);
+	d->status = -1;
 	d->pid = fork();
 	REQUIRE(d->pid >= 0);
 	if (d->pid == 0) {
@@ -89,12 +93,18 @@ static bool daemon_start(struct daemon *d, char *const argv[])
 	for (int i = 0; i < 6000; i++) {
 		if (strstr(read_file(d->log), "nvmfd: ready") != NULL)
 			return true;
-		if (waitpid(d->pid, NULL, WNOHANG) == d->pid)
+		if (waitpid(d->pid, &d->status, WNOHANG) == d->pid)
 			break;
 		usleep(10000);
 	}
-	fprintf(stderr, "nvmfd did not start:\n%s\n", read_file(d->log));
+	if (show_failure)
+		fprintf(stderr, "nvmfd did not start:\n%s\n", read_file(d->log));
 	return false;
+}
+
+static bool daemon_start(struct daemon *d, char *const argv[])
+{
+	return daemon_start_or(d, argv, true);
 }
 
 static int daemon_stop(struct daemon *d)
@@ -582,6 +592,29 @@ static void test_nvmfctl(void)
 	test_end();
 }
 
+/* An explicit socket that cannot be had stops nvmfd, saying why. */
+static void expect_socket_refused(const char *path, const char *why)
+{
+	char *argv[] = {"nvmfd", "-s", "0", "--discovery-port", "0", "--rpc-socket", (char *)path,
+			"ramdisk:1M", NULL};
+	struct daemon d;
+
+	REQUIRE(!daemon_start_or(&d, argv, false));
+	CHECK(WIFEXITED(d.status) && WEXITSTATUS(d.status) == 1);
+	if (strstr(read_file(d.log), why) == NULL) {
+		fprintf(stderr, "want \"%s\" in:\n%s\n", why, read_file(d.log));
+		CHECK(0);
+	}
+}
+
+static void test_socket_refused(void)
+{
+	test_begin("--rpc-socket: a path in use or out of reach is an error");
+	expect_socket_refused(sock, "in use by another nvmfd");
+	expect_socket_refused("/nonexistent-dir/deeper/nvmfd.sock", "cannot create its directory");
+	test_end();
+}
+
 static void test_save_config(struct daemon *d, const char *saved)
 {
 	char sock2[160], params[512];
@@ -642,6 +675,7 @@ int main(void)
 	test_socket_abuse();
 	test_live_namespace(port);
 	test_nvmfctl();
+	test_socket_refused();
 	/* Still serving after all of the above. */
 	r = rpc_ok("nvmf_get_stats", NULL);
 	json_decref(r);
