@@ -23,6 +23,14 @@ set(fuzz_host_ctrl_LINK_OPTIONS -Wl,--wrap=connect -Wl,--wrap=nvmf_qpair_create
 # The reservation state file loader (persist through power loss).
 list(APPEND NVMF_FUZZ_TARGETS resv_state)
 set(fuzz_resv_state_SOURCES fuzz/fuzz_resv_state.c)
+# nvmfd's JSON-RPC framing and request handling, dry run (tools/nvmfd/rpc*.c
+# compiled in).
+list(APPEND NVMF_FUZZ_TARGETS rpc)
+set(fuzz_rpc_SOURCES fuzz/fuzz_rpc.c ${PROJECT_SOURCE_DIR}/tools/nvmfd/config.c
+    ${PROJECT_SOURCE_DIR}/tools/nvmfd/rpc.c
+    ${PROJECT_SOURCE_DIR}/tools/nvmfd/config_save.c ${PROJECT_SOURCE_DIR}/tools/nvmfd/rpc_methods.c
+    ${PROJECT_SOURCE_DIR}/tools/nvmfd/rpc_show.c)
+set(fuzz_rpc_LIBS PkgConfig::FUZZ_JANSSON)
 
 foreach(t ${NVMF_FUZZ_TARGETS})
   add_executable(fuzz_${t}_replay fuzz/replay.c ${fuzz_${t}_SOURCES})

@@ -46,7 +46,12 @@ target_link_libraries(interop_reauth nvmf_test_util)
 add_test(NAME interop_linux_target_auth
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/interop/linux_target_auth.sh ${PROJECT_BINARY_DIR})
 set_tests_properties(interop_linux_target_auth PROPERTIES LABELS interop TIMEOUT 600)
-set_tests_properties(interop_linux_host interop_linux_target interop_linux_host_6.12
+# A namespace added and removed over JSON-RPC (nvmfctl) while the Linux 6.12
+# host is connected: it rescans on the event, uses the new one, sees it go.
+add_test(NAME interop_linux_host_rpc
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/interop/linux_host_rpc.sh ${PROJECT_BINARY_DIR})
+set_tests_properties(interop_linux_host_rpc PROPERTIES LABELS "interop;rpc" TIMEOUT 600)
+set_tests_properties(interop_linux_host_rpc interop_linux_host interop_linux_target interop_linux_host_6.12
                      interop_linux_target_6.12 interop_linux_host_auth
                      interop_linux_target_auth PROPERTIES FIXTURES_REQUIRED linux_vm)
 # Persistent reservations with the real Linux 6.12 host's nvme-cli: the guest

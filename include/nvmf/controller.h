@@ -82,6 +82,8 @@ struct nvmf_subsys_conf {
 	 * in the target's host entries is refused.  Hosts with a secret
 	 * authenticate whether this is set or not. */
 	bool dhchap_required;
+	/* Namespace IDs 1..max_namespaces (Identify NN); 0: NVMF_MAX_NSID. */
+	uint16_t max_namespaces;
 };
 
 /*
@@ -209,6 +211,58 @@ struct nvmf_target_stats {
 	uint64_t auth_failures;       /* DH-HMAC-CHAP transactions failed */
 };
 void nvmf_target_get_stats(struct nvmf_target *target, struct nvmf_target_stats *stats);
+
+/* A running subsystem, as nvmf_target_subsys_info() sees it. */
+struct nvmf_target_ns_info {
+	uint32_t nsid;
+	uint32_t block_size;
+	uint64_t size;                /* bytes */
+	bool readonly;
+	uint8_t uuid[16];             /* as served: configured or derived */
+	uint8_t nguid[16];
+	uint8_t eui64[8];
+	char backend[16];             /* "file", "block", "ramdisk" */
+};
+
+struct nvmf_target_ctrl_info {
+	uint16_t cntlid;
+	uint16_t portid;
+	char hostnqn[NVMF_NQN_SIZE];
+	uint8_t hostid[16];
+	uint16_t nr_io_queues;        /* granted (Set Features Number of Queues) */
+	uint16_t io_queues;           /* connected now */
+	uint32_t kato_ms;
+	bool authenticated;           /* DH-HMAC-CHAP on its queues */
+	bool dead;                    /* being torn down */
+};
+
+struct nvmf_target_qpair_info {
+	uint16_t cntlid;
+	uint16_t qid;                 /* 0: the admin queue */
+	uint16_t portid;
+	bool closing;
+	char peer[64];                /* the host's address and port */
+	char local_traddr[64];        /* the address it reached us on */
+};
+
+struct nvmf_target_subsys_info {
+	char serial[NVMF_SERIAL_SIZE];   /* as served: configured or derived */
+	char model[NVMF_MODEL_SIZE];
+	char firmware[NVMF_FIRMWARE_SIZE];
+	unsigned nns, nctrls, nqpairs;
+	struct nvmf_target_ns_info *ns;       /* active namespaces, by NSID */
+	struct nvmf_target_ctrl_info *ctrls;
+	struct nvmf_target_qpair_info *qpairs;
+};
+
+/*
+ * A snapshot of subnqn's namespaces, controllers and queue pairs, taken
+ * at once.  Returns 0 and *info (free it with the function below), or
+ * -ENOENT (no such subsystem), -ENOMEM.
+ */
+int nvmf_target_subsys_info(struct nvmf_target *target, const char *subnqn,
+			    struct nvmf_target_subsys_info **info);
+void nvmf_target_subsys_info_free(struct nvmf_target_subsys_info *info);
 
 /* "4096", "512K", "64M", "4G", "1T" (binary units) to bytes; 0 or -EINVAL. */
 int nvmf_parse_size(const char *text, uint64_t *bytes);

@@ -337,8 +337,8 @@ static void identify_controller(struct nvmf_ctrl *ctrl, struct nvme_id_ctrl *id)
 	id->cctemp = CTRL_CCTEMP;
 	id->sqes = (6 << 4) | 6;
 	id->cqes = (4 << 4) | 4;
-	id->nn = NVMF_MAX_NSID;
-	id->mnan = NVMF_MAX_NSID;
+	id->nn = subsys->max_namespaces;
+	id->mnan = id->nn;
 	id->oncs = NVME_CTRL_ONCS_COMPARE | NVME_CTRL_ONCS_DSM | NVME_CTRL_ONCS_WRITE_ZEROES |
 		   NVME_CTRL_ONCS_RESERVATIONS;
 	id->vwc = NVME_CTRL_VWC_PRESENT | NVME_CTRL_VWC_FLUSH_ALL_NS;

@@ -95,6 +95,7 @@ struct nvmf_subsys {
 	uint16_t vendor_id, subsys_vendor_id;
 	uint32_t ieee_oui;
 	bool dhchap_required;
+	uint16_t max_namespaces;       /* Identify NN */
 	struct nvmf_ctrl *ctrls;       /* target lock */
 	pthread_rwlock_t ns_lock;
 	struct nvmf_ns *ns[NVMF_MAX_NSID + 1];

@@ -2,6 +2,7 @@
 # admin/I/O/discovery command handling.
 list(APPEND NVMF_SOURCES
   controller/target.c
+  controller/info.c
   controller/conn.c
   controller/reaper.c
   controller/admin.c

@@ -121,6 +121,7 @@ static struct nvmf_subsys *subsys_alloc(struct nvmf_target *t, const char *nqn)
 	s->cntlid_min = 1;
 	s->cntlid_max = NVMF_CNTLID_MAX;
 	s->next_cntlid = 1;
+	s->max_namespaces = NVMF_MAX_NSID;
 	pthread_rwlock_init(&s->ns_lock, NULL);
 	return s;
 }
@@ -150,6 +151,7 @@ static void subsys_apply_attrs(struct nvmf_subsys *s, const struct nvmf_subsys_c
 	s->subsys_vendor_id = c->subsys_vendor_id;
 	s->ieee_oui = c->ieee_oui;
 	s->dhchap_required = c->dhchap_required;
+	s->max_namespaces = c->max_namespaces != 0 ? c->max_namespaces : NVMF_MAX_NSID;
 	if (c->cntlid_min != 0) {
 		s->cntlid_min = c->cntlid_min;
 		s->cntlid_max = c->cntlid_max;
@@ -283,6 +285,7 @@ static int conf_validate(const struct nvmf_target_conf *conf, char *err, size_t 
 {
 	for (unsigned i = 0; i < conf->nsubsys; i++) {
 		const struct nvmf_subsys_conf *s = &conf->subsys[i];
+		unsigned max_nsid = s->max_namespaces != 0 ? s->max_namespaces : NVMF_MAX_NSID;
 
 		if (!nqn_valid(s->nqn)) {
 			snprintf(err, errlen, "subsystem \"%.240s\": not an NQN (\"nqn.\", at most %d bytes)",
@@ -304,6 +307,11 @@ static int conf_validate(const struct nvmf_target_conf *conf, char *err, size_t 
 					 s->nqn, s->hosts[h]);
 				return EINVAL;
 			}
+		if (max_nsid > NVMF_MAX_NSID) {
+			snprintf(err, errlen, "subsystem %s: at most %u namespaces, not %u", s->nqn,
+				 NVMF_MAX_NSID, max_nsid);
+			return EINVAL;
+		}
 		if (s->cntlid_min != 0 &&
 		    (s->cntlid_min > s->cntlid_max || s->cntlid_max > NVMF_CNTLID_MAX)) {
 			snprintf(err, errlen, "subsystem %s: controller IDs %u..%u outside 1..%u", s->nqn,
@@ -313,9 +321,9 @@ static int conf_validate(const struct nvmf_target_conf *conf, char *err, size_t 
 		for (unsigned n = 0; n < s->nns; n++) {
 			const struct nvmf_ns_conf *ns = &s->ns[n];
 
-			if (ns->nsid == 0 || ns->nsid > NVMF_MAX_NSID) {
+			if (ns->nsid == 0 || ns->nsid > max_nsid) {
 				snprintf(err, errlen, "subsystem %s: namespace ID %u outside 1..%u", s->nqn,
-					 ns->nsid, NVMF_MAX_NSID);
+					 ns->nsid, max_nsid);
 				return EINVAL;
 			}
 			for (unsigned m = 0; m < n; m++)

@@ -11,7 +11,8 @@
  *
  * nvmfd extensions, under a namespace's "device": "size" (create a missing
  * file this size, e.g. "1G"), "block_size" (512 or 4096), "readonly", and
- * "path": "ramdisk:SIZE"; under a subsystem's "attr": "dhchap_required".
+ * "path": "ramdisk:SIZE"; under a subsystem's "attr": "dhchap_required",
+ * "max_namespaces" (namespace IDs 1..N, Identify NN; JSON-RPC's).
  *
  * Secure channels: a host entry carries the Linux target's per-host
  * DH-HMAC-CHAP attributes, flat ("dhchap_key", "dhchap_ctrl_key",
@@ -475,7 +476,7 @@ static int load_subsys_attrs(struct loader *l, const char *path, json_t *attrs,
 	static const char *const names[] = {
 		"allow_any_host", "serial", "model", "firmware", "version", "ieee_oui",
 		"vendor_id", "subsys_vendor_id", "cntlid_min", "cntlid_max", "pi_enable",
-		"qid_max", "dhchap_required", NULL};
+		"qid_max", "dhchap_required", "max_namespaces", NULL};
 	char q[PATH_MAX_TEXT];
 	json_t *a;
 	uint64_t n;
@@ -526,6 +527,9 @@ static int load_subsys_attrs(struct loader *l, const char *path, json_t *attrs,
 			return fail(l, q, "at least one I/O queue is needed");
 		s->max_io_queues = (uint16_t)n;
 	}
+	if ((rc = attr_uint(l, path, attrs, "max_namespaces", NVMF_MAX_NSID, &n)) < 0)
+		return -1;
+	s->max_namespaces = rc == 0 ? (uint16_t)n : 0; /* 0: NVMF_MAX_NSID */
 	return 0;
 }
 

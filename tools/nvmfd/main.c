@@ -7,7 +7,8 @@
  *
  * Runs in the foreground and logs to stderr.  SIGTERM/SIGINT: graceful
  * stop (exit 0 once everything is flushed).  SIGHUP: reload the
- * configuration file.
+ * configuration file.  JSON-RPC on a Unix socket (rpc.c) changes the
+ * running configuration; SIGHUP and RPC changes take turns (state.lock).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,7 +32,7 @@
 #define DEFAULT_DISCOVERY_PORT 8009
 #define DEFAULT_NS_SIZE "1G"
 #define DEFAULT_NS_FILE "default.img"
-#define DISCOVERY_PORTID 65535      /* above nvmetcli's port IDs */
+#define DISCOVERY_PORTID NVMFD_DISCOVERY_PORTID
 #define IO_PORTID 1
 #define FD_RESERVE 64              /* listeners, files, pipes, the engine */
 
@@ -65,6 +66,7 @@ struct options {
 	int nbacking;
 	char **backing;
 	const char *engine;
+	const char *rpc_socket;     /* NULL: the default, optional */
 	struct nvmf_target_params params;
 };
 
@@ -99,6 +101,8 @@ static void usage(FILE *f)
 		"      --default-size SIZE   size of the default namespace file (%s)\n"
 		"      --block-size N        logical block size for BACKINGs: 512 or 4096\n"
 		"      --pidfile FILE        write the process ID here\n"
+		"      --rpc-socket PATH     JSON-RPC socket (nvmfctl; default\n"
+		"                            $RUNTIME_DIRECTORY/nvmfd.sock or /run/nvmfd/nvmfd.sock)\n"
 		"      --max-connections N   TCP connections at once (128)\n"
 		"      --max-io-queues N     I/O queues per controller (16)\n"
 		"      --queue-depth N       entries per queue (128)\n"
@@ -159,6 +163,7 @@ enum {
 	OPT_DHCHAP_REQUIRED,
 	OPT_TLS,
 	OPT_TLS_KEY,
+	OPT_RPC_SOCKET,
 };
 
 /* The --allow-host a credential option belongs to. */
@@ -201,6 +206,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{"dhchap-required", no_argument, NULL, OPT_DHCHAP_REQUIRED},
 		{"tls", no_argument, NULL, OPT_TLS},
 		{"tls-key", required_argument, NULL, OPT_TLS_KEY},
+		{"rpc-socket", required_argument, NULL, OPT_RPC_SOCKET},
 		{"verbose", no_argument, NULL, 'v'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
@@ -359,6 +365,13 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case OPT_ENGINE:
 			o->engine = optarg;
+			break;
+		case OPT_RPC_SOCKET:
+			if (optarg[0] == '\0') {
+				fprintf(stderr, "nvmfd: --rpc-socket: empty path\n");
+				return -1;
+			}
+			o->rpc_socket = optarg;
 			break;
 		case 'v':
 			nvmf_log_set_level(NVMF_LOG_DEBUG);
@@ -660,7 +673,8 @@ static int write_pidfile(const char *path)
 	return 0;
 }
 
-static void reload(const struct options *o, struct nvmf_target *target)
+/* The file again, as a whole; JSON-RPC changes not saved are dropped. */
+static void reload(const struct options *o, struct nvmfd_state *st)
 {
 	struct nvmf_target_conf conf;
 	struct nvmf_error err;
@@ -674,22 +688,45 @@ static void reload(const struct options *o, struct nvmf_target *target)
 		fprintf(stderr, "nvmfd: reload failed; the running configuration stays\n");
 		return;
 	}
-	if (nvmf_target_configure(target, &conf, &err) != 0)
+	pthread_mutex_lock(&st->lock);
+	if (nvmf_target_configure(st->target, &conf, &err) != 0) {
 		fprintf(stderr, "nvmfd: reload failed (%s); the running configuration stays\n",
 			err.msg);
-	else
+		nvmfd_config_free(&conf);
+	} else {
 		fprintf(stderr, "nvmfd: configuration reloaded\n");
-	nvmfd_config_free(&conf);
+		nvmfd_config_free(&st->conf);
+		st->conf = conf;
+	}
+	pthread_mutex_unlock(&st->lock);
+}
+
+/* Signals until SIGTERM or SIGINT: SIGHUP reloads. */
+static void serve(const struct options *o, struct nvmfd_state *st, sigset_t *sigs)
+{
+	int sig;
+
+	for (;;) {
+		if (sigwait(sigs, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			reload(o, st);
+			continue;
+		}
+		fprintf(stderr, "nvmfd: %s: stopping\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+		return;
+	}
 }
 
 int main(int argc, char **argv)
 {
 	struct options o = {0};
-	struct nvmf_target_conf conf;
-	struct nvmf_target *target;
+	struct nvmfd_state st = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	struct nvmfd_rpc *rpc;
 	sigset_t sigs;
 	struct nvmf_error err;
-	int rc, sig;
+	bool fatal;
+	int rc;
 
 	nvmf_log_set_level(NVMF_LOG_INFO);
 	if (parse_options(argc, argv, &o) != 0) {
@@ -697,7 +734,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	fit_fd_limit(o.params.max_connections);
-	rc = load_conf(&o, &conf);
+	rc = load_conf(&o, &st.conf);
 	/* The command line hosts are in conf now; a reload reads only -c. */
 	free(o.hosts);
 	o.hosts = NULL;
@@ -717,52 +754,57 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	/* Bound before any other thread runs: it sets the umask for a moment. */
+	rpc = nvmfd_rpc_open(o.rpc_socket, &fatal);
+	if (rpc == NULL && fatal) {
+		nvmfd_config_free(&st.conf);
+		return 1;
+	}
 	if (o.engine != NULL) {
 		struct nvmf_engine_params ep;
 
 		if (nvmf_engine_parse(o.engine, &ep) != 0 ||
 		    (o.params.engine = nvmf_engine_create(&ep)) == NULL) {
 			fprintf(stderr, "nvmfd: --engine %s: not an engine this build has\n", o.engine);
-			nvmfd_config_free(&conf);
-			return 2;
+			rc = 2;
+			goto out;
 		}
 	}
-	target = nvmf_target_create(&o.params);
-	if (target == NULL) {
+	st.target = nvmf_target_create(&o.params);
+	if (st.target == NULL) {
 		fprintf(stderr, "nvmfd: cannot create the target: %s\n", strerror(errno));
-		nvmfd_config_free(&conf);
-		nvmf_engine_destroy(o.params.engine);
-		return 1;
+		rc = 1;
+		goto out;
 	}
-	rc = nvmf_target_configure(target, &conf, &err);
-	nvmfd_config_free(&conf);
-	if (rc != 0) {
+	rc = nvmf_target_configure(st.target, &st.conf, &err);
+	if (rc != 0)
 		fprintf(stderr, "nvmfd: %s\n", err.msg);
-		nvmf_target_destroy(target);
-		nvmf_engine_destroy(o.params.engine);
-		return 1;
+	else if (o.pidfile != NULL && write_pidfile(o.pidfile) != 0)
+		rc = -1;
+	if (rc != 0) {
+		rc = 1;
+		goto out;
 	}
-	if (o.pidfile != NULL && write_pidfile(o.pidfile) != 0) {
-		nvmf_target_destroy(target);
-		nvmf_engine_destroy(o.params.engine);
-		return 1;
+	st.config_path = o.config;
+	st.fatal_close = o.fatal_close;
+	if (rpc != NULL && nvmfd_rpc_start(rpc, &st) != 0) {
+		nvmfd_rpc_close(rpc);
+		rpc = NULL;
 	}
 	fprintf(stderr, "nvmfd: ready (pid %ld)\n", (long)getpid());
-	for (;;) {
-		if (sigwait(&sigs, &sig) != 0)
-			continue;
-		if (sig == SIGHUP) {
-			reload(&o, target);
-			continue;
-		}
-		fprintf(stderr, "nvmfd: %s: stopping\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-		break;
-	}
-	rc = nvmf_target_shutdown(target);
-	nvmf_target_destroy(target);
-	nvmf_engine_destroy(o.params.engine);
+	serve(&o, &st, &sigs);
+	/* No change may start once the target stops. */
+	nvmfd_rpc_close(rpc);
+	rpc = NULL;
+	rc = nvmf_target_shutdown(st.target);
 	if (o.pidfile != NULL)
 		unlink(o.pidfile);
 	fprintf(stderr, "nvmfd: stopped%s\n", rc == 0 ? "" : " (with errors, see above)");
-	return rc == 0 ? 0 : 1;
+	rc = rc == 0 ? 0 : 1;
+out:
+	nvmfd_rpc_close(rpc);
+	nvmf_target_destroy(st.target);
+	nvmf_engine_destroy(o.params.engine);
+	nvmfd_config_free(&st.conf);
+	return rc;
 }
