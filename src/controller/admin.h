@@ -16,6 +16,7 @@ uint16_t ctrl_property_get(struct nvmf_ctrl *ctrl, uint32_t ofst, bool size8, ui
 /* Property Set (completes the command, maybe later: shutdown flushes). */
 void ctrl_property_set(struct nvmf_cmd *cmd);
 void ctrl_touch(struct nvmf_ctrl *ctrl);
+void ctrl_touch_at(struct nvmf_ctrl *ctrl, uint64_t now_ms);
 /* Queue an asynchronous event for the host (any thread but the reaper's lock). */
 void ctrl_raise_event(struct nvmf_ctrl *ctrl, uint32_t dw0);
 void ctrl_ns_changed(struct nvmf_ctrl *ctrl, uint32_t nsid);

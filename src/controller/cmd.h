@@ -9,6 +9,7 @@
 #include <sys/uio.h>
 
 #include "controller/objects.h"
+#include "controller/stats.h"
 
 /*
  * A command context's states, one at a time.  Every change goes through
@@ -58,6 +59,13 @@ struct nvmf_cmd {
 	bool fua;
 	bool deallocate;               /* Write Zeroes DEAC */
 	bool holds_cid;                /* its CID is marked in conn->cids_in_flight */
+	/* Counted as it completes (stats.h) when stats is set: an NVM
+	 * command on a namespace.  on_worker: it runs on the worker pool. */
+	struct conn_ns_stats *stats;
+	enum nvmf_io_op op;
+	bool on_worker;
+	uint64_t stat_bytes;           /* data moved, counted on success */
+	uint64_t start_ns;             /* receipt (CLOCK_MONOTONIC) */
 	void (*cont)(struct nvmf_cmd *cmd); /* what runs once the data is in */
 	struct nvmf_work work;
 };

@@ -425,6 +425,7 @@ struct nvmf_target *nvmf_target_create(const struct nvmf_target_params *params)
 		return NULL;
 	}
 	nvmf_mutex_init(&t->lock);
+	nvmf_mutex_init(&t->stats_lock);
 	pthread_cond_init(&t->cond, NULL);
 	t->discovery = subsys_alloc(t, NVMF_DISCOVERY_NQN);
 	t->wq = nvmf_workq_create(t->params.io_workers);
@@ -449,6 +450,7 @@ fail:
 		subsys_free(t->discovery);
 	nvmf_workq_destroy(t->wq);
 	pthread_cond_destroy(&t->cond);
+	pthread_mutex_destroy(&t->stats_lock);
 	pthread_mutex_destroy(&t->lock);
 	free(t);
 	errno = rc != 0 ? rc : ENOMEM;
@@ -889,6 +891,7 @@ void nvmf_target_destroy(struct nvmf_target *t)
 	subsys_put(t->discovery);
 	auth_hosts_free(t->hosts, t->nhosts);
 	pthread_cond_destroy(&t->cond);
+	pthread_mutex_destroy(&t->stats_lock);
 	pthread_mutex_destroy(&t->lock);
 	free(t);
 }
