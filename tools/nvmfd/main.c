@@ -23,6 +23,7 @@
 
 #include "nvmf/log.h"
 #include "nvmf/transport.h"
+#include "metrics_http.h"
 #include "nvmfd.h"
 
 #define DEFAULT_NQN "nqn.2024-01.org.nvmfd:default"
@@ -65,6 +66,7 @@ struct options {
 	int nbacking;
 	char **backing;
 	const char *engine;
+	const char *metrics;        /* --metrics ADDR:PORT; NULL: off */
 	struct nvmf_target_params params;
 };
 
@@ -112,6 +114,8 @@ static void usage(FILE *f)
 		"      --engine SPEC         socket engine: hybrid (default: one loop per CPU,\n"
 		"                            up to 4), epoll, poll, threads; ,poll=USEC\n"
 		"                            ,threads=N ,cpu=C\n"
+		"      --metrics ADDR:PORT   serve Prometheus metrics at http://ADDR:PORT/metrics\n"
+		"                            (off by default; a bare PORT: 127.0.0.1)\n"
 		"  -v, --verbose             debug logs\n"
 		"  -q, --quiet               warnings and errors only\n"
 		"  -h, --help\n",
@@ -150,6 +154,7 @@ enum {
 	OPT_CONNECT_TIMEOUT,
 	OPT_IO_WORKERS,
 	OPT_ENGINE,
+	OPT_METRICS,
 	OPT_DHCHAP_SECRET,
 	OPT_DHCHAP_CTRL_SECRET,
 	OPT_DHCHAP_HASH,
@@ -192,6 +197,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
 		{"io-workers", required_argument, NULL, OPT_IO_WORKERS},
 		{"engine", required_argument, NULL, OPT_ENGINE},
+		{"metrics", required_argument, NULL, OPT_METRICS},
 		{"dhchap-secret", required_argument, NULL, OPT_DHCHAP_SECRET},
 		{"dhchap-ctrl-secret", required_argument, NULL, OPT_DHCHAP_CTRL_SECRET},
 		{"dhchap-hash", required_argument, NULL, OPT_DHCHAP_HASH},
@@ -354,6 +360,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 			if (parse_uint("--io-workers", optarg, 256, &v) != 0 || v == 0)
 				return -1;
 			o->params.io_workers = (unsigned)v;
+			break;
+		case OPT_METRICS:
+			o->metrics = optarg;
 			break;
 		case OPT_ENGINE:
 			o->engine = optarg;
@@ -661,6 +670,8 @@ int main(int argc, char **argv)
 	struct options o = {0};
 	struct nvmf_target_conf conf;
 	struct nvmf_target *target;
+	struct metrics_server *metrics = NULL;
+	char metrics_err[256];
 	sigset_t sigs;
 	struct nvmf_error err;
 	int rc, sig;
@@ -712,7 +723,18 @@ int main(int argc, char **argv)
 		nvmf_engine_destroy(o.params.engine);
 		return 1;
 	}
+	if (o.metrics != NULL) {
+		metrics = metrics_server_start(target, o.metrics, metrics_err, sizeof(metrics_err));
+		if (metrics == NULL) {
+			fprintf(stderr, "nvmfd: %s\n", metrics_err);
+			nvmf_target_destroy(target);
+			nvmf_engine_destroy(o.params.engine);
+			return 1;
+		}
+		fprintf(stderr, "nvmfd: metrics on http://%s/metrics\n", o.metrics);
+	}
 	if (o.pidfile != NULL && write_pidfile(o.pidfile) != 0) {
+		metrics_server_stop(metrics);
 		nvmf_target_destroy(target);
 		nvmf_engine_destroy(o.params.engine);
 		return 1;
@@ -728,6 +750,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "nvmfd: %s: stopping\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 		break;
 	}
+	metrics_server_stop(metrics);
 	rc = nvmf_target_shutdown(target);
 	nvmf_target_destroy(target);
 	nvmf_engine_destroy(o.params.engine);
