@@ -731,7 +731,8 @@ int main(int argc, char **argv)
 			nvmf_engine_destroy(o.params.engine);
 			return 1;
 		}
-		fprintf(stderr, "nvmfd: metrics on http://%s/metrics\n", o.metrics);
+		fprintf(stderr, "nvmfd: metrics on http://%s/metrics\n",
+			metrics_server_name(metrics));
 	}
 	if (o.pidfile != NULL && write_pidfile(o.pidfile) != 0) {
 		metrics_server_stop(metrics);

@@ -23,6 +23,9 @@
 
 #include "metrics_http.h"
 
+#define HTTP_LINGER_MS 1000      /* to drop what a client still sends */
+#define HTTP_LINGER_BYTES 65536
+
 /* ------------------------------------------------------------------ */
 /* Request parsing                                                     */
 /* ------------------------------------------------------------------ */
@@ -194,8 +197,34 @@ struct metrics_server {
 	int fd;
 	int stop_fd;             /* eventfd: stop the thread */
 	pthread_t thread;
-	char name[80];           /* ADDR:PORT, for log lines */
+	char name[80];           /* ADDR:PORT as bound */
 };
+
+/* The bound address as ADDR:PORT or [ADDR]:PORT. */
+static void bound_name(struct metrics_server *s)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char addr[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+
+	if (getsockname(s->fd, (struct sockaddr *)&ss, &len) != 0)
+		return;
+	if (ss.ss_family == AF_INET6) {
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, addr, sizeof(addr));
+		port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+		snprintf(s->name, sizeof(s->name), "[%s]:%u", addr, port);
+	} else {
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, addr, sizeof(addr));
+		port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+		snprintf(s->name, sizeof(s->name), "%s:%u", addr, port);
+	}
+}
+
+const char *metrics_server_name(const struct metrics_server *s)
+{
+	return s->name;
+}
 
 static uint64_t now_ms(void)
 {
@@ -265,6 +294,33 @@ static void send_all(int fd, const char *p, size_t len)
 	}
 }
 
+/*
+ * Closing with unread bytes would reset the connection, and the peer
+ * could lose the answer (a request over the limit): stop sending, then
+ * drop what still comes, for a bounded time and amount (RFC 9112 §9.6).
+ */
+static void lingering_close(int fd)
+{
+	uint64_t deadline = now_ms() + HTTP_LINGER_MS;
+	char sink[4096];
+	size_t total = 0;
+
+	shutdown(fd, SHUT_WR);
+	while (total < HTTP_LINGER_BYTES) {
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		uint64_t now = now_ms();
+		ssize_t n;
+
+		if (now >= deadline || poll(&pfd, 1, (int)(deadline - now)) <= 0)
+			break;
+		n = recv(fd, sink, sizeof(sink), 0);
+		if (n <= 0)
+			break;
+		total += (size_t)n;
+	}
+	close(fd);
+}
+
 static void serve(struct metrics_server *s, int fd)
 {
 	struct timeval tv = {.tv_sec = HTTP_TIMEOUT_MS / 1000};
@@ -323,7 +379,7 @@ static void *server_main(void *arg)
 			continue;
 		}
 		serve(s, fd);
-		close(fd);
+		lingering_close(fd);
 	}
 	return NULL;
 }
@@ -352,7 +408,7 @@ static int parse_spec(const char *spec, struct sockaddr_storage *ss, socklen_t *
 	}
 	errno = 0;
 	n = strtoul(port, &end, 10);
-	if (*port < '0' || *port > '9' || *end != '\0' || errno != 0 || n == 0 || n > 65535)
+	if (*port < '0' || *port > '9' || *end != '\0' || errno != 0 || n > 65535)
 		return -1;
 	memset(ss, 0, sizeof(*ss));
 	if (inet_pton(AF_INET, addr, &((struct sockaddr_in *)ss)->sin_addr) == 1) {
@@ -387,7 +443,7 @@ struct metrics_server *metrics_server_start(struct nvmf_target *target, const ch
 	snprintf(s->name, sizeof(s->name), "%s", spec);
 	if (parse_spec(spec, &ss, &sslen) != 0) {
 		snprintf(err, errlen, "--metrics %s: expected ADDR:PORT, [IPV6]:PORT or PORT with a "
-			 "numeric address and a port of 1-65535", spec);
+			 "numeric address and a port of 0-65535 (0: any free one)", spec);
 		goto fail;
 	}
 	s->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -401,6 +457,7 @@ struct metrics_server *metrics_server_start(struct nvmf_target *target, const ch
 		snprintf(err, errlen, "--metrics: cannot listen on %s: %s", spec, strerror(errno));
 		goto fail;
 	}
+	bound_name(s);
 	rc = pthread_create(&s->thread, NULL, server_main, s);
 	if (rc != 0) {
 		snprintf(err, errlen, "--metrics: cannot start its thread: %s", strerror(rc));

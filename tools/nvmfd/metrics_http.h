@@ -50,11 +50,14 @@ int metrics_render(struct nvmf_target *target, struct text *out);
 struct metrics_server;
 
 /*
- * Listen on SPEC, "ADDR:PORT", "[IPV6]:PORT" or a bare PORT (127.0.0.1),
+ * Listen on SPEC, "ADDR:PORT", "[IPV6]:PORT" or a bare PORT (127.0.0.1;
+ * port 0: a free one),
  * and serve target's metrics on a thread of its own.  NULL with err set.
  */
 struct metrics_server *metrics_server_start(struct nvmf_target *target, const char *spec,
 					    char *err, size_t errlen);
+/* Where it listens, as bound: "ADDR:PORT" or "[IPV6]:PORT". */
+const char *metrics_server_name(const struct metrics_server *s);
 /* Stops the thread and closes the socket (NULL: nothing). */
 void metrics_server_stop(struct metrics_server *s);
 
