@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 NQN = "nqn.2024-01.io.nvmf:bench-latency"
@@ -78,7 +79,8 @@ def measure(args):
         proc.terminate()
         proc.wait(timeout=30)
     return {"rw": args.rw, "bs": "4k", "engine": args.engine, "runtime_sec": args.runtime,
-            "points": points}
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "load_average": round(os.getloadavg()[0], 1), "points": points}
 
 
 def plot(data, png):
@@ -102,7 +104,9 @@ def plot(data, png):
     ax.set_xlabel("load: thousands of I/Os per second")
     ax.set_ylabel("latency (us, log scale)")
     ax.set_title(f"nvmf perf {data['rw']} {data['bs']} against nvmfd (RAM namespace, "
-                 f"{data['engine']}), loopback, 1 CPU each")
+                 f"{data['engine']}), loopback, 1 CPU each\n{data.get('date', '')}, "
+                 f"load average {data.get('load_average', '?')} on {os.cpu_count()} CPUs",
+                 fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     fig.tight_layout()

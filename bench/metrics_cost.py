@@ -10,8 +10,10 @@ at depth 32, in interleaved rounds of these variants:
   scraped   this build's nvmfd with --metrics, scraped every 100 ms
             (150x Prometheus's default 15 s interval)
 
-Prints each variant's median IOPS and its ratio to "counting" (and to
-"base"), as a Markdown table.
+Prints, per variant, the median of nvmfd's CPU time per I/O (user +
+system, all threads, over the timed run: the figure that moves least when
+other processes take the CPUs) and of IOPS, with ratios to "counting"
+(and to "base"), as a Markdown table.
 
   bench/metrics_cost.py build [--base-nvmfd PATH] [--runtime 3] [--rounds 3]
 """
@@ -81,6 +83,13 @@ class Target:
         self.proc.wait(timeout=30)
 
 
+def cpu_seconds(pid):
+    """utime + stime of a process, all threads."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def perf(nvmf, port, engine, rw, qd, runtime):
     cmd = ["taskset", "-c", "1", nvmf, "perf", "-a", "127.0.0.1", "-s", str(port), "-n", NQN,
            "--engine", engine, "--rw", rw, "--bs", "4k", "--iodepth", str(qd), "--runtime",
@@ -105,6 +114,7 @@ def main():
     if args.base_nvmfd:
         variants.insert(0, ("base", args.base_nvmfd, False))
     iops = {name: [] for name, _, _ in variants}
+    cpu = {name: [] for name, _, _ in variants}
     scrapes = 0
     for _ in range(args.rounds):
         for name, binary, metrics in variants:
@@ -112,23 +122,30 @@ def main():
             try:
                 # Written once: reads of never-written ramdisk pages fault.
                 perf(nvmf, t.port, args.engine, "write", 32, 1)
-                iops[name].append(perf(nvmf, t.port, args.engine, "randread", 32,
-                                       args.runtime)["iops"])
+                before = cpu_seconds(t.proc.pid)
+                r = perf(nvmf, t.port, args.engine, "randread", 32, args.runtime)
+                cpu[name].append((cpu_seconds(t.proc.pid) - before) / r["ios"] * 1e6)
+                iops[name].append(r["iops"])
             finally:
                 t.stop()
             scrapes += t.scrapes
     med = {name: statistics.median(v) for name, v in iops.items()}
+    mcpu = {name: statistics.median(v) for name, v in cpu.items()}
+    base = "base" in med
     print(f"nvmf perf randread 4k qd32, engine {args.engine}, {args.runtime} s per run, "
-          f"median of {args.rounds} interleaved rounds; {scrapes} scrapes in all\n")
-    print("| variant | IOPS (median) | runs | ratio to counting |" +
-          (" ratio to base |" if "base" in med else ""))
-    print("|---|---|---|---|" + ("---|" if "base" in med else ""))
+          f"median of {args.rounds} interleaved rounds; {scrapes} scrapes in all; "
+          f"load average {os.getloadavg()[0]:.1f}\n")
+    print("| variant | nvmfd CPU us/IO | ratio to counting |" + (" ratio to base |" if base else "")
+          + " IOPS | ratio to counting |" + (" ratio to base |" if base else "") + " runs (us/IO) |")
+    print("|---|---|---|" + ("---|" if base else "") + "---|---|" + ("---|" if base else "") + "---|")
     for name, _, _ in variants:
-        row = (f"| {name} | {med[name] / 1000:.1f}k | "
-               f"{', '.join(f'{v / 1000:.1f}k' for v in iops[name])} | "
-               f"{med[name] / med['counting']:.3f} |")
-        if "base" in med:
+        row = f"| {name} | {mcpu[name]:.2f} | {mcpu[name] / mcpu['counting']:.3f} |"
+        if base:
+            row += f" {mcpu[name] / mcpu['base']:.3f} |"
+        row += f" {med[name] / 1000:.1f}k | {med[name] / med['counting']:.3f} |"
+        if base:
             row += f" {med[name] / med['base']:.3f} |"
+        row += " " + ", ".join(f"{v:.2f}" for v in cpu[name]) + " |"
         print(row)
     return 0
 
