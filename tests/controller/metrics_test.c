@@ -6,7 +6,7 @@
  *     --json-log "result" line), and the latency histogram counts them all;
  *   - a refused command is counted under its status;
  *   - connections, controllers and queue pairs of a connected host, and
- *     their return to nothing once it goes;
+ *     their return to nothing once it goes; a host NQN escaped in labels;
  *   - transport errors: a header digest error, a TermReq from the host,
  *     bytes that are no PDU;
  *   - bad HTTP requests get 400/404/405/431/505, and the endpoint (and
@@ -261,6 +261,28 @@ static void test_sessions_and_errors(void)
 	test_end();
 }
 
+/* A host NQN with a quote and a backslash shows escaped, and the page
+ * stays parseable. */
+static void test_label_escaping(void)
+{
+	static const char nqn[] = "nqn.2014-08.org.test:quote\"back\\slash";
+	static const char series[] = "nvmfd_controllers{subsystem=\"" DAEMON_NQN
+				     "\",host=\"nqn.2014-08.org.test:quote\\\"back\\\\slash\"}";
+	struct th_opts opts = {.qsize = 32, .hostnqn = nqn};
+	struct th_queue admin;
+	char *page;
+
+	test_begin("label values are escaped");
+	REQUIRE(th_connect_admin(&admin, d.port, DAEMON_NQN, &opts) == 0);
+	page = scrape();
+	if (sample(page, series) != 1)
+		fprintf(stderr, "no %s in:\n%s\n", series, page);
+	CHECK_EQ(sample(page, series), 1);
+	free(page);
+	th_close(&admin);
+	test_end();
+}
+
 static const struct raw_ctrl_case *raw_case(const char *name)
 {
 	for (size_t i = 0; i < raw_nctrl_cases; i++)
@@ -392,6 +414,7 @@ int main(void)
 	printf("nvmfd on port %u, metrics on %u\n", d.port, metrics_port);
 	test_perf_totals();
 	test_sessions_and_errors();
+	test_label_escaping();
 	test_transport_errors();
 	test_bad_http();
 	CHECK_EQ(daemon_stop(&d, SIGTERM, WAIT_MS), 0);

@@ -12,8 +12,11 @@
 
 #include "metrics_http.h"
 
+/* Label values are kept escaped, as the format asks: \\, \" and \n. */
+#define ESCAPED_SIZE (2 * NVMF_NQN_SIZE)
+
 struct ns_copy {
-	char subsys[NVMF_NQN_SIZE];
+	char subsys[ESCAPED_SIZE];
 	uint32_t nsid;
 	struct nvmf_io_op_metrics op[NVMF_IO_OP_COUNT];
 	unsigned nerrors;
@@ -21,8 +24,8 @@ struct ns_copy {
 };
 
 struct session_copy {
-	char subsys[NVMF_NQN_SIZE];
-	char host[NVMF_NQN_SIZE];
+	char subsys[ESCAPED_SIZE];
+	char host[ESCAPED_SIZE];
 	struct nvmf_session_metrics m;
 };
 
@@ -34,6 +37,19 @@ struct collected {
 	struct nvmf_transport_metrics xport;
 	bool nomem;
 };
+
+/* src escaped into dst (ESCAPED_SIZE bytes: every NQN fits). */
+static void escape(char *dst, const char *src)
+{
+	size_t n = 0;
+
+	for (; *src != '\0' && n + 2 < ESCAPED_SIZE; src++) {
+		if (*src == '\\' || *src == '"' || *src == '\n')
+			dst[n++] = '\\';
+		dst[n++] = *src == '\n' ? 'n' : *src;
+	}
+	dst[n] = '\0';
+}
 
 static void *append(void *array, size_t *n, size_t size, bool *nomem)
 {
@@ -58,7 +74,7 @@ static void on_ns(void *arg, const struct nvmf_ns_metrics *m)
 		return;
 	e = &c->ns[n];
 	memset(e, 0, sizeof(*e));
-	snprintf(e->subsys, sizeof(e->subsys), "%s", m->subsys_nqn);
+	escape(e->subsys, m->subsys_nqn);
 	e->nsid = m->nsid;
 	memcpy(e->op, m->op, sizeof(e->op));
 	if (m->nerrors != 0) {
@@ -82,29 +98,14 @@ static void on_session(void *arg, const struct nvmf_session_metrics *m)
 	if (c->nsessions == n)
 		return;
 	e = &c->sessions[n];
-	snprintf(e->subsys, sizeof(e->subsys), "%s", m->subsys_nqn);
-	snprintf(e->host, sizeof(e->host), "%s", m->host_nqn);
+	escape(e->subsys, m->subsys_nqn);
+	escape(e->host, m->host_nqn);
 	e->m = *m;
 }
 
 static void on_transport(void *arg, const struct nvmf_transport_metrics *m)
 {
 	((struct collected *)arg)->xport = *m;
-}
-
-/* A label value, escaped as the format asks: \\, \" and \n. */
-static void escaped(struct text *t, const char *s)
-{
-	for (; *s != '\0'; s++) {
-		if (*s == '\\')
-			text_printf(t, "\\\\");
-		else if (*s == '"')
-			text_printf(t, "\\\"");
-		else if (*s == '\n')
-			text_printf(t, "\\n");
-		else
-			text_printf(t, "%c", *s);
-	}
 }
 
 static void family(struct text *t, const char *name, const char *type, const char *help)
@@ -115,9 +116,8 @@ static void family(struct text *t, const char *name, const char *type, const cha
 /* name{subsystem="...",nsid="N",op="..." (no closing brace) */
 static void ns_labels(struct text *t, const char *name, const struct ns_copy *e, unsigned op)
 {
-	text_printf(t, "%s{subsystem=\"", name);
-	escaped(t, e->subsys);
-	text_printf(t, "\",nsid=\"%u\",op=\"%s\"", e->nsid, nvmf_io_op_name(op));
+	text_printf(t, "%s{subsystem=\"%s\",nsid=\"%u\",op=\"%s\"", name, e->subsys, e->nsid,
+		    nvmf_io_op_name(op));
 }
 
 static void render_counter(struct text *t, const struct collected *c, const char *name,
@@ -185,11 +185,7 @@ static void render_errors(struct text *t, const struct collected *c)
 
 static void session_labels(struct text *t, const char *name, const struct session_copy *s)
 {
-	text_printf(t, "%s{subsystem=\"", name);
-	escaped(t, s->subsys);
-	text_printf(t, "\",host=\"");
-	escaped(t, s->host);
-	text_printf(t, "\"");
+	text_printf(t, "%s{subsystem=\"%s\",host=\"%s\"", name, s->subsys, s->host);
 }
 
 static void render_sessions(struct text *t, const struct collected *c)
