@@ -246,6 +246,16 @@ static void test_sessions_and_errors(void)
 	CHECK_EQ(ns_sample(page, "nvmfd_namespace_errors_total", 2, "write", ",status=\"0x0080\""),
 		 -1);
 	free(page);
+	/* Namespace 3 (a file): counted on the worker pool's threads. */
+	for (unsigned i = 0; i < 4; i++) {
+		CHECK_EQ(th_rw(&io[1], NVME_IO_WRITE, 3, i, 1, buf, 4096, 0), 0);
+		CHECK_EQ(th_rw(&io[1], NVME_IO_READ, 3, i, 1, buf, 4096, 0), 0);
+	}
+	page = scrape();
+	CHECK_EQ(ns_sample(page, "nvmfd_namespace_ops_total", 3, "write", ""), 4);
+	CHECK_EQ(ns_sample(page, "nvmfd_namespace_bytes_total", 3, "read", ""), 4 * 4096);
+	CHECK_EQ(ns_sample(page, "nvmfd_namespace_latency_seconds_count", 3, "read", ""), 4);
+	free(page);
 	/* The closed queue's counts stay, folded into the namespace's. */
 	CHECK(wait_value(host_sample, "nvmfd_queue_pairs", ",type=\"io\"", 1));
 	page = scrape();
@@ -406,9 +416,12 @@ static void test_bad_http(void)
 
 int main(void)
 {
-	static const char *const extra[] = {"--metrics", "127.0.0.1:0", "ramdisk:64M",
-					    "ramdisk:16M,bs=512", NULL};
+	char file[300];
+	const char *extra[] = {"--metrics", "127.0.0.1:0", "ramdisk:64M", "ramdisk:16M,bs=512",
+			       file, NULL};
 
+	/* Namespace 3, a file: its commands complete on the worker pool. */
+	snprintf(file, sizeof(file), "%s/ns3.img,size=1M", rob_dir());
 	REQUIRE(daemon_start(&d, extra));
 	metrics_port = find_metrics_port();
 	printf("nvmfd on port %u, metrics on %u\n", d.port, metrics_port);
