@@ -264,7 +264,9 @@ struct nvmf_session_metrics {
 	unsigned admin_qpairs, io_qpairs;
 };
 
-/* Since the target was created, controller role. */
+/* Errors by kind.  The transport's four count every controller-role
+ * queue pair of the process (targets in one process share them); the
+ * last two are this target's. */
 struct nvmf_transport_metrics {
 	uint64_t digest_errors;       /* header and data digest mismatches */
 	uint64_t termreq_sent;
