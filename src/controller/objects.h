@@ -14,6 +14,7 @@
  *         io.c       NVM commands
  *           cmd.c      a command's states, data transfers, completion
  *             objects.c  lookups, references, hand-offs to the reaper
+ *             stats.c    I/O counters and the metrics snapshot (stats.h)
  *
  * A lower part that needs something of an upper one (the reaper to act,
  * a subsystem looked up) gets it through objects.c, which works on the
