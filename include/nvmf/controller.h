@@ -277,8 +277,10 @@ struct nvmf_transport_metrics {
 };
 
 /* Callbacks run on the caller's thread, with no lock held; what they are
- * given lives until they return.  Any of them may be NULL. */
+ * given lives until they return (the records may grow at their ends in
+ * later versions).  Any of them may be NULL. */
 struct nvmf_metrics_visitor {
+	size_t size;                  /* sizeof(struct nvmf_metrics_visitor) */
 	void (*ns)(void *arg, const struct nvmf_ns_metrics *m);
 	void (*session)(void *arg, const struct nvmf_session_metrics *m);
 	void (*transport)(void *arg, const struct nvmf_transport_metrics *m);
@@ -286,7 +288,8 @@ struct nvmf_metrics_visitor {
 };
 
 /* Take a snapshot and hand it to the visitor: namespaces by subsystem and
- * NSID, sessions, then transport.  0, or -ENOMEM. */
+ * NSID, sessions, then transport.  0, -ENOMEM, or -EINVAL for a visitor
+ * of an unknown size. */
 int nvmf_target_visit_metrics(struct nvmf_target *target, const struct nvmf_metrics_visitor *v);
 
 /* The lowercase name of an op ("read", "write_zeroes", ...), or NULL. */

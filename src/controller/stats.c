@@ -384,6 +384,8 @@ int nvmf_target_visit_metrics(struct nvmf_target *t, const struct nvmf_metrics_v
 	struct snapshot snap = {0};
 	struct nvmf_transport_metrics xport = {0};
 
+	if (v->size < sizeof(*v))
+		return -EINVAL;
 	nvmf_mutex_lock(&t->lock);
 	for (struct nvmf_subsys *s = t->subsystems; s != NULL && !snap.nomem; s = s->next)
 		if (!s->discovery)

@@ -238,8 +238,8 @@ static void render_transport(struct text *t, const struct nvmf_transport_metrics
 int metrics_render(struct nvmf_target *target, struct text *out)
 {
 	struct collected c = {0};
-	struct nvmf_metrics_visitor v = {
-		.ns = on_ns, .session = on_session, .transport = on_transport, .arg = &c};
+	struct nvmf_metrics_visitor v = {.size = sizeof(v), .ns = on_ns, .session = on_session,
+					 .transport = on_transport, .arg = &c};
 	int rc = nvmf_target_visit_metrics(target, &v);
 
 	if (rc == 0 && !c.nomem) {
