@@ -53,3 +53,12 @@ nvmf_add_test(controller_ramdisk
 add_test(NAME controller_affinity
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/controller/affinity_test.sh ${PROJECT_BINARY_DIR})
 set_tests_properties(controller_affinity PROPERTIES LABELS "controller;perf" TIMEOUT 180)
+# nvmfd --metrics: counters against nvmf perf's totals, gauges, errors by
+# status and transport kind, and the HTTP endpoint's answers to bad requests.
+nvmf_add_test(controller_metrics
+  SOURCES controller/metrics_test.c controller/host_helper.c robustness/daemon.c
+  LABELS controller metrics
+  TIMEOUT 180)
+target_compile_definitions(controller_metrics PRIVATE NVMFD_PATH="$<TARGET_FILE:nvmfd>"
+                           NVMF_PATH="$<TARGET_FILE:nvmf_cli>")
+add_dependencies(controller_metrics nvmfd nvmf_cli)

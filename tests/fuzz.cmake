@@ -32,6 +32,11 @@ set(fuzz_rpc_SOURCES fuzz/fuzz_rpc.c ${PROJECT_SOURCE_DIR}/tools/nvmfd/config.c
     ${PROJECT_SOURCE_DIR}/tools/nvmfd/rpc_show.c)
 set(fuzz_rpc_LIBS PkgConfig::FUZZ_JANSSON)
 
+# nvmfd's metrics endpoint: its HTTP request parser (tools/nvmfd compiled in).
+list(APPEND NVMF_FUZZ_TARGETS metrics_http)
+set(fuzz_metrics_http_SOURCES fuzz/fuzz_metrics_http.c
+    ${PROJECT_SOURCE_DIR}/tools/nvmfd/metrics_http.c ${PROJECT_SOURCE_DIR}/tools/nvmfd/metrics.c)
+
 foreach(t ${NVMF_FUZZ_TARGETS})
   add_executable(fuzz_${t}_replay fuzz/replay.c ${fuzz_${t}_SOURCES})
   target_link_libraries(fuzz_${t}_replay nvmf_test_util ${fuzz_${t}_LIBS})

@@ -264,6 +264,98 @@ int nvmf_target_subsys_info(struct nvmf_target *target, const char *subnqn,
 			    struct nvmf_target_subsys_info **info);
 void nvmf_target_subsys_info_free(struct nvmf_target_subsys_info *info);
 
+/*
+ * Metrics, for an exporter (nvmfd --metrics): per-namespace I/O counters,
+ * sessions by subsystem and host, transport errors.  I/O is counted per
+ * queue pair by the thread that owns it and summed here; counters of
+ * closed queue pairs are kept per namespace, so totals only grow while
+ * the subsystem exists.  Broadcast Flush and commands naming no active
+ * namespace are not counted per namespace.
+ */
+enum nvmf_io_op {
+	NVMF_IO_OP_READ,
+	NVMF_IO_OP_WRITE,
+	NVMF_IO_OP_FLUSH,
+	NVMF_IO_OP_WRITE_ZEROES,
+	NVMF_IO_OP_DSM,               /* Dataset Management */
+	NVMF_IO_OP_COMPARE,
+	NVMF_IO_OP_COUNT
+};
+
+/* Latency buckets: bucket i < NVMF_LATENCY_BUCKETS - 1 holds commands
+ * that took at most nvmf_latency_bucket_ns(i) = 1 us << i (1 us to
+ * ~2.1 s) and more than the bucket before; the last holds the rest. */
+#define NVMF_LATENCY_BUCKETS 23
+
+static inline uint64_t nvmf_latency_bucket_ns(unsigned i)
+{
+	return 1000ull << i;
+}
+
+struct nvmf_io_op_metrics {
+	uint64_t ops;                 /* commands accepted for execution */
+	uint64_t bytes;               /* data read, written, compared, zeroed
+	                                 or deallocated */
+	uint64_t latency_sum_ns;      /* receipt to completion, completed ones */
+	uint64_t latency[NVMF_LATENCY_BUCKETS]; /* per bucket, not cumulative */
+};
+
+struct nvmf_io_error_metrics {
+	enum nvmf_io_op op;
+	uint16_t status;              /* SCT << 8 | SC; 0xffff: others, beyond
+	                                 the distinct statuses kept */
+	uint64_t count;
+};
+
+struct nvmf_ns_metrics {
+	const char *subsys_nqn;
+	uint32_t nsid;
+	struct nvmf_io_op_metrics op[NVMF_IO_OP_COUNT];
+	unsigned nerrors;
+	const struct nvmf_io_error_metrics *errors;
+};
+
+/* The queue pairs of one subsystem's controllers for one host; subsys_nqn
+ * and host_nqn are "" for connections that have not (yet) connected. */
+struct nvmf_session_metrics {
+	const char *subsys_nqn;
+	const char *host_nqn;
+	unsigned connections;         /* TCP connections (one per queue pair) */
+	unsigned controllers;
+	unsigned admin_qpairs, io_qpairs;
+};
+
+/* Errors by kind.  The transport's four count every controller-role
+ * queue pair of the process (targets in one process share them); the
+ * last two are this target's. */
+struct nvmf_transport_metrics {
+	uint64_t digest_errors;       /* header and data digest mismatches */
+	uint64_t termreq_sent;
+	uint64_t termreq_received;
+	uint64_t pdu_errors;          /* PDUs refused by validation (fatal) */
+	uint64_t kato_expired;        /* associations ended by keep alive */
+	uint64_t auth_failures;       /* DH-HMAC-CHAP transactions failed */
+};
+
+/* Callbacks run on the caller's thread, with no lock held; what they are
+ * given lives until they return (the records may grow at their ends in
+ * later versions).  Any of them may be NULL. */
+struct nvmf_metrics_visitor {
+	size_t size;                  /* sizeof(struct nvmf_metrics_visitor) */
+	void (*ns)(void *arg, const struct nvmf_ns_metrics *m);
+	void (*session)(void *arg, const struct nvmf_session_metrics *m);
+	void (*transport)(void *arg, const struct nvmf_transport_metrics *m);
+	void *arg;
+};
+
+/* Take a snapshot and hand it to the visitor: namespaces by subsystem and
+ * NSID, sessions, then transport.  0, -ENOMEM, or -EINVAL for a visitor
+ * of an unknown size. */
+int nvmf_target_visit_metrics(struct nvmf_target *target, const struct nvmf_metrics_visitor *v);
+
+/* The lowercase name of an op ("read", "write_zeroes", ...), or NULL. */
+const char *nvmf_io_op_name(enum nvmf_io_op op);
+
 /* "4096", "512K", "64M", "4G", "1T" (binary units) to bytes; 0 or -EINVAL. */
 int nvmf_parse_size(const char *text, uint64_t *bytes);
 

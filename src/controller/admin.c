@@ -39,9 +39,14 @@ static uint16_t status_specific(uint8_t sc)
 	return NVME_STATUS(NVME_SCT_COMMAND_SPECIFIC, sc);
 }
 
+void ctrl_touch_at(struct nvmf_ctrl *ctrl, uint64_t now_ms)
+{
+	atomic_store_explicit(&ctrl->last_activity_ms, now_ms, memory_order_relaxed);
+}
+
 void ctrl_touch(struct nvmf_ctrl *ctrl)
 {
-	atomic_store_explicit(&ctrl->last_activity_ms, ctrl_now_ms(), memory_order_relaxed);
+	ctrl_touch_at(ctrl, ctrl_now_ms());
 }
 
 uint16_t ctrl_granted_io_queues(struct nvmf_ctrl *ctrl)
@@ -477,7 +482,7 @@ static void put_u128(uint8_t dst[16], uint64_t v)
 static void log_smart(struct nvmf_ctrl *ctrl, struct nvme_smart_log *log)
 {
 	struct nvmf_target *t = ctrl->target;
-	uint64_t reads = 0, writes = 0, read_units = 0, write_units = 0;
+	uint64_t reads = 0, writes = 0, read_bytes = 0, write_bytes = 0;
 	struct timespec up;
 
 	nvmf_mutex_lock(&t->lock);
@@ -486,10 +491,8 @@ static void log_smart(struct nvmf_ctrl *ctrl, struct nvme_smart_log *log)
 
 		if (c == NULL)
 			continue;
-		reads += atomic_load_explicit(&c->reads, memory_order_relaxed);
-		writes += atomic_load_explicit(&c->writes, memory_order_relaxed);
-		read_units += atomic_load_explicit(&c->read_units, memory_order_relaxed);
-		write_units += atomic_load_explicit(&c->write_units, memory_order_relaxed);
+		stats_conn_sum(c, NVMF_IO_OP_READ, &reads, &read_bytes);
+		stats_conn_sum(c, NVMF_IO_OP_WRITE, &writes, &write_bytes);
 	}
 	nvmf_mutex_unlock(&t->lock);
 	clock_gettime(CLOCK_MONOTONIC, &up);
@@ -498,8 +501,8 @@ static void log_smart(struct nvmf_ctrl *ctrl, struct nvme_smart_log *log)
 	log->avail_spare = 100;
 	log->spare_thresh = 10;
 	/* Data units are thousands of 512-byte units, rounded up. */
-	put_u128(log->data_units_read, (read_units + 999) / 1000);
-	put_u128(log->data_units_written, (write_units + 999) / 1000);
+	put_u128(log->data_units_read, (read_bytes / 512 + 999) / 1000);
+	put_u128(log->data_units_written, (write_bytes / 512 + 999) / 1000);
 	put_u128(log->host_read_commands, reads);
 	put_u128(log->host_write_commands, writes);
 	put_u128(log->power_cycles, 1);

@@ -17,6 +17,7 @@ uint16_t ctrl_property_get(struct nvmf_ctrl *ctrl, uint32_t ofst, bool size8, ui
 /* Property Set (completes the command, maybe later: shutdown flushes). */
 void ctrl_property_set(struct nvmf_cmd *cmd);
 void ctrl_touch(struct nvmf_ctrl *ctrl);
+void ctrl_touch_at(struct nvmf_ctrl *ctrl, uint64_t now_ms);
 void ctrl_ns_changed(struct nvmf_ctrl *ctrl, uint32_t nsid);
 void ctrl_discovery_changed(struct nvmf_ctrl *ctrl);
 /* Hand back held AERs without answering (the admin queue is going). */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "controller/cmd.h"
+#include "util/clock.h"
 #include "util/lock.h"
 #include "util/log.h"
 #include "util/testpoint.h"
@@ -61,6 +62,9 @@ struct nvmf_cmd *cmd_get(struct nvmf_conn *conn)
 		cmd->ns = NULL;
 		cmd->len = 0;
 		cmd->fua = false;
+		cmd->stats = NULL;
+		cmd->on_worker = false;
+		cmd->stat_bytes = 0;
 	}
 	return cmd;
 }
@@ -113,6 +117,7 @@ void cmd_execute(struct nvmf_cmd *cmd, void (*fn)(struct nvmf_work *work), bool 
 {
 	cmd_set_state(cmd, CMD_RECEIVED, CMD_EXECUTING);
 	cmd->work.fn = fn;
+	cmd->on_worker = !here;
 	if (here)
 		fn(&cmd->work);
 	else
@@ -159,12 +164,27 @@ uint16_t cmd_status_dnr(uint16_t status)
 	return status | NVME_STATUS_DNR;
 }
 
+/* Count a command on its namespace as it ends, on the completing thread. */
+static void cmd_account(struct nvmf_cmd *cmd, uint16_t status)
+{
+	struct conn_ns_stats *s = cmd->stats;
+
+	if (s == NULL)
+		return;
+	cmd->stats = NULL;
+	stats_complete(s, cmd->op, status == 0 ? cmd->stat_bytes : 0,
+		       nvmf_now_ns() - cmd->start_ns, cmd->on_worker);
+	if (status != 0)
+		stats_note_error(cmd->conn->ctrl->subsys, s->nsid, cmd->op, status);
+}
+
 void cmd_complete(struct nvmf_cmd *cmd, uint16_t status, uint32_t dw0, uint32_t dw1)
 {
 	int error;
 
 	cmd_set_state(cmd, CMD_RECEIVED | CMD_NEED_DATA | CMD_EXECUTING | CMD_SENDING_DATA,
 		      CMD_DONE);
+	cmd_account(cmd, status);
 	if (status != 0 && cmd->conn->ctrl != NULL)
 		ctrl_record_error(cmd->conn->ctrl, cmd, status);
 	cmd_release_cid(cmd);
@@ -206,6 +226,7 @@ void cmd_reply_from(struct nvmf_cmd *cmd, void *buf, size_t len)
 	cmd_set_state(cmd, CMD_RECEIVED | CMD_EXECUTING, CMD_SENDING_DATA);
 	st = nvmf_send_controller_data(cmd->nc, 0, &data, true, data_sent, cmd);
 	if (st == NVMF_SUCCESS_SENT) {
+		cmd_account(cmd, 0);
 		cmd_set_state(cmd, CMD_SENDING_DATA, CMD_DONE);
 		cmd_put(cmd);
 		return;

@@ -9,6 +9,7 @@
 #include <sys/uio.h>
 
 #include "controller/objects.h"
+#include "controller/stats.h"
 
 /*
  * A command context's states, one at a time.  Every change goes through
@@ -60,6 +61,13 @@ struct nvmf_cmd {
 	bool holds_cid;                /* its CID is marked in conn->cids_in_flight */
 	uint64_t resv_seen;            /* preempt-and-aborts before its access check */
 	void (*work_fn)(struct nvmf_work *work); /* io.c: run after a last such check */
+	/* Counted as it completes (stats.h) when stats is set: an NVM
+	 * command on a namespace.  on_worker: it runs on the worker pool. */
+	struct conn_ns_stats *stats;
+	enum nvmf_io_op op;
+	bool on_worker;
+	uint64_t stat_bytes;           /* data moved, counted on success */
+	uint64_t start_ns;             /* receipt (CLOCK_MONOTONIC) */
 	void (*cont)(struct nvmf_cmd *cmd); /* what runs once the data is in */
 	struct nvmf_work work;
 };

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "controller/conn.h"
+#include "util/clock.h"
 #include "util/lock.h"
 #include "util/log.h"
 #include "util/testpoint.h"
@@ -449,7 +450,9 @@ static void conn_receive(void *arg, struct nvmf_capsule *nc)
 					      NVME_SC_AUTHENTICATION_REQUIRED), 0, 0);
 		return;
 	}
-	ctrl_touch(conn->ctrl);
+	/* One clock read: keep-alive activity and the command's latency. */
+	cmd->start_ns = nvmf_now_ns();
+	ctrl_touch_at(conn->ctrl, cmd->start_ns / 1000000u);
 	if (atomic_load_explicit(&t->stopping, memory_order_relaxed)) {
 		/* Shutting down: the host may retry elsewhere or after a reconnect. */
 		cmd_complete(cmd, NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_TRANSIENT_TRANSPORT_ERROR),
@@ -524,6 +527,7 @@ struct nvmf_conn *conn_alloc(struct nvmf_target *t, const struct nvmf_port *port
 
 void conn_release(struct nvmf_conn *conn)
 {
+	stats_conn_free(conn);
 	auth_queue_free(conn);
 	if (conn->cmds != NULL)
 		for (unsigned i = 0; i < conn->ncmds; i++)
@@ -572,6 +576,8 @@ void conn_finish(struct nvmf_conn *conn)
 			ctrl_kill_locked(ctrl);
 		} else if (conn->qid != 0 && ctrl->io[conn->qid] == conn) {
 			ctrl->io[conn->qid] = NULL;
+			/* Out of the scrapes' sight and into the totals at once. */
+			stats_retire_conn_locked(conn, ctrl->subsys);
 		}
 		if (--ctrl->nconns == 0) {
 			struct nvmf_ctrl **pp = &ctrl->subsys->ctrls;

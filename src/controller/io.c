@@ -204,14 +204,9 @@ static void dsm_data_in(struct nvmf_cmd *cmd)
 		cmd_complete(cmd, 0, 0, 0);
 		return;
 	}
+	for (size_t i = 0; i < n; i++)
+		cmd->stat_bytes += (uint64_t)ranges[i].nlb << cmd->ns->lbads;
 	io_run(cmd, dsm_work);
-}
-
-/* Counters with a single writer (the queue's receive thread): no atomic add. */
-static void counter_add(_Atomic uint64_t *counter, uint64_t v)
-{
-	atomic_store_explicit(counter, atomic_load_explicit(counter, memory_order_relaxed) + v,
-			      memory_order_relaxed);
 }
 
 /* The LBA range of a Read/Write/Compare/Write Zeroes, in bytes. */
@@ -250,6 +245,8 @@ void ctrl_io_command(struct nvmf_cmd *cmd)
 			     0, 0);
 		return;
 	}
+	if (stats_op_of(sqe->opc, &cmd->op))
+		cmd->stats = conn_ns_stats(conn, sqe->nsid);
 	if (cmd->ns->resv != NULL && resv_is_command(sqe->opc)) {
 		resv_io_command(cmd);
 		return;
@@ -265,8 +262,7 @@ void ctrl_io_command(struct nvmf_cmd *cmd)
 			st = cmd_check_data(cmd, len, true);
 		if (st != 0)
 			break;
-		counter_add(&conn->reads, 1);
-		counter_add(&conn->read_units, len / 512);
+		cmd->stat_bytes = len;
 		if (cmd->ns->bdev->ops->map != NULL) {
 			/* Sent straight from the namespace's memory. */
 			cmd_reply_from(cmd, cmd->ns->bdev->ops->map(cmd->ns->bdev, offset, len, false),
@@ -294,8 +290,7 @@ void ctrl_io_command(struct nvmf_cmd *cmd)
 		cmd->offset = offset;
 		/* With the write cache off, every write is durable on completion. */
 		cmd->fua = (sqe->cdw12 & NVME_RW_FUA) != 0 || !atomic_load(&ctrl->vwc);
-		counter_add(&conn->writes, 1);
-		counter_add(&conn->write_units, len / 512);
+		cmd->stat_bytes = len;
 		/* With reservations the data waits in a buffer, so that a
 		 * preempt-and-abort can still keep it off the media. */
 		if (cmd->ns->bdev->ops->map != NULL && cmd->ns->resv == NULL) {
@@ -321,6 +316,7 @@ void ctrl_io_command(struct nvmf_cmd *cmd)
 		if (st != 0)
 			break;
 		cmd->offset = offset;
+		cmd->stat_bytes = len;
 		cmd_receive_data(cmd, len, compare_data_in);
 		return;
 	case NVME_IO_FLUSH:
@@ -338,6 +334,7 @@ void ctrl_io_command(struct nvmf_cmd *cmd)
 			break;
 		cmd->offset = offset;
 		cmd->len = len;
+		cmd->stat_bytes = len;
 		cmd->deallocate = (sqe->cdw12 & NVME_WZ_DEAC) != 0;
 		io_run(cmd, write_zeroes_work);
 		return;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "controller/objects.h"
+#include "controller/stats.h"
 #include "util/lock.h"
 #include "util/log.h"
 
@@ -79,6 +80,7 @@ void subsys_free(struct nvmf_subsys *subsys)
 	for (unsigned i = 0; i <= NVMF_MAX_NSID; i++)
 		if (subsys->ns[i] != NULL)
 			ns_put(subsys->ns[i]);
+	stats_subsys_free(subsys);
 	pthread_rwlock_destroy(&subsys->ns_lock);
 	free(subsys->hosts);
 	free(subsys);

@@ -15,6 +15,7 @@
  *           resv.c     reservations (also for admin.c: features, log page)
  *             cmd.c      a command's states, data transfers, completion
  *             objects.c  lookups, references, hand-offs to the reaper
+ *             stats.c    I/O counters and the metrics snapshot (stats.h)
  *
  * A lower part that needs something of an upper one (the reaper to act,
  * a subsystem looked up) gets it through objects.c, which works on the
@@ -29,6 +30,7 @@
  *             command using it another), closed when the last goes.  Its
  *             reservation state (resv) has locks of its own (resv.c).
  *   ctrl    - lock: properties, features, AEN state, its queue table.
+ *   stats   - stats_lock: the subsystems' I/O totals (stats.h).
  *   conn    - one queue pair.  Commands arrive on the transport's receive
  *             thread; the command contexts (struct nvmf_cmd) come from a
  *             preallocated pool under conn->lock.
@@ -99,6 +101,7 @@ struct nvmf_subsys {
 	struct nvmf_ctrl *ctrls;       /* target lock */
 	pthread_rwlock_t ns_lock;
 	struct nvmf_ns *ns[NVMF_MAX_NSID + 1];
+	struct ns_totals *totals;      /* stats.h; target stats_lock */
 };
 
 /* A port's transport: its configured trtype, TCP where left 0. */
@@ -142,6 +145,8 @@ struct ctrl_auth {
 };
 
 struct conn_auth;
+struct conn_ns_stats;
+struct ns_totals;
 struct nvmf_cmd;
 struct port_listener;
 
@@ -176,8 +181,10 @@ struct nvmf_conn {
 	unsigned ncmds;
 	struct nvmf_cmd *free_cmds;
 	unsigned inflight;
-	/* SMART counters, written by this queue's receive thread only. */
-	_Atomic uint64_t reads, writes, read_units, write_units;
+	/* I/O counters per namespace (stats.h): prepended by the receive
+	 * thread, walked by scrapes; stats_last is the receive thread's. */
+	struct conn_ns_stats *_Atomic stats;
+	struct conn_ns_stats *stats_last;
 	/* The CIDs of commands in flight, one bit each: a duplicate is a
 	 * Command ID Conflict (Base 2.0 §4.6.1.2.1, as FreeBSD nvmft). */
 	_Atomic uint64_t cids_in_flight[65536 / 64];
@@ -243,6 +250,8 @@ struct nvmf_target {
 	unsigned nhosts;
 	struct nvmf_workq *wq;
 	struct nvmf_target_stats stats;
+	/* Subsystems' I/O totals (stats.h); taken after lock, before none. */
+	pthread_mutex_t stats_lock;
 	/* The teardown thread's queues (teardown_lock, taken after any other). */
 	pthread_t teardown;
 	pthread_mutex_t teardown_lock;

@@ -13,4 +13,5 @@ list(APPEND NVMF_SOURCES
   controller/listen.c
   controller/cmd.c
   controller/objects.c
+  controller/stats.c
 )

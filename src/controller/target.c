@@ -172,6 +172,14 @@ static bool ns_conf_equal(const struct nvmf_ns_conf *a, const struct nvmf_ns_con
 	       (!a->has_eui64 || memcmp(a->eui64, b->eui64, sizeof(a->eui64)) == 0);
 }
 
+/* The reason a namespace cannot be served; a long one is cut (the return
+ * value is used, so that gcc takes the cut as intended). */
+static void ns_error(char *err, size_t errlen, const char *subnqn, uint32_t nsid, const char *why)
+{
+	if (snprintf(err, errlen, "subsystem %s namespace %u: %s", subnqn, nsid, why) >= (int)errlen)
+		NVMF_DEBUG("nvmfd: namespace error message cut to %zu bytes", errlen);
+}
+
 static int ns_open(const char *subnqn, const struct nvmf_ns_conf *c, const char *state_dir,
 		   struct nvmf_ns **out, char *err, size_t errlen)
 {
@@ -186,7 +194,7 @@ static int ns_open(const char *subnqn, const struct nvmf_ns_conf *c, const char 
 	rc = nvmf_bdev_open(c->path, c->size, c->block_size, c->readonly, &ns->bdev, why,
 			    sizeof(why));
 	if (rc != 0) {
-		snprintf(err, errlen, "subsystem %s namespace %u: %s", subnqn, c->nsid, why);
+		ns_error(err, errlen, subnqn, c->nsid, why);
 		free(ns);
 		return -rc;
 	}
@@ -199,7 +207,7 @@ static int ns_open(const char *subnqn, const struct nvmf_ns_conf *c, const char 
 	if (c->resv_enable) {
 		rc = resv_ns_init(ns, state_dir, why, sizeof(why));
 		if (rc != 0) {
-			snprintf(err, errlen, "subsystem %s namespace %u: %s", subnqn, c->nsid, why);
+			ns_error(err, errlen, subnqn, c->nsid, why);
 			nvmf_bdev_close(ns->bdev);
 			free(ns);
 			return rc;
@@ -443,6 +451,7 @@ struct nvmf_target *nvmf_target_create(const struct nvmf_target_params *params)
 		return NULL;
 	}
 	nvmf_mutex_init(&t->lock);
+	nvmf_mutex_init(&t->stats_lock);
 	pthread_cond_init(&t->cond, NULL);
 	t->discovery = subsys_alloc(t, NVMF_DISCOVERY_NQN);
 	t->wq = nvmf_workq_create(t->params.io_workers);
@@ -467,6 +476,7 @@ fail:
 		subsys_free(t->discovery);
 	nvmf_workq_destroy(t->wq);
 	pthread_cond_destroy(&t->cond);
+	pthread_mutex_destroy(&t->stats_lock);
 	pthread_mutex_destroy(&t->lock);
 	free(t);
 	errno = rc != 0 ? rc : ENOMEM;
@@ -907,6 +917,7 @@ void nvmf_target_destroy(struct nvmf_target *t)
 	subsys_put(t->discovery);
 	auth_hosts_free(t->hosts, t->nhosts);
 	pthread_cond_destroy(&t->cond);
+	pthread_mutex_destroy(&t->stats_lock);
 	pthread_mutex_destroy(&t->lock);
 	free(t);
 }

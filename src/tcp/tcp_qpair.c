@@ -57,6 +57,8 @@ void tcp_fatal(struct tcp_qpair *tq, uint16_t fes, uint32_t fei, const void *hdr
 		 tq->qp.controller ? "controller" : "host", tq->qp.controller ? "host" : "controller",
 		 fes, nvmf_tcp_fes_name(fes), fei,
 		 tq->cfg.close_on_fatal ? "closing the connection (no TermReq)" : "sending TermReq");
+	nvmf_transport_count(&tq->qp, fes == NVME_TCP_FES_HDGST_ERROR ? NVMF_XPORT_DIGEST_ERROR
+								  : NVMF_XPORT_PDU_ERROR);
 	if (tq->cfg.close_on_fatal) {
 		/* As the Linux target ends such a connection: at once, no TermReq. */
 		nvmf_mutex_lock(&tq->lock);
@@ -89,6 +91,7 @@ void tcp_fatal(struct tcp_qpair *tq, uint16_t fes, uint32_t fei, const void *hdr
 			.hdr_len = (uint16_t)(sizeof(*term) + copy),
 		};
 		tq->term_queued = true;
+		nvmf_transport_count(&tq->qp, NVMF_XPORT_TERMREQ_SENT);
 		tq->state = QP_TERMINATING;
 		/* The TermReq jumps the queue; the builder sends nothing after it. */
 		tq->term_item.next = tq->data_head;

@@ -431,10 +431,13 @@ static bool handle_pdu_end(struct tcp_qpair *tq, bool digest_ok)
 {
 	struct tcp_rx *rx = &tq->rx;
 
+	if (!digest_ok)
+		nvmf_transport_count(&tq->qp, NVMF_XPORT_DIGEST_ERROR);
 	switch (rx->target) {
 	case TARGET_NONE:
 		return true;
 	case TARGET_TERM:
+		nvmf_transport_count(&tq->qp, NVMF_XPORT_TERMREQ_RECEIVED);
 		return handle_term_req(tq, (const struct nvme_tcp_term_req_hdr *)rx->hdr);
 	case TARGET_ICD:
 		if (!digest_ok) {

@@ -48,6 +48,18 @@ int nvmf_transport_register(const struct nvmf_transport_ops *ops)
 	return rc;
 }
 
+static _Atomic uint64_t xport_events[2][NVMF_XPORT_EVENTS]; /* [controller] */
+
+void nvmf_transport_count(const struct nvmf_qpair *qp, enum nvmf_xport_event ev)
+{
+	atomic_fetch_add_explicit(&xport_events[qp->controller][ev], 1, memory_order_relaxed);
+}
+
+uint64_t nvmf_transport_events(bool controller, enum nvmf_xport_event ev)
+{
+	return atomic_load_explicit(&xport_events[controller][ev], memory_order_relaxed);
+}
+
 static void no_transport(const struct nvmf_addr *addr, struct nvmf_error *err)
 {
 	memset(err, 0, sizeof(*err));

@@ -97,4 +97,18 @@ const struct nvmf_transport_ops *nvmf_transport_find(enum nvmf_trtype trtype);
 /* Add a transport to the table (tests plug in their own): 0, EEXIST or ENOSPC. */
 int nvmf_transport_register(const struct nvmf_transport_ops *ops);
 
+/*
+ * Protocol errors, counted per role for the whole process (metrics): they
+ * are rare, so a shared atomic each; the I/O path never counts here.
+ */
+enum nvmf_xport_event {
+	NVMF_XPORT_DIGEST_ERROR,       /* header or data digest mismatch */
+	NVMF_XPORT_TERMREQ_SENT,
+	NVMF_XPORT_TERMREQ_RECEIVED,
+	NVMF_XPORT_PDU_ERROR,          /* a fatal error other than a digest */
+	NVMF_XPORT_EVENTS
+};
+void nvmf_transport_count(const struct nvmf_qpair *qp, enum nvmf_xport_event ev);
+uint64_t nvmf_transport_events(bool controller, enum nvmf_xport_event ev);
+
 #endif

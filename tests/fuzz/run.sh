@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${FUZZ_BUILD:-build-fuzz}
 seconds=${FUZZ_SECONDS:-30}
-targets=(${FUZZ_TARGETS:-pdu_controller pdu_host ctrl_cmd config host_ctrl resv_state rpc})
+targets=(${FUZZ_TARGETS:-pdu_controller pdu_host ctrl_cmd config host_ctrl resv_state rpc metrics_http})
 
 if [ ! -f "$build/CMakeCache.txt" ]; then
 	CC=clang cmake -S . -B "$build" -DNVMF_FUZZ=ON -DNVMF_SANITIZE=ON \

@@ -59,6 +59,7 @@ enum opt_id {
 	OPT_QUEUES,
 	OPT_VERIFY,
 	OPT_SIZE,
+	OPT_JSON_LOG,
 	OPT_MAX_IO_SIZE,
 	OPT_IO_TIMEOUT,
 	OPT_CONNECT_TIMEOUT,
@@ -168,6 +169,8 @@ static const struct opt_def opt_defs[] = {
 	{"queues", 1, OPT_QUEUES, C_PERF, "N", "I/O queues used (1)"},
 	{"verify", 0, OPT_VERIFY, C_PERF, NULL, "write patterns, check every read"},
 	{"size", 1, OPT_SIZE, C_PERF, "SIZE", "region used (the namespace; verify: 256M)"},
+	{"json-log", 1, OPT_JSON_LOG, C_PERF, "FILE",
+	 "write per-second samples, the histogram and the totals as JSON lines"},
 	{"foreground", 0, OPT_FOREGROUND, C_MOUNT, NULL, "stay in the foreground, log to stderr"},
 	{"crkey", 1, OPT_CRKEY, C_RESV_REGISTER | C_RESV_ACQUIRE | C_RESV_RELEASE, "KEY",
 	 "current reservation key"},
@@ -600,6 +603,7 @@ static void set_option(struct cli *cli, int id, const char *arg)
 	case OPT_QUEUES: cli->queues = (unsigned)arg_long(cli, "queues", arg, 1, 128); break;
 	case OPT_VERIFY: cli->verify = true; break;
 	case OPT_SIZE: cli->size = arg_size(cli, "size", arg); break;
+	case OPT_JSON_LOG: cli->json_log = arg; break;
 	case OPT_FOREGROUND: cli->foreground = true; break;
 	default: set_resv_option(cli, id, arg); break;
 	}

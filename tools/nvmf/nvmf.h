@@ -56,6 +56,7 @@ struct cli {
 	unsigned queues;
 	bool verify;
 	uint64_t size;
+	const char *json_log;
 
 	/* mount, umount */
 	const char *mountpoint;

@@ -9,6 +9,13 @@
  * owns its buffer, random state and latency histograms, so the I/O path
  * shares nothing between jobs and allocates nothing.
  *
+ * --json-log FILE: JSON lines, one "sample" per second of the timed run
+ * (IOPS, MiB/s, latency of that second), then the run's "histogram",
+ * then the "result" (what -o json prints, with "totals": every command
+ * sent in any phase, to compare with the target's counters).  The main
+ * thread reads the jobs' counters while they run: each has one writer
+ * (the job's completion), so relaxed loads and stores, no atomic adds.
+ *
  * --verify: every block written carries a header (block, generation) and a
  * pattern derived from both; a block being read or written is claimed, so
  * its expected generation is known.  Reads in the timed run check what they
@@ -44,13 +51,19 @@ enum phase { PHASE_PREFILL, PHASE_RUN, PHASE_CHECK };
 enum dir { DIR_READ, DIR_WRITE };
 
 struct hist {
-	uint32_t count[HIST_BUCKETS];
+	_Atomic uint32_t count[HIST_BUCKETS];
 };
 
+/* The timed run's successful I/Os of one direction. */
 struct dir_stats {
 	_Atomic uint64_t ios;
-	uint64_t lat_sum_ns;
+	_Atomic uint64_t lat_sum_ns;
 	struct hist hist;
+};
+
+/* Every completion of one direction, any phase (--json-log totals). */
+struct dir_totals {
+	_Atomic uint64_t ios, bytes, errors;
 };
 
 struct perf;
@@ -66,6 +79,7 @@ struct job {
 	bool claimed;
 	uint64_t start_ns;
 	struct dir_stats stats[2];
+	struct dir_totals totals[2];
 };
 
 struct block_header {
@@ -99,6 +113,7 @@ struct perf {
 	pthread_cond_t idle;
 	unsigned running;
 	char first_error[256];
+	FILE *json_log;
 };
 
 static volatile sig_atomic_t interrupted;
@@ -115,6 +130,19 @@ static uint64_t now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Counters with one writer: no atomic read-modify-write. */
+static void bump64(_Atomic uint64_t *c, uint64_t v)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v,
+			      memory_order_relaxed);
+}
+
+static void bump32(_Atomic uint32_t *c)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
 }
 
 static uint64_t next_rand(uint64_t *s)
@@ -155,14 +183,17 @@ static uint64_t hist_value(unsigned idx)
 	       (1ull << (msb - HIST_SUB_BITS)) / 2;
 }
 
-static uint64_t hist_percentile(const struct hist *h, uint64_t total, double pct)
+/* Merged counts: plain, owned by the reader. */
+typedef uint64_t hist_sum[HIST_BUCKETS];
+
+static uint64_t hist_percentile(const uint64_t *count, uint64_t total, double pct)
 {
 	uint64_t want = (uint64_t)(pct / 100.0 * (double)total + 0.5), seen = 0;
 
 	if (want == 0)
 		want = 1;
 	for (unsigned i = 0; i < HIST_BUCKETS; i++) {
-		seen += h->count[i];
+		seen += count[i];
 		if (seen >= want)
 			return hist_value(i);
 	}
@@ -348,6 +379,13 @@ static void io_done(void *arg, const struct nvmf_cpl *cpl)
 	uint64_t end = now_ns();
 	bool ok = nvmf_cpl_ok(cpl);
 
+	struct dir_totals *tot = &j->totals[j->is_read ? DIR_READ : DIR_WRITE];
+
+	bump64(&tot->ios, 1);
+	if (ok)
+		bump64(&tot->bytes, p->bs);
+	else
+		bump64(&tot->errors, 1);
 	if (!ok)
 		record_error(p, j->is_read ? "read" : "write", cpl);
 	if (p->blocks != NULL && j->claimed) {
@@ -369,9 +407,9 @@ static void io_done(void *arg, const struct nvmf_cpl *cpl)
 		struct dir_stats *st = &j->stats[j->is_read ? DIR_READ : DIR_WRITE];
 		uint64_t lat = end - j->start_ns;
 
-		st->lat_sum_ns += lat;
-		st->hist.count[hist_index(lat)]++;
-		atomic_fetch_add_explicit(&st->ios, 1, memory_order_relaxed);
+		bump64(&st->lat_sum_ns, lat);
+		bump32(&st->hist.count[hist_index(lat)]);
+		bump64(&st->ios, 1);
 	}
 	job_submit(j);
 }
@@ -431,18 +469,31 @@ static const char *state_note(struct nvmf_ctrl *ctrl)
 	}
 }
 
-/* The timed run: a progress line every second. */
+/* --json-log: what the previous sample saw. */
+struct sampler {
+	uint64_t ios, lat_sum;
+	uint64_t *prev, *cur;          /* histograms: at the previous sample, now */
+};
+
+static void log_sample(struct perf *p, struct sampler *sm, double t, double dt);
+
+/* The timed run: a progress line (and a --json-log sample) every second. */
 static double timed_run(struct perf *p)
 {
 	uint64_t start = now_ns(), last = start, last_ios = 0, end;
 	unsigned runtime = p->cli->runtime;
+	struct sampler sm = {.prev = calloc(1, sizeof(hist_sum)), .cur = malloc(sizeof(hist_sum))};
 
+	if (sm.prev == NULL || sm.cur == NULL)
+		die(p->cli, "out of memory");
 	start_jobs(p, PHASE_RUN);
 	for (unsigned sec = 1;; sec++) {
 		bool done = wait_jobs(p, (int)((start + sec * 1000000000ull - now_ns()) / 1000000));
 		uint64_t now = now_ns(), ios = total_ios(p);
 		double dt = (double)(now - last) / 1e9;
 
+		if (p->json_log != NULL && dt > 0)
+			log_sample(p, &sm, (double)(now - start) / 1e9, dt);
 		if (done || interrupted || sec >= runtime) {
 			end = now;
 			break;
@@ -457,6 +508,8 @@ static double timed_run(struct perf *p)
 	atomic_store(&p->stop, true);
 	while (!wait_jobs(p, 1000))
 		fprintf(stderr, "nvmf perf: waiting for outstanding I/O%s\n", state_note(p->ctrl));
+	free(sm.prev);
+	free(sm.cur);
 	return (double)(end - start) / 1e9;
 }
 
@@ -469,30 +522,46 @@ struct summary {
 	double iops, mib_s, mean_us, p50_us, p99_us, p999_us;
 };
 
-static void summarize(struct perf *p, int which, double secs, struct summary *s,
-		      struct hist *scratch)
+/* The timed run's I/Os of one direction (which: DIR_*) or both (-1) so
+ * far: count, latency sum, and histogram into sum. */
+static uint64_t merge_stats(struct perf *p, int which, uint64_t *lat_sum, uint64_t *sum)
 {
-	uint64_t lat_sum = 0;
+	uint64_t ios = 0;
 
-	memset(scratch, 0, sizeof(*scratch));
-	s->ios = 0;
+	memset(sum, 0, sizeof(hist_sum));
+	*lat_sum = 0;
 	for (unsigned i = 0; i < p->njobs; i++)
 		for (int d = DIR_READ; d <= DIR_WRITE; d++) {
-			const struct dir_stats *st = &p->jobs[i].stats[d];
+			struct dir_stats *st = &p->jobs[i].stats[d];
 
 			if (which >= 0 && d != which)
 				continue;
-			s->ios += atomic_load(&st->ios);
-			lat_sum += st->lat_sum_ns;
+			ios += atomic_load_explicit(&st->ios, memory_order_relaxed);
+			*lat_sum += atomic_load_explicit(&st->lat_sum_ns, memory_order_relaxed);
 			for (unsigned b = 0; b < HIST_BUCKETS; b++)
-				scratch->count[b] += st->hist.count[b];
+				sum[b] += atomic_load_explicit(&st->hist.count[b], memory_order_relaxed);
 		}
-	s->iops = secs > 0 ? (double)s->ios / secs : 0;
+	return ios;
+}
+
+/* Figures of ios I/Os over secs from their latency sum and histogram. */
+static void figures(struct perf *p, uint64_t ios, double secs, uint64_t lat_sum,
+		    const uint64_t *hist, struct summary *s)
+{
+	s->ios = ios;
+	s->iops = secs > 0 ? (double)ios / secs : 0;
 	s->mib_s = s->iops * p->bs / (1 << 20);
-	s->mean_us = s->ios != 0 ? (double)lat_sum / (double)s->ios / 1000.0 : 0;
-	s->p50_us = s->ios != 0 ? (double)hist_percentile(scratch, s->ios, 50.0) / 1000.0 : 0;
-	s->p99_us = s->ios != 0 ? (double)hist_percentile(scratch, s->ios, 99.0) / 1000.0 : 0;
-	s->p999_us = s->ios != 0 ? (double)hist_percentile(scratch, s->ios, 99.9) / 1000.0 : 0;
+	s->mean_us = ios != 0 ? (double)lat_sum / (double)ios / 1000.0 : 0;
+	s->p50_us = ios != 0 ? (double)hist_percentile(hist, ios, 50.0) / 1000.0 : 0;
+	s->p99_us = ios != 0 ? (double)hist_percentile(hist, ios, 99.0) / 1000.0 : 0;
+	s->p999_us = ios != 0 ? (double)hist_percentile(hist, ios, 99.9) / 1000.0 : 0;
+}
+
+static void summarize(struct perf *p, int which, double secs, struct summary *s, uint64_t *sum)
+{
+	uint64_t lat_sum, ios = merge_stats(p, which, &lat_sum, sum);
+
+	figures(p, ios, secs, lat_sum, sum, s);
 }
 
 static json_t *lat_json(const struct summary *s)
@@ -508,47 +577,125 @@ static void print_line(const char *name, const struct summary *s)
 	       s->mean_us, s->p50_us, s->p99_us, s->p999_us);
 }
 
+static json_t *result_json(struct perf *p, double secs, const struct summary *all,
+			   const struct summary *rd, const struct summary *wr)
+{
+	json_t *o = json_pack("{s:f, s:f, s:o}", "iops", all->iops, "mib_per_sec", all->mib_s,
+			      "lat_usec", lat_json(all));
+
+	json_object_set_new(o, "ios", json_integer((json_int_t)all->ios));
+	json_object_set_new(o, "runtime_sec", json_real(secs));
+	json_object_set_new(o, "read", json_pack("{s:f, s:f, s:I, s:o}", "iops", rd->iops,
+						 "mib_per_sec", rd->mib_s, "ios",
+						 (json_int_t)rd->ios, "lat_usec", lat_json(rd)));
+	json_object_set_new(o, "write", json_pack("{s:f, s:f, s:I, s:o}", "iops", wr->iops,
+						  "mib_per_sec", wr->mib_s, "ios",
+						  (json_int_t)wr->ios, "lat_usec", lat_json(wr)));
+	json_object_set_new(o, "job", json_pack("{s:s, s:i, s:i, s:i, s:i, s:I, s:I}", "rw",
+						p->cli->rw, "bs", (int)p->bs, "iodepth",
+						(int)p->iodepth, "queues", (int)p->nqueues, "nsid",
+						(json_int_t)p->cli->nsid, "region_bytes",
+						(json_int_t)(p->nblocks * p->bs), "rwmixread",
+						(json_int_t)p->rwmixread));
+	json_object_set_new(o, "errors", json_integer((json_int_t)atomic_load(&p->errors)));
+	json_object_set_new(o, "reconnects", json_integer(nvmf_ctrl_reconnects(p->ctrl)));
+	if (p->blocks != NULL)
+		json_object_set_new(o, "verify",
+				    json_pack("{s:I, s:I}", "checked",
+					      (json_int_t)atomic_load(&p->verify_checked),
+					      "mismatches",
+					      (json_int_t)atomic_load(&p->verify_errors)));
+	return o;
+}
+
+/* Every command sent, any phase, by direction. */
+static json_t *totals_json(struct perf *p)
+{
+	json_t *o = json_object();
+
+	for (int d = DIR_READ; d <= DIR_WRITE; d++) {
+		uint64_t ios = 0, bytes = 0, errors = 0;
+
+		for (unsigned i = 0; i < p->njobs; i++) {
+			ios += atomic_load(&p->jobs[i].totals[d].ios);
+			bytes += atomic_load(&p->jobs[i].totals[d].bytes);
+			errors += atomic_load(&p->jobs[i].totals[d].errors);
+		}
+		json_object_set_new(o, d == DIR_READ ? "read" : "write",
+				    json_pack("{s:I, s:I, s:I}", "ios", (json_int_t)ios, "bytes",
+					      (json_int_t)bytes, "errors", (json_int_t)errors));
+	}
+	return o;
+}
+
+/* One JSON line of --json-log; o is consumed. */
+static void log_line(struct perf *p, const char *type, json_t *o)
+{
+	json_t *line = json_pack("{s:s}", "type", type);
+	char *s;
+
+	json_object_update(line, o);
+	json_decref(o);
+	s = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(line);
+	if (s == NULL || fprintf(p->json_log, "%s\n", s) < 0 || fflush(p->json_log) != 0)
+		die(p->cli, "--json-log: cannot write: %s", strerror(errno));
+	free(s);
+}
+
+/* The second that just ended: its I/Os' rate and latency. */
+static void log_sample(struct perf *p, struct sampler *sm, double t, double dt)
+{
+	uint64_t lat_sum, ios = merge_stats(p, -1, &lat_sum, sm->cur);
+	struct summary s;
+
+	for (unsigned b = 0; b < HIST_BUCKETS; b++) {
+		uint64_t total = sm->cur[b];
+
+		sm->cur[b] = total - sm->prev[b];
+		sm->prev[b] = total;
+	}
+	figures(p, ios - sm->ios, dt, lat_sum - sm->lat_sum, sm->cur, &s);
+	sm->ios = ios;
+	sm->lat_sum = lat_sum;
+	log_line(p, "sample", json_pack("{s:f, s:I, s:f, s:f, s:{s:f, s:f, s:f}}", "time", t,
+					"ios", (json_int_t)s.ios, "iops", s.iops, "mib_per_sec",
+					s.mib_s, "lat_usec", "mean", s.mean_us, "p50", s.p50_us,
+					"p99", s.p99_us));
+}
+
+/* The timed run's latency histogram: [bucket midpoint ns, I/Os] pairs. */
+static void log_histogram(struct perf *p, const uint64_t *hist)
+{
+	json_t *buckets = json_array();
+
+	for (unsigned b = 0; b < HIST_BUCKETS; b++)
+		if (hist[b] != 0)
+			json_array_append_new(buckets, json_pack("[I, I]", (json_int_t)hist_value(b),
+								 (json_int_t)hist[b]));
+	log_line(p, "histogram", json_pack("{s:s, s:o}", "unit", "ns", "buckets", buckets));
+}
+
 static void report(struct perf *p, double secs)
 {
-	struct hist *scratch = malloc(sizeof(*scratch));
+	uint64_t *scratch = malloc(sizeof(hist_sum));
 	struct summary all, rd, wr;
 
 	if (scratch == NULL)
 		die(p->cli, "out of memory");
-	summarize(p, -1, secs, &all, scratch);
 	summarize(p, DIR_READ, secs, &rd, scratch);
 	summarize(p, DIR_WRITE, secs, &wr, scratch);
+	summarize(p, -1, secs, &all, scratch);
+	if (p->json_log != NULL) {
+		json_t *o = result_json(p, secs, &all, &rd, &wr);
+
+		log_histogram(p, scratch);
+		json_object_set_new(o, "totals", totals_json(p));
+		log_line(p, "result", o);
+	}
 	free(scratch);
 	if (p->cli->json) {
-		json_t *o = json_pack("{s:f, s:f, s:o}", "iops", all.iops, "mib_per_sec", all.mib_s,
-				      "lat_usec", lat_json(&all));
-
-		json_object_set_new(o, "ios", json_integer((json_int_t)all.ios));
-		json_object_set_new(o, "runtime_sec", json_real(secs));
-		json_object_set_new(o, "read", json_pack("{s:f, s:f, s:I, s:o}", "iops", rd.iops,
-							 "mib_per_sec", rd.mib_s, "ios",
-							 (json_int_t)rd.ios, "lat_usec",
-							 lat_json(&rd)));
-		json_object_set_new(o, "write", json_pack("{s:f, s:f, s:I, s:o}", "iops", wr.iops,
-							  "mib_per_sec", wr.mib_s, "ios",
-							  (json_int_t)wr.ios, "lat_usec",
-							  lat_json(&wr)));
-		json_object_set_new(o, "job", json_pack("{s:s, s:i, s:i, s:i, s:i, s:I, s:I}", "rw",
-							p->cli->rw, "bs", (int)p->bs, "iodepth",
-							(int)p->iodepth, "queues", (int)p->nqueues,
-							"nsid", (json_int_t)p->cli->nsid,
-							"region_bytes",
-							(json_int_t)(p->nblocks * p->bs), "rwmixread",
-							(json_int_t)p->rwmixread));
-		json_object_set_new(o, "errors", json_integer((json_int_t)atomic_load(&p->errors)));
-		json_object_set_new(o, "reconnects", json_integer(nvmf_ctrl_reconnects(p->ctrl)));
-		if (p->blocks != NULL)
-			json_object_set_new(o, "verify",
-					    json_pack("{s:I, s:I}", "checked",
-						      (json_int_t)atomic_load(&p->verify_checked),
-						      "mismatches",
-						      (json_int_t)atomic_load(&p->verify_errors)));
-		json_print(o);
+		json_print(result_json(p, secs, &all, &rd, &wr));
 		return;
 	}
 	printf("perf: %s, bs %u, iodepth %u, %u queue%s, namespace %u (%llu MiB region), "
@@ -676,6 +823,8 @@ int cmd_perf(struct cli *cli)
 			die(cli, "out of memory");
 		memset(j->buf, 0xa5, p.bs);
 	}
+	if (cli->json_log != NULL && (p.json_log = fopen(cli->json_log, "we")) == NULL)
+		die(cli, "--json-log %s: %s", cli->json_log, strerror(errno));
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
@@ -690,6 +839,8 @@ int cmd_perf(struct cli *cli)
 		run_to_end(&p, PHASE_CHECK);
 	}
 	report(&p, secs);
+	if (p.json_log != NULL && fclose(p.json_log) != 0)
+		die(cli, "--json-log %s: %s", cli->json_log, strerror(errno));
 	cli_disconnect(cli, p.ctrl);
 	if (atomic_load(&p.verify_errors) != 0)
 		die(cli, "%llu blocks failed verification; first: %s",

@@ -24,6 +24,7 @@
 
 #include "nvmf/log.h"
 #include "nvmf/transport.h"
+#include "metrics_http.h"
 #include "nvmfd.h"
 
 #define DEFAULT_NQN "nqn.2024-01.org.nvmfd:default"
@@ -67,6 +68,7 @@ struct options {
 	char **backing;
 	const char *engine;
 	const char *rpc_socket;     /* NULL: the default, optional */
+	const char *metrics;        /* --metrics ADDR:PORT; NULL: off */
 	struct nvmf_target_params params;
 };
 
@@ -118,6 +120,8 @@ static void usage(FILE *f)
 		"                            of the affinity mask, up to 4), epoll, poll,\n"
 		"                            threads; ,poll=USEC\n"
 		"                            ,threads=N ,cpu=C\n"
+		"      --metrics ADDR:PORT   serve Prometheus metrics at http://ADDR:PORT/metrics\n"
+		"                            (off by default; a bare PORT: 127.0.0.1)\n"
 		"  -v, --verbose             debug logs\n"
 		"  -q, --quiet               warnings and errors only\n"
 		"  -h, --help\n",
@@ -156,6 +160,7 @@ enum {
 	OPT_CONNECT_TIMEOUT,
 	OPT_IO_WORKERS,
 	OPT_ENGINE,
+	OPT_METRICS,
 	OPT_DHCHAP_SECRET,
 	OPT_DHCHAP_CTRL_SECRET,
 	OPT_DHCHAP_HASH,
@@ -199,6 +204,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
 		{"io-workers", required_argument, NULL, OPT_IO_WORKERS},
 		{"engine", required_argument, NULL, OPT_ENGINE},
+		{"metrics", required_argument, NULL, OPT_METRICS},
 		{"dhchap-secret", required_argument, NULL, OPT_DHCHAP_SECRET},
 		{"dhchap-ctrl-secret", required_argument, NULL, OPT_DHCHAP_CTRL_SECRET},
 		{"dhchap-hash", required_argument, NULL, OPT_DHCHAP_HASH},
@@ -362,6 +368,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 			if (parse_uint("--io-workers", optarg, 256, &v) != 0 || v == 0)
 				return -1;
 			o->params.io_workers = (unsigned)v;
+			break;
+		case OPT_METRICS:
+			o->metrics = optarg;
 			break;
 		case OPT_ENGINE:
 			o->engine = optarg;
@@ -723,6 +732,8 @@ int main(int argc, char **argv)
 	struct options o = {0};
 	struct nvmfd_state st = {.lock = PTHREAD_MUTEX_INITIALIZER};
 	struct nvmfd_rpc *rpc;
+	struct metrics_server *metrics = NULL;
+	char metrics_err[256];
 	sigset_t sigs;
 	struct nvmf_error err;
 	bool fatal;
@@ -739,8 +750,8 @@ int main(int argc, char **argv)
 	free(o.hosts);
 	o.hosts = NULL;
 	o.nhosts = 0;
-	if (rc == 0 && state_dir(&o, &conf) != 0) {
-		nvmfd_config_free(&conf);
+	if (rc == 0 && state_dir(&o, &st.conf) != 0) {
+		nvmfd_config_free(&st.conf);
 		rc = -1;
 	}
 	if (rc != 0)
@@ -785,6 +796,17 @@ int main(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
+	if (o.metrics != NULL) {
+		metrics = metrics_server_start(st.target, o.metrics, metrics_err,
+					       sizeof(metrics_err));
+		if (metrics == NULL) {
+			fprintf(stderr, "nvmfd: %s\n", metrics_err);
+			rc = 1;
+			goto out;
+		}
+		fprintf(stderr, "nvmfd: metrics on http://%s/metrics\n",
+			metrics_server_name(metrics));
+	}
 	st.config_path = o.config;
 	st.fatal_close = o.fatal_close;
 	if (rpc != NULL && nvmfd_rpc_start(rpc, &st) != 0) {
@@ -796,6 +818,8 @@ int main(int argc, char **argv)
 	/* No change may start once the target stops. */
 	nvmfd_rpc_close(rpc);
 	rpc = NULL;
+	metrics_server_stop(metrics);
+	metrics = NULL;
 	rc = nvmf_target_shutdown(st.target);
 	if (o.pidfile != NULL)
 		unlink(o.pidfile);
@@ -803,6 +827,7 @@ int main(int argc, char **argv)
 	rc = rc == 0 ? 0 : 1;
 out:
 	nvmfd_rpc_close(rpc);
+	metrics_server_stop(metrics);
 	nvmf_target_destroy(st.target);
 	nvmf_engine_destroy(o.params.engine);
 	nvmfd_config_free(&st.conf);
