@@ -42,3 +42,9 @@ add_test(NAME controller_durable_create
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/controller/durable_create_test.sh ${PROJECT_BINARY_DIR})
 set_tests_properties(controller_durable_create PROPERTIES LABELS controller TIMEOUT 120
                      SKIP_RETURN_CODE 77)
+# ANA on the controller: identify fields, the ANA log, path statuses, the
+# change event, controller ID ranges of an HA pair.
+nvmf_add_test(controller_ana
+  SOURCES controller/ana_test.c controller/host_helper.c
+  LABELS "controller;ana"
+  TIMEOUT 120)

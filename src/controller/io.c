@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "controller/ana.h"
 #include "controller/io.h"
 #include "util/log.h"
 #include "util/testpoint.h"
@@ -218,6 +219,12 @@ void ctrl_io_command(struct nvmf_cmd *cmd)
 	if (cmd->ns == NULL) {
 		cmd_complete(cmd, NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_INVALID_NAMESPACE_OR_FORMAT),
 			     0, 0);
+		return;
+	}
+	/* Not on a path whose group is inaccessible, lost or in transition. */
+	st = ana_io_status(ctrl, cmd->ns);
+	if (st != 0) {
+		cmd_complete(cmd, st, 0, 0);
 		return;
 	}
 	switch (sqe->opc) {

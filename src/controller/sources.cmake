@@ -7,6 +7,7 @@ list(APPEND NVMF_SOURCES
   controller/admin.c
   controller/io.c
   controller/discovery.c
+  controller/ana.c
   controller/auth.c
   controller/listen.c
   controller/cmd.c
