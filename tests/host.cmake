@@ -33,3 +33,12 @@ nvmf_add_test(host_clock_step
   TIMEOUT 180)
 target_compile_definitions(host_clock_step PRIVATE CLOCKSTEP_PATH="$<TARGET_FILE:clockstep>")
 add_dependencies(host_clock_step clockstep)
+# Host multipath against nvmfd: ANA steering and reload failover on two
+# ports, an HA pair of daemons with one killed and restarted, the I/O
+# policies' spread; verified I/O throughout.
+nvmf_add_test(host_mpath
+  SOURCES host/test_mpath.c host/nvmfd_proc.c
+  LABELS "host;ana"
+  TIMEOUT 300)
+target_compile_definitions(host_mpath PRIVATE NVMFD_PATH="$<TARGET_FILE:nvmfd>")
+add_dependencies(host_mpath nvmfd)

@@ -218,12 +218,6 @@ void nvmf_target_destroy(struct nvmf_target *target);
 int nvmf_target_set_ana_state(struct nvmf_target *target, uint16_t portid, uint32_t grpid,
 			      enum nvme_ana_state state);
 
-/* nvmetcli's names of the ANA states: "optimized", "non_optimized",
- * "inaccessible", "persistent_loss", "change"; "unknown" for others. */
-const char *nvmf_ana_state_name(enum nvme_ana_state state);
-/* The state of a name above; -EINVAL for another. */
-int nvmf_ana_state_parse(const char *name, enum nvme_ana_state *state);
-
 /* Counters for tests and logs. */
 struct nvmf_target_stats {
 	unsigned connections;

@@ -735,6 +735,11 @@ enum nvme_ana_state {
 	NVME_ANA_PERSISTENT_LOSS = 0x04,
 	NVME_ANA_CHANGE = 0x0f,
 };
+/* nvmetcli's names of the states (libnvmf, src/util/ana_names.c):
+ * "optimized", "non_optimized", "inaccessible", "persistent_loss",
+ * "change"; "unknown" for another value.  Parse: 0, or -EINVAL. */
+const char *nvmf_ana_state_name(enum nvme_ana_state state);
+int nvmf_ana_state_parse(const char *name, enum nvme_ana_state *state);
 
 /* ANA log page (0Ch, Base 2.0 §5.16.1.12): this header, then ngrps group
  * descriptors, each followed by its nnsids NSIDs (none with RGO). */
