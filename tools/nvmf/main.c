@@ -65,6 +65,7 @@ enum opt_id {
 	OPT_TLS,
 	OPT_TLS_KEY,
 	OPT_TLS_KEY_FILE,
+	OPT_IOPOLICY,
 };
 
 /* Which subcommands take an option. */
@@ -82,6 +83,8 @@ enum opt_id {
 #define C_TRIM (1u << 11)
 #define C_PERF (1u << 12)
 #define C_MOUNT (1u << 13)
+#define C_LIST_PATHS (1u << 14)
+#define C_MULTIPATH (C_PERF | C_LIST_PATHS) /* take several paths */
 #define C_ALL 0xffffu
 #define C_UMOUNT (1u << 16) /* no connection options */
 #define C_MOUNTPOINT (C_MOUNT | C_UMOUNT) /* end with a MOUNTPOINT operand */
@@ -154,6 +157,8 @@ static const struct opt_def opt_defs[] = {
 	{"verify", 0, OPT_VERIFY, C_PERF, NULL, "write patterns, check every read"},
 	{"size", 1, OPT_SIZE, C_PERF, "SIZE", "region used (the namespace; verify: 256M)"},
 	{"foreground", 0, OPT_FOREGROUND, C_MOUNT, NULL, "stay in the foreground, log to stderr"},
+	{"iopolicy", 1, OPT_IOPOLICY, C_MULTIPATH, "NAME",
+	 "several paths: round-robin (default) or queue-depth"},
 };
 
 struct cmd_def {
@@ -180,6 +185,8 @@ static const struct cmd_def cmd_defs[] = {
 	{"perf", C_PERF, cmd_perf, "generate load and measure it"},
 	{"mount", C_MOUNT, cmd_mount, "namespaces as files MOUNTPOINT/n<NSID> (FUSE)"},
 	{"umount", C_UMOUNT, cmd_umount, "unmount MOUNTPOINT, wait for flush and disconnect"},
+	{"list-paths", C_LIST_PATHS, cmd_list_paths,
+	 "each path to the subsystem (repeat -a/-s, or URIs) and its ANA state"},
 };
 
 #define NOPTS (sizeof(opt_defs) / sizeof(opt_defs[0]))
@@ -421,6 +428,38 @@ static void read_tls_key_file(struct cli *cli, const char *path)
 		die(cli, "--tls-key-file %s: no NVMeTLSkey-1 key in it", path);
 }
 
+/* One more -a or -s: several make several paths. */
+static void add_path_field(struct cli *cli, const char **list, unsigned *n, const char *arg,
+			   const char *opt)
+{
+	if (*n >= NVMF_MPATH_MAX_PATHS)
+		die(cli, "%s: at most %u paths", opt, NVMF_MPATH_MAX_PATHS);
+	list[(*n)++] = arg;
+}
+
+/* Target URIs: the first sets the options, each adds a path. */
+static void parse_uris(struct cli *cli, int argc, char **argv)
+{
+	for (unsigned i = 0; optind < argc; i++, optind++) {
+		struct nvmf_host_opts o;
+
+		nvmf_host_opts_init(&o);
+		if (i >= NVMF_MPATH_MAX_PATHS)
+			die(cli, "at most %u target URIs", NVMF_MPATH_MAX_PATHS);
+		if (nvmf_parse_uri(argv[optind], &o, cli->uri_bufs[i], sizeof(cli->uri_bufs[i])) != 0)
+			die(cli, "not a target URI (nvme+tcp://ADDR[:PORT]/SUBNQN): %s", argv[optind]);
+		if (cli->opts.subnqn != NULL && o.subnqn != NULL &&
+		    strcmp(cli->opts.subnqn, o.subnqn) != 0)
+			die(cli, "%s: every path must name the same subsystem (%s)", argv[optind],
+			    cli->opts.subnqn);
+		if (i == 0)
+			nvmf_parse_uri(argv[optind], &cli->opts, cli->uri_buf, sizeof(cli->uri_buf));
+		add_path_field(cli, cli->addrs, &cli->naddrs, o.traddr, "URI");
+		add_path_field(cli, cli->ports, &cli->nports,
+			       o.trsvcid != NULL ? o.trsvcid : NVMF_DEFAULT_PORT, "URI");
+	}
+}
+
 static void set_option(struct cli *cli, int id, const char *arg)
 {
 	struct nvmf_host_opts *o = &cli->opts;
@@ -430,8 +469,18 @@ static void set_option(struct cli *cli, int id, const char *arg)
 		if (strcmp(arg, "tcp") != 0)
 			die(cli, "transport %s is not supported (only tcp)", arg);
 		break;
-	case OPT_TRADDR: o->traddr = arg; break;
-	case OPT_TRSVCID: o->trsvcid = arg; break;
+	case OPT_TRADDR:
+		add_path_field(cli, cli->addrs, &cli->naddrs, arg, "-a");
+		o->traddr = cli->addrs[0];
+		break;
+	case OPT_TRSVCID:
+		add_path_field(cli, cli->ports, &cli->nports, arg, "-s");
+		o->trsvcid = cli->ports[0];
+		break;
+	case OPT_IOPOLICY:
+		if (nvmf_iopolicy_parse(arg, &cli->iopolicy) != 0)
+			die(cli, "--iopolicy %s: want round-robin or queue-depth", arg);
+		break;
 	case OPT_NQN: o->subnqn = arg; break;
 	case OPT_HOSTNQN: o->hostnqn = arg; break;
 	case OPT_HOSTID: o->hostid = arg; break;
@@ -571,17 +620,17 @@ static void parse(struct cli *cli, const struct cmd_def *cmd, int argc, char **a
 		}
 		cli->mountpoint = argv[--argc];
 	}
-	if (optind < argc && cmd->bit != C_UMOUNT) {
-		if (nvmf_parse_uri(argv[optind], &cli->opts, cli->uri_buf, sizeof(cli->uri_buf)) != 0)
-			die(cli, "not a target URI (nvme+tcp://ADDR[:PORT]/SUBNQN): %s", argv[optind]);
-		optind++;
-	}
+	if (optind < argc && cmd->bit != C_UMOUNT)
+		parse_uris(cli, argc, argv);
 	if (optind < argc) {
 		fprintf(stderr, "nvmf %s: unexpected argument %s\n", cmd->name, argv[optind]);
 		exit(EXIT_USAGE);
 	}
 	if (cli->opts.traddr == NULL && cmd->bit != C_UMOUNT)
 		die(cli, "a target address is required (-a ADDR or nvme+tcp://ADDR/NQN)");
+	if (cli_npaths(cli) > 1 && (cmd->bit & C_MULTIPATH) == 0)
+		die(cli, "several paths (-a/-s or URIs given more than once) are for perf and list-paths; %s takes one",
+		    cmd->name);
 	/* A PSK means TLS, except to a discovery controller: its log says
 	 * which subsystems need TLS, and connect-all uses it there. */
 	if (cli->opts.tls_key != NULL && (cmd->bit & (C_DISCOVER | C_CONNECT_ALL)) == 0)

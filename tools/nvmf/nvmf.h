@@ -50,6 +50,15 @@ struct cli {
 	bool verify;
 	uint64_t size;
 
+	/* Several paths (repeated -a/-s, several URIs): multipath.  Path i is
+	 * addrs[i] and ports[i], the last one given repeating. */
+	const char *addrs[NVMF_MPATH_MAX_PATHS];
+	unsigned naddrs;
+	const char *ports[NVMF_MPATH_MAX_PATHS];
+	unsigned nports;
+	char uri_bufs[NVMF_MPATH_MAX_PATHS][512];
+	enum nvmf_iopolicy iopolicy;
+
 	/* mount, umount */
 	const char *mountpoint;
 	bool foreground;
@@ -66,6 +75,11 @@ _Noreturn void die(const struct cli *cli, const char *fmt, ...)
 /* Connect with the command line's options, or die with the reason. */
 struct nvmf_ctrl *cli_connect(struct cli *cli);
 void cli_disconnect(struct cli *cli, struct nvmf_ctrl *ctrl);
+/* Paths the command line gives (1 unless -a/-s or URIs repeat). */
+unsigned cli_npaths(const struct cli *cli);
+/* Connect every path as one multipath controller, or die with the reason. */
+struct nvmf_mpath *cli_mpath_connect(struct cli *cli);
+void cli_mpath_disconnect(struct cli *cli, struct nvmf_mpath *mp);
 /* The namespace the command names (--nsid), or the first active one. */
 struct nvmf_ns *cli_namespace(struct cli *cli, struct nvmf_ctrl *ctrl);
 /* A library result (0, -errno, NVMe status) as text. */
@@ -93,6 +107,7 @@ int cmd_trim(struct cli *cli);
 int cmd_perf(struct cli *cli);
 int cmd_mount(struct cli *cli);
 int cmd_umount(struct cli *cli);
+int cmd_list_paths(struct cli *cli);
 /* nvme-cli's key generators; argv[0] is the command name. */
 int cmd_gen_dhchap_key(int argc, char **argv);
 int cmd_gen_tls_key(int argc, char **argv);
