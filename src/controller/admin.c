@@ -294,7 +294,7 @@ static uint8_t mdts_of(uint32_t max_io_size)
 	return mdts;
 }
 
-static void identify_controller(struct nvmf_ctrl *ctrl, struct nvme_id_ctrl *id)
+static void identify_controller_locked(struct nvmf_ctrl *ctrl, struct nvme_id_ctrl *id)
 {
 	struct nvmf_subsys *subsys = ctrl->subsys;
 	struct nvmf_target *t = ctrl->target;
@@ -350,6 +350,14 @@ static void identify_controller(struct nvmf_ctrl *ctrl, struct nvme_id_ctrl *id)
 	id->psd[0].mp = 0x9c4;    /* 25 W: a single, nominal power state */
 	id->psd[0].enlat = 0x10;
 	id->psd[0].exlat = 0x4;
+}
+
+/* A reload rewrites the subsystem's attributes under the target lock. */
+static void identify_controller(struct nvmf_ctrl *ctrl, struct nvme_id_ctrl *id)
+{
+	nvmf_mutex_lock(&ctrl->target->lock);
+	identify_controller_locked(ctrl, id);
+	nvmf_mutex_unlock(&ctrl->target->lock);
 }
 
 static void identify_namespace(const struct nvmf_ns *ns, struct nvme_id_ns *id)
