@@ -42,3 +42,7 @@ nvmf_add_test(host_mpath
   TIMEOUT 300)
 target_compile_definitions(host_mpath PRIVATE NVMFD_PATH="$<TARGET_FILE:nvmfd>")
 add_dependencies(host_mpath nvmfd)
+# nvmf with several paths: list-paths, perf --verify across ANA swaps.
+add_test(NAME host_mpath_cli
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/host/mpath_cli_test.sh ${PROJECT_BINARY_DIR})
+set_tests_properties(host_mpath_cli PROPERTIES LABELS "host;ana" TIMEOUT 180)
