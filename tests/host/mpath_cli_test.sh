@@ -78,6 +78,13 @@ assert s == [(sys.argv[1], "optimized", "live", True), (sys.argv[2], "non_optimi
 else
 	fail "list-paths -o json: $json"
 fi
+# --all-paths: the paths the discovery log lists (every port serves it).
+out=$("$NVMF" list-paths --all-paths -a 127.0.0.1 -s "$P1" -n "$NQN" 2>&1)
+if echo "$out" | grep -q " 127.0.0.1:$P1 " && echo "$out" | grep -q " 127.0.0.1:$P2 "; then
+	pass "list-paths --all-paths: both ports from the discovery log"
+else
+	fail "list-paths --all-paths: $out"
+fi
 if out=$("$NVMF" identify -a 127.0.0.1 -s "$P1" -s "$P2" -n "$NQN" 2>&1); then
 	fail "identify took several paths: $out"
 elif echo "$out" | grep -q "identify takes one"; then

@@ -13,6 +13,45 @@ unsigned cli_npaths(const struct cli *cli)
 	return n > 0 ? n : 1;
 }
 
+/* --all-paths: every entry of the discovery log (the discovery controller
+ * at -a/-s, port 8009 unless given) for the subsystem NQN. */
+static void discover_paths(struct cli *cli)
+{
+	static char addrs[NVMF_MPATH_MAX_PATHS][256], ports[NVMF_MPATH_MAX_PATHS][32];
+	struct nvmf_host_opts dopts = cli->opts;
+	struct nvmf_discovery_log *log;
+	struct nvmf_error err;
+	char subnqn[NVMF_HOST_NQN_SIZE];
+	size_t nrec;
+	unsigned n = 0;
+
+	dopts.subnqn = NULL;
+	if (nvmf_discover(&dopts, &log, &nrec, &err) != 0)
+		die(cli, "--all-paths: %s", err.msg);
+	for (size_t i = 0; i < nrec; i++) {
+		const struct nvmf_discovery_log_entry *e = &log->entries[i];
+
+		if (e->subtype != NVMF_SUBTYPE_NVME || e->trtype != NVMF_TRTYPE_TCP)
+			continue;
+		nvmf_discovery_entry_str(e, addrs[n], sizeof(addrs[n]), ports[n], sizeof(ports[n]),
+					 subnqn, sizeof(subnqn));
+		if (strcmp(subnqn, cli->opts.subnqn) != 0)
+			continue;
+		if (n == NVMF_MPATH_MAX_PATHS) {
+			fprintf(stderr, "nvmf %s: --all-paths: using the first %u paths\n", cli->cmd,
+				NVMF_MPATH_MAX_PATHS);
+			break;
+		}
+		cli->addrs[n] = cli->connect_addr != NULL ? cli->connect_addr : addrs[n];
+		cli->ports[n] = ports[n];
+		n++;
+	}
+	free(log);
+	if (n == 0)
+		die(cli, "--all-paths: the discovery log lists no TCP path to %s", cli->opts.subnqn);
+	cli->naddrs = cli->nports = n;
+}
+
 struct nvmf_mpath *cli_mpath_connect(struct cli *cli)
 {
 	unsigned n = cli_npaths(cli);
@@ -23,6 +62,10 @@ struct nvmf_mpath *cli_mpath_connect(struct cli *cli)
 
 	if (cli->opts.subnqn == NULL)
 		die(cli, "a subsystem NQN is required (-n NQN or nvme+tcp://ADDR/NQN)");
+	if (cli->all_paths) {
+		discover_paths(cli);
+		n = cli_npaths(cli);
+	}
 	for (unsigned i = 0; i < n; i++) {
 		opts[i] = cli->opts;
 		if (cli->naddrs > 0)

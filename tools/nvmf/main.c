@@ -66,6 +66,7 @@ enum opt_id {
 	OPT_TLS_KEY,
 	OPT_TLS_KEY_FILE,
 	OPT_IOPOLICY,
+	OPT_ALL_PATHS,
 };
 
 /* Which subcommands take an option. */
@@ -146,7 +147,7 @@ static const struct opt_def opt_defs[] = {
 	{"cdw11", 1, OPT_CDW11, C_GET_FEATURE, "N", "command dword 11"},
 	{"data-len", 1, OPT_DATA_LEN, C_GET_FEATURE, "BYTES", "feature data to read"},
 	{"raw-binary", 0, OPT_RAW, C_GET_LOG, NULL, "write the log as binary to stdout"},
-	{"connect-addr", 1, OPT_CONNECT_ADDR, C_CONNECT_ALL, "ADDR",
+	{"connect-addr", 1, OPT_CONNECT_ADDR, C_CONNECT_ALL | C_MULTIPATH, "ADDR",
 	 "connect here instead of each entry's address"},
 	{"rw", 1, OPT_RW, C_PERF, "MODE", "read|write|randread|randwrite|randrw (randread)"},
 	{"rwmixread", 1, OPT_RWMIXREAD, C_PERF, "PCT", "reads in randrw (50)"},
@@ -159,6 +160,8 @@ static const struct opt_def opt_defs[] = {
 	{"foreground", 0, OPT_FOREGROUND, C_MOUNT, NULL, "stay in the foreground, log to stderr"},
 	{"iopolicy", 1, OPT_IOPOLICY, C_MULTIPATH, "NAME",
 	 "several paths: round-robin (default) or queue-depth"},
+	{"all-paths", 0, OPT_ALL_PATHS, C_MULTIPATH, NULL,
+	 "every path the discovery controller at -a/-s lists for -n"},
 };
 
 struct cmd_def {
@@ -477,6 +480,7 @@ static void set_option(struct cli *cli, int id, const char *arg)
 		add_path_field(cli, cli->ports, &cli->nports, arg, "-s");
 		o->trsvcid = cli->ports[0];
 		break;
+	case OPT_ALL_PATHS: cli->all_paths = true; break;
 	case OPT_IOPOLICY:
 		if (nvmf_iopolicy_parse(arg, &cli->iopolicy) != 0)
 			die(cli, "--iopolicy %s: want round-robin or queue-depth", arg);

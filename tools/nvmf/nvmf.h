@@ -58,6 +58,7 @@ struct cli {
 	unsigned nports;
 	char uri_bufs[NVMF_MPATH_MAX_PATHS][512];
 	enum nvmf_iopolicy iopolicy;
+	bool all_paths;                /* --all-paths: from the discovery log */
 
 	/* mount, umount */
 	const char *mountpoint;

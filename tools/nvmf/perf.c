@@ -681,7 +681,7 @@ int cmd_perf(struct cli *cli)
 	if (!cli->queue_size_set && cli->opts.queue_size < p.iodepth + 2)
 		cli->opts.queue_size = p.iodepth + 2;
 
-	if (cli_npaths(cli) > 1) {
+	if (cli_npaths(cli) > 1 || cli->all_paths) {
 		p.mp = cli_mpath_connect(cli);
 		/* At least one path is connected, or there is no mp. */
 		for (unsigned i = 0; p.ctrl == NULL && i < nvmf_mpath_npaths(p.mp); i++)
