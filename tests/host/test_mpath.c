@@ -6,7 +6,6 @@
  * zero errors, zero wrong data.  The I/O policies spread commands as they
  * say (commands counted per path).
  */
-#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
