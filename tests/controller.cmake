@@ -62,3 +62,9 @@ nvmf_add_test(controller_metrics
 target_compile_definitions(controller_metrics PRIVATE NVMFD_PATH="$<TARGET_FILE:nvmfd>"
                            NVMF_PATH="$<TARGET_FILE:nvmf_cli>")
 add_dependencies(controller_metrics nvmfd nvmf_cli)
+# ANA on the controller: identify fields, the ANA log, path statuses, the
+# change event, controller ID ranges of an HA pair.
+nvmf_add_test(controller_ana
+  SOURCES controller/ana_test.c controller/host_helper.c
+  LABELS "controller;ana"
+  TIMEOUT 120)

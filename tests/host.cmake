@@ -33,3 +33,16 @@ nvmf_add_test(host_clock_step
   TIMEOUT 180)
 target_compile_definitions(host_clock_step PRIVATE CLOCKSTEP_PATH="$<TARGET_FILE:clockstep>")
 add_dependencies(host_clock_step clockstep)
+# Host multipath against nvmfd: ANA steering and reload failover on two
+# ports, an HA pair of daemons with one killed and restarted, the I/O
+# policies' spread; verified I/O throughout.
+nvmf_add_test(host_mpath
+  SOURCES host/test_mpath.c host/nvmfd_proc.c
+  LABELS "host;ana"
+  TIMEOUT 300)
+target_compile_definitions(host_mpath PRIVATE NVMFD_PATH="$<TARGET_FILE:nvmfd>")
+add_dependencies(host_mpath nvmfd)
+# nvmf with several paths: list-paths, perf --verify across ANA swaps.
+add_test(NAME host_mpath_cli
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/host/mpath_cli_test.sh ${PROJECT_BINARY_DIR})
+set_tests_properties(host_mpath_cli PROPERTIES LABELS "host;ana" TIMEOUT 180)

@@ -70,3 +70,10 @@ add_test(NAME interop_linux_host_faults
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/interop/linux_host_faults.sh $<TARGET_FILE:nvmfd>)
 set_tests_properties(interop_linux_host_faults PROPERTIES LABELS interop TIMEOUT 900
                      FIXTURES_REQUIRED linux_vm)
+# Linux 6.12 native multipath against nvmfd's ANA: two ports, the second
+# path connected by the guest, states shown as nvmfd gives them, verified
+# I/O while a reload makes the first path inaccessible (one boot).
+add_test(NAME interop_linux_host_ana_6.12
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/interop/linux_host_ana.sh $<TARGET_FILE:nvmfd>)
+set_tests_properties(interop_linux_host_ana_6.12 PROPERTIES LABELS "interop;ana" TIMEOUT 600
+                     FIXTURES_REQUIRED linux_vm)

@@ -42,6 +42,9 @@ extern "C" {
 /* The NVMe version the controller implements: the VS property and
  * Identify VER report it, whatever a configuration asks. */
 #define NVMF_TARGET_VS NVME_VS(1, 3, 0)
+/* ANA group IDs 1..NVMF_ANA_GRPMAX (Identify ANAGRPMAX and NANAGRPID, as
+ * the Linux target). */
+#define NVMF_ANA_GRPMAX 128
 
 /* A namespace and its backing store. */
 struct nvmf_ns_conf {
@@ -61,6 +64,8 @@ struct nvmf_ns_conf {
 	uint8_t uuid[16];
 	uint8_t nguid[16];
 	uint8_t eui64[8];
+	/* Its ANA group, 1..NVMF_ANA_GRPMAX; 0: group 1. */
+	uint32_t anagrpid;
 };
 
 struct nvmf_subsys_conf {
@@ -108,6 +113,12 @@ enum nvmf_port_tls {
 	NVMF_PORT_TLS_OPTIONAL,       /* either, decided by the host's first byte */
 };
 
+/* The ANA state of one group on a port (nvmetcli's ports[].ana_groups[]). */
+struct nvmf_port_ana {
+	uint32_t grpid;                  /* 1..NVMF_ANA_GRPMAX */
+	enum nvme_ana_state state;
+};
+
 struct nvmf_port_conf {
 	uint16_t portid;
 	enum nvmf_trtype trtype;         /* 0: TCP */
@@ -127,6 +138,13 @@ struct nvmf_port_conf {
 	bool optional;
 	unsigned nsubsys;
 	char (*subsystems)[NVMF_NQN_SIZE]; /* NQNs served here (none: discovery only) */
+	/* ANA group states on this port.  A group not listed is optimized
+	 * if it is group 1 and inaccessible otherwise, as on the Linux
+	 * target; a reload that changes a state raises the ANA change event
+	 * on every controller of this port whose subsystem has a namespace
+	 * in that group. */
+	unsigned nana;
+	struct nvmf_port_ana *ana;
 };
 
 struct nvmf_target_conf {
@@ -198,6 +216,16 @@ int nvmf_target_shutdown(struct nvmf_target *target);
 
 /* Shuts down if needed, then frees everything. */
 void nvmf_target_destroy(struct nvmf_target *target);
+
+/*
+ * Set one ANA group's state on a port now (what SPDK's
+ * nvmf_subsystem_listener_set_ana_state does), raising the ANA change
+ * event as a reload would.  The next nvmf_target_configure sets the
+ * states its configuration gives.  0, -ENOENT (no such port), -EINVAL
+ * (group or state out of range).
+ */
+int nvmf_target_set_ana_state(struct nvmf_target *target, uint16_t portid, uint32_t grpid,
+			      enum nvme_ana_state state);
 
 /* Counters for tests and logs. */
 struct nvmf_target_stats {

@@ -435,6 +435,87 @@ int nvmf_connect_all(const struct nvmf_host_opts *base, const struct nvmf_discov
 		     struct nvmf_connect_all_result **results);
 
 /* ------------------------------------------------------------------ */
+/* Multipath                                                           */
+/* ------------------------------------------------------------------ */
+
+/*
+ * One subsystem over several paths (addresses or ports), each its own
+ * controller from nvmf_connect(), as Linux native multipath does.  I/O
+ * goes to a path whose ANA state for the namespace is optimized, to a
+ * non-optimized one only when no optimized path is usable, picked by the
+ * I/O policy.  A command that fails on a path (the connection lost, or a
+ * path status such as ANA Inaccessible) is sent again on another usable
+ * path, or held until one is usable, without an error to the caller; a
+ * lost path reconnects on its own (reconnect delay, ctrl-loss-tmo of its
+ * options) and rejoins.  I/O fails (ENODEV) only when every path is gone
+ * for good.  Each path's ANA log is read at connect, after a reconnect
+ * and on every ANA change event.
+ */
+struct nvmf_mpath;
+
+#define NVMF_MPATH_MAX_PATHS 16
+
+enum nvmf_iopolicy {
+	NVMF_IOPOLICY_ROUND_ROBIN,    /* "round-robin": usable paths in turn */
+	NVMF_IOPOLICY_QUEUE_DEPTH,    /* "queue-depth": the path with the fewest in flight */
+};
+
+/* "round-robin", "queue-depth" (Linux's names); -EINVAL for another. */
+int nvmf_iopolicy_parse(const char *name, enum nvmf_iopolicy *policy);
+const char *nvmf_iopolicy_name(enum nvmf_iopolicy policy);
+
+/*
+ * Connect every path (each an nvmf_host_opts of the same subsystem NQN;
+ * npaths 1..NVMF_MPATH_MAX_PATHS).  Paths that cannot connect now are
+ * tried again every reconnect delay until their ctrl-loss-tmo; NULL with
+ * err (the first path's failure) only when none connects.
+ */
+struct nvmf_mpath *nvmf_mpath_connect(const struct nvmf_host_opts *const *paths,
+				      unsigned npaths, enum nvmf_iopolicy policy,
+				      struct nvmf_error *err);
+/* Disconnect every path (nvmf_disconnect) and free; commands held fail
+ * with ESHUTDOWN.  0, or the first path's error. */
+int nvmf_mpath_disconnect(struct nvmf_mpath *mp);
+int nvmf_mpath_set_iopolicy(struct nvmf_mpath *mp, enum nvmf_iopolicy policy);
+unsigned nvmf_mpath_npaths(const struct nvmf_mpath *mp);
+/* A path's controller; NULL while it has never connected. */
+struct nvmf_ctrl *nvmf_mpath_ctrl(struct nvmf_mpath *mp, unsigned path);
+
+struct nvmf_path_info {
+	char traddr[256];
+	char trsvcid[32];
+	bool connected;            /* has a controller (it may be reconnecting) */
+	enum nvmf_ctrl_state state;
+	uint16_t cntlid;
+	uint32_t anagrpid;         /* the namespace's ANA group; 0: not reported */
+	uint8_t ana_state;         /* enum nvme_ana_state; 0: not reported */
+	bool usable;               /* I/O to the namespace may go this way now */
+	uint64_t commands;         /* I/O commands sent this way */
+};
+
+/* What path 0..npaths-1 is, and is for namespace nsid: 0 or -EINVAL. */
+int nvmf_mpath_path_info(struct nvmf_mpath *mp, unsigned path, uint32_t nsid,
+			 struct nvmf_path_info *info);
+/* The namespace as the first live path sees it: 0, -ENOENT or -ENODEV. */
+int nvmf_mpath_ns_info(struct nvmf_mpath *mp, uint32_t nsid, struct nvmf_ns_info *info);
+/* The smallest nvmf_ctrl_max_io_size() of the connected paths. */
+uint32_t nvmf_mpath_max_io_size(const struct nvmf_mpath *mp);
+
+/* As nvmf_ns_read/write/flush; the command may run on several paths in
+ * turn before cb, which gets the last path's completion.  -EAGAIN: the
+ * chosen path's queue is full. */
+int nvmf_mpath_read(struct nvmf_mpath *mp, uint32_t nsid, uint64_t slba, uint32_t nlb,
+		    void *buf, nvmf_cmd_cb *cb, void *arg);
+int nvmf_mpath_write(struct nvmf_mpath *mp, uint32_t nsid, uint64_t slba, uint32_t nlb,
+		     const void *buf, unsigned io_flags, nvmf_cmd_cb *cb, void *arg);
+int nvmf_mpath_flush(struct nvmf_mpath *mp, uint32_t nsid, nvmf_cmd_cb *cb, void *arg);
+/* Byte offsets and lengths, multiples of the block size (0, -errno or status). */
+int nvmf_mpath_read_sync(struct nvmf_mpath *mp, uint32_t nsid, uint64_t offset, void *buf,
+			 size_t len);
+int nvmf_mpath_write_sync(struct nvmf_mpath *mp, uint32_t nsid, uint64_t offset,
+			  const void *buf, size_t len, unsigned io_flags);
+
+/* ------------------------------------------------------------------ */
 /* Names                                                               */
 /* ------------------------------------------------------------------ */
 

@@ -163,6 +163,10 @@ enum nvme_media_sc {
 /* Path related status (SCT 3). */
 enum nvme_path_sc {
 	NVME_SC_INTERNAL_PATH_ERROR = 0x00,
+	/* ANA states that refuse I/O on this path (Base 2.0 §8.1.3). */
+	NVME_SC_ANA_PERSISTENT_LOSS = 0x01,
+	NVME_SC_ANA_INACCESSIBLE = 0x02,
+	NVME_SC_ANA_TRANSITION = 0x03,
 	NVME_SC_CONTROLLER_PATHING_ERROR = 0x60,
 	NVME_SC_HOST_PATHING_ERROR = 0x70,
 	NVME_SC_COMMAND_ABORTED_BY_HOST = 0x71,
@@ -231,6 +235,7 @@ enum nvme_log_page {
 	NVME_LOG_FIRMWARE_SLOT = 0x03,
 	NVME_LOG_CHANGED_NS_LIST = 0x04,
 	NVME_LOG_COMMAND_EFFECTS = 0x05,
+	NVME_LOG_ANA = 0x0c,
 	NVME_LOG_DISCOVERY = 0x70,
 	NVME_LOG_RESERVATION = 0x80,   /* Reservation Notification */
 };
@@ -265,12 +270,14 @@ enum nvme_async_event_type {
 #define NVME_AER_IO_RESV_LOG 0x00
 enum nvme_async_event_notice {
 	NVME_AER_NOTICE_NS_CHANGED = 0x00,
+	NVME_AER_NOTICE_ANA_CHANGE = 0x03,
 	NVME_AER_NOTICE_DISCOVERY_CHANGE = 0xf0,
 };
 #define NVME_AER_DW0(type, info, lid)                                         \
 	((uint32_t)(type) | ((uint32_t)(info) << 8) | ((uint32_t)(lid) << 16))
 /* Async Event Configuration bits (Set Features 0Bh). */
 #define NVME_AEC_NS_ATTR_NOTICES (1u << 8)
+#define NVME_AEC_ANA_CHANGE (1u << 11)
 #define NVME_AEC_DISCOVERY_LOG_CHANGE (1u << 31)
 
 /* ------------------------------------------------------------------ */
@@ -561,6 +568,7 @@ struct nvme_id_ctrl {
 #define NVME_CTRL_TYPE_IO 1
 #define NVME_CTRL_TYPE_DISCOVERY 2
 #define NVME_CTRL_OAES_NS_ATTR (1u << 8)
+#define NVME_CTRL_OAES_ANA_CHANGE (1u << 11)
 #define NVME_CTRL_OAES_DISCOVERY_CHANGE (1u << 31)
 #define NVME_CTRL_LPA_CMD_EFFECTS (1u << 1)
 #define NVME_CTRL_LPA_EXTENDED (1u << 2)
@@ -573,7 +581,15 @@ struct nvme_id_ctrl {
 #define NVME_CTRL_SGLS_SUPPORTED (1u << 0)   /* no alignment requirement */
 #define NVME_CTRL_SGLS_KEYED (1u << 2)
 #define NVME_CTRL_SGLS_OFFSET (1u << 20)     /* Data Block with Offset */
+#define NVME_CTRL_CMIC_MULTI_PORT (1u << 0)
 #define NVME_CTRL_CMIC_MULTI_CTRL (1u << 1)
+#define NVME_CTRL_CMIC_ANA (1u << 3)        /* ANA reporting */
+/* ANACAP: the states the controller reports (bits 4:0). */
+#define NVME_CTRL_ANACAP_OPTIMIZED (1u << 0)
+#define NVME_CTRL_ANACAP_NON_OPTIMIZED (1u << 1)
+#define NVME_CTRL_ANACAP_INACCESSIBLE (1u << 2)
+#define NVME_CTRL_ANACAP_PERSISTENT_LOSS (1u << 3)
+#define NVME_CTRL_ANACAP_CHANGE (1u << 4)
 #define NVME_CTRL_FRMW_SLOT1_RO (1u << 0)
 #define NVME_CTRL_OFCS_DISCONNECT (1u << 0)
 
@@ -842,6 +858,41 @@ enum nvme_resv_notice_type {
 #define NVME_RESV_MASK_ALL 0xeu
 /* Host Identifier (feature 81h) CDW11 bit 0: extended (128-bit). */
 #define NVME_FEAT_HOST_ID_EXHID (1u << 0)
+
+/* Asymmetric Namespace Access states (Base 2.0 §8.1.2). */
+enum nvme_ana_state {
+	NVME_ANA_OPTIMIZED = 0x01,
+	NVME_ANA_NON_OPTIMIZED = 0x02,
+	NVME_ANA_INACCESSIBLE = 0x03,
+	NVME_ANA_PERSISTENT_LOSS = 0x04,
+	NVME_ANA_CHANGE = 0x0f,
+};
+/* nvmetcli's names of the states (libnvmf, src/util/ana_names.c):
+ * "optimized", "non_optimized", "inaccessible", "persistent_loss",
+ * "change"; "unknown" for another value.  Parse: 0, or -EINVAL. */
+const char *nvmf_ana_state_name(enum nvme_ana_state state);
+int nvmf_ana_state_parse(const char *name, enum nvme_ana_state *state);
+
+/* ANA log page (0Ch, Base 2.0 §5.16.1.12): this header, then ngrps group
+ * descriptors, each followed by its nnsids NSIDs (none with RGO). */
+struct nvme_ana_log_hdr {
+	uint64_t chgcnt;       /* changes the log page has seen */
+	uint16_t ngrps;        /* group descriptors that follow */
+	uint8_t rsvd10[6];
+};
+
+struct nvme_ana_group_desc {
+	uint32_t grpid;        /* ANA group ID */
+	uint32_t nnsids;       /* NSIDs that follow (0 with RGO) */
+	uint64_t chgcnt;       /* changes to this group */
+	uint8_t state;         /* 3:0 enum nvme_ana_state */
+	uint8_t rsvd17[15];
+	/* uint32_t nsid[nnsids] */
+};
+/* Get Log Page LSP (CDW10 11:8); for the ANA log bit 0 is RGO: the group
+ * descriptors alone, without NSIDs. */
+#define NVME_GLP_LSP(cdw10) (((cdw10) >> 8) & 0xf)
+#define NVME_ANA_LSP_RGO 0x1
 
 /* Supported log pages log: 1024 bytes. */
 struct nvme_supported_log_pages {
@@ -1406,6 +1457,17 @@ NVMF_ASSERT_OFF(nvme_resv_notification_log, nsid, 12);
 
 NVMF_ASSERT_SIZE(nvme_changed_ns_list_log, 4096);
 NVMF_ASSERT_OFF(nvme_changed_ns_list_log, nsid, 0);
+
+NVMF_ASSERT_SIZE(nvme_ana_log_hdr, 16);
+NVMF_ASSERT_OFF(nvme_ana_log_hdr, chgcnt, 0);
+NVMF_ASSERT_OFF(nvme_ana_log_hdr, ngrps, 8);
+NVMF_ASSERT_OFF(nvme_ana_log_hdr, rsvd10, 10);
+NVMF_ASSERT_SIZE(nvme_ana_group_desc, 32);
+NVMF_ASSERT_OFF(nvme_ana_group_desc, grpid, 0);
+NVMF_ASSERT_OFF(nvme_ana_group_desc, nnsids, 4);
+NVMF_ASSERT_OFF(nvme_ana_group_desc, chgcnt, 8);
+NVMF_ASSERT_OFF(nvme_ana_group_desc, state, 16);
+NVMF_ASSERT_OFF(nvme_ana_group_desc, rsvd17, 17);
 
 NVMF_ASSERT_SIZE(nvme_supported_log_pages, 1024);
 NVMF_ASSERT_OFF(nvme_supported_log_pages, lid, 0);

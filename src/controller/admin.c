@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "controller/admin.h"
+#include "controller/ana.h"
 #include "util/lock.h"
 #include "util/log.h"
 
@@ -102,7 +103,11 @@ struct nvmf_ctrl *ctrl_create(struct nvmf_target *t, struct nvmf_subsys *subsys,
 	ctrl->nconns = 1;
 
 	nvmf_mutex_lock(&t->lock);
-	span = subsys->removed ? 0 : (unsigned)subsys->cntlid_max - subsys->cntlid_min + 1;
+	if (!subsys->discovery)
+		ctrl->ana = ana_port_get(t, admin->portid);
+	span = subsys->removed || (!subsys->discovery && ctrl->ana == NULL)
+		       ? 0
+		       : (unsigned)subsys->cntlid_max - subsys->cntlid_min + 1;
 	for (unsigned i = 0; i < span && !found; i++) {
 		uint16_t id = subsys->next_cntlid;
 		struct nvmf_ctrl *c;
@@ -295,7 +300,7 @@ static uint8_t mdts_of(uint32_t max_io_size)
 	return mdts;
 }
 
-static void identify_controller(struct nvmf_ctrl *ctrl, struct nvme_id_ctrl *id)
+static void identify_controller_locked(struct nvmf_ctrl *ctrl, struct nvme_id_ctrl *id)
 {
 	struct nvmf_subsys *subsys = ctrl->subsys;
 	struct nvmf_target *t = ctrl->target;
@@ -333,8 +338,8 @@ static void identify_controller(struct nvmf_ctrl *ctrl, struct nvme_id_ctrl *id)
 	id->ieee[1] = (uint8_t)(subsys->ieee_oui >> 8);
 	id->ieee[2] = (uint8_t)(subsys->ieee_oui >> 16);
 	id->rab = 6;
-	id->cmic = NVME_CTRL_CMIC_MULTI_CTRL;
 	id->oaes = NVME_CTRL_OAES_NS_ATTR;
+	ana_identify_ctrl(id);
 	id->acl = 3;
 	id->frmw = NVME_CTRL_FRMW_SLOT1_RO | CTRL_FRMW_ONE_SLOT;
 	id->lpa |= NVME_CTRL_LPA_CMD_EFFECTS;
@@ -354,9 +359,18 @@ static void identify_controller(struct nvmf_ctrl *ctrl, struct nvme_id_ctrl *id)
 	id->psd[0].exlat = 0x4;
 }
 
+/* A reload rewrites the subsystem's attributes under the target lock. */
+static void identify_controller(struct nvmf_ctrl *ctrl, struct nvme_id_ctrl *id)
+{
+	nvmf_mutex_lock(&ctrl->target->lock);
+	identify_controller_locked(ctrl, id);
+	nvmf_mutex_unlock(&ctrl->target->lock);
+}
+
 static void identify_namespace(const struct nvmf_ns *ns, struct nvme_id_ns *id)
 {
 	memset(id, 0, sizeof(*id));
+	id->anagrpid = ana_ns_grpid(ns);
 	id->nsze = ns->nsze;
 	id->ncap = ns->nsze;
 	id->nuse = ns->nsze;
@@ -622,6 +636,7 @@ static void handle_get_log_page(struct nvmf_cmd *cmd)
 			for (unsigned l = NVME_LOG_SUPPORTED_PAGES; l <= NVME_LOG_COMMAND_EFFECTS; l++)
 				page.supported.lid[l] = 1;
 			page.supported.lid[NVME_LOG_RESERVATION] = 1;
+			page.supported.lid[NVME_LOG_ANA] = 1;
 			log_len = sizeof(page.supported);
 			break;
 		case NVME_LOG_ERROR:
@@ -649,6 +664,20 @@ static void handle_get_log_page(struct nvmf_cmd *cmd)
 			resv_log_page(ctrl, &page.resv, retain);
 			log_len = sizeof(page.resv);
 			break;
+		case NVME_LOG_ANA:
+			owned = ana_log_build(ctrl, NVME_GLP_LSP(sqe->cdw10) & NVME_ANA_LSP_RGO,
+					      &log_len);
+			if (owned == NULL) {
+				cmd_complete(cmd, status_generic(NVME_SC_INTERNAL_DEVICE_ERROR), 0, 0);
+				return;
+			}
+			log = owned;
+			if (!retain) {
+				nvmf_mutex_lock(&ctrl->lock);
+				ctrl->ana_aen_masked = false;
+				nvmf_mutex_unlock(&ctrl->lock);
+			}
+			break;
 		default:
 			cmd_complete(cmd, status_specific(NVME_SC_INVALID_LOG_PAGE), 0, 0);
 			return;
@@ -672,7 +701,8 @@ static void handle_get_log_page(struct nvmf_cmd *cmd)
 
 static uint32_t aec_supported(const struct nvmf_ctrl *ctrl)
 {
-	return ctrl->subsys->discovery ? NVME_AEC_DISCOVERY_LOG_CHANGE : NVME_AEC_NS_ATTR_NOTICES;
+	return ctrl->subsys->discovery ? NVME_AEC_DISCOVERY_LOG_CHANGE
+				       : NVME_AEC_NS_ATTR_NOTICES | NVME_AEC_ANA_CHANGE;
 }
 
 static bool io_queues_exist(struct nvmf_ctrl *ctrl)
@@ -852,6 +882,21 @@ void ctrl_ns_changed(struct nvmf_ctrl *ctrl, uint32_t nsid)
 	if (raise)
 		ctrl_raise_event(ctrl, NVME_AER_DW0(NVME_AER_TYPE_NOTICE, NVME_AER_NOTICE_NS_CHANGED,
 						    NVME_LOG_CHANGED_NS_LIST));
+}
+
+void ctrl_ana_changed(struct nvmf_ctrl *ctrl)
+{
+	bool raise;
+
+	nvmf_mutex_lock(&ctrl->lock);
+	/* One event until the host reads the ANA log (Base 2.0 §5.2.4). */
+	raise = (ctrl->aec & NVME_AEC_ANA_CHANGE) && !ctrl->ana_aen_masked;
+	if (raise)
+		ctrl->ana_aen_masked = true;
+	nvmf_mutex_unlock(&ctrl->lock);
+	if (raise)
+		ctrl_raise_event(ctrl, NVME_AER_DW0(NVME_AER_TYPE_NOTICE, NVME_AER_NOTICE_ANA_CHANGE,
+						    NVME_LOG_ANA));
 }
 
 void ctrl_discovery_changed(struct nvmf_ctrl *ctrl)

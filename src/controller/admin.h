@@ -20,6 +20,8 @@ void ctrl_touch(struct nvmf_ctrl *ctrl);
 void ctrl_touch_at(struct nvmf_ctrl *ctrl, uint64_t now_ms);
 void ctrl_ns_changed(struct nvmf_ctrl *ctrl, uint32_t nsid);
 void ctrl_discovery_changed(struct nvmf_ctrl *ctrl);
+/* An ANA group this controller sees changed state. */
+void ctrl_ana_changed(struct nvmf_ctrl *ctrl);
 /* Hand back held AERs without answering (the admin queue is going). */
 void ctrl_drop_aers(struct nvmf_ctrl *ctrl);
 void ctrl_free(struct nvmf_ctrl *ctrl);

@@ -158,8 +158,10 @@ void conn_overrun(struct nvmf_conn *conn, uint16_t cid)
 
 uint16_t cmd_status_dnr(uint16_t status)
 {
-	/* A data digest error may pass on a second try (TCP 1.0a §3.6.2.13). */
-	if (status == 0 || status == NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_TRANSIENT_TRANSPORT_ERROR))
+	/* A data digest error may pass on a second try (TCP 1.0a §3.6.2.13);
+	 * a path status (ANA) on another path, or this one later. */
+	if (status == 0 || status == NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_TRANSIENT_TRANSPORT_ERROR) ||
+	    (status >> 8) == NVME_SCT_PATH)
 		return status;
 	return status | NVME_STATUS_DNR;
 }

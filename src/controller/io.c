@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "controller/ana.h"
 #include "controller/io.h"
 #include "util/log.h"
 #include "util/testpoint.h"
@@ -247,6 +248,12 @@ void ctrl_io_command(struct nvmf_cmd *cmd)
 	}
 	if (stats_op_of(sqe->opc, &cmd->op))
 		cmd->stats = conn_ns_stats(conn, sqe->nsid);
+	/* Not on a path whose group is inaccessible, lost or in transition. */
+	st = ana_io_status(ctrl, cmd->ns);
+	if (st != 0) {
+		cmd_complete(cmd, st, 0, 0);
+		return;
+	}
 	if (cmd->ns->resv != NULL && resv_is_command(sqe->opc)) {
 		resv_io_command(cmd);
 		return;

@@ -150,6 +150,15 @@ struct ns_totals;
 struct nvmf_cmd;
 struct port_listener;
 
+/* A port's ANA group states (ana.c).  Kept by port ID for the target's
+ * life, so controllers hold a pointer across reloads; the states are
+ * atomics the I/O path reads without a lock. */
+struct ana_port {
+	struct ana_port *next;         /* target lock */
+	uint16_t portid;
+	_Atomic uint8_t state[NVMF_ANA_GRPMAX + 1]; /* enum nvme_ana_state by group */
+};
+
 struct nvmf_conn {
 	struct nvmf_target *target;
 	struct nvmf_conn *next;        /* target list, from reserve on */
@@ -201,6 +210,7 @@ struct nvmf_ctrl {
 	uint8_t hostid[16];
 	char local_traddr[64];         /* the address the host reached us on */
 	struct ctrl_auth auth;         /* set before the admin Connect completes */
+	struct ana_port *ana;          /* its port's ANA states; NULL: discovery */
 	uint32_t ioccsz;
 	uint16_t max_qsize;
 	_Atomic uint32_t kato_ms;
@@ -221,6 +231,7 @@ struct nvmf_ctrl {
 	unsigned nevents;
 	bool ns_aen_masked;
 	bool disc_aen_masked;
+	bool ana_aen_masked;           /* until the host reads the ANA log */
 	uint32_t changed_ns[1024];
 	unsigned nchanged;
 	bool changed_overflow;
@@ -241,6 +252,8 @@ struct nvmf_target {
 	unsigned nctrls;
 	uint64_t genctr;
 	uint64_t disc_signature;
+	struct ana_port *ana_ports;
+	_Atomic uint64_t ana_chgcnt;   /* the ANA log's change count */
 	bool configured;
 	_Atomic bool stopping;         /* shutdown under way: no new commands */
 	bool reaper_stop;

@@ -9,6 +9,7 @@ list(APPEND NVMF_SOURCES
   controller/io.c
   controller/resv.c
   controller/discovery.c
+  controller/ana.c
   controller/auth.c
   controller/listen.c
   controller/cmd.c

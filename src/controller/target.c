@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "controller/ana.h"
 #include "controller/conn.h"
 #include "controller/listen.h"
 #include "controller/reaper.h"
@@ -165,6 +166,7 @@ static bool ns_conf_equal(const struct nvmf_ns_conf *a, const struct nvmf_ns_con
 	return a->nsid == b->nsid && strcmp(a->path, b->path) == 0 && a->size == b->size &&
 	       a->block_size == b->block_size && a->enabled == b->enabled &&
 	       a->readonly == b->readonly && a->resv_enable == b->resv_enable &&
+	       a->anagrpid == b->anagrpid &&
 	       a->has_uuid == b->has_uuid &&
 	       a->has_nguid == b->has_nguid && a->has_eui64 == b->has_eui64 &&
 	       (!a->has_uuid || memcmp(a->uuid, b->uuid, sizeof(a->uuid)) == 0) &&
@@ -289,6 +291,31 @@ static int validate_hosts(const struct nvmf_target_conf *conf, char *err, size_t
 	return rc;
 }
 
+static int validate_port_ana(const struct nvmf_port_conf *p, char *err, size_t errlen)
+{
+	for (unsigned i = 0; i < p->nana; i++) {
+		const struct nvmf_port_ana *a = &p->ana[i];
+
+		if (a->grpid == 0 || a->grpid > NVMF_ANA_GRPMAX) {
+			snprintf(err, errlen, "port %u: ANA group %u outside 1..%u", p->portid,
+				 a->grpid, NVMF_ANA_GRPMAX);
+			return EINVAL;
+		}
+		if (!ana_state_valid(a->state)) {
+			snprintf(err, errlen, "port %u: ANA group %u: unknown state %d", p->portid,
+				 a->grpid, (int)a->state);
+			return EINVAL;
+		}
+		for (unsigned j = 0; j < i; j++)
+			if (p->ana[j].grpid == a->grpid) {
+				snprintf(err, errlen, "port %u: ANA group %u given twice", p->portid,
+					 a->grpid);
+				return EINVAL;
+			}
+	}
+	return 0;
+}
+
 static int conf_validate(const struct nvmf_target_conf *conf, char *err, size_t errlen)
 {
 	for (unsigned i = 0; i < conf->nsubsys; i++) {
@@ -345,6 +372,11 @@ static int conf_validate(const struct nvmf_target_conf *conf, char *err, size_t 
 					 s->nqn, ns->nsid);
 				return EINVAL;
 			}
+			if (ns->anagrpid > NVMF_ANA_GRPMAX) {
+				snprintf(err, errlen, "subsystem %s: namespace %u: ANA group %u outside 1..%u",
+					 s->nqn, ns->nsid, ns->anagrpid, NVMF_ANA_GRPMAX);
+				return EINVAL;
+			}
 			if (ns->block_size != 0 && ns->block_size != 512 && ns->block_size != 4096) {
 				snprintf(err, errlen, "subsystem %s: namespace %u: block size %u is not 512 or 4096",
 					 s->nqn, ns->nsid, ns->block_size);
@@ -373,6 +405,8 @@ static int conf_validate(const struct nvmf_target_conf *conf, char *err, size_t 
 				 p->portid, p->inline_data_size, MAX_INLINE_DATA);
 			return EINVAL;
 		}
+		if (validate_port_ana(p, err, errlen) != 0)
+			return EINVAL;
 		for (unsigned k = 0; k < p->nsubsys; k++) {
 			bool found = false;
 
@@ -573,6 +607,7 @@ static void commit_namespaces(struct nvmf_target *t, struct subsys_plan *plan)
 	struct nvmf_subsys *s = plan->subsys;
 	uint32_t *changed = calloc(NVMF_MAX_NSID, sizeof(*changed));
 	unsigned nchanged = 0;
+	bool regrouped = false;
 
 	pthread_rwlock_wrlock(&s->ns_lock);
 	for (uint32_t id = 1; id <= NVMF_MAX_NSID; id++) {
@@ -584,6 +619,10 @@ static void commit_namespaces(struct nvmf_target *t, struct subsys_plan *plan)
 			continue;
 		}
 		s->ns[id] = plan->table[id];
+		/* A namespace that moves to another group changes the ANA log. */
+		if (old != NULL && plan->table[id] != NULL &&
+		    ana_ns_grpid(old) != ana_ns_grpid(plan->table[id]))
+			regrouped = true;
 		if (old != NULL)
 			ns_put(old);
 		if (changed != NULL)
@@ -596,11 +635,16 @@ static void commit_namespaces(struct nvmf_target *t, struct subsys_plan *plan)
 	}
 	pthread_rwlock_unlock(&s->ns_lock);
 	memset(plan->table, 0, (NVMF_MAX_NSID + 1) * sizeof(*plan->table));
+	if (regrouped)
+		atomic_fetch_add(&t->ana_chgcnt, 1);
 	if (nchanged > 0) {
 		nvmf_mutex_lock(&t->lock);
-		for (struct nvmf_ctrl *ctrl = s->ctrls; ctrl != NULL; ctrl = ctrl->next)
+		for (struct nvmf_ctrl *ctrl = s->ctrls; ctrl != NULL; ctrl = ctrl->next) {
 			for (unsigned i = 0; i < nchanged; i++)
 				ctrl_ns_changed(ctrl, changed[i]);
+			if (regrouped)
+				ctrl_ana_changed(ctrl);
+		}
 		nvmf_mutex_unlock(&t->lock);
 	}
 	free(changed);
@@ -625,13 +669,25 @@ static int plan_ports(struct nvmf_target *t, const struct nvmf_target_conf *conf
 		}
 		if (c->nsubsys > 0)
 			memcpy(p->conf.subsystems, c->subsystems, c->nsubsys * sizeof(*c->subsystems));
+		/* The caller's: the states live in the port's ana_port. */
+		p->conf.ana = NULL;
+		p->conf.nana = 0;
 		p->inline_data_size =
 			c->inline_data_size == UINT32_MAX ? t->params.inline_data_size : c->inline_data_size;
 		nvmf_mutex_lock(&t->lock);
 		old = target_find_port(t, c->portid);
 		if (old != NULL && old->listener != NULL && port_same_address(&old->conf, c))
 			port_listener_move(p, old); /* the listener carries over */
+		/* Its ANA states exist before anything is changed. */
+		if (ana_port_get(t, c->portid) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			rc = ENOMEM;
+		}
 		nvmf_mutex_unlock(&t->lock);
+		if (rc != 0) {
+			port_free(p);
+			break;
+		}
 		if (p->listener == NULL)
 			rc = port_listen(t, p, err, errlen);
 		if (rc == EADDRINUSE && c->optional) {
@@ -679,6 +735,71 @@ static void warn_exposure(const struct nvmf_target_conf *conf)
 					NVMF_WARN("nvmfd: subsystem %s allows any host on %s port %s, which is not a loopback address: anyone who can reach it may read and write its namespaces",
 						  p->subsystems[k], p->traddr, p->trsvcid);
 	}
+}
+
+/* Target lock held: the ANA change event to every controller on port p
+ * whose subsystem has a namespace in one of the groups. */
+static void ana_raise(struct nvmf_target *t, struct ana_port *p, const struct ana_groups *g)
+{
+	for (struct nvmf_subsys *s = t->subsystems; s != NULL; s = s->next) {
+		if (!ana_subsys_in_groups(s, g))
+			continue;
+		for (struct nvmf_ctrl *ctrl = s->ctrls; ctrl != NULL; ctrl = ctrl->next)
+			if (ctrl->ana == p)
+				ctrl_ana_changed(ctrl);
+	}
+}
+
+static void ana_log_changes(const struct nvmf_port_conf *c, struct ana_port *p,
+			    const struct ana_groups *g)
+{
+	for (uint32_t grp = 1; grp <= NVMF_ANA_GRPMAX; grp++)
+		if (ana_groups_has(g, grp))
+			NVMF_INFO("nvmfd: port %u: ANA group %u %s", c->portid, grp,
+				  nvmf_ana_state_name(atomic_load(&p->state[grp])));
+}
+
+/* The configured ports' ANA states (their ana_port exists: plan_ports). */
+static void ana_apply(struct nvmf_target *t, const struct nvmf_target_conf *conf)
+{
+	nvmf_mutex_lock(&t->lock);
+	for (unsigned i = 0; i < conf->nports; i++) {
+		const struct nvmf_port_conf *c = &conf->ports[i];
+		struct ana_groups changed = {{0}};
+		struct ana_port *p = ana_port_get(t, c->portid);
+
+		ana_port_configure(t, c, &changed);
+		if (t->configured)
+			ana_log_changes(c, p, &changed);
+		ana_raise(t, p, &changed);
+	}
+	nvmf_mutex_unlock(&t->lock);
+}
+
+int nvmf_target_set_ana_state(struct nvmf_target *t, uint16_t portid, uint32_t grpid,
+			      enum nvme_ana_state state)
+{
+	struct ana_groups changed = {{0}};
+	struct nvmf_port *port;
+	struct ana_port *p;
+	int rc = 0;
+
+	if (grpid == 0 || grpid > NVMF_ANA_GRPMAX || !ana_state_valid(state))
+		return -EINVAL;
+	nvmf_mutex_lock(&t->lock);
+	port = target_find_port(t, portid);
+	p = port != NULL ? ana_port_get(t, portid) : NULL;
+	if (port == NULL) {
+		rc = -ENOENT;
+	} else if (p == NULL) {
+		rc = -ENOMEM;
+	} else if (ana_port_set(t, p, grpid, (uint8_t)state)) {
+		ana_groups_add(&changed, grpid);
+		ana_log_changes(&port->conf, p, &changed);
+		ana_raise(t, p, &changed);
+	}
+	nvmf_mutex_unlock(&t->lock);
+	return rc;
 }
 
 static int target_apply(struct nvmf_target *t, const struct nvmf_target_conf *conf, char *err,
@@ -788,6 +909,7 @@ static int target_apply(struct nvmf_target *t, const struct nvmf_target_conf *co
 		plans[i].created = false; /* now owned by the target */
 	}
 	plan_release(plans, conf->nsubsys);
+	ana_apply(t, conf);
 	auth_hosts_free(old_creds, old_ncreds);
 	free_ports(old_ports);
 	while (removed != NULL) {
@@ -915,6 +1037,7 @@ void nvmf_target_destroy(struct nvmf_target *t)
 		subsys_put(s);
 	}
 	subsys_put(t->discovery);
+	ana_ports_free(t);
 	auth_hosts_free(t->hosts, t->nhosts);
 	pthread_cond_destroy(&t->cond);
 	pthread_mutex_destroy(&t->stats_lock);

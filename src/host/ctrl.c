@@ -465,7 +465,8 @@ static int set_queue_count(struct nvmf_ctrl *c, bool first, struct nvmf_error *e
 
 static void config_async_events(struct nvmf_ctrl *c)
 {
-	uint32_t events = c->id.oaes & (NVME_CTRL_OAES_NS_ATTR | NVME_CTRL_OAES_DISCOVERY_CHANGE);
+	uint32_t events = c->id.oaes & (NVME_CTRL_OAES_NS_ATTR | NVME_CTRL_OAES_DISCOVERY_CHANGE |
+					NVME_CTRL_OAES_ANA_CHANGE);
 	struct nvme_sqe sqe = {
 		.opc = NVME_ADMIN_SET_FEATURES,
 		.cdw10 = NVME_FEAT_ASYNC_EVENT_CONFIG,
@@ -745,6 +746,32 @@ static bool set_state(struct nvmf_ctrl *c, int from, int to)
 	return atomic_compare_exchange_strong(&c->state, &from, to);
 }
 
+void ctrl_set_path_hooks(struct nvmf_ctrl *c,
+			 void (*hook)(void *arg, struct nvmf_ctrl *c, enum nvmf_ctrl_state state),
+			 void *arg)
+{
+	nvmf_mutex_lock(&c->lock);
+	atomic_store(&c->failfast, true);
+	c->state_hook = hook;
+	c->state_hook_arg = arg;
+	nvmf_mutex_unlock(&c->lock);
+}
+
+static void notify_state(struct nvmf_ctrl *c, enum nvmf_ctrl_state state)
+{
+	void (*hook)(void *, struct nvmf_ctrl *, enum nvmf_ctrl_state);
+	void *arg;
+
+	nvmf_mutex_lock(&c->lock);
+	hook = c->state_hook;
+	arg = c->state_hook_arg;
+	nvmf_mutex_unlock(&c->lock);
+	if (hook != NULL)
+		hook(arg, c, state);
+}
+
+
+
 /*
  * The association is lost: tear it down, holding user commands, and
  * reconnect every reconnect delay until ctrl-loss-tmo (Linux semantics:
@@ -772,7 +799,9 @@ static void ctrl_recover(struct nvmf_ctrl *c)
 	NVMF_WARN("host: %s: connection lost on queue %u (%s); reconnecting every %d s, "
 		  "ctrl-loss-tmo %d s", c->name, qid, why != 0 ? strerror(why) : "closed by peer",
 		  delay_s, tmo_s);
-	ctrl_teardown(c, 0);
+	/* A path of a multipath controller lets its commands go elsewhere. */
+	ctrl_teardown(c, atomic_load(&c->failfast) ? ENOTCONN : 0);
+	notify_state(c, NVMF_CTRL_RECONNECTING);
 	for (attempt = 1; tmo_s != 0; attempt++) {
 		if (worker_sleep(c, (uint64_t)delay_s * 1000u))
 			return; /* disconnecting: nvmf_disconnect fails what is held */
@@ -790,6 +819,7 @@ static void ctrl_recover(struct nvmf_ctrl *c)
 			NVMF_WARN("host: %s: reconnected (controller %u), resending held commands",
 				  c->name, atomic_load(&c->cntlid));
 			ctrl_scan_namespaces(c, true);
+			notify_state(c, NVMF_CTRL_LIVE);
 			return;
 		}
 		NVMF_WARN("host: %s: reconnect attempt %u failed: %s", c->name, attempt, err.msg);
@@ -809,6 +839,7 @@ static void ctrl_recover(struct nvmf_ctrl *c)
 		 "attempts; failing I/O", c->name, tmo_s, tried);
 	for (unsigned i = 0; i <= c->nr_io_queues; i++)
 		queue_fail_held(ctrl_queue(c, i), ENODEV);
+	notify_state(c, NVMF_CTRL_FAILED);
 }
 
 static void *ctrl_worker(void *arg)

@@ -205,6 +205,15 @@ struct nvmf_ctrl {
 	bool ka_busy;                /* a Keep Alive is outstanding */
 	struct reauth_job *reauth;   /* for the worker; one at a time */
 
+	/* A path of a multipath controller (multipath.c), set before it
+	 * carries I/O: a lost connection fails user commands with ENOTCONN
+	 * instead of holding them, so that they go over another path, and
+	 * the hook hears of every state change (called on the worker, lock
+	 * not held). */
+	_Atomic bool failfast;
+	void (*state_hook)(void *arg, struct nvmf_ctrl *c, enum nvmf_ctrl_state state);
+	void *state_hook_arg;
+
 	pthread_mutex_t scan_lock;   /* one namespace scan at a time */
 	struct nvmf_ns **ns;         /* sorted by NSID, never shrinks */
 	size_t nns;
@@ -267,6 +276,10 @@ void ctrl_mark_lost(struct nvmf_ctrl *c, uint16_t qid, int error);
 /* Notes a completed AER for the worker. */
 void ctrl_aer_done(void *arg, const struct nvmf_cpl *cpl);
 struct host_queue *ctrl_queue(struct nvmf_ctrl *c, unsigned qid);
+/* Make c a path of a multipath controller (see failfast above). */
+void ctrl_set_path_hooks(struct nvmf_ctrl *c,
+			 void (*hook)(void *arg, struct nvmf_ctrl *c, enum nvmf_ctrl_state state),
+			 void *arg);
 
 /* cmd.c */
 /* An admin command: internal (the controller's own threads) or a user slot. */

@@ -375,7 +375,8 @@ void slot_send(struct host_slot *s)
 		if (error == 0 || error == -EALREADY)
 			return;
 		/* The connection is going down; recovery will resend user commands. */
-		if (user && (error == ENOTCONN || error == ECONNABORTED)) {
+		if (user && (error == ENOTCONN || error == ECONNABORTED) &&
+		    !atomic_load(&q->ctrl->failfast)) {
 			NVMF_TESTPOINT("host.slot_send.hold", s);
 			error = slot_hold(s);
 			if (error == 0)

@@ -7,4 +7,5 @@ list(APPEND NVMF_SOURCES
   host/names.c
   host/ids.c
   host/auth.c
+  host/multipath.c
 )

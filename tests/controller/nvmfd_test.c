@@ -208,6 +208,30 @@ static void test_config_errors(void)
 			    "hosts[0].dhchap.key: ");
 	expect_config_error("{\"hosts\": [{\"nqn\": \"" HOST_A "\", \"dhchap\": {\"hash\": 256}}]}",
 			    "hosts[0].dhchap.hash: expected a string");
+	expect_config_error("{\"ports\": [{\"portid\": 1, \"addr\": {\"trtype\": \"tcp\", "
+			    "\"adrfam\": \"ipv4\", \"traddr\": \"127.0.0.1\", \"trsvcid\": \"0\"}, "
+			    "\"ana_groups\": [{\"grpid\": 2, \"ana\": {\"state\": \"non-optimized\"}}]}]}",
+			    "ports[0].ana_groups[0].ana.state: \"non-optimized\": want optimized, non_optimized");
+	expect_config_error("{\"ports\": [{\"portid\": 1, \"addr\": {\"trtype\": \"tcp\", "
+			    "\"adrfam\": \"ipv4\", \"traddr\": \"127.0.0.1\", \"trsvcid\": \"0\"}, "
+			    "\"ana_groups\": [{\"grpid\": 2}, {\"grpid\": \"2\"}]}]}",
+			    "ports[0].ana_groups[1]: group 2 given twice");
+	expect_config_error("{\"subsystems\": [{\"nqn\": \"" NQN "\", \"namespaces\": [{\"nsid\": 1, "
+			    "\"ana_grpid\": 129, \"device\": {\"path\": \"ramdisk:1M\"}}]}]}",
+			    "subsystems[0].namespaces[0].ana_grpid: ");
+	{
+		char *argv[] = {"nvmfd", "--discovery-port", "0", "--ana-state", "1:2=lost", NULL};
+		char *argv2[] = {"nvmfd", "--discovery-port", "0", "-s", "0", "--ana-state",
+				 "7:1=optimized", "ramdisk:1M", NULL};
+		char log[256];
+		pid_t pid;
+
+		snprintf(log, sizeof(log), "%s/usage.log", dir);
+		pid = spawn(argv, log);
+		CHECK_EQ(wait_exit(pid, 10000), 2);
+		CHECK(strstr(read_file(log), "--ana-state 1:2=lost: want [PORTID:][GRPID=]STATE") != NULL);
+		CHECK(strstr(run_refused(argv2), "--ana-state: no port 7 is configured") != NULL);
+	}
 	{
 		char key[NVMF_DHCHAP_SECRET_MAX], json[1024];
 		struct nvmf_error kerr;

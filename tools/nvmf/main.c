@@ -76,6 +76,8 @@ enum opt_id {
 	OPT_CPTPL,
 	OPT_IEKEY,
 	OPT_EDS,
+	OPT_IOPOLICY,
+	OPT_ALL_PATHS,
 };
 
 /* Which subcommands take an option. */
@@ -95,10 +97,12 @@ enum opt_id {
 #define C_MOUNT (1u << 13)
 #define C_RESV_REGISTER (1u << 14)
 #define C_RESV_ACQUIRE (1u << 15)
+#define C_LIST_PATHS (1u << 19)
+#define C_MULTIPATH (C_PERF | C_LIST_PATHS) /* take several paths */
 #define C_UMOUNT (1u << 16) /* no connection options */
 #define C_RESV_RELEASE (1u << 17)
 #define C_RESV_REPORT (1u << 18)
-#define C_ALL (0x7ffffu & ~C_UMOUNT)
+#define C_ALL (0xfffffu & ~C_UMOUNT)
 #define C_RESV (C_RESV_REGISTER | C_RESV_ACQUIRE | C_RESV_RELEASE | C_RESV_REPORT)
 #define C_MOUNTPOINT (C_MOUNT | C_UMOUNT) /* end with a MOUNTPOINT operand */
 #define C_IO (C_READ | C_WRITE | C_COMPARE | C_FLUSH | C_WRITE_ZEROES | C_TRIM)
@@ -159,7 +163,7 @@ static const struct opt_def opt_defs[] = {
 	{"cdw11", 1, OPT_CDW11, C_GET_FEATURE, "N", "command dword 11"},
 	{"data-len", 1, OPT_DATA_LEN, C_GET_FEATURE, "BYTES", "feature data to read"},
 	{"raw-binary", 0, OPT_RAW, C_GET_LOG, NULL, "write the log as binary to stdout"},
-	{"connect-addr", 1, OPT_CONNECT_ADDR, C_CONNECT_ALL, "ADDR",
+	{"connect-addr", 1, OPT_CONNECT_ADDR, C_CONNECT_ALL | C_MULTIPATH, "ADDR",
 	 "connect here instead of each entry's address"},
 	{"rw", 1, OPT_RW, C_PERF, "MODE", "read|write|randread|randwrite|randrw (randread)"},
 	{"rwmixread", 1, OPT_RWMIXREAD, C_PERF, "PCT", "reads in randrw (50)"},
@@ -186,6 +190,10 @@ static const struct opt_def opt_defs[] = {
 	{"iekey", 0, OPT_IEKEY, C_RESV_REGISTER | C_RESV_ACQUIRE | C_RESV_RELEASE, NULL,
 	 "ignore the current key"},
 	{"eds", 0, OPT_EDS, C_RESV_REPORT, NULL, "extended report: 128-bit host IDs"},
+	{"iopolicy", 1, OPT_IOPOLICY, C_MULTIPATH, "NAME",
+	 "several paths: round-robin (default) or queue-depth"},
+	{"all-paths", 0, OPT_ALL_PATHS, C_MULTIPATH, NULL,
+	 "every path the discovery controller at -a/-s lists for -n"},
 };
 
 struct cmd_def {
@@ -218,6 +226,8 @@ static const struct cmd_def cmd_defs[] = {
 	 "acquire or preempt a reservation"},
 	{"resv-release", C_RESV_RELEASE, cmd_resv_release, "release or clear a reservation"},
 	{"resv-report", C_RESV_REPORT, cmd_resv_report, "show registrants and the reservation"},
+	{"list-paths", C_LIST_PATHS, cmd_list_paths,
+	 "each path to the subsystem (repeat -a/-s, or URIs) and its ANA state"},
 };
 
 #define NOPTS (sizeof(opt_defs) / sizeof(opt_defs[0]))
@@ -499,6 +509,38 @@ static void set_resv_option(struct cli *cli, int id, const char *arg)
 	}
 }
 
+/* One more -a or -s: several make several paths. */
+static void add_path_field(struct cli *cli, const char **list, unsigned *n, const char *arg,
+			   const char *opt)
+{
+	if (*n >= NVMF_MPATH_MAX_PATHS)
+		die(cli, "%s: at most %u paths", opt, NVMF_MPATH_MAX_PATHS);
+	list[(*n)++] = arg;
+}
+
+/* Target URIs: the first sets the options, each adds a path. */
+static void parse_uris(struct cli *cli, int argc, char **argv)
+{
+	for (unsigned i = 0; optind < argc; i++, optind++) {
+		struct nvmf_host_opts o;
+
+		nvmf_host_opts_init(&o);
+		if (i >= NVMF_MPATH_MAX_PATHS)
+			die(cli, "at most %u target URIs", NVMF_MPATH_MAX_PATHS);
+		if (nvmf_parse_uri(argv[optind], &o, cli->uri_bufs[i], sizeof(cli->uri_bufs[i])) != 0)
+			die(cli, "not a target URI (nvme+tcp://ADDR[:PORT]/SUBNQN): %s", argv[optind]);
+		if (cli->opts.subnqn != NULL && o.subnqn != NULL &&
+		    strcmp(cli->opts.subnqn, o.subnqn) != 0)
+			die(cli, "%s: every path must name the same subsystem (%s)", argv[optind],
+			    cli->opts.subnqn);
+		if (i == 0)
+			nvmf_parse_uri(argv[optind], &cli->opts, cli->uri_buf, sizeof(cli->uri_buf));
+		add_path_field(cli, cli->addrs, &cli->naddrs, o.traddr, "URI");
+		add_path_field(cli, cli->ports, &cli->nports,
+			       o.trsvcid != NULL ? o.trsvcid : NVMF_DEFAULT_PORT, "URI");
+	}
+}
+
 static void set_option(struct cli *cli, int id, const char *arg)
 {
 	struct nvmf_host_opts *o = &cli->opts;
@@ -508,8 +550,19 @@ static void set_option(struct cli *cli, int id, const char *arg)
 		if (strcmp(arg, "tcp") != 0)
 			die(cli, "transport %s is not supported (only tcp)", arg);
 		break;
-	case OPT_TRADDR: o->traddr = arg; break;
-	case OPT_TRSVCID: o->trsvcid = arg; break;
+	case OPT_TRADDR:
+		add_path_field(cli, cli->addrs, &cli->naddrs, arg, "-a");
+		o->traddr = cli->addrs[0];
+		break;
+	case OPT_TRSVCID:
+		add_path_field(cli, cli->ports, &cli->nports, arg, "-s");
+		o->trsvcid = cli->ports[0];
+		break;
+	case OPT_ALL_PATHS: cli->all_paths = true; break;
+	case OPT_IOPOLICY:
+		if (nvmf_iopolicy_parse(arg, &cli->iopolicy) != 0)
+			die(cli, "--iopolicy %s: want round-robin or queue-depth", arg);
+		break;
 	case OPT_NQN: o->subnqn = arg; break;
 	case OPT_HOSTNQN: o->hostnqn = arg; break;
 	case OPT_HOSTID: o->hostid = arg; break;
@@ -650,17 +703,17 @@ static void parse(struct cli *cli, const struct cmd_def *cmd, int argc, char **a
 		}
 		cli->mountpoint = argv[--argc];
 	}
-	if (optind < argc && cmd->bit != C_UMOUNT) {
-		if (nvmf_parse_uri(argv[optind], &cli->opts, cli->uri_buf, sizeof(cli->uri_buf)) != 0)
-			die(cli, "not a target URI (nvme+tcp://ADDR[:PORT]/SUBNQN): %s", argv[optind]);
-		optind++;
-	}
+	if (optind < argc && cmd->bit != C_UMOUNT)
+		parse_uris(cli, argc, argv);
 	if (optind < argc) {
 		fprintf(stderr, "nvmf %s: unexpected argument %s\n", cmd->name, argv[optind]);
 		exit(EXIT_USAGE);
 	}
 	if (cli->opts.traddr == NULL && cmd->bit != C_UMOUNT)
 		die(cli, "a target address is required (-a ADDR or nvme+tcp://ADDR/NQN)");
+	if (cli_npaths(cli) > 1 && (cmd->bit & C_MULTIPATH) == 0)
+		die(cli, "several paths (-a/-s or URIs given more than once) are for perf and list-paths; %s takes one",
+		    cmd->name);
 	/* A PSK means TLS, except to a discovery controller: its log says
 	 * which subsystems need TLS, and connect-all uses it there. */
 	if (cli->opts.tls_key != NULL && (cmd->bit & (C_DISCOVER | C_CONNECT_ALL)) == 0)

@@ -58,6 +58,16 @@ struct cli {
 	uint64_t size;
 	const char *json_log;
 
+	/* Several paths (repeated -a/-s, several URIs): multipath.  Path i is
+	 * addrs[i] and ports[i], the last one given repeating. */
+	const char *addrs[NVMF_MPATH_MAX_PATHS];
+	unsigned naddrs;
+	const char *ports[NVMF_MPATH_MAX_PATHS];
+	unsigned nports;
+	char uri_bufs[NVMF_MPATH_MAX_PATHS][512];
+	enum nvmf_iopolicy iopolicy;
+	bool all_paths;                /* --all-paths: from the discovery log */
+
 	/* mount, umount */
 	const char *mountpoint;
 	bool foreground;
@@ -74,6 +84,11 @@ _Noreturn void die(const struct cli *cli, const char *fmt, ...)
 /* Connect with the command line's options, or die with the reason. */
 struct nvmf_ctrl *cli_connect(struct cli *cli);
 void cli_disconnect(struct cli *cli, struct nvmf_ctrl *ctrl);
+/* Paths the command line gives (1 unless -a/-s or URIs repeat). */
+unsigned cli_npaths(const struct cli *cli);
+/* Connect every path as one multipath controller, or die with the reason. */
+struct nvmf_mpath *cli_mpath_connect(struct cli *cli);
+void cli_mpath_disconnect(struct cli *cli, struct nvmf_mpath *mp);
 /* The namespace the command names (--nsid), or the first active one. */
 struct nvmf_ns *cli_namespace(struct cli *cli, struct nvmf_ctrl *ctrl);
 /* A library result (0, -errno, NVMe status) as text. */
@@ -105,6 +120,7 @@ int cmd_resv_register(struct cli *cli);
 int cmd_resv_acquire(struct cli *cli);
 int cmd_resv_release(struct cli *cli);
 int cmd_resv_report(struct cli *cli);
+int cmd_list_paths(struct cli *cli);
 /* nvme-cli's key generators; argv[0] is the command name. */
 int cmd_gen_dhchap_key(int argc, char **argv);
 int cmd_gen_tls_key(int argc, char **argv);

@@ -90,7 +90,8 @@ struct block_header {
 
 struct perf {
 	struct cli *cli;
-	struct nvmf_ctrl *ctrl;
+	struct nvmf_mpath *mp;         /* several paths; NULL: one */
+	struct nvmf_ctrl *ctrl;        /* with mp: the first connected path */
 	struct nvmf_ns *ns;
 	enum rw_mode mode;
 	unsigned rwmixread;
@@ -358,7 +359,12 @@ static void job_submit(struct job *j)
 	}
 	lba = p->base_lba + j->block * p->nlb;
 	j->start_ns = now_ns();
-	if (j->is_read)
+	if (p->mp != NULL)
+		ret = j->is_read ? nvmf_mpath_read(p->mp, p->cli->nsid, lba, p->nlb, j->buf,
+						   io_done, j)
+				 : nvmf_mpath_write(p->mp, p->cli->nsid, lba, p->nlb, j->buf, 0,
+						    io_done, j);
+	else if (j->is_read)
 		ret = nvmf_ns_read(p->ns, j->ioq, lba, p->nlb, j->buf, io_done, j);
 	else
 		ret = nvmf_ns_write(p->ns, j->ioq, lba, p->nlb, j->buf, 0, io_done, j);
@@ -577,6 +583,22 @@ static void print_line(const char *name, const struct summary *s)
 	       s->mean_us, s->p50_us, s->p99_us, s->p999_us);
 }
 
+/* Commands each path carried (setup and verification included). */
+static json_t *paths_json(struct perf *p)
+{
+	json_t *arr = json_array();
+
+	for (unsigned i = 0; i < nvmf_mpath_npaths(p->mp); i++) {
+		struct nvmf_path_info info;
+
+		nvmf_mpath_path_info(p->mp, i, p->cli->nsid, &info);
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:I}", "traddr", info.traddr,
+						     "trsvcid", info.trsvcid, "commands",
+						     (json_int_t)info.commands));
+	}
+	return arr;
+}
+
 static json_t *result_json(struct perf *p, double secs, const struct summary *all,
 			   const struct summary *rd, const struct summary *wr)
 {
@@ -599,6 +621,8 @@ static json_t *result_json(struct perf *p, double secs, const struct summary *al
 						(json_int_t)p->rwmixread));
 	json_object_set_new(o, "errors", json_integer((json_int_t)atomic_load(&p->errors)));
 	json_object_set_new(o, "reconnects", json_integer(nvmf_ctrl_reconnects(p->ctrl)));
+	if (p->mp != NULL)
+		json_object_set_new(o, "paths", paths_json(p));
 	if (p->blocks != NULL)
 		json_object_set_new(o, "verify",
 				    json_pack("{s:I, s:I}", "checked",
@@ -709,6 +733,15 @@ static void report(struct perf *p, double secs)
 	printf("  errors: %llu", (unsigned long long)atomic_load(&p->errors));
 	if (nvmf_ctrl_reconnects(p->ctrl) != 0)
 		printf(", reconnects: %u", nvmf_ctrl_reconnects(p->ctrl));
+	for (unsigned i = 0; p->mp != NULL && i < nvmf_mpath_npaths(p->mp); i++) {
+		struct nvmf_path_info info;
+
+		nvmf_mpath_path_info(p->mp, i, p->cli->nsid, &info);
+		printf("%s%s:%s %llu", i == 0 ? ", commands per path (" : ", ", info.traddr,
+		       info.trsvcid, (unsigned long long)info.commands);
+		if (i + 1 == nvmf_mpath_npaths(p->mp))
+			printf(")");
+	}
 	if (p->blocks != NULL)
 		printf(", verify: %llu blocks checked, %llu mismatches",
 		       (unsigned long long)atomic_load(&p->verify_checked),
@@ -795,7 +828,14 @@ int cmd_perf(struct cli *cli)
 	if (!cli->queue_size_set && cli->opts.queue_size < p.iodepth + 2)
 		cli->opts.queue_size = p.iodepth + 2;
 
-	p.ctrl = cli_connect(cli);
+	if (cli_npaths(cli) > 1 || cli->all_paths) {
+		p.mp = cli_mpath_connect(cli);
+		/* At least one path is connected, or there is no mp. */
+		for (unsigned i = 0; p.ctrl == NULL && i < nvmf_mpath_npaths(p.mp); i++)
+			p.ctrl = nvmf_mpath_ctrl(p.mp, i);
+	} else {
+		p.ctrl = cli_connect(cli);
+	}
 	p.ns = cli_namespace(cli, p.ctrl);
 	if (nvmf_ctrl_nr_io_queues(p.ctrl) < p.nqueues) {
 		fprintf(stderr, "nvmf perf: the controller grants %u I/O queues; using them\n",
@@ -834,14 +874,18 @@ int cmd_perf(struct cli *cli)
 		run_to_end(&p, PHASE_PREFILL);
 	}
 	secs = timed_run(&p);
-	if (p.blocks != NULL && !interrupted && nvmf_ctrl_state(p.ctrl) == NVMF_CTRL_LIVE) {
+	if (p.blocks != NULL && !interrupted &&
+	    (p.mp != NULL || nvmf_ctrl_state(p.ctrl) == NVMF_CTRL_LIVE)) {
 		fprintf(stderr, "nvmf perf: verify: reading the region back\n");
 		run_to_end(&p, PHASE_CHECK);
 	}
 	report(&p, secs);
 	if (p.json_log != NULL && fclose(p.json_log) != 0)
 		die(cli, "--json-log %s: %s", cli->json_log, strerror(errno));
-	cli_disconnect(cli, p.ctrl);
+	if (p.mp != NULL)
+		cli_mpath_disconnect(cli, p.mp);
+	else
+		cli_disconnect(cli, p.ctrl);
 	if (atomic_load(&p.verify_errors) != 0)
 		die(cli, "%llu blocks failed verification; first: %s",
 		    (unsigned long long)atomic_load(&p.verify_errors), p.first_error);

@@ -272,6 +272,18 @@ static int get_hex_id(struct loader *l, const char *path, json_t *v, uint8_t *ou
 
 /* ------------------------------------------------------------------ */
 
+static int get_ana_grpid(struct loader *l, const char *path, json_t *v, uint32_t *grpid)
+{
+	uint64_t n;
+
+	if (get_uint(l, path, v, NVMF_ANA_GRPMAX, &n) != 0)
+		return -1;
+	if (n == 0)
+		return fail(l, path, "ANA group IDs start at 1");
+	*grpid = (uint32_t)n;
+	return 0;
+}
+
 static int load_namespace(struct loader *l, const char *path, json_t *o, struct nvmf_ns_conf *ns)
 {
 	static const char *const keys[] = {"nsid", "enable", "device", "ana_grpid", "ana", "resv",
@@ -300,12 +312,11 @@ static int load_namespace(struct loader *l, const char *path, json_t *o, struct 
 		if (get_bool(l, p, v, &ns->enabled) != 0)
 			return -1;
 	}
+	/* nvmetcli writes "ana_grpid"; some layouts nest it as "ana": {"grpid"}. */
 	if ((v = json_object_get(o, "ana_grpid")) != NULL) {
 		sub_path(p, path, "ana_grpid");
-		if (get_uint(l, p, v, UINT32_MAX, &n) != 0)
+		if (get_ana_grpid(l, p, v, &ns->anagrpid) != 0)
 			return -1;
-		if (n > 1)
-			return fail(l, p, "ANA groups other than 1 are not supported");
 	}
 	if ((v = json_object_get(o, "ana")) != NULL) {
 		static const char *const ana_keys[] = {"grpid", NULL};
@@ -315,10 +326,8 @@ static int load_namespace(struct loader *l, const char *path, json_t *o, struct 
 			return -1;
 		if ((d = json_object_get(v, "grpid")) != NULL) {
 			sub_path(q, p, "grpid");
-			if (get_uint(l, q, d, UINT32_MAX, &n) != 0)
+			if (get_ana_grpid(l, q, d, &ns->anagrpid) != 0)
 				return -1;
-			if (n > 1)
-				return fail(l, q, "ANA groups other than 1 are not supported");
 		}
 	}
 	if ((v = json_object_get(o, "resv")) != NULL) {
@@ -663,6 +672,65 @@ static int load_addr(struct loader *l, const char *path, json_t *o, struct nvmf_
 	return 0;
 }
 
+/* One ports[].ana_groups[] entry: {"grpid": N, "ana": {"state": NAME}}. */
+static int load_ana_group(struct loader *l, const char *path, json_t *o, struct nvmf_port_ana *a)
+{
+	static const char *const keys[] = {"grpid", "ana", NULL};
+	static const char *const ana_keys[] = {"state", NULL};
+	char p[PATH_MAX_TEXT], q[PATH_MAX_TEXT], name[32];
+	json_t *v, *st;
+
+	if (want_object(l, path, o) || check_keys(l, path, o, keys))
+		return -1;
+	sub_path(p, path, "grpid");
+	if ((v = json_object_get(o, "grpid")) == NULL)
+		return fail(l, p, "missing");
+	if (get_ana_grpid(l, p, v, &a->grpid) != 0)
+		return -1;
+	/* No state: the Linux target's default for the group. */
+	a->state = a->grpid == 1 ? NVME_ANA_OPTIMIZED : NVME_ANA_INACCESSIBLE;
+	if ((v = json_object_get(o, "ana")) == NULL)
+		return 0;
+	sub_path(p, path, "ana");
+	if (check_attrs(l, p, v, ana_keys))
+		return -1;
+	if ((st = json_object_get(v, "state")) == NULL)
+		return 0;
+	sub_path(q, p, "state");
+	if (get_string(l, q, st, name, sizeof(name)) != 0)
+		return -1;
+	if (nvmf_ana_state_parse(name, &a->state) != 0)
+		return fail(l, q, "\"%s\": want optimized, non_optimized, inaccessible, persistent_loss or change",
+			    name);
+	return 0;
+}
+
+static int load_ana_groups(struct loader *l, const char *path, json_t *v,
+			   struct nvmf_port_conf *port)
+{
+	char q[PATH_MAX_TEXT];
+	json_t *a;
+	size_t i;
+
+	if (!json_is_array(v))
+		return fail(l, path, "expected an array");
+	if (json_array_size(v) > NVMF_ANA_GRPMAX)
+		return fail(l, path, "more than %u groups", NVMF_ANA_GRPMAX);
+	port->ana = calloc(json_array_size(v) + 1, sizeof(*port->ana));
+	if (port->ana == NULL)
+		return fail(l, path, "out of memory");
+	json_array_foreach(v, i, a) {
+		index_path(q, path, i);
+		if (load_ana_group(l, q, a, &port->ana[i]) != 0)
+			return -1;
+		for (size_t j = 0; j < i; j++)
+			if (port->ana[j].grpid == port->ana[i].grpid)
+				return fail(l, q, "group %u given twice", port->ana[i].grpid);
+		port->nana++;
+	}
+	return 0;
+}
+
 static int load_port(struct loader *l, const char *path, json_t *o, struct nvmf_port_conf *port)
 {
 	static const char *const keys[] = {"portid", "addr", "param", "subsystems", "referrals",
@@ -723,19 +791,8 @@ static int load_port(struct loader *l, const char *path, json_t *o, struct nvmf_
 	}
 	if ((v = json_object_get(o, "ana_groups")) != NULL) {
 		sub_path(p, path, "ana_groups");
-		if (!json_is_array(v))
-			return fail(l, p, "expected an array");
-		json_array_foreach(v, i, a) {
-			static const char *const ana_keys[] = {"grpid", "ana", NULL};
-			json_t *g;
-
-			index_path(q, p, i);
-			if (want_object(l, q, a) || check_keys(l, q, a, ana_keys))
-				return -1;
-			g = json_object_get(a, "grpid");
-			if (g != NULL && (get_uint(l, q, g, UINT32_MAX, &n) != 0 || n != 1))
-				return fail(l, q, "ANA groups other than 1 are not supported");
-		}
+		if (load_ana_groups(l, p, v, port) != 0)
+			return -1;
 	}
 	if ((v = json_object_get(o, "subsystems")) != NULL) {
 		sub_path(p, path, "subsystems");
@@ -904,8 +961,10 @@ void nvmfd_config_free(struct nvmf_target_conf *conf)
 		free(conf->subsys[i].hosts);
 		free(conf->subsys[i].ns);
 	}
-	for (unsigned i = 0; i < conf->nports; i++)
+	for (unsigned i = 0; i < conf->nports; i++) {
 		free(conf->ports[i].subsystems);
+		free(conf->ports[i].ana);
+	}
 	free(conf->subsys);
 	free(conf->ports);
 	memset(conf, 0, sizeof(*conf));

@@ -48,6 +48,12 @@ struct cli_host {
 	char *tls_key;
 };
 
+/* --ana-state [PORTID:][GRPID=]STATE */
+struct cli_ana {
+	uint16_t portid;
+	struct nvmf_port_ana ana;
+};
+
 struct options {
 	const char *addr;
 	const char *port;
@@ -64,6 +70,9 @@ struct options {
 	bool tls;                   /* the NVMe/TCP port requires TLS 1.3 */
 	bool fatal_close;           /* --fatal-error close: every port */
 	bool dhchap_required;       /* every host must authenticate */
+	unsigned nana;
+	struct cli_ana *ana;
+	uint16_t cntlid_min, cntlid_max; /* --cntlid-range; 0: the default */
 	int nbacking;
 	char **backing;
 	const char *engine;
@@ -110,6 +119,13 @@ static void usage(FILE *f)
 		"      --queue-depth N       entries per queue (128)\n"
 		"      --max-io-size SIZE    bytes per command, MDTS (128K)\n"
 		"      --inline-data-size N  in-capsule data per I/O command (16384)\n"
+		"      --ana-state [PORTID:][GRPID=]STATE\n"
+		"                            ANA state of a group on a port (repeat): optimized,\n"
+		"                            non_optimized, inaccessible, persistent_loss, change\n"
+		"                            (port %d and group 1 unless given; over the file's,\n"
+		"                            reloads included)\n"
+		"      --cntlid-range MIN-MAX controller IDs of the subsystem (two daemons serving\n"
+		"                            one subsystem as an HA pair need disjoint ranges)\n"
 		"      --fatal-error HOW     a host's protocol error ends its connection with a\n"
 		"                            C2HTermReq (termreq, the default, as the spec asks)\n"
 		"                            or a close without one (close, as the Linux target;\n"
@@ -126,7 +142,7 @@ static void usage(FILE *f)
 		"  -q, --quiet               warnings and errors only\n"
 		"  -h, --help\n",
 		DEFAULT_NS_FILE, DEFAULT_ADDR, DEFAULT_PORT, DEFAULT_NQN, DEFAULT_DISCOVERY_PORT,
-		DEFAULT_NS_SIZE);
+		DEFAULT_NS_SIZE, IO_PORTID);
 }
 
 static int parse_uint(const char *opt, const char *s, unsigned long max, unsigned long *out)
@@ -169,7 +185,67 @@ enum {
 	OPT_TLS,
 	OPT_TLS_KEY,
 	OPT_RPC_SOCKET,
+	OPT_ANA_STATE,
+	OPT_CNTLID_RANGE,
 };
+
+/* "[PORTID:][GRPID=]STATE" */
+static int parse_ana_state(const char *arg, struct options *o)
+{
+	struct cli_ana a = {.portid = IO_PORTID, .ana = {.grpid = 1}};
+	const char *p = arg, *eq = strchr(arg, '=');
+	struct cli_ana *more;
+	char *end;
+	unsigned long v;
+
+	if (strchr(p, ':') != NULL) {
+		v = strtoul(p, &end, 10);
+		if (end == p || *end != ':' || v > UINT16_MAX - 1)
+			goto bad;
+		a.portid = (uint16_t)v;
+		p = end + 1;
+	}
+	if (eq != NULL) {
+		v = strtoul(p, &end, 10);
+		if (end == p || end != eq || v == 0 || v > NVMF_ANA_GRPMAX)
+			goto bad;
+		a.ana.grpid = (uint32_t)v;
+		p = eq + 1;
+	}
+	if (nvmf_ana_state_parse(p, &a.ana.state) != 0)
+		goto bad;
+	more = realloc(o->ana, (o->nana + 1) * sizeof(*more));
+	if (more == NULL)
+		return -1;
+	o->ana = more;
+	o->ana[o->nana++] = a;
+	return 0;
+bad:
+	fprintf(stderr, "nvmfd: --ana-state %s: want [PORTID:][GRPID=]STATE, GRPID 1..%d, STATE optimized, non_optimized, inaccessible, persistent_loss or change\n",
+		arg, NVMF_ANA_GRPMAX);
+	return -1;
+}
+
+static int parse_cntlid_range(const char *arg, struct options *o)
+{
+	unsigned long lo, hi;
+	char *end;
+
+	lo = strtoul(arg, &end, 10);
+	if (end != arg && *end == '-') {
+		const char *h = end + 1;
+
+		hi = strtoul(h, &end, 10);
+		if (end != h && *end == '\0' && lo >= 1 && lo <= hi && hi <= NVMF_CNTLID_MAX) {
+			o->cntlid_min = (uint16_t)lo;
+			o->cntlid_max = (uint16_t)hi;
+			return 0;
+		}
+	}
+	fprintf(stderr, "nvmfd: --cntlid-range %s: want MIN-MAX within 1-%d\n", arg,
+		NVMF_CNTLID_MAX);
+	return -1;
+}
 
 /* The --allow-host a credential option belongs to. */
 static struct cli_host *last_host(struct options *o, const char *opt)
@@ -213,6 +289,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{"tls", no_argument, NULL, OPT_TLS},
 		{"tls-key", required_argument, NULL, OPT_TLS_KEY},
 		{"rpc-socket", required_argument, NULL, OPT_RPC_SOCKET},
+		{"ana-state", required_argument, NULL, OPT_ANA_STATE},
+		{"cntlid-range", required_argument, NULL, OPT_CNTLID_RANGE},
 		{"verbose", no_argument, NULL, 'v'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
@@ -382,6 +460,14 @@ static int parse_options(int argc, char **argv, struct options *o)
 			}
 			o->rpc_socket = optarg;
 			break;
+		case OPT_ANA_STATE:
+			if (parse_ana_state(optarg, o) != 0)
+				return -1;
+			break;
+		case OPT_CNTLID_RANGE:
+			if (parse_cntlid_range(optarg, o) != 0)
+				return -1;
+			break;
 		case 'v':
 			nvmf_log_set_level(NVMF_LOG_DEBUG);
 			break;
@@ -399,9 +485,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 	o->nbacking = argc - optind;
 	o->backing = argv + optind;
 	if (o->config != NULL && (o->nbacking > 0 || o->nqn != NULL || o->nhosts > 0 ||
-				  o->port != NULL || o->tls || o->dhchap_required)) {
+				  o->port != NULL || o->tls || o->dhchap_required || o->cntlid_min != 0)) {
 		fprintf(stderr, "nvmfd: -c takes the subsystems, ports and hosts from the file: "
-				"no BACKING, -s, -n, --allow-host, --tls or --dhchap-required with it\n");
+				"no BACKING, -s, -n, --allow-host, --tls, --dhchap-required or --cntlid-range with it\n");
 		return -1;
 	}
 	return 0;
@@ -561,6 +647,8 @@ static int build_cli_conf(const struct options *o, struct nvmf_target_conf *conf
 	for (unsigned i = 0; i < o->nhosts; i++)
 		snprintf(s->hosts[i], sizeof(s->hosts[i]), "%s", o->hosts[i].nqn);
 	s->dhchap_required = o->dhchap_required;
+	s->cntlid_min = o->cntlid_min;
+	s->cntlid_max = o->cntlid_max;
 	if (build_cli_hosts(o, conf) != 0)
 		return -1;
 	if (o->nbacking == 0) {
@@ -618,6 +706,36 @@ static int apply_fatal_close(const struct options *o, struct nvmf_target_conf *c
 	return 0;
 }
 
+/* --ana-state: over the states the configuration gives its ports. */
+static int apply_ana_states(const struct options *o, struct nvmf_target_conf *conf)
+{
+	for (unsigned i = 0; i < o->nana; i++) {
+		const struct cli_ana *a = &o->ana[i];
+		struct nvmf_port_conf *p = NULL;
+		struct nvmf_port_ana *more;
+		unsigned k;
+
+		for (unsigned j = 0; j < conf->nports && p == NULL; j++)
+			if (conf->ports[j].portid == a->portid)
+				p = &conf->ports[j];
+		if (p == NULL) {
+			fprintf(stderr, "nvmfd: --ana-state: no port %u is configured\n", a->portid);
+			return -1;
+		}
+		for (k = 0; k < p->nana && p->ana[k].grpid != a->ana.grpid; k++)
+			;
+		if (k == p->nana) {
+			more = realloc(p->ana, (p->nana + 1) * sizeof(*more));
+			if (more == NULL)
+				return -1;
+			p->ana = more;
+			p->nana++;
+		}
+		p->ana[k] = a->ana;
+	}
+	return 0;
+}
+
 static void config_warning(void *file, const char *line)
 {
 	fprintf(stderr, "nvmfd: warning: %s: %s\n", (const char *)file, line);
@@ -628,7 +746,8 @@ static int load_conf(const struct options *o, struct nvmf_target_conf *conf)
 	char err[1024];
 
 	if (o->config == NULL) {
-		if (build_cli_conf(o, conf) == 0 && add_discovery_port(o, conf) == 0)
+		if (build_cli_conf(o, conf) == 0 && add_discovery_port(o, conf) == 0 &&
+		    apply_ana_states(o, conf) == 0)
 			return apply_fatal_close(o, conf);
 		nvmfd_config_free(conf); /* the parts built */
 		return -1;
@@ -638,7 +757,7 @@ static int load_conf(const struct options *o, struct nvmf_target_conf *conf)
 		fprintf(stderr, "nvmfd: %s: %s\n", o->config, err);
 		return -1;
 	}
-	if (add_discovery_port(o, conf) != 0) {
+	if (add_discovery_port(o, conf) != 0 || apply_ana_states(o, conf) != 0) {
 		nvmfd_config_free(conf);
 		return -1;
 	}
@@ -742,6 +861,7 @@ int main(int argc, char **argv)
 	nvmf_log_set_level(NVMF_LOG_INFO);
 	if (parse_options(argc, argv, &o) != 0) {
 		free(o.hosts);
+		free(o.ana);
 		return 2;
 	}
 	fit_fd_limit(o.params.max_connections);
@@ -754,8 +874,10 @@ int main(int argc, char **argv)
 		nvmfd_config_free(&st.conf);
 		rc = -1;
 	}
-	if (rc != 0)
+	if (rc != 0) {
+		free(o.ana);
 		return 1;
+	}
 	/* Every thread created from here on inherits the blocked signals;
 	 * this thread takes them with sigwait. */
 	sigemptyset(&sigs);
@@ -769,6 +891,7 @@ int main(int argc, char **argv)
 	rpc = nvmfd_rpc_open(o.rpc_socket, &fatal);
 	if (rpc == NULL && fatal) {
 		nvmfd_config_free(&st.conf);
+		free(o.ana);
 		return 1;
 	}
 	if (o.engine != NULL) {
@@ -831,5 +954,6 @@ out:
 	nvmf_target_destroy(st.target);
 	nvmf_engine_destroy(o.params.engine);
 	nvmfd_config_free(&st.conf);
+	free(o.ana);
 	return rc;
 }
