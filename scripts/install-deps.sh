@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the project needs to build and test, if any
 # is missing; `install-deps.sh bench` adds what the benchmarks need (the
-# plot).  Safe to run repeatedly; needs root (or sudo).
+# plot), `install-deps.sh ceph` a one-node Ceph cluster for the RBD backend
+# and its tests (scripts/ceph-test-cluster).  Safe to run repeatedly; needs
+# root (or sudo).
 set -euo pipefail
 
 packages=(
@@ -19,7 +21,10 @@ packages=(
 	abigail-tools      # ABI baseline check (abidw, abidiff)
 	groff-base man-db  # man pages: make docs, the man-page test
 )
-[ "${1:-}" = bench ] && packages+=(python3-matplotlib)
+case "${1:-}" in
+bench) packages+=(python3-matplotlib) ;;
+ceph) packages+=(ceph-mon ceph-osd ceph-common librbd-dev) ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do
