@@ -5,7 +5,10 @@
  * the namespace size by the caller.  Operations return 0 or a negative
  * errno.  A backend with inline_io set never blocks (the ramdisk), so the
  * controller may run it on the transport's receive thread; the others run
- * on the worker pool (struct nvmf_workq).
+ * on the worker pool (struct nvmf_workq), except that a backend with
+ * submit (RBD) takes Read, Write, Flush and Write Zeroes asynchronously and
+ * completes them from its own threads.  -EHOSTUNREACH from open: the
+ * storage cannot be reached now (the namespace is left out, the rest served).
  */
 #ifndef NVMF_BACKEND_H
 #define NVMF_BACKEND_H
@@ -16,6 +19,24 @@
 #include <stdint.h>
 
 struct nvmf_bdev;
+
+enum nvmf_bdev_op {
+	NVMF_BDEV_READ,
+	NVMF_BDEV_WRITE,
+	NVMF_BDEV_FLUSH,
+	NVMF_BDEV_WRITE_ZEROES,
+};
+
+/* One asynchronous operation, embedded in its owner (the command). */
+struct nvmf_bdev_io {
+	enum nvmf_bdev_op op;
+	void *buf;                    /* READ, WRITE */
+	uint64_t offset, len;
+	bool fua;                     /* WRITE */
+	bool deallocate;              /* WRITE_ZEROES */
+	/* Called once, on any thread, possibly before submit returns. */
+	void (*done)(struct nvmf_bdev_io *io, int rc);
+};
 
 struct nvmf_backend_ops {
 	const char *name;
@@ -35,6 +56,8 @@ struct nvmf_backend_ops {
 	 * between the socket and the namespace with no bounce buffer.
 	 */
 	uint8_t *(*map)(struct nvmf_bdev *bdev, uint64_t offset);
+	/* Optional: start io; its done callback reports the result. */
+	void (*submit)(struct nvmf_bdev *bdev, struct nvmf_bdev_io *io);
 	void (*close)(struct nvmf_bdev *bdev);
 };
 
@@ -46,6 +69,10 @@ struct nvmf_bdev {
 	bool deallocate_zeroes;       /* deallocated blocks read back as zeroes */
 	int fd;                       /* file and block device */
 	uint8_t *mem;                 /* ramdisk */
+	/* Names the storage wherever it is opened (RBD: cluster, pool, image
+	 * id), so every gateway derives the same namespace identifiers;
+	 * NULL: they come from subsystem, NSID and path. */
+	const char *identity;
 };
 
 /*
@@ -64,6 +91,9 @@ extern const struct nvmf_backend_ops nvmf_backend_ramdisk_ops;
 
 int nvmf_backend_file_open(const char *path, uint64_t create_size, uint32_t block_size,
 			   bool readonly, struct nvmf_bdev **bdev, char *err, size_t errlen);
+/* path: "rbd:POOL/IMAGE" or "rbd:POOL/NAMESPACE/IMAGE". */
+int nvmf_backend_rbd_open(const char *path, uint32_t block_size, bool readonly,
+			  struct nvmf_bdev **bdev, char *err, size_t errlen);
 int nvmf_backend_ramdisk_open(uint64_t size, uint32_t block_size, struct nvmf_bdev **bdev,
 			      char *err, size_t errlen);
 

@@ -85,22 +85,32 @@ static void derive(const char *kind, const char *nqn, uint32_t nsid, const char 
 static void ns_identifiers(struct nvmf_ns *ns, const char *subnqn)
 {
 	const struct nvmf_ns_conf *c = &ns->conf;
+	const char *identity = ns->bdev->identity;
+	uint32_t nsid = c->nsid;
+
+	/* Storage every gateway opens (RBD): the same namespace everywhere. */
+	if (identity != NULL) {
+		subnqn = "";
+		nsid = 0;
+	} else {
+		identity = c->path;
+	}
 
 	if (c->has_uuid) {
 		memcpy(ns->uuid, c->uuid, sizeof(ns->uuid));
 	} else {
-		derive("uuid", subnqn, c->nsid, c->path, ns->uuid, sizeof(ns->uuid));
+		derive("uuid", subnqn, nsid, identity, ns->uuid, sizeof(ns->uuid));
 		ns->uuid[6] = (uint8_t)((ns->uuid[6] & 0x0f) | 0x80); /* RFC 9562 version 8 */
 		ns->uuid[8] = (uint8_t)((ns->uuid[8] & 0x3f) | 0x80); /* variant 10b */
 	}
 	if (c->has_nguid)
 		memcpy(ns->nguid, c->nguid, sizeof(ns->nguid));
 	else
-		derive("nguid", subnqn, c->nsid, c->path, ns->nguid, sizeof(ns->nguid));
+		derive("nguid", subnqn, nsid, identity, ns->nguid, sizeof(ns->nguid));
 	if (c->has_eui64) {
 		memcpy(ns->eui64, c->eui64, sizeof(ns->eui64));
 	} else {
-		derive("eui64", subnqn, c->nsid, c->path, ns->eui64, sizeof(ns->eui64));
+		derive("eui64", subnqn, nsid, identity, ns->eui64, sizeof(ns->eui64));
 		ns->eui64[0] = (uint8_t)((ns->eui64[0] & 0xfc) | 0x02); /* locally administered */
 	}
 }
@@ -530,6 +540,11 @@ static int plan_subsystem(struct nvmf_target *t, struct subsys_plan *plan,
 		if (old != NULL)
 			ns_put(old);
 		rc = ns_open(c->nqn, nc, &plan->table[nc->nsid], err, errlen);
+		if (rc == EHOSTUNREACH) {
+			/* Its storage is out of reach: the others are served, a reload retries. */
+			NVMF_ERR("nvmfd: %s; not served", err);
+			continue;
+		}
 		if (rc != 0)
 			return rc;
 	}

@@ -65,6 +65,8 @@ struct options {
 	int nbacking;
 	char **backing;
 	const char *engine;
+	const char *ceph_conf;      /* NULL: $CEPH_CONF, then Ceph's search */
+	const char *ceph_id;        /* NULL: admin */
 	struct nvmf_target_params params;
 };
 
@@ -75,7 +77,8 @@ static void usage(FILE *f)
 		"       nvmfd -c FILE [options]\n"
 		"Serves NVMe over TCP: one subsystem from the command line, or an nvmetcli\n"
 		"JSON configuration (-c). BACKING: a file (PATH[,size=SIZE][,bs=512|4096][,ro]),\n"
-		"a block device, or ramdisk:SIZE[,bs=...]. Without BACKING, a %s file\n"
+		"a block device, ramdisk:SIZE[,bs=...], or a Ceph RBD image\n"
+		"rbd:POOL[/NAMESPACE]/IMAGE[,bs=...][,ro]. Without BACKING, a %s file\n"
 		"under the data directory is served.\n\n"
 		"  -a, --addr ADDR           listen address (%s)\n"
 		"  -s, --port PORT           NVMe/TCP port (%s)\n"
@@ -109,6 +112,9 @@ static void usage(FILE *f)
 		"                            for Linux 6.1 hosts, which crash on a C2HTermReq)\n"
 		"      --connect-timeout MS  a new connection must Connect within (10000)\n"
 		"      --io-workers N        threads for file and block I/O (4)\n"
+		"      --ceph-conf FILE      Ceph cluster of rbd: namespaces ($CEPH_CONF, then\n"
+		"                            /etc/ceph/ceph.conf)\n"
+		"      --ceph-id NAME        Ceph client id for rbd: namespaces (admin)\n"
 		"      --engine SPEC         socket engine: hybrid (default: one loop per CPU,\n"
 		"                            up to 4), epoll, poll, threads; ,poll=USEC\n"
 		"                            ,threads=N ,cpu=C\n"
@@ -157,6 +163,8 @@ enum {
 	OPT_DHCHAP_REQUIRED,
 	OPT_TLS,
 	OPT_TLS_KEY,
+	OPT_CEPH_CONF,
+	OPT_CEPH_ID,
 };
 
 /* The --allow-host a credential option belongs to. */
@@ -199,6 +207,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{"dhchap-required", no_argument, NULL, OPT_DHCHAP_REQUIRED},
 		{"tls", no_argument, NULL, OPT_TLS},
 		{"tls-key", required_argument, NULL, OPT_TLS_KEY},
+		{"ceph-conf", required_argument, NULL, OPT_CEPH_CONF},
+		{"ceph-id", required_argument, NULL, OPT_CEPH_ID},
 		{"verbose", no_argument, NULL, 'v'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
@@ -358,6 +368,12 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case OPT_ENGINE:
 			o->engine = optarg;
 			break;
+		case OPT_CEPH_CONF:
+			o->ceph_conf = optarg;
+			break;
+		case OPT_CEPH_ID:
+			o->ceph_id = optarg;
+			break;
 		case 'v':
 			nvmf_log_set_level(NVMF_LOG_DEBUG);
 			break;
@@ -371,6 +387,10 @@ static int parse_options(int argc, char **argv, struct options *o)
 			usage(stderr);
 			return -1;
 		}
+	}
+	if (nvmf_rbd_configure(o->ceph_conf, o->ceph_id) != 0) {
+		fprintf(stderr, "nvmfd: --ceph-conf or --ceph-id too long\n");
+		return -1;
 	}
 	o->nbacking = argc - optind;
 	o->backing = argv + optind;

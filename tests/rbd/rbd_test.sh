@@ -1,0 +1,235 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# nvmfd serving Ceph RBD images from the one-node cluster the rbd_cluster
+# fixture starts (scripts/ceph-test-cluster), driven with the nvmf command.
+#   rbd_test.sh BUILD_DIR CLUSTER_DIR CASE
+# CASE: failover     written through one gateway, that gateway killed -9, read
+#                    back through a second; one namespace identity on both
+#       durability   FUA and Flush: acknowledged data is in `rbd export`
+#       outage       the OSD stopped: I/O fails within the bound, the other
+#                    namespace serves, the RBD one serves again once it is back
+#       unreachable  no cluster at start-up: that namespace is left out with
+#                    the reason, the others are served
+# Exit 77 (skipped), saying why, when the cluster is not there.
+set -u
+
+BUILD=${1:?usage: rbd_test.sh BUILD_DIR CLUSTER_DIR CASE}
+CLUSTER=${2:?usage: rbd_test.sh BUILD_DIR CLUSTER_DIR CASE}
+CASE=${3:?usage: rbd_test.sh BUILD_DIR CLUSTER_DIR CASE}
+HERE=$(cd "$(dirname "$0")" && pwd)
+SCRIPT=$HERE/../../scripts/ceph-test-cluster
+NVMF=$BUILD/nvmf
+NVMFD=$BUILD/nvmfd
+NQN=nqn.2024-01.io.example:rbd-$CASE
+IMAGE=rbd/$CASE-$$
+# Short cluster timeouts so outages show quickly; the default bound is 20 s.
+OP_TIMEOUT=5
+export CEPH_ARGS="--rados_osd_op_timeout=$OP_TIMEOUT --rados_mon_op_timeout=$OP_TIMEOUT --client_mount_timeout=$OP_TIMEOUT"
+DIR=$(mktemp -d /tmp/nvmf-rbd-test.XXXXXX)
+PIDS=()
+FAILURES=0
+CREATED=
+
+cleanup() {
+	for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null; done
+	wait 2>/dev/null
+	[ -n "$CREATED" ] && timeout 30 rbd rm --no-progress "$IMAGE" >/dev/null 2>&1
+	rm -rf "$DIR"
+}
+trap cleanup EXIT
+
+now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
+fail() { echo "FAIL: $*" >&2; FAILURES=$((FAILURES + 1)); }
+pass() { echo "ok: $*"; }
+
+if [ ! -r "$CLUSTER/ceph.conf" ]; then
+	echo "SKIP: no test cluster in $CLUSTER (rbd_cluster_start skipped or failed: see its output)"
+	exit 77
+fi
+[ -x "$NVMFD" ] && "$NVMFD" --help | grep -q rbd: || { echo "FAIL: nvmfd missing"; exit 1; }
+export CEPH_CONF=$CLUSTER/ceph.conf
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# start_nvmfd NAME PORT ARGS...: start, wait for "ready"; pid in NVMFD_PID
+start_nvmfd() {
+	local name=$1 port=$2
+	shift 2
+	"$NVMFD" -s "$port" --discovery-port 0 -n "$NQN" "$@" >"$DIR/$name.log" 2>&1 &
+	NVMFD_PID=$!
+	PIDS+=("$NVMFD_PID")
+	# Opening an image is a few cluster round trips; an unreachable
+	# cluster is bounded by client_mount_timeout.
+	for _ in $(seq 3000); do
+		grep -q "nvmfd: ready" "$DIR/$name.log" && return 0
+		kill -0 "$NVMFD_PID" 2>/dev/null || break
+		sleep 0.01
+	done
+	echo "nvmfd did not start:" >&2
+	cat "$DIR/$name.log" >&2
+	exit 1
+}
+
+uri() { echo "nvme+tcp://127.0.0.1:$1/$NQN"; }
+
+# io NAME PORT CMD ARGS...: an nvmf command; output in $DIR/NAME.{out,err}
+io() {
+	local name=$1 port=$2 cmd=$3
+	shift 3
+	"$NVMF" "$cmd" "$@" "$(uri "$port")" >"$DIR/$name.out" 2>"$DIR/$name.err"
+}
+
+expect_ok() {
+	local name=$1
+	shift
+	if io "$name" "$@"; then pass "$name"; else fail "$name: $(head -c 400 "$DIR/$name.err")"; fi
+}
+
+create_image() {
+	timeout 60 rbd create --size "$1" --image-feature layering "$IMAGE" ||
+		{ echo "FAIL: rbd create $IMAGE"; exit 1; }
+	CREATED=1
+}
+
+# export_range OFFSET LENGTH: those bytes of the image, as the cluster has them
+export_range() {
+	rm -f "$DIR/export.img"
+	timeout 60 rbd export --no-progress "$IMAGE" "$DIR/export.img" >/dev/null &&
+		dd if="$DIR/export.img" bs=4096 skip=$(($1 / 4096)) count=$(($2 / 4096)) 2>/dev/null
+}
+
+ns_identity() {
+	io "identify-$1" "$1" identify -o json &&
+		python3 -c "import json; d=json.load(open('$DIR/identify-$1.out')); n=d['namespaces'][0]; print(n['nguid'], n.get('eui64'))"
+}
+
+case_failover() {
+	local a b id_a id_b
+	create_image 64M
+	head -c $((1024 * 1024)) /dev/urandom >"$DIR/data.bin"
+	a=$(free_port)
+	start_nvmfd gw-a "$a" "rbd:$IMAGE"
+	local pid_a=$NVMFD_PID
+	expect_ok write-a "$a" write --nsid 1 --offset 65536 --length 1048576 --data "$DIR/data.bin"
+	id_a=$(ns_identity "$a")
+	# A second gateway on the same image while the first runs: one namespace.
+	b=$(free_port)
+	start_nvmfd gw-b "$b" "rbd:$IMAGE"
+	id_b=$(ns_identity "$b")
+	if [ -n "$id_a" ] && [ "$id_a" = "$id_b" ]; then
+		pass "same NGUID and EUI-64 on both gateways ($id_a)"
+	else
+		fail "identifiers differ: '$id_a' and '$id_b'"
+	fi
+	kill -9 "$pid_a"
+	wait "$pid_a" 2>/dev/null
+	if io read-b "$b" read --nsid 1 --offset 65536 --length 1048576 --data - &&
+		cmp -s "$DIR/read-b.out" "$DIR/data.bin"; then
+		pass "written through gateway A, A killed -9, read back through gateway B"
+	else
+		fail "read back through gateway B differs: $(head -c 400 "$DIR/read-b.err")"
+	fi
+}
+
+case_durability() {
+	local port
+	create_image 32M
+	head -c 65536 /dev/urandom >"$DIR/fua.bin"
+	head -c 131072 /dev/urandom >"$DIR/flushed.bin"
+	port=$(free_port)
+	start_nvmfd gw "$port" "rbd:$IMAGE"
+	expect_ok write-fua "$port" write --nsid 1 --offset 0 --length 65536 --fua --data "$DIR/fua.bin"
+	expect_ok write "$port" write --nsid 1 --offset 1048576 --length 131072 --data "$DIR/flushed.bin"
+	expect_ok flush "$port" flush --nsid 1
+	expect_ok write-zeroes-data "$port" write --nsid 1 --offset 4194304 --length 65536 --data "$DIR/fua.bin"
+	expect_ok write-zeroes "$port" write-zeroes --nsid 1 --offset 4194304 --length 65536
+	expect_ok flush-2 "$port" flush --nsid 1
+	kill -9 "$NVMFD_PID"
+	wait "$NVMFD_PID" 2>/dev/null
+	if export_range 0 65536 | cmp -s - "$DIR/fua.bin"; then
+		pass "FUA write in rbd export after the gateway's kill -9"
+	else
+		fail "FUA write not in rbd export"
+	fi
+	if export_range 1048576 131072 | cmp -s - "$DIR/flushed.bin"; then
+		pass "write + Flush in rbd export after the gateway's kill -9"
+	else
+		fail "flushed write not in rbd export"
+	fi
+	if export_range 4194304 65536 | cmp -s - <(head -c 65536 /dev/zero); then
+		pass "Write Zeroes in rbd export"
+	else
+		fail "Write Zeroes range not zero in rbd export"
+	fi
+}
+
+case_outage() {
+	local port start elapsed
+	create_image 32M
+	head -c 65536 /dev/urandom >"$DIR/data.bin"
+	port=$(free_port)
+	start_nvmfd gw "$port" "rbd:$IMAGE" ramdisk:16M
+	expect_ok before "$port" write --nsid 1 --offset 0 --length 65536 --data "$DIR/data.bin"
+	"$SCRIPT" stop-osd "$CLUSTER" || { fail "stopping the OSD"; return; }
+	start=$(now_ms)
+	if io during "$port" write --nsid 1 --offset 65536 --length 65536 --data "$DIR/data.bin"; then
+		fail "a write with the OSD stopped succeeded"
+	else
+		elapsed=$(($(now_ms) - start))
+		# The bound: the OSD operation timeout, plus slack for a loaded machine.
+		if [ "$elapsed" -lt $((OP_TIMEOUT * 4000)) ]; then
+			pass "write with the OSD stopped failed after ${elapsed} ms: $(head -c 200 "$DIR/during.err")"
+		else
+			fail "write with the OSD stopped took ${elapsed} ms to fail"
+		fi
+	fi
+	grep -q "namespace 1: write of 65536 bytes at 65536 failed" "$DIR/gw.log" &&
+		pass "nvmfd logged the failed write" || fail "no log line for the failed write"
+	expect_ok other-ns "$port" write --nsid 2 --offset 0 --length 65536 --data "$DIR/data.bin"
+	expect_ok other-ns-read "$port" read --nsid 2 --offset 0 --length 65536 --data -
+	kill -0 "$NVMFD_PID" 2>/dev/null && pass "nvmfd alive through the outage" || fail "nvmfd died"
+	"$SCRIPT" start-osd "$CLUSTER" || { fail "restarting the OSD"; return; }
+	expect_ok after "$port" write --nsid 1 --offset 65536 --length 65536 --data "$DIR/data.bin"
+	if io after-read "$port" read --nsid 1 --offset 0 --length 65536 --data - &&
+		cmp -s "$DIR/after-read.out" "$DIR/data.bin"; then
+		pass "serves the RBD namespace again once the OSD is back"
+	else
+		fail "RBD namespace after the outage: $(head -c 400 "$DIR/after-read.err")"
+	fi
+}
+
+case_unreachable() {
+	local port start elapsed
+	# A configuration naming a monitor nobody listens on.
+	sed "s|^mon host = .*|mon host = v2:127.0.0.1:$(free_port)|" "$CEPH_CONF" >"$DIR/nowhere.conf"
+	port=$(free_port)
+	start=$(now_ms)
+	start_nvmfd gw "$port" --ceph-conf "$DIR/nowhere.conf" rbd:rbd/missing ramdisk:16M
+	elapsed=$(($(now_ms) - start))
+	# Bounded by client_mount_timeout, plus slack for a loaded machine.
+	[ "$elapsed" -lt $((OP_TIMEOUT * 4000)) ] || fail "ready only after ${elapsed} ms"
+	if grep -q "namespace 1: rbd:rbd/missing: cannot connect to the Ceph cluster as client.admin: Connection timed out; not served" "$DIR/gw.log"; then
+		pass "unreachable cluster: namespace 1 left out with the reason, ready after ${elapsed} ms"
+	else
+		fail "no reason logged for namespace 1: $(cat "$DIR/gw.log")"
+	fi
+	if io list "$port" list-ns -o json &&
+		python3 -c "import json,sys; d=json.load(open('$DIR/list.out')); sys.exit(0 if [n['nsid'] for n in d['namespaces']] == [2] else 1)"; then
+		pass "only namespace 2 is active"
+	else
+		fail "active namespaces: $(cat "$DIR/list.out")"
+	fi
+	expect_ok other-ns "$port" write --nsid 2 --offset 0 --length 4096 --data <(head -c 4096 /dev/zero)
+}
+
+case "$CASE" in
+failover | durability | outage | unreachable) "case_$CASE" ;;
+*)
+	echo "unknown case $CASE" >&2
+	exit 2
+	;;
+esac
+[ "$FAILURES" -eq 0 ] || { echo "$FAILURES failure(s)"; exit 1; }
+echo "all passed"
