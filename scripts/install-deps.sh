@@ -1,9 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the project needs to build and test, if any
 # is missing; `install-deps.sh bench` adds what the benchmarks need (the
-# plot), `install-deps.sh ceph` a one-node Ceph cluster for the RBD backend
-# and its tests (scripts/ceph-test-cluster).  Safe to run repeatedly; needs
-# root (or sudo).
+# plot).  Safe to run repeatedly; needs root (or sudo).
 set -euo pipefail
 
 packages=(
@@ -20,11 +18,10 @@ packages=(
 	strace             # controller_durable_create traces fsync
 	abigail-tools      # ABI baseline check (abidw, abidiff)
 	groff-base man-db  # man pages: make docs, the man-page test
+	librbd-dev         # rbd: namespaces (optional in the build)
+	ceph-mon ceph-osd ceph-common # the suite's one-node cluster (scripts/ceph-test-cluster)
 )
-case "${1:-}" in
-bench) packages+=(python3-matplotlib) ;;
-ceph) packages+=(ceph-mon ceph-osd ceph-common librbd-dev) ;;
-esac
+[ "${1:-}" = bench ] && packages+=(python3-matplotlib)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,6 +1,6 @@
 # nvmfd on Ceph RBD images, against a real one-node cluster on loopback that
 # the rbd_cluster fixture starts once and stops at the end (label rbd).
-# Without Ceph installed (scripts/install-deps.sh ceph) or without librbd in
+# Without Ceph installed (scripts/install-deps.sh) or without librbd in
 # this build, every test skips (77) saying why.
 set(RBD_CLUSTER_DIR ${PROJECT_BINARY_DIR}/rbd-cluster)
 if(NVMF_HAVE_RBD)
@@ -21,6 +21,6 @@ if(NVMF_HAVE_RBD)
                          TIMEOUT 180 SKIP_RETURN_CODE 77 RESOURCE_LOCK rbd_cluster)
   endforeach()
 else()
-  add_test(NAME rbd_skipped COMMAND sh -c "echo 'SKIP: built without librbd (scripts/install-deps.sh ceph, then re-run cmake)'; exit 77")
+  add_test(NAME rbd_skipped COMMAND sh -c "echo 'SKIP: built without librbd (scripts/install-deps.sh, then re-run cmake)'; exit 77")
   set_tests_properties(rbd_skipped PROPERTIES LABELS rbd SKIP_RETURN_CODE 77)
 endif()

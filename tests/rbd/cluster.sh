@@ -16,7 +16,7 @@ start)
 	rm -rf "$DIR"
 	for tool in ceph-mon ceph-osd ceph rbd; do
 		if ! command -v "$tool" >/dev/null; then
-			echo "SKIP: $tool is not installed (scripts/install-deps.sh ceph)"
+			echo "SKIP: $tool is not installed (scripts/install-deps.sh)"
 			exit 77
 		fi
 	done
