@@ -12,10 +12,15 @@ if(NVMF_HAVE_RBD)
            COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/rbd/cluster.sh stop ${RBD_CLUSTER_DIR})
   set_tests_properties(rbd_cluster_stop PROPERTIES FIXTURES_CLEANUP rbd_cluster
                        LABELS rbd TIMEOUT 60 RESOURCE_LOCK rbd_cluster)
-  foreach(case failover durability outage unreachable)
+  # What the nvmf command does not show: identification descriptors, the
+  # event a resize brings.
+  add_executable(rbd_host rbd/rbd_host.c)
+  target_link_libraries(rbd_host nvmf_test_util)
+  foreach(case failover twogw durability resize outage unreachable)
     add_test(NAME rbd_${case}
              COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/rbd/rbd_test.sh ${PROJECT_BINARY_DIR}
                      ${RBD_CLUSTER_DIR} ${case})
+    add_dependencies(rbd_host nvmfd nvmf)
     # One at a time: the outage case stops the cluster's only OSD.
     set_tests_properties(rbd_${case} PROPERTIES FIXTURES_REQUIRED rbd_cluster LABELS rbd
                          TIMEOUT 180 SKIP_RETURN_CODE 77 RESOURCE_LOCK rbd_cluster)

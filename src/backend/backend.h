@@ -14,6 +14,7 @@
 #define NVMF_BACKEND_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -73,6 +74,10 @@ struct nvmf_bdev {
 	 * id), so every gateway derives the same namespace identifiers;
 	 * NULL: they come from subsystem, NSID and path. */
 	const char *identity;
+	/* Storage that can grow under the daemon (RBD: rbd resize) stores its
+	 * new size here, in bytes, from any thread; the controller takes it
+	 * (0: nothing new) and announces the new capacity. */
+	_Atomic uint64_t grown_to;
 };
 
 /*

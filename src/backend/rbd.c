@@ -12,6 +12,10 @@
  * an acknowledged write is on the OSDs.  Cluster calls are bounded (mount,
  * monitor and OSD operation timeouts) so that a cluster gone away fails
  * I/O with -ETIMEDOUT instead of holding it forever.
+ *
+ * An image resized while served is noticed through librbd's update watch
+ * (the header object's notifications): the new size goes to
+ * bdev->grown_to, which the controller announces.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -49,6 +53,8 @@ struct rbd_bdev {
 	struct nvmf_bdev bdev;
 	rados_ioctx_t ioctx;
 	rbd_image_t image;
+	uint64_t watch;               /* rbd_update_watch handle */
+	bool watching;
 	char identity[512];           /* cluster fsid, pool id, namespace, image id */
 };
 
@@ -258,6 +264,9 @@ static void rbd_close_bdev(struct nvmf_bdev *bdev)
 {
 	struct rbd_bdev *r = to_rbd(bdev);
 
+	/* Waits for a running header_updated. */
+	if (r->watching)
+		rbd_update_unwatch(r->image, r->watch);
 	rbd_close(r->image);
 	rados_ioctx_destroy(r->ioctx);
 	free(r);
@@ -274,6 +283,30 @@ static const struct nvmf_backend_ops rbd_ops = {
 	.submit = rbd_submit,
 	.close = rbd_close_bdev,
 };
+
+/*
+ * The image's header changed (resize, snapshot, features), on librbd's
+ * notification thread; reading the size here is what Ceph's own rbd-ggate
+ * does.  Only growth is passed on.
+ */
+static void header_updated(void *arg)
+{
+	struct rbd_bdev *r = arg;
+	uint64_t size;
+	int rc = rbd_get_size(r->image, &size);
+
+	if (rc < 0) {
+		NVMF_WARN("nvmfd: rbd image %s: size after a header update: %s", r->identity,
+			  strerror(-rc));
+		return;
+	}
+	size = size / r->bdev.block_size * r->bdev.block_size;
+	if (size > r->bdev.size)
+		atomic_store(&r->bdev.grown_to, size);
+	else if (size < r->bdev.size)
+		NVMF_WARN("nvmfd: rbd image %s shrank to %llu bytes; the namespace keeps %llu (I/O past the image's end fails)",
+			  r->identity, (unsigned long long)size, (unsigned long long)r->bdev.size);
+}
 
 struct rbd_name {
 	char pool[RBD_NAME_MAX];
@@ -399,6 +432,11 @@ int nvmf_backend_rbd_open(const char *path, uint32_t block_size, bool readonly,
 	r->bdev.ops = &rbd_ops;
 	r->bdev.readonly = readonly;
 	r->bdev.fd = -1;
+	rc = rbd_update_watch(r->image, &r->watch, header_updated, r);
+	if (rc < 0)
+		NVMF_WARN("nvmfd: %s: no watch on the image's header (%s): a resize will not be noticed",
+			  path, strerror(-rc));
+	r->watching = rc == 0;
 	*bdev = &r->bdev;
 	return 0;
 }

@@ -225,8 +225,10 @@ static void dsm_data_in(struct nvmf_cmd *cmd)
 	const struct nvme_dsm_range *ranges = (const struct nvme_dsm_range *)cmd->buf;
 	size_t n = cmd->len / sizeof(*ranges);
 
+	uint64_t nsze = atomic_load_explicit(&cmd->ns->nsze, memory_order_relaxed);
+
 	for (size_t i = 0; i < n; i++) {
-		if (ranges[i].slba > cmd->ns->nsze || ranges[i].nlb > cmd->ns->nsze - ranges[i].slba) {
+		if (ranges[i].slba > nsze || ranges[i].nlb > nsze - ranges[i].slba) {
 			cmd_complete(cmd, NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_LBA_OUT_OF_RANGE), 0, 0);
 			return;
 		}
@@ -252,8 +254,9 @@ static uint16_t io_range(struct nvmf_cmd *cmd, uint64_t *offset, uint64_t *len)
 	const struct nvme_sqe *sqe = cmd_sqe(cmd);
 	uint64_t slba = sqe->cdw10 | ((uint64_t)sqe->cdw11 << 32);
 	uint64_t nlb = NLB(sqe->cdw12);
+	uint64_t nsze = atomic_load_explicit(&cmd->ns->nsze, memory_order_relaxed);
 
-	if (slba > cmd->ns->nsze || nlb > cmd->ns->nsze - slba)
+	if (slba > nsze || nlb > nsze - slba)
 		return NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_LBA_OUT_OF_RANGE);
 	*offset = slba << cmd->ns->lbads;
 	*len = nlb << cmd->ns->lbads;

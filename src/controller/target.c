@@ -201,10 +201,10 @@ static int ns_open(const char *subnqn, const struct nvmf_ns_conf *c, struct nvmf
 	ns->nsid = c->nsid;
 	ns->conf = *c;
 	ns->lbads = ns->bdev->block_size == 4096 ? 12 : 9;
-	ns->nsze = ns->bdev->size >> ns->lbads;
+	atomic_init(&ns->nsze, ns->bdev->size >> ns->lbads);
 	ns_identifiers(ns, subnqn);
 	NVMF_INFO("nvmfd: %s namespace %u: %s (%s, %llu blocks of %u bytes%s)", subnqn, c->nsid,
-		  c->path, ns->bdev->ops->name, (unsigned long long)ns->nsze, ns->bdev->block_size,
+		  c->path, ns->bdev->ops->name, (unsigned long long)atomic_load(&ns->nsze), ns->bdev->block_size,
 		  c->readonly ? ", read-only" : "");
 	*out = ns;
 	return 0;

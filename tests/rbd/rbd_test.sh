@@ -5,7 +5,13 @@
 #   rbd_test.sh BUILD_DIR CLUSTER_DIR CASE
 # CASE: failover     written through one gateway, that gateway killed -9, read
 #                    back through a second; one namespace identity on both
+#       twogw        two gateways on one image, both serving at once: one
+#                    namespace identity, writes through each read back through
+#                    the other, concurrently from two host connections
 #       durability   FUA and Flush: acknowledged data is in `rbd export`
+#       resize       `rbd resize` while served: a connected host gets the
+#                    Namespace Attribute Changed event and the new capacity,
+#                    and I/O past the old end works
 #       outage       the OSD stopped: I/O fails within the bound, the other
 #                    namespace serves, the RBD one serves again once it is back
 #       unreachable  no cluster at start-up: that namespace is left out with
@@ -100,9 +106,9 @@ export_range() {
 		dd if="$DIR/export.img" bs=4096 skip=$(($1 / 4096)) count=$(($2 / 4096)) 2>/dev/null
 }
 
+# ns_identity PORT: namespace 1's identification descriptors, on one line
 ns_identity() {
-	io "identify-$1" "$1" identify -o json &&
-		python3 -c "import json; d=json.load(open('$DIR/identify-$1.out')); n=d['namespaces'][0]; print(n['nguid'], n.get('eui64'))"
+	"$BUILD/tests/rbd_host" ids "$(uri "$1")" 1 2>"$DIR/ids-$1.err" | sort | tr '\n' ' '
 }
 
 case_failover() {
@@ -119,9 +125,9 @@ case_failover() {
 	start_nvmfd gw-b "$b" "rbd:$IMAGE"
 	id_b=$(ns_identity "$b")
 	if [ -n "$id_a" ] && [ "$id_a" = "$id_b" ]; then
-		pass "same NGUID and EUI-64 on both gateways ($id_a)"
+		pass "same identifiers on both gateways ($id_a)"
 	else
-		fail "identifiers differ: '$id_a' and '$id_b'"
+		fail "identifiers differ: '$id_a' and '$id_b' $(cat "$DIR"/ids-*.err)"
 	fi
 	kill -9 "$pid_a"
 	wait "$pid_a" 2>/dev/null
@@ -130,6 +136,100 @@ case_failover() {
 		pass "written through gateway A, A killed -9, read back through gateway B"
 	else
 		fail "read back through gateway B differs: $(head -c 400 "$DIR/read-b.err")"
+	fi
+}
+
+# rw_through NAME PORT OFFSET FILE: write FILE at OFFSET through the gateway
+# on PORT, then read it back through the same one; status in $DIR/NAME.rc
+rw_through() {
+	local name=$1 port=$2 off=$3 file=$4 len
+	len=$(stat -c %s "$file")
+	if io "$name-w" "$port" write --nsid 1 --offset "$off" --length "$len" --data "$file" &&
+		io "$name-r" "$port" read --nsid 1 --offset "$off" --length "$len" --data - &&
+		cmp -s "$DIR/$name-r.out" "$file"; then
+		echo 0 >"$DIR/$name.rc"
+	else
+		echo 1 >"$DIR/$name.rc"
+	fi
+}
+
+# read_matches NAME PORT OFFSET FILE: the range read through PORT is FILE
+read_matches() {
+	io "$1" "$2" read --nsid 1 --offset "$3" --length "$(stat -c %s "$4")" --data - &&
+		cmp -s "$DIR/$1.out" "$4"
+}
+
+case_twogw() {
+	local a b id_a id_b i port
+	create_image 64M
+	a=$(free_port)
+	b=$(free_port)
+	start_nvmfd gw-a "$a" "rbd:$IMAGE"
+	start_nvmfd gw-b "$b" "rbd:$IMAGE"
+	id_a=$(ns_identity "$a")
+	id_b=$(ns_identity "$b")
+	if [ "$id_a" = "$id_b" ] && [[ $id_a == *nguid* && $id_a == *uuid* ]]; then
+		pass "same NGUID, UUID and EUI-64 through both gateways ($id_a)"
+	else
+		fail "identities differ or are missing: '$id_a' and '$id_b'"
+	fi
+	# One after the other: each gateway sees what the other wrote (no cache).
+	head -c 262144 /dev/urandom >"$DIR/seq-a.bin"
+	head -c 262144 /dev/urandom >"$DIR/seq-b.bin"
+	expect_ok seq-write-a "$a" write --nsid 1 --offset 0 --length 262144 --data "$DIR/seq-a.bin"
+	read_matches seq-read-b "$b" 0 "$DIR/seq-a.bin" &&
+		pass "written through A, read through B" || fail "B does not read what A wrote"
+	expect_ok seq-write-b "$b" write --nsid 1 --offset 0 --length 262144 --data "$DIR/seq-b.bin"
+	read_matches seq-read-a "$a" 0 "$DIR/seq-b.bin" &&
+		pass "overwritten through B, read through A" || fail "A reads stale data after B's write"
+	# At once: two host connections, one per gateway, on interleaved ranges.
+	for i in 0 1 2 3; do
+		head -c 524288 /dev/urandom >"$DIR/par-$i.bin"
+	done
+	local jobs=()
+	for i in 0 1 2 3; do
+		port=$([ $((i % 2)) = 0 ] && echo "$a" || echo "$b")
+		rw_through par-$i "$port" $(((8 + i) << 20)) "$DIR/par-$i.bin" &
+		jobs+=($!)
+	done
+	wait "${jobs[@]}"
+	for i in 0 1 2 3; do
+		[ "$(cat "$DIR/par-$i.rc" 2>/dev/null)" = 0 ] || fail "concurrent write+read $i: $(cat "$DIR/par-$i-w.err" "$DIR/par-$i-r.err" 2>/dev/null | head -c 400)"
+	done
+	# Each range crosses over: what A wrote through B, what B wrote through A.
+	for i in 0 1 2 3; do
+		port=$([ $((i % 2)) = 0 ] && echo "$b" || echo "$a")
+		read_matches cross-$i "$port" $(((8 + i) << 20)) "$DIR/par-$i.bin" ||
+			fail "range $i written concurrently does not read back through the other gateway"
+	done
+	[ "$FAILURES" -eq 0 ] && pass "concurrent writes through both gateways, each read back through the other"
+	kill -0 "$NVMFD_PID" 2>/dev/null || fail "a gateway died"
+}
+
+case_resize() {
+	local port grown
+	create_image 16M
+	grown=$((48 * 1024 * 1024))
+	head -c 65536 /dev/urandom >"$DIR/tail.bin"
+	port=$(free_port)
+	start_nvmfd gw "$port" "rbd:$IMAGE"
+	if io past-end "$port" write --nsid 1 --offset $((32 << 20)) --length 65536 --data "$DIR/tail.bin"; then
+		fail "a write past the 16 MiB image's end succeeded"
+	fi
+	if "$BUILD/tests/rbd_host" resize "$(uri "$port")" 1 "$grown" \
+		timeout 60 rbd resize --no-progress --size 48M "$IMAGE" >"$DIR/aen.out" 2>&1; then
+		pass "rbd resize 16M -> 48M: $(tail -n 1 "$DIR/aen.out")"
+	else
+		fail "resize not announced: $(cat "$DIR/aen.out")"
+	fi
+	grep -q "namespace 1 grew from 32768 to 98304 blocks" "$DIR/gw.log" &&
+		pass "nvmfd logged the growth" || fail "no log line for the growth"
+	expect_ok past-old-end "$port" write --nsid 1 --offset $((32 << 20)) --length 65536 --data "$DIR/tail.bin"
+	if read_matches past-old-end-read "$port" $((32 << 20)) "$DIR/tail.bin" &&
+		export_range $((32 << 20)) 65536 | cmp -s - "$DIR/tail.bin"; then
+		pass "I/O past the old end, in rbd export"
+	else
+		fail "data past the old end not read back"
 	fi
 }
 
@@ -232,7 +332,7 @@ case_unreachable() {
 }
 
 case "$CASE" in
-failover | durability | outage | unreachable) "case_$CASE" ;;
+failover | twogw | durability | resize | outage | unreachable) "case_$CASE" ;;
 *)
 	echo "unknown case $CASE" >&2
 	exit 2
