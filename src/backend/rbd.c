@@ -177,13 +177,18 @@ static void cluster_put(void)
 	pthread_mutex_unlock(&cluster.lock);
 }
 
+/* Set on librbd's thread while it runs a completion (rbd_close_bdev). */
+static _Thread_local bool in_completion;
+
 static void rbd_io_done(rbd_completion_t c, void *arg)
 {
 	struct nvmf_bdev_io *io = arg;
 	ssize_t rc = rbd_aio_get_return_value(c);
 
 	rbd_aio_release(c);
+	in_completion = true;
 	io->done(io, rc < 0 ? (int)rc : 0);
+	in_completion = false;
 }
 
 static void rbd_submit(struct nvmf_bdev *bdev, struct nvmf_bdev_io *io)
@@ -260,10 +265,8 @@ static int rbd_deallocate(struct nvmf_bdev *bdev, uint64_t offset, uint64_t len)
 	return rbd_discard(to_rbd(bdev)->image, offset, len);
 }
 
-static void rbd_close_bdev(struct nvmf_bdev *bdev)
+static void close_image(struct rbd_bdev *r)
 {
-	struct rbd_bdev *r = to_rbd(bdev);
-
 	/* Waits for a running header_updated. */
 	if (r->watching)
 		rbd_update_unwatch(r->image, r->watch);
@@ -271,6 +274,38 @@ static void rbd_close_bdev(struct nvmf_bdev *bdev)
 	rados_ioctx_destroy(r->ioctx);
 	free(r);
 	cluster_put();
+}
+
+static void *close_thread(void *arg)
+{
+	close_image(arg);
+	return NULL;
+}
+
+/*
+ * The last reference to a namespace can go with the command a completion
+ * answers (a reload removed it meanwhile): librbd's own thread must not
+ * wait for librbd there (rbd_close, rados_shutdown), so another thread
+ * closes it.
+ */
+static void rbd_close_bdev(struct nvmf_bdev *bdev)
+{
+	struct rbd_bdev *r = to_rbd(bdev);
+	pthread_attr_t attr;
+	pthread_t t;
+	int rc;
+
+	if (!in_completion) {
+		close_image(r);
+		return;
+	}
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	rc = pthread_create(&t, &attr, close_thread, r);
+	pthread_attr_destroy(&attr);
+	if (rc != 0)
+		NVMF_ERR("nvmfd: rbd image %s left open: no thread to close it (%s)", r->identity,
+			 strerror(rc));
 }
 
 static const struct nvmf_backend_ops rbd_ops = {
