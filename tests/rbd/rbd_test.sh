@@ -35,11 +35,23 @@ DIR=$(mktemp -d /tmp/nvmf-rbd-test.XXXXXX)
 PIDS=()
 FAILURES=0
 CREATED=
+KILLED=
 
+# gone PID: exited (a zombie not yet waited for counts)
+gone() { [ ! -e "/proc/$1" ] || [ "$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null)" = Z ]; }
+
+# Gateways stopped with SIGTERM close the image and drop their watch on it;
+# one killed -9 leaves its watch until the OSD times it out (30 s), and
+# rbd rm waits on it: such an image is left to the fixture's cluster stop.
 cleanup() {
-	for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null; done
+	local pid
+	for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+	for pid in "${PIDS[@]}"; do
+		for _ in $(seq 400); do gone "$pid" && break; sleep 0.05; done
+		gone "$pid" || { kill -9 "$pid" 2>/dev/null; KILLED=1; }
+	done
 	wait 2>/dev/null
-	[ -n "$CREATED" ] && timeout 30 rbd rm --no-progress "$IMAGE" >/dev/null 2>&1
+	[ -n "$CREATED" ] && [ -z "$KILLED" ] && timeout 30 rbd rm --no-progress "$IMAGE" >/dev/null 2>&1
 	rm -rf "$DIR"
 }
 trap cleanup EXIT
@@ -130,6 +142,7 @@ case_failover() {
 		fail "identifiers differ: '$id_a' and '$id_b' $(cat "$DIR"/ids-*.err)"
 	fi
 	kill -9 "$pid_a"
+	KILLED=1
 	wait "$pid_a" 2>/dev/null
 	if io read-b "$b" read --nsid 1 --offset 65536 --length 1048576 --data - &&
 		cmp -s "$DIR/read-b.out" "$DIR/data.bin"; then
@@ -247,6 +260,7 @@ case_durability() {
 	expect_ok write-zeroes "$port" write-zeroes --nsid 1 --offset 4194304 --length 65536
 	expect_ok flush-2 "$port" flush --nsid 1
 	kill -9 "$NVMFD_PID"
+	KILLED=1
 	wait "$NVMFD_PID" 2>/dev/null
 	if export_range 0 65536 | cmp -s - "$DIR/fua.bin"; then
 		pass "FUA write in rbd export after the gateway's kill -9"
