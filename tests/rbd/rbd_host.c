@@ -101,17 +101,19 @@ static int cmd_ids(struct nvmf_ctrl *ctrl, uint32_t nsid)
 	}
 	/* A zero type ends the list (Base 2.0 §5.17.2.3). */
 	while (off + sizeof(struct nvme_ns_id_desc) <= sizeof(list)) {
-		const struct nvme_ns_id_desc *d = (const void *)(list + off);
+		struct nvme_ns_id_desc d;
 
-		if (d->nidt == 0 || off + sizeof(*d) + d->nidl > sizeof(list))
+		/* Descriptors follow each other unaligned. */
+		memcpy(&d, list + off, sizeof(d));
+		if (d.nidt == 0 || off + sizeof(d) + d.nidl > sizeof(list))
 			break;
-		printf("%s ", d->nidt < sizeof(names) / sizeof(names[0]) && names[d->nidt] != NULL
-				      ? names[d->nidt]
+		printf("%s ", d.nidt < sizeof(names) / sizeof(names[0]) && names[d.nidt] != NULL
+				      ? names[d.nidt]
 				      : "type?");
-		for (unsigned i = 0; i < d->nidl; i++)
-			printf("%02x", list[off + sizeof(*d) + i]);
+		for (unsigned i = 0; i < d.nidl; i++)
+			printf("%02x", list[off + sizeof(d) + i]);
 		printf("\n");
-		off += sizeof(*d) + d->nidl;
+		off += sizeof(d) + d.nidl;
 	}
 	return 0;
 }
