@@ -18,6 +18,8 @@ packages=(
 	strace             # controller_durable_create traces fsync
 	abigail-tools      # ABI baseline check (abidw, abidiff)
 	groff-base man-db  # man pages: make docs, the man-page test
+	librbd-dev         # rbd: namespaces (optional in the build)
+	ceph-mon ceph-osd ceph-common # the suite's one-node cluster (scripts/ceph-test-cluster)
 )
 [ "${1:-}" = bench ] && packages+=(python3-matplotlib)
 

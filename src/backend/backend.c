@@ -14,6 +14,7 @@
 #include "util/thread.h"
 
 #define RAMDISK_PREFIX "ramdisk:"
+#define RBD_PREFIX "rbd:"
 
 int nvmf_parse_size(const char *text, uint64_t *bytes)
 {
@@ -77,8 +78,24 @@ int nvmf_bdev_open(const char *path, uint64_t create_size, uint32_t block_size, 
 		}
 		return nvmf_backend_ramdisk_open(size, block_size, bdev, err, errlen);
 	}
+	if (strncmp(path, RBD_PREFIX, strlen(RBD_PREFIX)) == 0)
+		return nvmf_backend_rbd_open(path, block_size, readonly, bdev, err, errlen);
 	return nvmf_backend_file_open(path, create_size, block_size, readonly, bdev, err, errlen);
 }
+
+#ifndef NVMF_HAVE_RBD
+int nvmf_backend_rbd_open(const char *path, uint32_t block_size, bool readonly,
+			  struct nvmf_bdev **bdev, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "%s: this build has no RBD support (librbd-dev was missing)", path);
+	return -ENOTSUP;
+}
+
+int nvmf_rbd_configure(const char *conf_file, const char *client_id)
+{
+	return 0;
+}
+#endif
 
 void nvmf_bdev_close(struct nvmf_bdev *bdev)
 {

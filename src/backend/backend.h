@@ -5,17 +5,39 @@
  * the namespace size by the caller.  Operations return 0 or a negative
  * errno.  A backend with inline_io set never blocks (the ramdisk), so the
  * controller may run it on the transport's receive thread; the others run
- * on the worker pool (struct nvmf_workq).
+ * on the worker pool (struct nvmf_workq), except that a backend with
+ * submit (RBD) takes Read, Write, Flush and Write Zeroes asynchronously and
+ * completes them from its own threads.  -EHOSTUNREACH from open: the
+ * storage cannot be reached now (the namespace is left out, the rest served).
  */
 #ifndef NVMF_BACKEND_H
 #define NVMF_BACKEND_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 struct nvmf_bdev;
+
+enum nvmf_bdev_op {
+	NVMF_BDEV_READ,
+	NVMF_BDEV_WRITE,
+	NVMF_BDEV_FLUSH,
+	NVMF_BDEV_WRITE_ZEROES,
+};
+
+/* One asynchronous operation, embedded in its owner (the command). */
+struct nvmf_bdev_io {
+	enum nvmf_bdev_op op;
+	void *buf;                    /* READ, WRITE */
+	uint64_t offset, len;
+	bool fua;                     /* WRITE */
+	bool deallocate;              /* WRITE_ZEROES */
+	/* Called once, on any thread, possibly before submit returns. */
+	void (*done)(struct nvmf_bdev_io *io, int rc);
+};
 
 struct nvmf_backend_ops {
 	const char *name;
@@ -37,6 +59,8 @@ struct nvmf_backend_ops {
 	 * from a shared zero source) and must not be written.
 	 */
 	uint8_t *(*map)(struct nvmf_bdev *bdev, uint64_t offset, size_t len, bool write);
+	/* Optional: start io; its done callback reports the result. */
+	void (*submit)(struct nvmf_bdev *bdev, struct nvmf_bdev_io *io);
 	void (*close)(struct nvmf_bdev *bdev);
 };
 
@@ -48,6 +72,14 @@ struct nvmf_bdev {
 	bool deallocate_zeroes;       /* deallocated blocks read back as zeroes */
 	int fd;                       /* file and block device */
 	uint8_t *mem;                 /* ramdisk */
+	/* Names the storage wherever it is opened (RBD: cluster, pool, image
+	 * id), so every gateway derives the same namespace identifiers;
+	 * NULL: they come from subsystem, NSID and path. */
+	const char *identity;
+	/* Storage that can grow under the daemon (RBD: rbd resize) stores its
+	 * new size here, in bytes, from any thread; the controller takes it
+	 * (0: nothing new) and announces the new capacity. */
+	_Atomic uint64_t grown_to;
 };
 
 /*
@@ -66,6 +98,9 @@ extern const struct nvmf_backend_ops nvmf_backend_ramdisk_ops;
 
 int nvmf_backend_file_open(const char *path, uint64_t create_size, uint32_t block_size,
 			   bool readonly, struct nvmf_bdev **bdev, char *err, size_t errlen);
+/* path: "rbd:POOL/IMAGE" or "rbd:POOL/NAMESPACE/IMAGE". */
+int nvmf_backend_rbd_open(const char *path, uint32_t block_size, bool readonly,
+			  struct nvmf_bdev **bdev, char *err, size_t errlen);
 int nvmf_backend_ramdisk_open(uint64_t size, uint32_t block_size, struct nvmf_bdev **bdev,
 			      char *err, size_t errlen);
 

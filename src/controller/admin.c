@@ -371,9 +371,9 @@ static void identify_namespace(const struct nvmf_ns *ns, struct nvme_id_ns *id)
 {
 	memset(id, 0, sizeof(*id));
 	id->anagrpid = ana_ns_grpid(ns);
-	id->nsze = ns->nsze;
-	id->ncap = ns->nsze;
-	id->nuse = ns->nsze;
+	id->nsze = atomic_load(&ns->nsze);
+	id->ncap = id->nsze;
+	id->nuse = id->nsze;
 	id->nlbaf = 0;
 	id->flbas = 0;
 	id->lbaf[0].lbads = ns->lbads;

@@ -20,7 +20,8 @@
  *   FREE -> RECEIVED          a capsule arrived (cmd_get)
  *   RECEIVED -> NEED_DATA     waiting for the host's data (cmd_receive_into)
  *   NEED_DATA -> RECEIVED     the data is in: the handler goes on (cmd->cont)
- *   RECEIVED -> EXECUTING     handed to the backend or a worker (cmd_execute)
+ *   RECEIVED -> EXECUTING     handed to the backend or a worker (cmd_execute),
+ *                             or to a backend's own asynchronous I/O (io.c)
  *   RECEIVED -> HELD          an AER kept for a future event (ctrl->lock)
  *   HELD -> RECEIVED          taken for an event or an Abort (ctrl->lock)
  *   RECEIVED, EXECUTING -> SENDING_DATA
@@ -70,6 +71,7 @@ struct nvmf_cmd {
 	uint64_t start_ns;             /* receipt (CLOCK_MONOTONIC) */
 	void (*cont)(struct nvmf_cmd *cmd); /* what runs once the data is in */
 	struct nvmf_work work;
+	struct nvmf_bdev_io bio;       /* backends with submit (io.c) */
 };
 
 /* A context from conn's pool, RECEIVED, or NULL when all are in use. */

@@ -2,8 +2,10 @@
 /*
  * NVM command set I/O commands: Read, Write (FUA), Flush, Write Zeroes,
  * Dataset Management (deallocate) and Compare (NVM Command Set 1.0 §3).
- * Reservations (resv.c) are checked first.  Checks run on the receive thread; the backend call runs inline for
- * backends that never block (ramdisk) and on the worker pool otherwise.
+ * Reservations (resv.c) are checked first.  Checks run on the receive
+ * thread; the backend call runs inline for backends that never block
+ * (ramdisk), is submitted to backends with their own asynchronous I/O
+ * (RBD), and runs on the worker pool otherwise.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -30,6 +32,13 @@ uint16_t io_errno_status(int rc, bool write)
 	case EACCES:
 	case EBADF:
 		return NVME_STATUS(NVME_SCT_COMMAND_SPECIFIC, SC_NS_WRITE_PROTECTED);
+	case ETIMEDOUT:
+	case EHOSTUNREACH:
+	case ENOTCONN:
+	case ESHUTDOWN:
+		/* Storage behind this controller out of reach (a Ceph cluster):
+		 * retryable, and another path may still reach it. */
+		return NVME_STATUS(NVME_SCT_PATH, NVME_SC_INTERNAL_PATH_ERROR);
 	case EIO:
 		return write ? NVME_STATUS(NVME_SCT_MEDIA, NVME_SC_WRITE_FAULT)
 			     : NVME_STATUS(NVME_SCT_MEDIA, NVME_SC_UNRECOVERED_READ_ERROR);
@@ -79,6 +88,59 @@ static void io_log_error(struct nvmf_cmd *cmd, const char *what, int rc)
 		 cmd->len, (unsigned long long)cmd->offset, strerror(-rc));
 }
 
+/*
+ * A backend's asynchronous I/O finished, on one of its threads.  The
+ * command is answered from here as a worker answers it: the response or
+ * the read data is queued on the queue pair, whose engine thread is woken
+ * to send it; this thread never touches the socket.
+ */
+static void io_submitted_done(struct nvmf_bdev_io *bio, int rc)
+{
+	static const char *const what[] = {
+		[NVMF_BDEV_READ] = "read",
+		[NVMF_BDEV_WRITE] = "write",
+		[NVMF_BDEV_FLUSH] = "flush",
+		[NVMF_BDEV_WRITE_ZEROES] = "write zeroes",
+	};
+	struct nvmf_cmd *cmd = (struct nvmf_cmd *)((uint8_t *)bio - offsetof(struct nvmf_cmd, bio));
+
+	if (rc != 0) {
+		io_log_error(cmd, what[bio->op], rc);
+		cmd_complete(cmd, io_errno_status(rc, bio->op != NVMF_BDEV_READ), 0, 0);
+	} else if (bio->op == NVMF_BDEV_READ) {
+		cmd_reply_data(cmd, cmd->len);
+	} else {
+		cmd_complete(cmd, 0, 0, 0);
+	}
+}
+
+/* Runs EXECUTING on the receive thread: the completion may come before
+ * submit returns, and finds the command in the state it expects. */
+static void submit_work(struct nvmf_work *work)
+{
+	struct nvmf_cmd *cmd = cmd_of_work(work);
+
+	cmd->ns->bdev->ops->submit(cmd->ns->bdev, &cmd->bio);
+}
+
+/* Hands the command to a backend with its own asynchronous I/O; false: none. */
+static bool io_submit(struct nvmf_cmd *cmd, enum nvmf_bdev_op op)
+{
+	if (cmd->ns->bdev->ops->submit == NULL)
+		return false;
+	cmd->bio = (struct nvmf_bdev_io){
+		.op = op,
+		.buf = cmd->buf,
+		.offset = cmd->offset,
+		.len = cmd->len,
+		.fua = cmd->fua,
+		.deallocate = cmd->deallocate,
+		.done = io_submitted_done,
+	};
+	cmd_execute(cmd, submit_work, true);
+	return true;
+}
+
 static void read_work(struct nvmf_work *work)
 {
 	struct nvmf_cmd *cmd = cmd_of_work(work);
@@ -109,7 +171,8 @@ static void write_work(struct nvmf_work *work)
 
 static void write_data_in(struct nvmf_cmd *cmd)
 {
-	io_run(cmd, write_work);
+	if (!io_submit(cmd, NVMF_BDEV_WRITE))
+		io_run(cmd, write_work);
 }
 
 /* The data landed in the namespace itself: nothing left to do. */
@@ -194,8 +257,10 @@ static void dsm_data_in(struct nvmf_cmd *cmd)
 	const struct nvme_dsm_range *ranges = (const struct nvme_dsm_range *)cmd->buf;
 	size_t n = cmd->len / sizeof(*ranges);
 
+	uint64_t nsze = atomic_load_explicit(&cmd->ns->nsze, memory_order_relaxed);
+
 	for (size_t i = 0; i < n; i++) {
-		if (ranges[i].slba > cmd->ns->nsze || ranges[i].nlb > cmd->ns->nsze - ranges[i].slba) {
+		if (ranges[i].slba > nsze || ranges[i].nlb > nsze - ranges[i].slba) {
 			cmd_complete(cmd, NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_LBA_OUT_OF_RANGE), 0, 0);
 			return;
 		}
@@ -216,8 +281,9 @@ static uint16_t io_range(struct nvmf_cmd *cmd, uint64_t *offset, uint64_t *len)
 	const struct nvme_sqe *sqe = cmd_sqe(cmd);
 	uint64_t slba = sqe->cdw10 | ((uint64_t)sqe->cdw11 << 32);
 	uint64_t nlb = NLB(sqe->cdw12);
+	uint64_t nsze = atomic_load_explicit(&cmd->ns->nsze, memory_order_relaxed);
 
-	if (slba > cmd->ns->nsze || nlb > cmd->ns->nsze - slba)
+	if (slba > nsze || nlb > nsze - slba)
 		return NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_LBA_OUT_OF_RANGE);
 	*offset = slba << cmd->ns->lbads;
 	*len = nlb << cmd->ns->lbads;
@@ -282,7 +348,8 @@ void ctrl_io_command(struct nvmf_cmd *cmd)
 		}
 		cmd->offset = offset;
 		cmd->len = len;
-		io_run(cmd, read_work);
+		if (!io_submit(cmd, NVMF_BDEV_READ))
+			io_run(cmd, read_work);
 		return;
 	case NVME_IO_WRITE:
 		if (cmd->ns->bdev->readonly) {
@@ -327,7 +394,8 @@ void ctrl_io_command(struct nvmf_cmd *cmd)
 		cmd_receive_data(cmd, len, compare_data_in);
 		return;
 	case NVME_IO_FLUSH:
-		io_run(cmd, flush_work);
+		if (!io_submit(cmd, NVMF_BDEV_FLUSH))
+			io_run(cmd, flush_work);
 		return;
 	case NVME_IO_WRITE_ZEROES:
 		if (cmd->ns->bdev->readonly) {
@@ -343,7 +411,8 @@ void ctrl_io_command(struct nvmf_cmd *cmd)
 		cmd->len = len;
 		cmd->stat_bytes = len;
 		cmd->deallocate = (sqe->cdw12 & NVME_WZ_DEAC) != 0;
-		io_run(cmd, write_zeroes_work);
+		if (!io_submit(cmd, NVMF_BDEV_WRITE_ZEROES))
+			io_run(cmd, write_zeroes_work);
 		return;
 	case NVME_IO_DATASET_MANAGEMENT: {
 		size_t nr = (sqe->cdw10 & 0xff) + 1;

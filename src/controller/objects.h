@@ -69,7 +69,7 @@ struct nvmf_ns {
 	_Atomic int refs;
 	uint32_t nsid;
 	struct nvmf_bdev *bdev;
-	uint64_t nsze;                 /* blocks */
+	_Atomic uint64_t nsze;         /* blocks; grows while served (reaper.c) */
 	uint8_t lbads;                 /* log2 of the block size */
 	uint8_t uuid[16];
 	uint8_t nguid[16];

@@ -4,8 +4,9 @@
  * never delays the timers of the others.
  *
  * The reaper enforces the connect timeout, the DH-HMAC-CHAP transaction
- * timer and keep alive (KATO) expiry, and moves connections marked closing
- * off the target's list onto the teardown queue.  It only ever waits for
+ * timer and keep alive (KATO) expiry, announces namespaces whose storage
+ * grew (an RBD image resized), and moves connections marked closing off
+ * the target's list onto the teardown queue.  It only ever waits for
  * the target lock, which nothing holds for long.
  *
  * The teardown thread stops each connection's queue pair (which may wait a
@@ -81,6 +82,40 @@ static void check_timers_locked(struct nvmf_target *t, uint64_t now)
 		check_kato_locked(t, s, now);
 }
 
+/*
+ * A namespace whose backing grew (bdev->grown_to, set by the backend) gets
+ * its new capacity, and every controller of its subsystem a Namespace
+ * Attribute Changed event, as a reload's change does.  Growth only: a
+ * shrunk image keeps the old capacity, and I/O past its end fails.
+ */
+static void check_grown_locked(struct nvmf_target *t, struct nvmf_subsys *s)
+{
+	uint32_t grown[16];
+	unsigned n = 0;
+
+	NVMF_ASSERT_LOCKED(&t->lock);
+	pthread_rwlock_rdlock(&s->ns_lock);
+	for (uint32_t id = 1; id <= NVMF_MAX_NSID && n < sizeof(grown) / sizeof(grown[0]); id++) {
+		struct nvmf_ns *ns = s->ns[id];
+		uint64_t bytes, old;
+
+		if (ns == NULL || atomic_load_explicit(&ns->bdev->grown_to, memory_order_relaxed) == 0)
+			continue;
+		bytes = atomic_exchange(&ns->bdev->grown_to, 0);
+		old = atomic_load(&ns->nsze);
+		if (bytes >> ns->lbads <= old)
+			continue;
+		atomic_store(&ns->nsze, bytes >> ns->lbads);
+		NVMF_INFO("nvmfd: %s namespace %u grew from %llu to %llu blocks", s->nqn, id,
+			  (unsigned long long)old, (unsigned long long)(bytes >> ns->lbads));
+		grown[n++] = id;
+	}
+	pthread_rwlock_unlock(&s->ns_lock);
+	for (struct nvmf_ctrl *ctrl = s->ctrls; ctrl != NULL; ctrl = ctrl->next)
+		for (unsigned i = 0; i < n; i++)
+			ctrl_ns_changed(ctrl, grown[i]);
+}
+
 /* Move closing connections onto the teardown queue (target lock held). */
 static void doom_closing_locked(struct nvmf_target *t)
 {
@@ -123,6 +158,8 @@ static void *reaper_main(void *arg)
 		stop = t->reaper_stop;
 		if (!stop) {
 			check_timers_locked(t, ctrl_now_ms());
+			for (struct nvmf_subsys *s = t->subsystems; s != NULL; s = s->next)
+				check_grown_locked(t, s);
 			doom_closing_locked(t);
 		}
 		nvmf_mutex_unlock(&t->lock);

@@ -86,22 +86,32 @@ static void derive(const char *kind, const char *nqn, uint32_t nsid, const char 
 static void ns_identifiers(struct nvmf_ns *ns, const char *subnqn)
 {
 	const struct nvmf_ns_conf *c = &ns->conf;
+	const char *identity = ns->bdev->identity;
+	uint32_t nsid = c->nsid;
+
+	/* Storage every gateway opens (RBD): the same namespace everywhere. */
+	if (identity != NULL) {
+		subnqn = "";
+		nsid = 0;
+	} else {
+		identity = c->path;
+	}
 
 	if (c->has_uuid) {
 		memcpy(ns->uuid, c->uuid, sizeof(ns->uuid));
 	} else {
-		derive("uuid", subnqn, c->nsid, c->path, ns->uuid, sizeof(ns->uuid));
+		derive("uuid", subnqn, nsid, identity, ns->uuid, sizeof(ns->uuid));
 		ns->uuid[6] = (uint8_t)((ns->uuid[6] & 0x0f) | 0x80); /* RFC 9562 version 8 */
 		ns->uuid[8] = (uint8_t)((ns->uuid[8] & 0x3f) | 0x80); /* variant 10b */
 	}
 	if (c->has_nguid)
 		memcpy(ns->nguid, c->nguid, sizeof(ns->nguid));
 	else
-		derive("nguid", subnqn, c->nsid, c->path, ns->nguid, sizeof(ns->nguid));
+		derive("nguid", subnqn, nsid, identity, ns->nguid, sizeof(ns->nguid));
 	if (c->has_eui64) {
 		memcpy(ns->eui64, c->eui64, sizeof(ns->eui64));
 	} else {
-		derive("eui64", subnqn, c->nsid, c->path, ns->eui64, sizeof(ns->eui64));
+		derive("eui64", subnqn, nsid, identity, ns->eui64, sizeof(ns->eui64));
 		ns->eui64[0] = (uint8_t)((ns->eui64[0] & 0xfc) | 0x02); /* locally administered */
 	}
 }
@@ -204,7 +214,7 @@ static int ns_open(const char *subnqn, const struct nvmf_ns_conf *c, const char 
 	ns->nsid = c->nsid;
 	ns->conf = *c;
 	ns->lbads = ns->bdev->block_size == 4096 ? 12 : 9;
-	ns->nsze = ns->bdev->size >> ns->lbads;
+	atomic_init(&ns->nsze, ns->bdev->size >> ns->lbads);
 	ns_identifiers(ns, subnqn);
 	if (c->resv_enable) {
 		rc = resv_ns_init(ns, state_dir, why, sizeof(why));
@@ -216,7 +226,7 @@ static int ns_open(const char *subnqn, const struct nvmf_ns_conf *c, const char 
 		}
 	}
 	NVMF_INFO("nvmfd: %s namespace %u: %s (%s, %llu blocks of %u bytes%s%s)", subnqn, c->nsid,
-		  c->path, ns->bdev->ops->name, (unsigned long long)ns->nsze, ns->bdev->block_size,
+		  c->path, ns->bdev->ops->name, (unsigned long long)atomic_load(&ns->nsze), ns->bdev->block_size,
 		  c->readonly ? ", read-only" : "", c->resv_enable ? ", reservations" : "");
 	*out = ns;
 	return 0;
@@ -592,6 +602,11 @@ static int plan_subsystem(struct nvmf_target *t, struct subsys_plan *plan,
 		if (old != NULL)
 			ns_put(old);
 		rc = ns_open(c->nqn, nc, t->params.state_dir, &plan->table[nc->nsid], err, errlen);
+		if (rc == EHOSTUNREACH) {
+			/* Its storage is out of reach: the others are served, a reload retries. */
+			NVMF_ERR("nvmfd: %s; not served", err);
+			continue;
+		}
 		if (rc != 0)
 			return rc;
 	}

@@ -12,8 +12,12 @@
  *
  * The whole thing runs CYCLES times: memory must not grow from cycle to
  * cycle.  The allocator keeps some freed memory (the loops, the reaper and
- * the workers use different arenas), so what a cycle leaves behind is held
- * against the first cycle's peak, and each peak against the first one.
+ * the workers use different arenas), and the first cycle is its warm-up:
+ * the second one peaks some 30 MB higher (18%), with librbd linked or not,
+ * and from then on the peaks stay within 1 MB of each other (5 cycles
+ * measured).  So the cycle after the warm-up is the reference: what each
+ * later cycle leaves behind is held against its peak, and each later peak
+ * against it.
  *
  *   robustness_many_conns [CONTROLLERS [IOQ [ROUNDS [CYCLES [QUEUE_DEPTH [ENGINE]]]]]]
  *
@@ -50,7 +54,9 @@
 #define GROWTH_SLACK_KB 0L
 #endif
 
-static unsigned ncontrollers = 100, nioq = 9, rounds = 2, cycles = 2;
+#define WARMUP_CYCLES 1
+
+static unsigned ncontrollers = 100, nioq = 9, rounds = 2, cycles = WARMUP_CYCLES + 2;
 static struct daemon d;
 static struct nvmf_engine *host_engine;
 static struct nvmf_ctrl **ctrls;
@@ -282,7 +288,7 @@ int main(int argc, char **argv)
 			       maxioq, "--queue-depth", depth, backing, "-q", NULL};
 	struct nvmf_engine_params ep;
 	uint8_t *wbufs, *rbufs;
-	long base_rss, base_threads, first_rss = 0;
+	long base_rss, base_threads, ref_rss = 0;
 	int base_fds;
 
 	if (argc > 1)
@@ -339,10 +345,12 @@ int main(int argc, char **argv)
 		/* Everything given back, and memory reused from one cycle to the next. */
 		CHECK(f.fds_after <= base_fds);
 		CHECK_EQ(daemon_tcp_conns(&d), 0);
-		if (n == 1)
-			first_rss = f.rss;
-		CHECK(f.rss_after <= first_rss + GROWTH_SLACK_KB);
-		CHECK(f.rss <= first_rss + first_rss / 4 + GROWTH_SLACK_KB);
+		if (n == WARMUP_CYCLES + 1)
+			ref_rss = f.rss;
+		if (n > WARMUP_CYCLES + 1) {
+			CHECK(f.rss_after <= ref_rss + GROWTH_SLACK_KB);
+			CHECK(f.rss <= ref_rss + ref_rss / 16 + GROWTH_SLACK_KB);
+		}
 	}
 	CHECK_EQ(daemon_stop(&d, SIGTERM, 60000), 0);
 	test_end();

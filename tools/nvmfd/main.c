@@ -78,6 +78,8 @@ struct options {
 	const char *engine;
 	const char *rpc_socket;     /* NULL: the default, optional */
 	const char *metrics;        /* --metrics ADDR:PORT; NULL: off */
+	const char *ceph_conf;      /* NULL: $CEPH_CONF, then Ceph's search */
+	const char *ceph_id;        /* NULL: admin */
 	struct nvmf_target_params params;
 };
 
@@ -88,7 +90,8 @@ static void usage(FILE *f)
 		"       nvmfd -c FILE [options]\n"
 		"Serves NVMe over TCP: one subsystem from the command line, or an nvmetcli\n"
 		"JSON configuration (-c). BACKING: a file (PATH[,size=SIZE][,bs=512|4096][,ro]),\n"
-		"a block device, or ramdisk:SIZE[,bs=...]. Without BACKING, a %s file\n"
+		"a block device, ramdisk:SIZE[,bs=...], or a Ceph RBD image\n"
+		"rbd:POOL[/NAMESPACE]/IMAGE[,bs=...][,ro]. Without BACKING, a %s file\n"
 		"under the data directory is served.\n\n"
 		"  -a, --addr ADDR           listen address (%s)\n"
 		"  -s, --port PORT           NVMe/TCP port (%s)\n"
@@ -132,6 +135,9 @@ static void usage(FILE *f)
 		"                            for Linux 6.1 hosts, which crash on a C2HTermReq)\n"
 		"      --connect-timeout MS  a new connection must Connect within (10000)\n"
 		"      --io-workers N        threads for file and block I/O (4)\n"
+		"      --ceph-conf FILE      Ceph cluster of rbd: namespaces ($CEPH_CONF, then\n"
+		"                            /etc/ceph/ceph.conf)\n"
+		"      --ceph-id NAME        Ceph client id for rbd: namespaces (admin)\n"
 		"      --engine SPEC         socket engine: hybrid (default: one loop per CPU\n"
 		"                            of the affinity mask, up to 4), epoll, poll,\n"
 		"                            threads; ,poll=USEC\n"
@@ -187,6 +193,8 @@ enum {
 	OPT_RPC_SOCKET,
 	OPT_ANA_STATE,
 	OPT_CNTLID_RANGE,
+	OPT_CEPH_CONF,
+	OPT_CEPH_ID,
 };
 
 /* "[PORTID:][GRPID=]STATE" */
@@ -291,6 +299,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{"rpc-socket", required_argument, NULL, OPT_RPC_SOCKET},
 		{"ana-state", required_argument, NULL, OPT_ANA_STATE},
 		{"cntlid-range", required_argument, NULL, OPT_CNTLID_RANGE},
+		{"ceph-conf", required_argument, NULL, OPT_CEPH_CONF},
+		{"ceph-id", required_argument, NULL, OPT_CEPH_ID},
 		{"verbose", no_argument, NULL, 'v'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
@@ -468,6 +478,12 @@ static int parse_options(int argc, char **argv, struct options *o)
 			if (parse_cntlid_range(optarg, o) != 0)
 				return -1;
 			break;
+		case OPT_CEPH_CONF:
+			o->ceph_conf = optarg;
+			break;
+		case OPT_CEPH_ID:
+			o->ceph_id = optarg;
+			break;
 		case 'v':
 			nvmf_log_set_level(NVMF_LOG_DEBUG);
 			break;
@@ -481,6 +497,10 @@ static int parse_options(int argc, char **argv, struct options *o)
 			usage(stderr);
 			return -1;
 		}
+	}
+	if (nvmf_rbd_configure(o->ceph_conf, o->ceph_id) != 0) {
+		fprintf(stderr, "nvmfd: --ceph-conf or --ceph-id too long\n");
+		return -1;
 	}
 	o->nbacking = argc - optind;
 	o->backing = argv + optind;
