@@ -53,7 +53,7 @@ config() {
 EOF
 }
 config optimized non_optimized
-"$nvmfd" -c "$work/config.json" --discovery-port 0 2>"$work/nvmfd.log" &
+"$nvmfd" "${nvmfd_guest_opts[@]}" -c "$work/config.json" --discovery-port 0 2>"$work/nvmfd.log" &
 pid=$!
 for _ in $(seq 100); do
 	grep -qs "nvmfd: ready" "$work/nvmfd.log" && break
@@ -159,7 +159,7 @@ nvme disconnect -n $NQN >/dev/null 2>&1
 EOF
 
 start=$SECONDS
-vm_retry_boot "$work/console" "$vm" host --kernel "$kernel" --unrestricted --port "$p1" \
+vm_retry_boot "$work/console" "$vm" host --kernel "$kernel" --kato 30 --unrestricted --port "$p1" \
 	--nqn "$nqn" --script "$work/guest.sh" --log "$work/console" --quiet >"$work/run.log" 2>&1
 rc=$?
 echo "Linux $kernel host, ANA: exit $rc, $((SECONDS - start)) s: $(tail -n 1 "$work/run.log")"

@@ -47,7 +47,7 @@ fi
 timeout 60 rbd create --size 128M --image-feature layering "$image" || { echo "FAIL: rbd create"; exit 1; }
 created=1
 
-"$build/nvmfd" -s 0 --discovery-port 0 -n "$nqn" "rbd:$image" 2>"$work/nvmfd.log" &
+"$build/nvmfd" "${nvmfd_guest_opts[@]}" -s 0 --discovery-port 0 -n "$nqn" "rbd:$image" 2>"$work/nvmfd.log" &
 pid=$!
 for _ in $(seq 600); do
 	grep -qs "nvmfd: ready" "$work/nvmfd.log" && break
@@ -84,7 +84,7 @@ cmp /tmp/blk /tmp/back && echo "NVMF-RBD: past the old end OK"
 EOF
 
 start=$SECONDS
-"$vm" host --port "$port" --nqn "$nqn" --log "$work/console.log" --quiet --fio \
+"$vm" host --kato 30 --port "$port" --nqn "$nqn" --log "$work/console.log" --quiet --fio \
 	--script "$work/guest.sh" >"$work/vm.log" 2>&1 &
 vm_pid=$!
 # The guest is waiting: grow the image under it.

@@ -61,7 +61,7 @@ JSON
 
 # start_nvmfd N: start nvmfd (log $work/nvmfd-N.log) and wait for "ready".
 start_nvmfd() {
-	"$nvmfd" -c "$work/config.json" --discovery-port 0 --data-dir "$work" \
+	"$nvmfd" "${nvmfd_guest_opts[@]}" -c "$work/config.json" --discovery-port 0 --data-dir "$work" \
 		2>"$work/nvmfd-$1.log" &
 	pid=$!
 	for _ in $(seq 600); do
@@ -129,7 +129,7 @@ GUEST
 } >"$work/guest.sh"
 
 start=$SECONDS
-vm_retry_boot "$work/vm.console" "$vm" host --kernel $kernel --port "$port" --nqn "$nqn" \
+vm_retry_boot "$work/vm.console" "$vm" host --kernel $kernel --kato 30 --port "$port" --nqn "$nqn" \
 	--script "$work/guest.sh" --log "$work/vm.console" --quiet >"$work/vm.log" 2>&1
 rc=$?
 echo "linux host (6.12) -> nvmfd: exit $rc, $((SECONDS - start)) s: $(tail -n 1 "$work/vm.log")"

@@ -45,7 +45,7 @@ if ! "$vm" build --kernel $kernel >"$work/build.log" 2>&1; then
 	exit 1
 fi
 
-"$nvmfd" -s 0 --discovery-port 0 -n "$nqn" --rpc-socket "$sock" ramdisk:64M 2>"$work/nvmfd.log" &
+"$nvmfd" "${nvmfd_guest_opts[@]}" -s 0 --discovery-port 0 -n "$nqn" --rpc-socket "$sock" ramdisk:64M 2>"$work/nvmfd.log" &
 pid=$!
 for _ in $(seq 600); do
 	grep -qs "nvmfd: ready" "$work/nvmfd.log" && break
