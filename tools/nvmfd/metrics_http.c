@@ -359,6 +359,7 @@ static void *server_main(void *arg)
 {
 	struct metrics_server *s = arg;
 
+	pthread_setname_np(pthread_self(), "nvmf-metrics"); /* for top -H */
 	for (;;) {
 		struct pollfd pfd[2] = {{.fd = s->fd, .events = POLLIN}, {.fd = s->stop_fd, .events = POLLIN}};
 		int fd;

@@ -251,6 +251,7 @@ static void *rpc_thread(void *arg)
 	struct pollfd pfd[RPC_MAX_CLIENTS + 2];
 	int slot[RPC_MAX_CLIENTS + 2];
 
+	pthread_setname_np(pthread_self(), "nvmf-rpc"); /* for top -H */
 	for (;;) {
 		nfds_t n = 2;
 
