@@ -239,7 +239,7 @@ static void write_config(const char *path, uint16_t port)
 
 static void test_subsystems_hosts_listeners(uint16_t port2)
 {
-	char params[1024], *text;
+	char params[1024], saved[256], *text;
 	json_t *r, *s;
 
 	test_begin("subsystems, hosts and listeners: good and bad parameters");
@@ -310,6 +310,34 @@ static void test_subsystems_hosts_listeners(uint16_t port2)
 		    "{\"nqn\": \"" NQN2 "\", \"listen_address\": {\"trtype\": \"tcp\", "
 		    "\"traddr\": \"127.0.0.1\", \"trsvcid\": \"1\"}}",
 		    -32602, "does not listen");
+
+	/* ANA state of the listener: set, refused, and kept by save_config. */
+	snprintf(params, sizeof(params),
+		 "{\"nqn\": \"" NQN2 "\", \"ana_state\": \"inaccessible\", \"anagrpid\": 3, "
+		 "\"listen_address\": {\"trtype\": \"tcp\", \"traddr\": \"127.0.0.1\", "
+		 "\"trsvcid\": \"%u\"}}", port2);
+	r = rpc_ok("nvmf_subsystem_listener_set_ana_state", params);
+	json_decref(r);
+	snprintf(saved, sizeof(saved), "{\"path\": \"%s/ana.json\"}", dir);
+	r = rpc_ok("save_config", saved);
+	json_decref(r);
+	snprintf(saved, sizeof(saved), "%s/ana.json", dir);
+	text = read_file(saved);
+	CHECK(strstr(text, "\"ana_groups\"") != NULL && strstr(text, "\"inaccessible\"") != NULL);
+	snprintf(params, sizeof(params),
+		 "{\"nqn\": \"" NQN2 "\", \"ana_state\": \"sleepy\", "
+		 "\"listen_address\": {\"trtype\": \"tcp\", \"traddr\": \"127.0.0.1\", "
+		 "\"trsvcid\": \"%u\"}}", port2);
+	rpc_refused("nvmf_subsystem_listener_set_ana_state", params, -32602, "ana_state: sleepy");
+	snprintf(params, sizeof(params),
+		 "{\"nqn\": \"" NQN2 "\", \"ana_state\": \"optimized\", \"anagrpid\": 0, "
+		 "\"listen_address\": {\"trtype\": \"tcp\", \"traddr\": \"127.0.0.1\", "
+		 "\"trsvcid\": \"%u\"}}", port2);
+	rpc_refused("nvmf_subsystem_listener_set_ana_state", params, -32602, "anagrpid:");
+	rpc_refused("nvmf_subsystem_listener_set_ana_state",
+		    "{\"nqn\": \"" NQN2 "\", \"ana_state\": \"optimized\", \"listen_address\": "
+		    "{\"trtype\": \"tcp\", \"traddr\": \"127.0.0.1\", \"trsvcid\": \"1\"}}",
+		    -32602, "does not listen");
 	test_end();
 }
 
@@ -368,8 +396,8 @@ static void test_misc_methods(void)
 	rpc_refused("log_set_level", "{\"level\": \"loud\"}", -32602, "level:");
 	rpc_refused("log_set_level", "{\"level\": 3}", -32602, "level: expected a string");
 	rpc_refused("nvmf_no_such_method", NULL, -32601, "not found");
-	rpc_refused("nvmf_subsystem_listener_set_ana_state", "{\"nqn\": \"" NQN "\"}", -32601,
-		    "not supported");
+	rpc_refused("nvmf_subsystem_listener_set_ana_state", "{\"nqn\": \"" NQN "\"}", -32602,
+		    "listen_address: missing");
 	rpc_refused("nvmf_get_stats", "[1, 2]", -32602, "params: by name only");
 	rpc_refused("nvmf_subsystem_get_controllers", "{\"nqn\": \"nqn.2024-01.x:none\"}", -32602,
 		    "nqn: no subsystem");
@@ -541,7 +569,7 @@ static void test_live_namespace(uint16_t port)
 		    "{\"nqn\": \"" NQN "\", \"namespace\": {\"path\": \"ramdisk:1M\", \"uuid\": \"xyz\"}}",
 		    -32602, "namespace.uuid:");
 	rpc_refused("nvmf_subsystem_add_ns",
-		    "{\"nqn\": \"" NQN "\", \"namespace\": {\"path\": \"ramdisk:1M\", \"ana_grpid\": 2}}",
+		    "{\"nqn\": \"" NQN "\", \"namespace\": {\"path\": \"ramdisk:1M\", \"ana_grpid\": 200}}",
 		    -32602, "namespace.ana_grpid:");
 	rpc_refused("nvmf_subsystem_add_ns",
 		    "{\"nqn\": \"" NQN2 "\", \"namespace\": {\"nsid\": 5, \"path\": \"ramdisk:1M\"}}",

@@ -52,8 +52,9 @@ int nvmfd_config_copy(struct nvmf_target_conf *dst, const struct nvmf_target_con
 		struct nvmf_port_conf *p = &dst->ports[i];
 
 		p->subsystems = dup_array(src->ports[i].subsystems, p->nsubsys, sizeof(*p->subsystems));
+		p->ana = dup_array(src->ports[i].ana, p->nana, sizeof(*p->ana));
 		dst->nports++;
-		if (p->subsystems == NULL)
+		if (p->subsystems == NULL || p->ana == NULL)
 			goto nomem;
 	}
 	return 0;
@@ -130,6 +131,10 @@ static json_t *namespace_json(const struct nvmf_ns_conf *ns, bool *ok)
 	if (ns->readonly)
 		set_new(dev, "readonly", json_true(), ok);
 	set_new(o, "device", dev, ok);
+	if (ns->anagrpid != 0)
+		set_new(o, "ana_grpid", json_integer(ns->anagrpid), ok);
+	if (ns->resv_enable)
+		set_new(o, "resv", json_pack("{s:i}", "enable", 1), ok);
 	return o;
 }
 
@@ -189,6 +194,22 @@ static json_t *subsys_json(const struct nvmf_subsys_conf *s, bool *ok)
 	return o;
 }
 
+/* ports[].ana_groups as nvmetcli writes them: {"grpid", "ana": {"state"}}. */
+static json_t *ana_groups_json(const struct nvmf_port_conf *p, bool *ok)
+{
+	json_t *arr = json_array();
+
+	if (arr == NULL) {
+		*ok = false;
+		return NULL;
+	}
+	for (unsigned i = 0; i < p->nana; i++)
+		append_new(arr, json_pack("{s:I, s:{s:s}}", "grpid", (json_int_t)p->ana[i].grpid,
+					  "ana", "state", nvmf_ana_state_name(p->ana[i].state)),
+			   ok);
+	return arr;
+}
+
 static json_t *port_json(const struct nvmf_port_conf *p, bool *ok)
 {
 	json_t *o = json_object(), *addr = json_object(), *param = json_object(),
@@ -221,6 +242,8 @@ static json_t *port_json(const struct nvmf_port_conf *p, bool *ok)
 	for (unsigned i = 0; i < p->nsubsys; i++)
 		append_new(subs, json_string(p->subsystems[i]), ok);
 	set_new(o, "subsystems", subs, ok);
+	if (p->nana > 0)
+		set_new(o, "ana_groups", ana_groups_json(p, ok), ok);
 	set_new(o, "referrals", json_array(), ok);
 	return o;
 }

@@ -389,11 +389,12 @@ static int parse_namespace(struct call *c, json_t *ns, struct nvmf_ns_conf *out)
 	    ns_size(c, ns, &out->size) < 0 ||
 	    rpc_bool(c, ns, "namespace", "readonly", false, &out->readonly) < 0)
 		return -1;
-	if ((rc = rpc_uint(c, ns, "namespace", "ana_grpid", false, UINT32_MAX, &n)) < 0)
+	if ((rc = rpc_uint(c, ns, "namespace", "ana_grpid", false, NVMF_ANA_GRPMAX, &n)) < 0)
 		return -1;
-	if (rc > 0 && n != 1)
-		return rpc_bad(c, "namespace.ana_grpid", "%llu: nvmfd serves one ANA group, 1",
-			       (unsigned long long)n);
+	if (rc > 0 && n == 0)
+		return rpc_bad(c, "namespace.ana_grpid", "ANA group IDs start at 1");
+	if (rc > 0)
+		out->anagrpid = (uint32_t)n;
 	if ((rc = rpc_uint(c, ns, "namespace", "block_size", false, 4096, &n)) < 0)
 		return -1;
 	if (rc > 0 && n != 512 && n != 4096)
@@ -811,10 +812,62 @@ static int log_set_level(struct call *c)
 	return rpc_bad(c, "level", "\"%s\": want error, warning, notice, info or debug", name);
 }
 
-static int set_ana_state(struct call *c)
+/* Set (or add) one group's state on a port. */
+static int port_set_ana(struct nvmf_port_conf *p, uint32_t grpid, enum nvme_ana_state state)
 {
-	return rpc_fail(c, RPC_METHOD_NOT_FOUND,
-			"%s: not supported: nvmfd serves one ANA group, always optimized", c->method);
+	struct nvmf_port_ana *ana;
+
+	for (unsigned i = 0; i < p->nana; i++)
+		if (p->ana[i].grpid == grpid) {
+			p->ana[i].state = state;
+			return 0;
+		}
+	ana = realloc(p->ana, (p->nana + 1) * sizeof(*ana));
+	if (ana == NULL)
+		return -1;
+	p->ana = ana;
+	p->ana[p->nana++] = (struct nvmf_port_ana){.grpid = grpid, .state = state};
+	return 0;
+}
+
+/*
+ * SPDK's parameters: the listener's group (anagrpid) or, without one,
+ * every group of the subsystem's namespaces.  States are the port's (as
+ * on the Linux target), so every subsystem on that port sees the change.
+ */
+static int set_ana_state(struct call *c, struct nvmf_target_conf *next)
+{
+	static const char *const keys[] = {"nqn", "listen_address", "ana_state", "anagrpid", NULL};
+	struct nvmf_port_conf addr = {0}, *p;
+	struct nvmf_subsys_conf *s;
+	enum nvme_ana_state state;
+	char name[32];
+	uint64_t grpid = 0;
+	int rc;
+
+	if (rpc_known(c, c->params, "", keys) || (s = rpc_subsys_param(c, next)) == NULL ||
+	    parse_listen_address(c, &addr) != 0 ||
+	    rpc_string(c, c->params, "", "ana_state", true, name, sizeof(name)) < 0 ||
+	    (rc = rpc_uint(c, c->params, "", "anagrpid", false, NVMF_ANA_GRPMAX, &grpid)) < 0)
+		return -1;
+	if (nvmf_ana_state_parse(name, &state) != 0)
+		return rpc_bad(c, "ana_state", "%s: not optimized, non_optimized, inaccessible, "
+			       "persistent_loss or change", name);
+	if (rc > 0 && grpid == 0)
+		return rpc_bad(c, "anagrpid", "ANA group IDs start at 1");
+	p = find_port(next, &addr);
+	if (p == NULL || port_subsys_index(p, s->nqn) < 0)
+		return rpc_bad(c, "listen_address", "%s does not listen on %s port %s", s->nqn,
+			       addr.traddr, addr.trsvcid);
+	if (grpid != 0 && port_set_ana(p, (uint32_t)grpid, state) != 0)
+		return rpc_fail(c, RPC_INTERNAL_ERROR, "out of memory");
+	for (unsigned i = 0; grpid == 0 && i < s->nns; i++)
+		if (port_set_ana(p, s->ns[i].anagrpid != 0 ? s->ns[i].anagrpid : 1, state) != 0)
+			return rpc_fail(c, RPC_INTERNAL_ERROR, "out of memory");
+	snprintf(c->what, sizeof(c->what), "%s on %s port %s (port %u, %s)",
+		 nvmf_ana_state_name(state), p->traddr, p->trsvcid, p->portid,
+		 grpid != 0 ? "one group" : "the subsystem's groups");
+	return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -838,7 +891,7 @@ static const struct method methods[] = {
 	{"nvmf_subsystem_allow_any_host", NULL, allow_any_host},
 	{"nvmf_subsystem_add_listener", NULL, add_listener},
 	{"nvmf_subsystem_remove_listener", NULL, remove_listener},
-	{"nvmf_subsystem_listener_set_ana_state", set_ana_state, NULL},
+	{"nvmf_subsystem_listener_set_ana_state", NULL, set_ana_state},
 	{"nvmf_subsystem_get_controllers", rpc_get_controllers, NULL},
 	{"nvmf_subsystem_get_qpairs", rpc_get_qpairs, NULL},
 	{"nvmf_get_stats", rpc_get_stats, NULL},
