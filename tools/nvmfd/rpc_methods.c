@@ -239,6 +239,7 @@ static bool port_drop_subsys(struct nvmf_target_conf *conf, unsigned i, unsigned
 	if (--p->nsubsys > 0)
 		return false;
 	free(p->subsystems);
+	free(p->ana);
 	memmove(p, p + 1, (conf->nports - i - 1) * sizeof(*p));
 	conf->nports--;
 	return true;
