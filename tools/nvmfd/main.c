@@ -266,50 +266,176 @@ static struct cli_host *last_host(struct options *o, const char *opt)
 	return &o->hosts[o->nhosts - 1];
 }
 
-static int parse_options(int argc, char **argv, struct options *o)
+static const struct option longopts[] = {
+	{"addr", required_argument, NULL, 'a'},
+	{"port", required_argument, NULL, 's'},
+	{"nqn", required_argument, NULL, 'n'},
+	{"config", required_argument, NULL, 'c'},
+	{"allow-host", required_argument, NULL, OPT_ALLOW_HOST},
+	{"discovery-port", required_argument, NULL, OPT_DISCOVERY_PORT},
+	{"data-dir", required_argument, NULL, OPT_DATA_DIR},
+	{"default-size", required_argument, NULL, OPT_DEFAULT_SIZE},
+	{"block-size", required_argument, NULL, OPT_BLOCK_SIZE},
+	{"pidfile", required_argument, NULL, OPT_PIDFILE},
+	{"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
+	{"max-io-queues", required_argument, NULL, OPT_MAX_IO_QUEUES},
+	{"queue-depth", required_argument, NULL, OPT_QUEUE_DEPTH},
+	{"max-io-size", required_argument, NULL, OPT_MAX_IO_SIZE},
+	{"inline-data-size", required_argument, NULL, OPT_INLINE_DATA_SIZE},
+	{"fatal-error", required_argument, NULL, OPT_FATAL_ERROR},
+	{"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
+	{"io-workers", required_argument, NULL, OPT_IO_WORKERS},
+	{"engine", required_argument, NULL, OPT_ENGINE},
+	{"metrics", required_argument, NULL, OPT_METRICS},
+	{"dhchap-secret", required_argument, NULL, OPT_DHCHAP_SECRET},
+	{"dhchap-ctrl-secret", required_argument, NULL, OPT_DHCHAP_CTRL_SECRET},
+	{"dhchap-hash", required_argument, NULL, OPT_DHCHAP_HASH},
+	{"dhchap-dhgroup", required_argument, NULL, OPT_DHCHAP_DHGROUP},
+	{"dhchap-required", no_argument, NULL, OPT_DHCHAP_REQUIRED},
+	{"tls", no_argument, NULL, OPT_TLS},
+	{"tls-key", required_argument, NULL, OPT_TLS_KEY},
+	{"rpc-socket", required_argument, NULL, OPT_RPC_SOCKET},
+	{"ana-state", required_argument, NULL, OPT_ANA_STATE},
+	{"cntlid-range", required_argument, NULL, OPT_CNTLID_RANGE},
+	{"ceph-conf", required_argument, NULL, OPT_CEPH_CONF},
+	{"ceph-id", required_argument, NULL, OPT_CEPH_ID},
+	{"verbose", no_argument, NULL, 'v'},
+	{"quiet", no_argument, NULL, 'q'},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+/* --allow-host and what follows it: that host's keys.  1: not one of these. */
+static int parse_host_option(int c, struct options *o)
 {
-	static const struct option longopts[] = {
-		{"addr", required_argument, NULL, 'a'},
-		{"port", required_argument, NULL, 's'},
-		{"nqn", required_argument, NULL, 'n'},
-		{"config", required_argument, NULL, 'c'},
-		{"allow-host", required_argument, NULL, OPT_ALLOW_HOST},
-		{"discovery-port", required_argument, NULL, OPT_DISCOVERY_PORT},
-		{"data-dir", required_argument, NULL, OPT_DATA_DIR},
-		{"default-size", required_argument, NULL, OPT_DEFAULT_SIZE},
-		{"block-size", required_argument, NULL, OPT_BLOCK_SIZE},
-		{"pidfile", required_argument, NULL, OPT_PIDFILE},
-		{"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
-		{"max-io-queues", required_argument, NULL, OPT_MAX_IO_QUEUES},
-		{"queue-depth", required_argument, NULL, OPT_QUEUE_DEPTH},
-		{"max-io-size", required_argument, NULL, OPT_MAX_IO_SIZE},
-		{"inline-data-size", required_argument, NULL, OPT_INLINE_DATA_SIZE},
-		{"fatal-error", required_argument, NULL, OPT_FATAL_ERROR},
-		{"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
-		{"io-workers", required_argument, NULL, OPT_IO_WORKERS},
-		{"engine", required_argument, NULL, OPT_ENGINE},
-		{"metrics", required_argument, NULL, OPT_METRICS},
-		{"dhchap-secret", required_argument, NULL, OPT_DHCHAP_SECRET},
-		{"dhchap-ctrl-secret", required_argument, NULL, OPT_DHCHAP_CTRL_SECRET},
-		{"dhchap-hash", required_argument, NULL, OPT_DHCHAP_HASH},
-		{"dhchap-dhgroup", required_argument, NULL, OPT_DHCHAP_DHGROUP},
-		{"dhchap-required", no_argument, NULL, OPT_DHCHAP_REQUIRED},
-		{"tls", no_argument, NULL, OPT_TLS},
-		{"tls-key", required_argument, NULL, OPT_TLS_KEY},
-		{"rpc-socket", required_argument, NULL, OPT_RPC_SOCKET},
-		{"ana-state", required_argument, NULL, OPT_ANA_STATE},
-		{"cntlid-range", required_argument, NULL, OPT_CNTLID_RANGE},
-		{"ceph-conf", required_argument, NULL, OPT_CEPH_CONF},
-		{"ceph-id", required_argument, NULL, OPT_CEPH_ID},
-		{"verbose", no_argument, NULL, 'v'},
-		{"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
 	struct cli_host *h;
+
+	switch (c) {
+	case OPT_ALLOW_HOST: {
+		struct cli_host *hosts = realloc(o->hosts, (o->nhosts + 1) * sizeof(*hosts));
+
+		if (hosts == NULL)
+			return -1;
+		o->hosts = hosts;
+		o->hosts[o->nhosts++] = (struct cli_host){.nqn = optarg};
+		break;
+	}
+	case OPT_DHCHAP_SECRET:
+		if ((h = last_host(o, "--dhchap-secret")) == NULL)
+			return -1;
+		h->dhchap_secret = optarg;
+		break;
+	case OPT_DHCHAP_CTRL_SECRET:
+		if ((h = last_host(o, "--dhchap-ctrl-secret")) == NULL)
+			return -1;
+		h->dhchap_ctrl_secret = optarg;
+		break;
+	case OPT_DHCHAP_HASH:
+		if ((h = last_host(o, "--dhchap-hash")) == NULL)
+			return -1;
+		h->dhchap_hash = nvmf_dhchap_hash_from_name(optarg);
+		if (h->dhchap_hash <= 0) {
+			fprintf(stderr, "nvmfd: --dhchap-hash %s: want sha256, sha384 or sha512\n",
+				optarg);
+			return -1;
+		}
+		break;
+	case OPT_DHCHAP_DHGROUP:
+		if ((h = last_host(o, "--dhchap-dhgroup")) == NULL)
+			return -1;
+		h->dhchap_dhgroup = nvmf_dhchap_dhgroup_from_name(optarg);
+		if (h->dhchap_dhgroup < 0) {
+			fprintf(stderr, "nvmfd: --dhchap-dhgroup %s: want null, ffdhe2048, ffdhe3072, ffdhe4096, ffdhe6144 or ffdhe8192\n",
+				optarg);
+			return -1;
+		}
+		break;
+	case OPT_TLS_KEY:
+		if ((h = last_host(o, "--tls-key")) == NULL)
+			return -1;
+		h->tls_key = optarg;
+		break;
+	default:
+		return 1;
+	}
+	return 0;
+}
+
+/* Sizes and limits of the target.  1: not one of these. */
+static int parse_limit_option(int c, struct options *o)
+{
 	unsigned long v;
 	uint64_t size;
-	int c;
+
+	switch (c) {
+	case OPT_DEFAULT_SIZE:
+		if (nvmf_parse_size(optarg, &size) != 0 || size == 0) {
+			fprintf(stderr, "nvmfd: --default-size: \"%s\" is not a size\n", optarg);
+			return -1;
+		}
+		o->default_size = optarg;
+		break;
+	case OPT_BLOCK_SIZE:
+		if (parse_uint("--block-size", optarg, 4096, &v) != 0)
+			return -1;
+		if (v != 512 && v != 4096) {
+			fprintf(stderr, "nvmfd: --block-size: must be 512 or 4096\n");
+			return -1;
+		}
+		o->block_size = (uint32_t)v;
+		break;
+	case OPT_MAX_CONNECTIONS:
+		if (parse_uint("--max-connections", optarg, 65536, &v) != 0 || v == 0)
+			return -1;
+		o->params.max_connections = (uint32_t)v;
+		break;
+	case OPT_MAX_IO_QUEUES:
+		if (parse_uint("--max-io-queues", optarg, 1024, &v) != 0 || v == 0)
+			return -1;
+		o->params.max_io_queues = (uint16_t)v;
+		break;
+	case OPT_QUEUE_DEPTH:
+		if (parse_uint("--queue-depth", optarg, 4096, &v) != 0 || v < 32) {
+			fprintf(stderr, "nvmfd: --queue-depth: 32 to 4096\n");
+			return -1;
+		}
+		o->params.max_queue_depth = (uint16_t)v;
+		break;
+	case OPT_MAX_IO_SIZE:
+		if (nvmf_parse_size(optarg, &size) != 0 || size < 4096 || size > (1u << 24) ||
+		    (size & (size - 1)) != 0) {
+			fprintf(stderr, "nvmfd: --max-io-size: a power of two from 4K to 16M\n");
+			return -1;
+		}
+		o->params.max_io_size = (uint32_t)size;
+		break;
+	case OPT_INLINE_DATA_SIZE:
+		if (parse_uint("--inline-data-size", optarg, 128 * 1024, &v) != 0 || v % 16 != 0) {
+			fprintf(stderr, "nvmfd: --inline-data-size: a multiple of 16 up to 131072\n");
+			return -1;
+		}
+		o->params.inline_data_size = (uint32_t)v;
+		break;
+	case OPT_CONNECT_TIMEOUT:
+		if (parse_uint("--connect-timeout", optarg, 3600000, &v) != 0 || v == 0)
+			return -1;
+		o->params.connect_timeout_ms = (uint32_t)v;
+		break;
+	case OPT_IO_WORKERS:
+		if (parse_uint("--io-workers", optarg, 256, &v) != 0 || v == 0)
+			return -1;
+		o->params.io_workers = (unsigned)v;
+		break;
+	default:
+		return 1;
+	}
+	return 0;
+}
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+	unsigned long v;
+	int c, rc;
 
 	nvmf_target_params_init(&o->params);
 	o->discovery_port = DEFAULT_DISCOVERY_PORT;
@@ -329,45 +455,6 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case 'c':
 			o->config = optarg;
 			break;
-		case OPT_ALLOW_HOST: {
-			struct cli_host *hosts = realloc(o->hosts, (o->nhosts + 1) * sizeof(*hosts));
-
-			if (hosts == NULL)
-				return -1;
-			o->hosts = hosts;
-			o->hosts[o->nhosts++] = (struct cli_host){.nqn = optarg};
-			break;
-		}
-		case OPT_DHCHAP_SECRET:
-			if ((h = last_host(o, "--dhchap-secret")) == NULL)
-				return -1;
-			h->dhchap_secret = optarg;
-			break;
-		case OPT_DHCHAP_CTRL_SECRET:
-			if ((h = last_host(o, "--dhchap-ctrl-secret")) == NULL)
-				return -1;
-			h->dhchap_ctrl_secret = optarg;
-			break;
-		case OPT_DHCHAP_HASH:
-			if ((h = last_host(o, "--dhchap-hash")) == NULL)
-				return -1;
-			h->dhchap_hash = nvmf_dhchap_hash_from_name(optarg);
-			if (h->dhchap_hash <= 0) {
-				fprintf(stderr, "nvmfd: --dhchap-hash %s: want sha256, sha384 or sha512\n",
-					optarg);
-				return -1;
-			}
-			break;
-		case OPT_DHCHAP_DHGROUP:
-			if ((h = last_host(o, "--dhchap-dhgroup")) == NULL)
-				return -1;
-			h->dhchap_dhgroup = nvmf_dhchap_dhgroup_from_name(optarg);
-			if (h->dhchap_dhgroup < 0) {
-				fprintf(stderr, "nvmfd: --dhchap-dhgroup %s: want null, ffdhe2048, ffdhe3072, ffdhe4096, ffdhe6144 or ffdhe8192\n",
-					optarg);
-				return -1;
-			}
-			break;
 		case OPT_DHCHAP_REQUIRED:
 			o->dhchap_required = true;
 			break;
@@ -382,11 +469,6 @@ static int parse_options(int argc, char **argv, struct options *o)
 			}
 			o->fatal_close = strcmp(optarg, "close") == 0;
 			break;
-		case OPT_TLS_KEY:
-			if ((h = last_host(o, "--tls-key")) == NULL)
-				return -1;
-			h->tls_key = optarg;
-			break;
 		case OPT_DISCOVERY_PORT:
 			if (parse_uint("--discovery-port", optarg, 65535, &v) != 0)
 				return -1;
@@ -396,66 +478,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case OPT_DATA_DIR:
 			o->data_dir = optarg;
 			break;
-		case OPT_DEFAULT_SIZE:
-			if (nvmf_parse_size(optarg, &size) != 0 || size == 0) {
-				fprintf(stderr, "nvmfd: --default-size: \"%s\" is not a size\n", optarg);
-				return -1;
-			}
-			o->default_size = optarg;
-			break;
-		case OPT_BLOCK_SIZE:
-			if (parse_uint("--block-size", optarg, 4096, &v) != 0)
-				return -1;
-			if (v != 512 && v != 4096) {
-				fprintf(stderr, "nvmfd: --block-size: must be 512 or 4096\n");
-				return -1;
-			}
-			o->block_size = (uint32_t)v;
-			break;
 		case OPT_PIDFILE:
 			o->pidfile = optarg;
-			break;
-		case OPT_MAX_CONNECTIONS:
-			if (parse_uint("--max-connections", optarg, 65536, &v) != 0 || v == 0)
-				return -1;
-			o->params.max_connections = (uint32_t)v;
-			break;
-		case OPT_MAX_IO_QUEUES:
-			if (parse_uint("--max-io-queues", optarg, 1024, &v) != 0 || v == 0)
-				return -1;
-			o->params.max_io_queues = (uint16_t)v;
-			break;
-		case OPT_QUEUE_DEPTH:
-			if (parse_uint("--queue-depth", optarg, 4096, &v) != 0 || v < 32) {
-				fprintf(stderr, "nvmfd: --queue-depth: 32 to 4096\n");
-				return -1;
-			}
-			o->params.max_queue_depth = (uint16_t)v;
-			break;
-		case OPT_MAX_IO_SIZE:
-			if (nvmf_parse_size(optarg, &size) != 0 || size < 4096 || size > (1u << 24) ||
-			    (size & (size - 1)) != 0) {
-				fprintf(stderr, "nvmfd: --max-io-size: a power of two from 4K to 16M\n");
-				return -1;
-			}
-			o->params.max_io_size = (uint32_t)size;
-			break;
-		case OPT_INLINE_DATA_SIZE:
-			if (parse_uint("--inline-data-size", optarg, 128 * 1024, &v) != 0 || v % 16 != 0) {
-				fprintf(stderr, "nvmfd: --inline-data-size: a multiple of 16 up to 131072\n");
-				return -1;
-			}
-			o->params.inline_data_size = (uint32_t)v;
-			break;
-		case OPT_CONNECT_TIMEOUT:
-			if (parse_uint("--connect-timeout", optarg, 3600000, &v) != 0 || v == 0)
-				return -1;
-			o->params.connect_timeout_ms = (uint32_t)v;
-			break;
-		case OPT_IO_WORKERS:
-			if (parse_uint("--io-workers", optarg, 256, &v) != 0 || v == 0)
-				return -1;
-			o->params.io_workers = (unsigned)v;
 			break;
 		case OPT_METRICS:
 			o->metrics = optarg;
@@ -494,8 +518,13 @@ static int parse_options(int argc, char **argv, struct options *o)
 			usage(stdout);
 			exit(0);
 		default:
-			usage(stderr);
-			return -1;
+			rc = parse_host_option(c, o);
+			if (rc == 1)
+				rc = parse_limit_option(c, o);
+			if (rc == 1)
+				usage(stderr);
+			if (rc != 0)
+				return -1;
 		}
 	}
 	if (nvmf_rbd_configure(o->ceph_conf, o->ceph_id) != 0) {
