@@ -48,7 +48,7 @@ run: deps build
 # (interop runs boot real Linux kernels under emulation; they run once), the
 # suite under TSan (no report allowed; tests/tsan_run.sh), and each fuzz
 # target for FUZZ_SECONDS.
-FUZZ_SECONDS ?= 30
+FUZZ_SECONDS ?= 20
 STRESS_SECONDS ?= 1800
 test: deps build asan tsan
 	ctest --test-dir $(BUILD) --output-on-failure -j 2
