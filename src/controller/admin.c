@@ -575,6 +575,16 @@ static void log_changed_ns(struct nvmf_ctrl *ctrl, struct nvme_changed_ns_list_l
 	nvmf_mutex_unlock(&ctrl->lock);
 }
 
+/* Read without RAE: the notice it reports may be raised again. */
+static void log_read_unmask(struct nvmf_ctrl *ctrl, bool retain, bool *masked)
+{
+	if (retain)
+		return;
+	nvmf_mutex_lock(&ctrl->lock);
+	*masked = false;
+	nvmf_mutex_unlock(&ctrl->lock);
+}
+
 static void handle_get_log_page(struct nvmf_cmd *cmd)
 {
 	const struct nvme_sqe *sqe = cmd_sqe(cmd);
@@ -620,11 +630,7 @@ static void handle_get_log_page(struct nvmf_cmd *cmd)
 				return;
 			}
 			log = owned;
-			if (!retain) {
-				nvmf_mutex_lock(&ctrl->lock);
-				ctrl->disc_aen_masked = false;
-				nvmf_mutex_unlock(&ctrl->lock);
-			}
+			log_read_unmask(ctrl, retain, &ctrl->disc_aen_masked);
 			break;
 		default:
 			cmd_complete(cmd, status_specific(NVME_SC_INVALID_LOG_PAGE), 0, 0);
@@ -672,11 +678,7 @@ static void handle_get_log_page(struct nvmf_cmd *cmd)
 				return;
 			}
 			log = owned;
-			if (!retain) {
-				nvmf_mutex_lock(&ctrl->lock);
-				ctrl->ana_aen_masked = false;
-				nvmf_mutex_unlock(&ctrl->lock);
-			}
+			log_read_unmask(ctrl, retain, &ctrl->ana_aen_masked);
 			break;
 		default:
 			cmd_complete(cmd, status_specific(NVME_SC_INVALID_LOG_PAGE), 0, 0);
@@ -884,35 +886,34 @@ void ctrl_ns_changed(struct nvmf_ctrl *ctrl, uint32_t nsid)
 						    NVME_LOG_CHANGED_NS_LIST));
 }
 
-void ctrl_ana_changed(struct nvmf_ctrl *ctrl)
+/* A notice the host has enabled (aec_bit), raised once until it reads the
+ * log page that clears *masked (log_read_unmask). */
+static void raise_notice_once(struct nvmf_ctrl *ctrl, uint32_t aec_bit, bool *masked,
+			      uint8_t notice, uint8_t lid)
 {
 	bool raise;
 
 	nvmf_mutex_lock(&ctrl->lock);
-	/* One event until the host reads the ANA log (Base 2.0 §5.2.4). */
-	raise = (ctrl->aec & NVME_AEC_ANA_CHANGE) && !ctrl->ana_aen_masked;
+	raise = (ctrl->aec & aec_bit) && !*masked;
 	if (raise)
-		ctrl->ana_aen_masked = true;
+		*masked = true;
 	nvmf_mutex_unlock(&ctrl->lock);
 	if (raise)
-		ctrl_raise_event(ctrl, NVME_AER_DW0(NVME_AER_TYPE_NOTICE, NVME_AER_NOTICE_ANA_CHANGE,
-						    NVME_LOG_ANA));
+		ctrl_raise_event(ctrl, NVME_AER_DW0(NVME_AER_TYPE_NOTICE, notice, lid));
+}
+
+void ctrl_ana_changed(struct nvmf_ctrl *ctrl)
+{
+	/* One event until the host reads the ANA log (Base 2.0 §5.2.4). */
+	raise_notice_once(ctrl, NVME_AEC_ANA_CHANGE, &ctrl->ana_aen_masked,
+			  NVME_AER_NOTICE_ANA_CHANGE, NVME_LOG_ANA);
 }
 
 void ctrl_discovery_changed(struct nvmf_ctrl *ctrl)
 {
-	bool raise;
-
-	nvmf_mutex_lock(&ctrl->lock);
 	/* One event until the host reads the discovery log (nvme-cli PR #1933). */
-	raise = (ctrl->aec & NVME_AEC_DISCOVERY_LOG_CHANGE) && !ctrl->disc_aen_masked;
-	if (raise)
-		ctrl->disc_aen_masked = true;
-	nvmf_mutex_unlock(&ctrl->lock);
-	if (raise)
-		ctrl_raise_event(ctrl, NVME_AER_DW0(NVME_AER_TYPE_NOTICE,
-						    NVME_AER_NOTICE_DISCOVERY_CHANGE,
-						    NVME_LOG_DISCOVERY));
+	raise_notice_once(ctrl, NVME_AEC_DISCOVERY_LOG_CHANGE, &ctrl->disc_aen_masked,
+			  NVME_AER_NOTICE_DISCOVERY_CHANGE, NVME_LOG_DISCOVERY);
 }
 
 void ctrl_drop_aers(struct nvmf_ctrl *ctrl)
