@@ -35,6 +35,7 @@
 #include "nvmf/host.h"
 #include "nvmf/log.h"
 #include "nvmf/spec.h"
+#include "nvmf/spec_tcp.h"
 #include "nvmf/tls.h"
 #include "nvmf/transport.h"
 

@@ -38,7 +38,7 @@
 #include <openssl/kdf.h>
 #include <openssl/ssl.h>
 
-#include "nvmf/spec.h"
+#include "nvmf/spec_tcp.h"
 #include "security/secret.h"
 #include "util/lock.h"
 #include "util/log.h"

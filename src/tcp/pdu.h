@@ -14,7 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "nvmf/spec.h"
+#include "nvmf/spec_tcp.h"
 
 /* What a receiver accepts at this point of the connection. */
 struct nvmf_tcp_rx_rules {

@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "nvmf/spec.h"
+#include "nvmf/spec_tcp.h"
 #include "nvmf/transport.h"
 #include "util/raw_pdu.h"
 

@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "nvmf/spec.h"
+#include "nvmf/spec_tcp.h"
 
 struct relay;
 

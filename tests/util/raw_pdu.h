@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "nvmf/spec.h"
+#include "nvmf/spec_tcp.h"
 
 #define RAW_WAIT_MS 5000
 #define RAW_PDU_SIZE 16384
