@@ -130,46 +130,41 @@ static void wait_stats(struct nvmf_target *t, unsigned conns, unsigned ctrls, in
 
 /* ------------------------------------------------------------------ */
 
-static void test_admin(void)
+/* Properties before and after CC.EN; other admin commands wait for it. */
+static void admin_properties(struct th_queue *a)
 {
-	struct fixture f;
-	struct th_queue a;
-	uint8_t buf[4096], buf2[4096];
-	struct nvme_id_ctrl *id = (struct nvme_id_ctrl *)buf;
-	struct nvme_id_ns *ns = (struct nvme_id_ns *)buf;
+	uint8_t buf[4096];
 	uint64_t v;
-	uint32_t dw0;
-	struct nvme_cqe cqe;
-	int cid;
 
-	test_begin("admin commands");
-	fixture_start(&f, NULL);
-	REQUIRE(th_open(&a, f.io_port, NULL) == 0);
-	CHECK_EQ(th_connect(&a, NQN, 0, NULL, &dw0), 0);
-	CHECK(dw0 >= 1 && dw0 <= NVMF_CNTLID_MAX);
 	/* Before CC.EN: properties work, other admin commands do not. */
-	CHECK_EQ(th_identify(&a, NVME_CNS_CONTROLLER, 0, buf),
+	CHECK_EQ(th_identify(a, NVME_CNS_CONTROLLER, 0, buf),
 		 STATUS(NVME_SCT_GENERIC, NVME_SC_COMMAND_SEQUENCE_ERROR));
-	CHECK_EQ(th_prop_get(&a, NVME_PROP_CAP, true, &v), 0);
+	CHECK_EQ(th_prop_get(a, NVME_PROP_CAP, true, &v), 0);
 	CHECK_EQ(NVME_CAP_MQES(v), 127);
 	CHECK((v & NVME_CAP_CSS_NVM) != 0);
 	CHECK_EQ(NVME_CAP_TO(v), 15);
-	CHECK_EQ(th_prop_get(&a, NVME_PROP_VS, false, &v), 0);
+	CHECK_EQ(th_prop_get(a, NVME_PROP_VS, false, &v), 0);
 	CHECK_EQ(v, NVME_VS(1, 3, 0));
-	CHECK_EQ(th_prop_get(&a, NVME_PROP_CAP, false, &v),
+	CHECK_EQ(th_prop_get(a, NVME_PROP_CAP, false, &v),
 		 STATUS(NVME_SCT_GENERIC, NVME_SC_INVALID_FIELD));
-	CHECK_EQ(th_prop_get(&a, NVME_PROP_CSTS, false, &v), 0);
+	CHECK_EQ(th_prop_get(a, NVME_PROP_CSTS, false, &v), 0);
 	CHECK_EQ(v, 0);
-	CHECK_EQ(th_prop_set(&a, NVME_PROP_VS, 0), STATUS(NVME_SCT_GENERIC, NVME_SC_INVALID_FIELD));
-	CHECK_EQ(th_prop_set(&a, NVME_PROP_CC, NVME_CC_EN | (6u << 16) | (4u << 20)), 0);
-	CHECK_EQ(th_prop_get(&a, NVME_PROP_CSTS, false, &v), 0);
+	CHECK_EQ(th_prop_set(a, NVME_PROP_VS, 0), STATUS(NVME_SCT_GENERIC, NVME_SC_INVALID_FIELD));
+	CHECK_EQ(th_prop_set(a, NVME_PROP_CC, NVME_CC_EN | (6u << 16) | (4u << 20)), 0);
+	CHECK_EQ(th_prop_get(a, NVME_PROP_CSTS, false, &v), 0);
 	CHECK_EQ(v, NVME_CSTS_RDY);
-	CHECK_EQ(th_prop_get(&a, NVME_PROP_CC, false, &v), 0);
+	CHECK_EQ(th_prop_get(a, NVME_PROP_CC, false, &v), 0);
 	CHECK_EQ(v, NVME_CC_EN | (6u << 16) | (4u << 20));
+}
 
-	/* Identify Controller: what the Linux host checks (reference §14). */
-	CHECK_EQ(th_identify(&a, NVME_CNS_CONTROLLER, 0, buf), 0);
-	CHECK_EQ(id->cntlid, a.cntlid);
+/* Identify Controller: what the Linux host checks (reference §14). */
+static void admin_identify_controller(struct th_queue *a)
+{
+	uint8_t buf[4096];
+	struct nvme_id_ctrl *id = (struct nvme_id_ctrl *)buf;
+
+	CHECK_EQ(th_identify(a, NVME_CNS_CONTROLLER, 0, buf), 0);
+	CHECK_EQ(id->cntlid, a->cntlid);
 	CHECK_EQ(id->cntrltype, NVME_CTRL_TYPE_IO);
 	CHECK((id->sgls & 3) != 0);
 	CHECK_EQ(id->maxcmd, 128);
@@ -188,25 +183,30 @@ static void test_admin(void)
 	CHECK(id->oaes & NVME_CTRL_OAES_NS_ATTR);
 	CHECK_EQ(strcmp(id->subnqn, NQN), 0);
 	CHECK_EQ(memcmp(id->mn, "nvmfd ", 6), 0);
+}
 
-	/* Namespaces. */
-	CHECK_EQ(th_identify(&a, NVME_CNS_NAMESPACE, 1, buf), 0);
+static void admin_namespaces(struct th_queue *a)
+{
+	uint8_t buf[4096];
+	struct nvme_id_ns *ns = (struct nvme_id_ns *)buf;
+
+	CHECK_EQ(th_identify(a, NVME_CNS_NAMESPACE, 1, buf), 0);
 	CHECK_EQ(ns->nsze, (16 << 20) / 512);
 	CHECK_EQ(ns->lbaf[ns->flbas & 0xf].lbads, 9);
-	CHECK_EQ(th_identify(&a, NVME_CNS_NAMESPACE, 2, buf), 0);
+	CHECK_EQ(th_identify(a, NVME_CNS_NAMESPACE, 2, buf), 0);
 	CHECK_EQ(ns->nsze, (8 << 20) / 4096);
 	CHECK_EQ(ns->lbaf[0].lbads, 12);
-	CHECK_EQ(th_identify(&a, NVME_CNS_NAMESPACE, 3, buf), 0); /* inactive: zeroes */
+	CHECK_EQ(th_identify(a, NVME_CNS_NAMESPACE, 3, buf), 0); /* inactive: zeroes */
 	CHECK_EQ(ns->nsze, 0);
-	CHECK_EQ(th_identify(&a, NVME_CNS_NAMESPACE, 0, buf),
+	CHECK_EQ(th_identify(a, NVME_CNS_NAMESPACE, 0, buf),
 		 STATUS(NVME_SCT_GENERIC, NVME_SC_INVALID_NAMESPACE_OR_FORMAT));
-	CHECK_EQ(th_identify(&a, NVME_CNS_ACTIVE_NS_LIST, 0, buf), 0);
+	CHECK_EQ(th_identify(a, NVME_CNS_ACTIVE_NS_LIST, 0, buf), 0);
 	CHECK_EQ(((uint32_t *)buf)[0], 1);
 	CHECK_EQ(((uint32_t *)buf)[1], 2);
 	CHECK_EQ(((uint32_t *)buf)[2], 0);
-	CHECK_EQ(th_identify(&a, NVME_CNS_ACTIVE_NS_LIST, 1, buf), 0);
+	CHECK_EQ(th_identify(a, NVME_CNS_ACTIVE_NS_LIST, 1, buf), 0);
 	CHECK_EQ(((uint32_t *)buf)[0], 2);
-	CHECK_EQ(th_identify(&a, NVME_CNS_NS_ID_DESCRIPTORS, 1, buf), 0);
+	CHECK_EQ(th_identify(a, NVME_CNS_NS_ID_DESCRIPTORS, 1, buf), 0);
 	CHECK_EQ(buf[0], NVME_NIDT_EUI64);
 	CHECK_EQ(buf[1], 8);
 	CHECK_EQ(buf[12], NVME_NIDT_NGUID);
@@ -215,115 +215,145 @@ static void test_admin(void)
 	CHECK_EQ(buf[33], 16);
 	CHECK_EQ(buf[52], NVME_NIDT_CSI);
 	memcpy(ns1_descriptors, buf, sizeof(ns1_descriptors));
-	CHECK_EQ(th_identify(&a, NVME_CNS_NS_ID_DESCRIPTORS, 9, buf),
+	CHECK_EQ(th_identify(a, NVME_CNS_NS_ID_DESCRIPTORS, 9, buf),
 		 STATUS(NVME_SCT_GENERIC, NVME_SC_INVALID_NAMESPACE_OR_FORMAT));
-	CHECK_EQ(th_identify(&a, 0x42, 0, buf), STATUS(NVME_SCT_GENERIC, NVME_SC_INVALID_FIELD));
+	CHECK_EQ(th_identify(a, 0x42, 0, buf), STATUS(NVME_SCT_GENERIC, NVME_SC_INVALID_FIELD));
+}
 
-	/* Log pages. */
-	CHECK_EQ(th_get_log(&a, NVME_LOG_SUPPORTED_PAGES, 0, buf, 1024, 0, false), 0);
+static void admin_log_pages(struct th_queue *a)
+{
+	uint8_t buf[4096], buf2[4096];
+
+	CHECK_EQ(th_get_log(a, NVME_LOG_SUPPORTED_PAGES, 0, buf, 1024, 0, false), 0);
 	for (int l = 0; l <= 5; l++)
 		CHECK_EQ(((uint32_t *)buf)[l] & 1, 1);
-	CHECK_EQ(th_get_log(&a, NVME_LOG_ERROR, 0, buf, 4096, 0, false), 0);
+	CHECK_EQ(th_get_log(a, NVME_LOG_ERROR, 0, buf, 4096, 0, false), 0);
 	/* The invalid Identify above left entries, newest first. */
 	CHECK(((struct nvme_error_log_entry *)buf)[0].error_count >= 3);
 	CHECK_EQ(NVME_CQE_TO_STATUS(((struct nvme_error_log_entry *)buf)[0].status),
 		 STATUS(NVME_SCT_GENERIC, NVME_SC_INVALID_FIELD));
-	CHECK_EQ(th_get_log(&a, NVME_LOG_SMART, 0xffffffff, buf, 512, 0, false), 0);
+	CHECK_EQ(th_get_log(a, NVME_LOG_SMART, 0xffffffff, buf, 512, 0, false), 0);
 	CHECK_EQ(((struct nvme_smart_log *)buf)->avail_spare, 100);
 	CHECK(((struct nvme_smart_log *)buf)->temperature > 273);
-	CHECK_EQ(th_get_log(&a, NVME_LOG_FIRMWARE_SLOT, 0, buf, 512, 0, false), 0);
+	CHECK_EQ(th_get_log(a, NVME_LOG_FIRMWARE_SLOT, 0, buf, 512, 0, false), 0);
 	CHECK_EQ(buf[0], 1);
 	CHECK_EQ(memcmp(buf + 8, "0.1.0", 5), 0);
-	CHECK_EQ(th_get_log(&a, NVME_LOG_CHANGED_NS_LIST, 0, buf, 4096, 0, false), 0);
+	CHECK_EQ(th_get_log(a, NVME_LOG_CHANGED_NS_LIST, 0, buf, 4096, 0, false), 0);
 	CHECK_EQ(((uint32_t *)buf)[0], 0);
-	CHECK_EQ(th_get_log(&a, NVME_LOG_COMMAND_EFFECTS, 0, buf, 4096, 0, false), 0);
+	CHECK_EQ(th_get_log(a, NVME_LOG_COMMAND_EFFECTS, 0, buf, 4096, 0, false), 0);
 	CHECK(((struct nvme_cmd_effects_log *)buf)->acs[NVME_ADMIN_IDENTIFY] & NVME_CMD_EFFECTS_CSUPP);
 	CHECK(((struct nvme_cmd_effects_log *)buf)->iocs[NVME_IO_WRITE] & NVME_CMD_EFFECTS_LBCC);
 	/* Part of a page at an offset, and the rules for offsets. */
-	CHECK_EQ(th_get_log(&a, NVME_LOG_COMMAND_EFFECTS, 0, buf2, 8, 1024, false), 0);
+	CHECK_EQ(th_get_log(a, NVME_LOG_COMMAND_EFFECTS, 0, buf2, 8, 1024, false), 0);
 	CHECK_EQ(memcmp(buf2, buf + 1024, 8), 0);
-	CHECK_EQ(th_get_log(&a, NVME_LOG_SMART, 0, buf, 8, 2, false),
+	CHECK_EQ(th_get_log(a, NVME_LOG_SMART, 0, buf, 8, 2, false),
 		 STATUS(NVME_SCT_GENERIC, NVME_SC_INVALID_FIELD));
-	CHECK_EQ(th_get_log(&a, NVME_LOG_SMART, 0, buf, 8, 1024, false),
+	CHECK_EQ(th_get_log(a, NVME_LOG_SMART, 0, buf, 8, 1024, false),
 		 STATUS(NVME_SCT_GENERIC, NVME_SC_INVALID_FIELD));
-	CHECK_EQ(th_get_log(&a, 0x70, 0, buf, 1024, 0, false),
+	CHECK_EQ(th_get_log(a, 0x70, 0, buf, 1024, 0, false),
 		 STATUS(NVME_SCT_COMMAND_SPECIFIC, NVME_SC_INVALID_LOG_PAGE));
+}
 
-	/* Features. */
-	CHECK_EQ(th_set_features(&a, NVME_FEAT_NUMBER_OF_QUEUES, (3u << 16) | 3u, &dw0), 0);
+static void admin_features(struct th_queue *a)
+{
+	uint32_t dw0;
+
+	CHECK_EQ(th_set_features(a, NVME_FEAT_NUMBER_OF_QUEUES, (3u << 16) | 3u, &dw0), 0);
 	CHECK_EQ(dw0, (3u << 16) | 3u);
-	CHECK_EQ(th_set_features(&a, NVME_FEAT_NUMBER_OF_QUEUES, (99u << 16) | 99u, &dw0), 0);
+	CHECK_EQ(th_set_features(a, NVME_FEAT_NUMBER_OF_QUEUES, (99u << 16) | 99u, &dw0), 0);
 	CHECK_EQ(dw0, (15u << 16) | 15u); /* capped at 16 */
-	CHECK_EQ(th_get_features(&a, NVME_FEAT_NUMBER_OF_QUEUES, NVME_FEAT_SEL_CURRENT, &dw0), 0);
+	CHECK_EQ(th_get_features(a, NVME_FEAT_NUMBER_OF_QUEUES, NVME_FEAT_SEL_CURRENT, &dw0), 0);
 	CHECK_EQ(dw0, (15u << 16) | 15u);
-	CHECK_EQ(th_set_features(&a, NVME_FEAT_NUMBER_OF_QUEUES, 0xffff, NULL),
+	CHECK_EQ(th_set_features(a, NVME_FEAT_NUMBER_OF_QUEUES, 0xffff, NULL),
 		 STATUS(NVME_SCT_GENERIC, NVME_SC_INVALID_FIELD));
-	CHECK_EQ(th_set_features(&a, NVME_FEAT_KEEP_ALIVE_TIMER, 120000, NULL), 0);
-	CHECK_EQ(th_get_features(&a, NVME_FEAT_KEEP_ALIVE_TIMER, NVME_FEAT_SEL_CURRENT, &dw0), 0);
+	CHECK_EQ(th_set_features(a, NVME_FEAT_KEEP_ALIVE_TIMER, 120000, NULL), 0);
+	CHECK_EQ(th_get_features(a, NVME_FEAT_KEEP_ALIVE_TIMER, NVME_FEAT_SEL_CURRENT, &dw0), 0);
 	CHECK_EQ(dw0, 120000);
-	CHECK_EQ(th_set_features(&a, NVME_FEAT_ASYNC_EVENT_CONFIG, NVME_AEC_NS_ATTR_NOTICES, NULL), 0);
-	CHECK_EQ(th_get_features(&a, NVME_FEAT_ASYNC_EVENT_CONFIG, NVME_FEAT_SEL_CURRENT, &dw0), 0);
+	CHECK_EQ(th_set_features(a, NVME_FEAT_ASYNC_EVENT_CONFIG, NVME_AEC_NS_ATTR_NOTICES, NULL), 0);
+	CHECK_EQ(th_get_features(a, NVME_FEAT_ASYNC_EVENT_CONFIG, NVME_FEAT_SEL_CURRENT, &dw0), 0);
 	CHECK_EQ(dw0, NVME_AEC_NS_ATTR_NOTICES);
-	CHECK_EQ(th_set_features(&a, NVME_FEAT_ASYNC_EVENT_CONFIG, 1u << 31, NULL),
+	CHECK_EQ(th_set_features(a, NVME_FEAT_ASYNC_EVENT_CONFIG, 1u << 31, NULL),
 		 STATUS(NVME_SCT_GENERIC, NVME_SC_INVALID_FIELD));
-	CHECK_EQ(th_set_features(&a, NVME_FEAT_VOLATILE_WRITE_CACHE, 0, NULL), 0);
-	CHECK_EQ(th_get_features(&a, NVME_FEAT_VOLATILE_WRITE_CACHE, NVME_FEAT_SEL_CURRENT, &dw0), 0);
+	CHECK_EQ(th_set_features(a, NVME_FEAT_VOLATILE_WRITE_CACHE, 0, NULL), 0);
+	CHECK_EQ(th_get_features(a, NVME_FEAT_VOLATILE_WRITE_CACHE, NVME_FEAT_SEL_CURRENT, &dw0), 0);
 	CHECK_EQ(dw0, 0);
-	CHECK_EQ(th_get_features(&a, NVME_FEAT_VOLATILE_WRITE_CACHE, NVME_FEAT_SEL_DEFAULT, &dw0), 0);
+	CHECK_EQ(th_get_features(a, NVME_FEAT_VOLATILE_WRITE_CACHE, NVME_FEAT_SEL_DEFAULT, &dw0), 0);
 	CHECK_EQ(dw0, 1);
-	CHECK_EQ(th_get_features(&a, NVME_FEAT_VOLATILE_WRITE_CACHE, NVME_FEAT_SEL_SUPPORTED, &dw0), 0);
+	CHECK_EQ(th_get_features(a, NVME_FEAT_VOLATILE_WRITE_CACHE, NVME_FEAT_SEL_SUPPORTED, &dw0), 0);
 	CHECK_EQ(dw0, 1u << 2);
-	CHECK_EQ(th_set_features(&a, NVME_FEAT_VOLATILE_WRITE_CACHE, 1, NULL), 0);
-	CHECK_EQ(th_set_features(&a, 0x80, 0, NULL), STATUS(NVME_SCT_GENERIC, NVME_SC_INVALID_FIELD));
+	CHECK_EQ(th_set_features(a, NVME_FEAT_VOLATILE_WRITE_CACHE, 1, NULL), 0);
+	CHECK_EQ(th_set_features(a, 0x80, 0, NULL), STATUS(NVME_SCT_GENERIC, NVME_SC_INVALID_FIELD));
 	{
 		struct nvme_sqe save = {.opc = NVME_ADMIN_SET_FEATURES,
 					.cdw10 = NVME_FEAT_KEEP_ALIVE_TIMER | (1u << 31)};
 
-		CHECK_EQ(th_cmd(&a, &save, NULL, 0, false, NULL),
+		CHECK_EQ(th_cmd(a, &save, NULL, 0, false, NULL),
 			 STATUS(NVME_SCT_COMMAND_SPECIFIC, NVME_SC_FEATURE_NOT_SAVEABLE));
 	}
+}
 
-	/* Keep Alive, AERs up to the limit, and Abort of a held AER. */
+/* Keep Alive, AERs up to the limit, Abort of a held AER, and commands that
+ * do not belong on an admin queue. */
+static void admin_keep_alive_and_aers(struct th_queue *a)
+{
+	struct nvme_sqe ka = {.opc = NVME_ADMIN_KEEP_ALIVE};
+	struct nvme_sqe aer = {.opc = NVME_ADMIN_ASYNC_EVENT_REQUEST};
+	struct nvme_sqe abort = {.opc = NVME_ADMIN_ABORT};
+	struct nvme_cqe cqe;
+	int aers[4], cid;
+
+	CHECK_EQ(th_cmd(a, &ka, NULL, 0, false, NULL), 0);
+	for (int i = 0; i < 4; i++)
+		aers[i] = th_submit(a, &aer, NULL, 0, false);
+	cid = th_submit(a, &aer, NULL, 0, false);
+	CHECK_EQ(th_wait(a, cid, NULL, 2000),
+		 STATUS(NVME_SCT_COMMAND_SPECIFIC, NVME_SC_ASYNC_EVENT_REQUEST_LIMIT_EXCEEDED));
+	abort.cdw10 = (uint32_t)aers[0] << 16;
+	CHECK_EQ(th_cmd(a, &abort, NULL, 0, false, &cqe), 0);
+	CHECK_EQ(cqe.cdw0 & 1, 0); /* aborted */
+	CHECK_EQ(th_wait(a, aers[0], NULL, 2000),
+		 STATUS(NVME_SCT_GENERIC, NVME_SC_ABORTED_BY_REQUEST));
+	abort.cdw10 = 200u << 16; /* nothing there */
+	CHECK_EQ(th_cmd(a, &abort, NULL, 0, false, &cqe), 0);
+	CHECK_EQ(cqe.cdw0 & 1, 1);
+	/* Unsupported admin opcodes. */
 	{
-		struct nvme_sqe ka = {.opc = NVME_ADMIN_KEEP_ALIVE};
-		struct nvme_sqe aer = {.opc = NVME_ADMIN_ASYNC_EVENT_REQUEST};
-		struct nvme_sqe abort = {.opc = NVME_ADMIN_ABORT};
-		int aers[4];
+		struct nvme_sqe bad = {.opc = NVME_ADMIN_CREATE_IO_SQ};
 
-		CHECK_EQ(th_cmd(&a, &ka, NULL, 0, false, NULL), 0);
-		for (int i = 0; i < 4; i++)
-			aers[i] = th_submit(&a, &aer, NULL, 0, false);
-		cid = th_submit(&a, &aer, NULL, 0, false);
-		CHECK_EQ(th_wait(&a, cid, NULL, 2000),
-			 STATUS(NVME_SCT_COMMAND_SPECIFIC, NVME_SC_ASYNC_EVENT_REQUEST_LIMIT_EXCEEDED));
-		abort.cdw10 = (uint32_t)aers[0] << 16;
-		CHECK_EQ(th_cmd(&a, &abort, NULL, 0, false, &cqe), 0);
-		CHECK_EQ(cqe.cdw0 & 1, 0); /* aborted */
-		CHECK_EQ(th_wait(&a, aers[0], NULL, 2000),
-			 STATUS(NVME_SCT_GENERIC, NVME_SC_ABORTED_BY_REQUEST));
-		abort.cdw10 = 200u << 16; /* nothing there */
-		CHECK_EQ(th_cmd(&a, &abort, NULL, 0, false, &cqe), 0);
-		CHECK_EQ(cqe.cdw0 & 1, 1);
-		/* Unsupported admin opcodes. */
-		{
-			struct nvme_sqe bad = {.opc = NVME_ADMIN_CREATE_IO_SQ};
-
-			CHECK_EQ(th_cmd(&a, &bad, NULL, 0, false, NULL),
-				 STATUS(NVME_SCT_GENERIC, NVME_SC_INVALID_OPCODE));
-		}
-		/* Disconnect is for I/O queues. */
-		{
-			struct nvmf_disconnect_cmd d = {.opc = NVME_ADMIN_FABRICS,
-							.fctype = NVMF_FCTYPE_DISCONNECT};
-
-			CHECK_EQ(th_cmd(&a, (struct nvme_sqe *)&d, NULL, 0, false, NULL),
-				 STATUS(NVME_SCT_COMMAND_SPECIFIC, NVME_SC_INVALID_QUEUE_TYPE));
-		}
-		/* A second Connect on a connected queue. */
-		CHECK_EQ(th_connect(&a, NQN, 0, NULL, NULL),
-			 STATUS(NVME_SCT_GENERIC, NVME_SC_COMMAND_SEQUENCE_ERROR));
-		th_close(&a); /* held AERs go with the queue */
+		CHECK_EQ(th_cmd(a, &bad, NULL, 0, false, NULL),
+			 STATUS(NVME_SCT_GENERIC, NVME_SC_INVALID_OPCODE));
 	}
+	/* Disconnect is for I/O queues. */
+	{
+		struct nvmf_disconnect_cmd d = {.opc = NVME_ADMIN_FABRICS,
+						.fctype = NVMF_FCTYPE_DISCONNECT};
+
+		CHECK_EQ(th_cmd(a, (struct nvme_sqe *)&d, NULL, 0, false, NULL),
+			 STATUS(NVME_SCT_COMMAND_SPECIFIC, NVME_SC_INVALID_QUEUE_TYPE));
+	}
+	/* A second Connect on a connected queue. */
+	CHECK_EQ(th_connect(a, NQN, 0, NULL, NULL),
+		 STATUS(NVME_SCT_GENERIC, NVME_SC_COMMAND_SEQUENCE_ERROR));
+	th_close(a); /* held AERs go with the queue */
+}
+
+static void test_admin(void)
+{
+	struct fixture f;
+	struct th_queue a;
+	uint32_t dw0;
+
+	test_begin("admin commands");
+	fixture_start(&f, NULL);
+	REQUIRE(th_open(&a, f.io_port, NULL) == 0);
+	CHECK_EQ(th_connect(&a, NQN, 0, NULL, &dw0), 0);
+	CHECK(dw0 >= 1 && dw0 <= NVMF_CNTLID_MAX);
+	admin_properties(&a);
+	admin_identify_controller(&a);
+	admin_namespaces(&a);
+	admin_log_pages(&a);
+	admin_features(&a);
+	admin_keep_alive_and_aers(&a);
 	wait_stats(f.t, 0, 0, 3000);
 	fixture_stop(&f);
 	test_end();
