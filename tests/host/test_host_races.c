@@ -142,6 +142,17 @@ static bool tp_reached(bool *flag)
 	return ok;
 }
 
+/* Whether the hook has set flag; the worker may set it again meanwhile. */
+static bool tp_seen(const bool *flag)
+{
+	bool seen;
+
+	pthread_mutex_lock(&tp_lock);
+	seen = *flag;
+	pthread_mutex_unlock(&tp_lock);
+	return seen;
+}
+
 /* One write, submitted from its own thread; its completions counted. */
 struct submit {
 	struct nvmf_ns *ns;
@@ -280,7 +291,7 @@ static void test_held_on_live(struct nvmfd_proc *d)
 	CHECK(tp_reached(&tp.hold_reached));
 	REQUIRE(nvmfd_restart(d));
 	pthread_join(t, NULL);
-	CHECK(tp.live_seen);
+	CHECK(tp_seen(&tp.live_seen));
 	check_once(&s, 11);
 	CHECK_EQ(nvmf_disconnect(c), 0);
 	free(s.buf);
@@ -306,7 +317,8 @@ static void test_failed_transmit(struct nvmfd_proc *d)
 	REQUIRE(pthread_create(&t, NULL, submitter, &s) == 0);
 	nvmfd_stop(d, false);
 	pthread_join(t, NULL);
-	CHECK(tp.recover_reached && tp.hold_reached && tp.reclaim_seen);
+	CHECK(tp_seen(&tp.recover_reached) && tp_seen(&tp.hold_reached) &&
+	      tp_seen(&tp.reclaim_seen));
 	REQUIRE(wait_state(c, NVMF_CTRL_RECONNECTING));
 	REQUIRE(nvmfd_restart(d));
 	CHECK(wait_state(c, NVMF_CTRL_LIVE));
