@@ -290,12 +290,134 @@ static uint16_t io_range(struct nvmf_cmd *cmd, uint64_t *offset, uint64_t *len)
 	return 0;
 }
 
+/*
+ * Each I/O command's start: 0 when it is under way (it completes itself), or
+ * the status to complete it with now.
+ */
+static uint16_t io_start_read(struct nvmf_cmd *cmd)
+{
+	uint64_t offset, len;
+	uint16_t st = io_range(cmd, &offset, &len);
+
+	if (st == 0)
+		st = cmd_check_data(cmd, len, true);
+	if (st != 0)
+		return st;
+	cmd->stat_bytes = len;
+	if (cmd->ns->bdev->ops->map != NULL) {
+		/* Sent straight from the namespace's memory. */
+		cmd_reply_from(cmd, cmd->ns->bdev->ops->map(cmd->ns->bdev, offset, len, false), len);
+		return 0;
+	}
+	if (!cmd_buf(cmd, len))
+		return NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_INTERNAL_DEVICE_ERROR);
+	cmd->offset = offset;
+	cmd->len = len;
+	if (!io_submit(cmd, NVMF_BDEV_READ))
+		io_run(cmd, read_work);
+	return 0;
+}
+
+static uint16_t io_start_write(struct nvmf_cmd *cmd)
+{
+	const struct nvme_sqe *sqe = cmd_sqe(cmd);
+	uint64_t offset, len;
+	uint16_t st;
+
+	if (cmd->ns->bdev->readonly)
+		return NVME_STATUS(NVME_SCT_COMMAND_SPECIFIC, SC_NS_WRITE_PROTECTED);
+	st = io_range(cmd, &offset, &len);
+	if (st == 0)
+		st = cmd_check_data(cmd, len, false);
+	if (st != 0)
+		return st;
+	cmd->offset = offset;
+	/* With the write cache off, every write is durable on completion. */
+	cmd->fua = (sqe->cdw12 & NVME_RW_FUA) != 0 || !atomic_load(&cmd->conn->ctrl->vwc);
+	cmd->stat_bytes = len;
+	/* With reservations the data waits in a buffer, so that a
+	 * preempt-and-abort can still keep it off the media. */
+	if (cmd->ns->bdev->ops->map != NULL && cmd->ns->resv == NULL) {
+		/*
+		 * Straight into the namespace's memory.  A write failed by a
+		 * data digest error may leave its range partly written, as
+		 * any Write that completes with an error may.
+		 */
+		uint8_t *mem = cmd->ns->bdev->ops->map(cmd->ns->bdev, offset, len, true);
+
+		cmd_receive_into(cmd, mem, len, write_data_in_place);
+		return 0;
+	}
+	cmd_receive_data(cmd, len, write_data_in);
+	return 0;
+}
+
+static uint16_t io_start_compare(struct nvmf_cmd *cmd)
+{
+	uint64_t offset, len;
+	uint16_t st = io_range(cmd, &offset, &len);
+
+	if (st == 0)
+		st = cmd_check_data(cmd, len, false);
+	if (st != 0)
+		return st;
+	/* Host data, then the media copy behind it. */
+	if (!cmd_buf(cmd, 2 * len))
+		return NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_INTERNAL_DEVICE_ERROR);
+	cmd->offset = offset;
+	cmd->stat_bytes = len;
+	cmd_receive_data(cmd, len, compare_data_in);
+	return 0;
+}
+
+static uint16_t io_start_write_zeroes(struct nvmf_cmd *cmd)
+{
+	uint64_t offset, len;
+	uint16_t st;
+
+	if (cmd->ns->bdev->readonly)
+		return NVME_STATUS(NVME_SCT_COMMAND_SPECIFIC, SC_NS_WRITE_PROTECTED);
+	st = io_range(cmd, &offset, &len);
+	if (st == 0)
+		st = cmd_check_data(cmd, 0, false);
+	if (st != 0)
+		return st;
+	cmd->offset = offset;
+	cmd->len = len;
+	cmd->stat_bytes = len;
+	cmd->deallocate = (cmd_sqe(cmd)->cdw12 & NVME_WZ_DEAC) != 0;
+	if (!io_submit(cmd, NVMF_BDEV_WRITE_ZEROES))
+		io_run(cmd, write_zeroes_work);
+	return 0;
+}
+
+static uint16_t io_start_dsm(struct nvmf_cmd *cmd)
+{
+	const struct nvme_sqe *sqe = cmd_sqe(cmd);
+	size_t len = ((sqe->cdw10 & 0xff) + 1) * sizeof(struct nvme_dsm_range);
+	uint16_t st;
+
+	if (cmd->ns->bdev->readonly && (sqe->cdw11 & NVME_DSM_ATTR_DEALLOCATE))
+		return NVME_STATUS(NVME_SCT_COMMAND_SPECIFIC, SC_NS_WRITE_PROTECTED);
+	st = cmd_check_data(cmd, len, false);
+	if (st != 0)
+		return st;
+	cmd_receive_data(cmd, len, dsm_data_in);
+	return 0;
+}
+
+static uint16_t io_start_flush(struct nvmf_cmd *cmd)
+{
+	if (!io_submit(cmd, NVMF_BDEV_FLUSH))
+		io_run(cmd, flush_work);
+	return 0;
+}
+
 void ctrl_io_command(struct nvmf_cmd *cmd)
 {
 	const struct nvme_sqe *sqe = cmd_sqe(cmd);
 	struct nvmf_conn *conn = cmd->conn;
 	struct nvmf_ctrl *ctrl = conn->ctrl;
-	uint64_t offset = 0, len = 0;
 	uint16_t st = 0;
 
 	if (!ctrl_ready(ctrl)) {
@@ -330,106 +452,27 @@ void ctrl_io_command(struct nvmf_cmd *cmd)
 	}
 	switch (sqe->opc) {
 	case NVME_IO_READ:
-		st = io_range(cmd, &offset, &len);
-		if (st == 0)
-			st = cmd_check_data(cmd, len, true);
-		if (st != 0)
-			break;
-		cmd->stat_bytes = len;
-		if (cmd->ns->bdev->ops->map != NULL) {
-			/* Sent straight from the namespace's memory. */
-			cmd_reply_from(cmd, cmd->ns->bdev->ops->map(cmd->ns->bdev, offset, len, false),
-				       len);
-			return;
-		}
-		if (!cmd_buf(cmd, len)) {
-			st = NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_INTERNAL_DEVICE_ERROR);
-			break;
-		}
-		cmd->offset = offset;
-		cmd->len = len;
-		if (!io_submit(cmd, NVMF_BDEV_READ))
-			io_run(cmd, read_work);
-		return;
+		st = io_start_read(cmd);
+		break;
 	case NVME_IO_WRITE:
-		if (cmd->ns->bdev->readonly) {
-			st = NVME_STATUS(NVME_SCT_COMMAND_SPECIFIC, SC_NS_WRITE_PROTECTED);
-			break;
-		}
-		st = io_range(cmd, &offset, &len);
-		if (st == 0)
-			st = cmd_check_data(cmd, len, false);
-		if (st != 0)
-			break;
-		cmd->offset = offset;
-		/* With the write cache off, every write is durable on completion. */
-		cmd->fua = (sqe->cdw12 & NVME_RW_FUA) != 0 || !atomic_load(&ctrl->vwc);
-		cmd->stat_bytes = len;
-		/* With reservations the data waits in a buffer, so that a
-		 * preempt-and-abort can still keep it off the media. */
-		if (cmd->ns->bdev->ops->map != NULL && cmd->ns->resv == NULL) {
-			/*
-			 * Straight into the namespace's memory.  A write failed by a
-			 * data digest error may leave its range partly written, as
-			 * any Write that completes with an error may.
-			 */
-			uint8_t *mem = cmd->ns->bdev->ops->map(cmd->ns->bdev, offset, len, true);
-
-			cmd_receive_into(cmd, mem, len, write_data_in_place);
-			return;
-		}
-		cmd_receive_data(cmd, len, write_data_in);
-		return;
+		st = io_start_write(cmd);
+		break;
 	case NVME_IO_COMPARE:
-		st = io_range(cmd, &offset, &len);
-		if (st == 0)
-			st = cmd_check_data(cmd, len, false);
-		/* Host data, then the media copy behind it. */
-		if (st == 0 && !cmd_buf(cmd, 2 * len))
-			st = NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_INTERNAL_DEVICE_ERROR);
-		if (st != 0)
-			break;
-		cmd->offset = offset;
-		cmd->stat_bytes = len;
-		cmd_receive_data(cmd, len, compare_data_in);
-		return;
+		st = io_start_compare(cmd);
+		break;
 	case NVME_IO_FLUSH:
-		if (!io_submit(cmd, NVMF_BDEV_FLUSH))
-			io_run(cmd, flush_work);
-		return;
+		st = io_start_flush(cmd);
+		break;
 	case NVME_IO_WRITE_ZEROES:
-		if (cmd->ns->bdev->readonly) {
-			st = NVME_STATUS(NVME_SCT_COMMAND_SPECIFIC, SC_NS_WRITE_PROTECTED);
-			break;
-		}
-		st = io_range(cmd, &offset, &len);
-		if (st == 0)
-			st = cmd_check_data(cmd, 0, false);
-		if (st != 0)
-			break;
-		cmd->offset = offset;
-		cmd->len = len;
-		cmd->stat_bytes = len;
-		cmd->deallocate = (sqe->cdw12 & NVME_WZ_DEAC) != 0;
-		if (!io_submit(cmd, NVMF_BDEV_WRITE_ZEROES))
-			io_run(cmd, write_zeroes_work);
-		return;
-	case NVME_IO_DATASET_MANAGEMENT: {
-		size_t nr = (sqe->cdw10 & 0xff) + 1;
-
-		if (cmd->ns->bdev->readonly && (sqe->cdw11 & NVME_DSM_ATTR_DEALLOCATE)) {
-			st = NVME_STATUS(NVME_SCT_COMMAND_SPECIFIC, SC_NS_WRITE_PROTECTED);
-			break;
-		}
-		st = cmd_check_data(cmd, nr * sizeof(struct nvme_dsm_range), false);
-		if (st != 0)
-			break;
-		cmd_receive_data(cmd, nr * sizeof(struct nvme_dsm_range), dsm_data_in);
-		return;
-	}
+		st = io_start_write_zeroes(cmd);
+		break;
+	case NVME_IO_DATASET_MANAGEMENT:
+		st = io_start_dsm(cmd);
+		break;
 	default:
 		st = NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_INVALID_OPCODE);
 		break;
 	}
-	cmd_complete(cmd, st, 0, 0);
+	if (st != 0)
+		cmd_complete(cmd, st, 0, 0);
 }
