@@ -92,7 +92,8 @@ endif()
 # through its serial console): two ports, each with its own state for the
 # namespace's ANA group; list-paths shows nvmet's states, perf --verify
 # (round-robin, then queue-depth) runs without an error while the guest
-# makes port 1 inaccessible, swaps the ports and puts them back.
+# makes port 1 inaccessible, swaps the ports, makes both inaccessible (I/O
+# waits) and puts them back.
 add_test(NAME interop_linux_target_mpath_6.12
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/interop/linux_target_mpath.sh ${PROJECT_BINARY_DIR})
 set_tests_properties(interop_linux_target_mpath_6.12 PROPERTIES LABELS "interop;ana" TIMEOUT 900

@@ -5,7 +5,8 @@
 # own state for the group.  nvmf list-paths must show the states nvmet
 # gives; nvmf perf --verify over both paths (round-robin, then queue-depth)
 # must see no error and no wrong data while the guest makes the first port
-# inaccessible, swaps the ports and puts them back.
+# inaccessible, swaps the ports, makes both inaccessible for two seconds
+# and puts them back.
 #
 # `linux-vm target` configures one port and takes no commands once up, so
 # this test boots `linux-vm shell` with its stdin on a FIFO: the guest's
@@ -138,9 +139,20 @@ perf_ticks() {
 	return 1
 }
 
+# perf_moving N: a progress line after the first N shows I/O done (60 s).
+perf_moving() {
+	for _ in $(seq 600); do
+		grep IOPS "$work/perf.err" | tail -n +$(($1 + 1)) |
+			sed 's/.*] *\([0-9]*\) IOPS.*/\1/' | grep -q '[1-9]' && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # One verified perf run under POLICY while the guest changes the states:
-# port 1 inaccessible, the ports swapped, as at the start.  Each change is
-# waited on in list-paths, then perf must go on for two more seconds.
+# port 1 inaccessible, the ports swapped, both inaccessible (I/O waits),
+# as at the start.  Each change is waited on in list-paths; then perf must
+# show I/O done after it (two more seconds while no path is usable).
 run_flips() {
 	local policy=$1 t flip
 	: >"$work/perf.err"
@@ -148,12 +160,19 @@ run_flips() {
 		--iopolicy "$policy" -o json "${paths[@]}" >"$work/perf.json" 2>"$work/perf.err" &
 	local perf=$!
 	perf_ticks 2 || fail "$policy: perf did not start: $(tail -3 "$work/perf.err")"
-	for flip in "inaccessible optimized" "optimized inaccessible" "optimized non-optimized"; do
+	for flip in "inaccessible optimized" "optimized inaccessible" "inaccessible inaccessible" \
+		"optimized non-optimized"; do
 		set -- $flip
 		guest "$policy-$1-$2" "ana $1 $2" || break
 		wait_states "$1" "$2" || fail "$policy: list-paths after 'ana $1 $2': $(cat "$work/paths.txt")"
 		t=$(grep -c IOPS "$work/perf.err")
-		perf_ticks $((t + 2)) || fail "$policy: perf stalled after 'ana $1 $2'"
+		if [ "$1 $2" = "inaccessible inaccessible" ]; then
+			perf_ticks $((t + 2)) || fail "$policy: perf stopped while no path was usable"
+			echo "  $policy: no path usable, IOPS a second: $(grep IOPS "$work/perf.err" |
+				tail -n +$((t + 1)) | sed 's/.*] *\([0-9]*\) IOPS.*/\1/' | tr '\n' ' ')"
+		else
+			perf_moving "$t" || fail "$policy: no I/O done after 'ana $1 $2'"
+		fi
 	done
 	if grep -q "reading the region back" "$work/perf.err"; then
 		fail "$policy: perf's 40 s ran out before the state changes were done"
@@ -167,7 +186,7 @@ assert all(p["commands"] > 0 for p in d["paths"]), d["paths"]
 print("  %s: %.0f IOPS, %d blocks verified, commands per path %s" % (sys.argv[2], d["iops"],
       d["verify"]["checked"], [p["commands"] for p in d["paths"]]))
 ' "$work/perf.json" "$policy"; then
-		pass "$policy: perf --verify over both paths across three ANA changes: no error, no mismatch"
+		pass "$policy: perf --verify over both paths across four ANA changes: no error, no mismatch"
 	else
 		fail "$policy: $(tail -n 5 "$work/perf.err"; head -c 1500 "$work/perf.json")"
 	fi
