@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backend/resv_store.h"
+
 struct nvmf_bdev;
 
 enum nvmf_bdev_op {
@@ -61,6 +63,9 @@ struct nvmf_backend_ops {
 	uint8_t *(*map)(struct nvmf_bdev *bdev, uint64_t offset, size_t len, bool write);
 	/* Optional: start io; its done callback reports the result. */
 	void (*submit)(struct nvmf_bdev *bdev, struct nvmf_bdev_io *io);
+	/* Optional: the storage's shared reservation store (resv_store.h). */
+	int (*resv_store_open)(struct nvmf_bdev *bdev, nvmf_resv_changed_fn changed, void *arg,
+			       struct nvmf_resv_store **store, char *err, size_t errlen);
 	void (*close)(struct nvmf_bdev *bdev);
 };
 

@@ -28,6 +28,7 @@
 #include <rbd/librbd.h>
 
 #include "backend/backend.h"
+#include "backend/rbd_internal.h"
 #include "nvmf/controller.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -47,15 +48,6 @@ static const struct {
 	{"client_mount_timeout", 300, "20"}, /* reaching the monitors */
 	{"rados_mon_op_timeout", 0, "20"},   /* 0: forever */
 	{"rados_osd_op_timeout", 0, "20"},   /* every image I/O */
-};
-
-struct rbd_bdev {
-	struct nvmf_bdev bdev;
-	rados_ioctx_t ioctx;
-	rbd_image_t image;
-	uint64_t watch;               /* rbd_update_watch handle */
-	bool watching;
-	char identity[512];           /* cluster fsid, pool id, namespace, image id */
 };
 
 static struct {
@@ -140,7 +132,7 @@ static int cluster_connect_locked(char *err, size_t errlen)
 }
 
 /* The shared connection, made on first use; the caller is one more user. */
-static int cluster_get(rados_t *rados, char *err, size_t errlen)
+int rbd_cluster_get(rados_t *rados, char *err, size_t errlen)
 {
 	int rc = 0;
 
@@ -167,7 +159,7 @@ static int cluster_get(rados_t *rados, char *err, size_t errlen)
 	return rc;
 }
 
-static void cluster_put(void)
+void rbd_cluster_put(void)
 {
 	pthread_mutex_lock(&cluster.lock);
 	if (--cluster.users == 0) {
@@ -179,6 +171,11 @@ static void cluster_put(void)
 
 /* Set on librbd's thread while it runs a completion (rbd_close_bdev). */
 static _Thread_local bool in_completion;
+
+bool rbd_in_completion(void)
+{
+	return in_completion;
+}
 
 static void rbd_io_done(rbd_completion_t c, void *arg)
 {
@@ -273,7 +270,7 @@ static void close_image(struct rbd_bdev *r)
 	rbd_close(r->image);
 	rados_ioctx_destroy(r->ioctx);
 	free(r);
-	cluster_put();
+	rbd_cluster_put();
 }
 
 static void *close_thread(void *arg)
@@ -316,6 +313,7 @@ static const struct nvmf_backend_ops rbd_ops = {
 	.write_zeroes = rbd_write_zeroes_sync,
 	.deallocate = rbd_deallocate,
 	.submit = rbd_submit,
+	.resv_store_open = rbd_resv_store_open,
 	.close = rbd_close_bdev,
 };
 
@@ -398,6 +396,8 @@ static int describe_image(struct rbd_bdev *r, rados_t rados, const struct rbd_na
 		snprintf(err, errlen, "the image holds no whole %u-byte block", r->bdev.block_size);
 		return -EINVAL;
 	}
+	snprintf(r->image_id, sizeof(r->image_id), "%s", id);
+	snprintf(r->nspace, sizeof(r->nspace), "%s", name->nspace);
 	snprintf(r->identity, sizeof(r->identity), "rbd:%s/%lld/%s/%s", fsid,
 		 (long long)rados_ioctx_get_id(r->ioctx), name->nspace, id);
 	r->bdev.identity = r->identity;
@@ -444,7 +444,7 @@ int nvmf_backend_rbd_open(const char *path, uint32_t block_size, bool readonly,
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	rc = cluster_get(&rados, why, sizeof(why));
+	rc = rbd_cluster_get(&rados, why, sizeof(why));
 	if (rc != 0) {
 		snprintf(err, errlen, "%s: %s", path, why);
 		free(r);
@@ -461,7 +461,7 @@ int nvmf_backend_rbd_open(const char *path, uint32_t block_size, bool readonly,
 	if (rc != 0) {
 		snprintf(err, errlen, "%s: %s", path, why);
 		free(r);
-		cluster_put();
+		rbd_cluster_put();
 		return rc;
 	}
 	r->bdev.ops = &rbd_ops;

@@ -2,6 +2,7 @@
 list(APPEND NVMF_SOURCES
   backend/backend.c
   backend/file.c
+  backend/resv_file.c
   backend/ramdisk.c
 )
 
@@ -12,7 +13,7 @@ find_library(RBD_LIBRARY rbd)
 find_library(RADOS_LIBRARY rados)
 if(RBD_INCLUDE_DIR AND RBD_LIBRARY AND RADOS_LIBRARY)
   set(NVMF_HAVE_RBD ON CACHE INTERNAL "librbd found: rbd: namespaces built")
-  list(APPEND NVMF_SOURCES backend/rbd.c)
+  list(APPEND NVMF_SOURCES backend/rbd.c backend/rbd_resv.c)
   list(APPEND NVMF_LINK_LIBRARIES ${RBD_LIBRARY} ${RADOS_LIBRARY})
   set_source_files_properties(backend/backend.c PROPERTIES COMPILE_DEFINITIONS NVMF_HAVE_RBD)
 else()

@@ -5,7 +5,8 @@
  *
  * The reaper enforces the connect timeout, the DH-HMAC-CHAP transaction
  * timer and keep alive (KATO) expiry, announces namespaces whose storage
- * grew (an RBD image resized), and moves connections marked closing off
+ * grew (an RBD image resized), delivers the reservation notices other
+ * gateways sent (resv.c), and moves connections marked closing off
  * the target's list onto the teardown queue.  It only ever waits for
  * the target lock, which nothing holds for long.
  *
@@ -27,6 +28,7 @@
 #include <unistd.h>
 
 #include "controller/reaper.h"
+#include "controller/resv.h"
 #include "util/lock.h"
 #include "util/log.h"
 #include "util/testpoint.h"
@@ -158,8 +160,10 @@ static void *reaper_main(void *arg)
 		stop = t->reaper_stop;
 		if (!stop) {
 			check_timers_locked(t, ctrl_now_ms());
-			for (struct nvmf_subsys *s = t->subsystems; s != NULL; s = s->next)
+			for (struct nvmf_subsys *s = t->subsystems; s != NULL; s = s->next) {
 				check_grown_locked(t, s);
+				resv_deliver_remote_locked(s);
+			}
 			doom_closing_locked(t);
 		}
 		nvmf_mutex_unlock(&t->lock);

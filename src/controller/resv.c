@@ -11,15 +11,23 @@
  * checks read (lock).  So a failed write changes nothing, and the file
  * and memory never disagree.  Reservation commands run on the work queue:
  * writing the file may block.
+ *
+ * Where the state lives is the reservation store's business
+ * (backend/resv_store.h): a local file, or for storage several gateways
+ * serve (RBD) a shared one.  A shared state is read before each
+ * reservation command and saved with a compare-and-swap (lost: read and
+ * decide again), whatever PTPL says: a gateway restarting is no power
+ * loss of a namespace the others still serve.  I/O checks use the copy
+ * here until the store says another gateway changed it (stale); the
+ * notices that gateway's command raised come along and are delivered to
+ * this gateway's controllers by the reaper (resv_deliver_remote_locked).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include "backend/backend.h"
 #include "controller/resv.h"
 #include "util/crc32c.h"
 #include "util/lock.h"
@@ -30,6 +38,8 @@
 #define RESV_LOG_QUEUE 64          /* notices a controller holds */
 #define RESV_FILE_MAGIC "NVMFRESV"
 #define RESV_FILE_VERSION 1u
+#define RESV_CAS_TRIES 16          /* a shared save lost to other gateways in a row */
+#define RESV_MSG_MAGIC 0x4d56534eu  /* "NSVM": notices for other gateways */
 
 struct resv_reg {
 	uint8_t hostid[16];
@@ -55,8 +65,13 @@ struct ns_resv {
 		uint8_t hostid[16];
 		uint64_t gen;
 	} aborted[RESV_ABORT_RING];
-	bool can_persist;              /* a state directory was given */
-	char path[NVMF_PATH_SIZE];     /* the state file */
+	struct nvmf_resv_store *store; /* NULL: memory only, no PTPL */
+	bool shared;                   /* other gateways change it too */
+	uint64_t version;              /* st's, in a shared store (op_lock) */
+	_Atomic bool stale;            /* shared: changed elsewhere since loaded */
+	pthread_mutex_t remote_lock;
+	struct resv_notices *remote;   /* from other gateways, not yet delivered */
+	uint32_t nsid;                 /* for log lines from the store's thread */
 };
 
 /* What a command changed that hosts hear of (notices), or lose (abort). */
@@ -98,6 +113,26 @@ struct resv_file_hdr {
 };
 _Static_assert(sizeof(struct resv_file_hdr) == 64, "resv_file_hdr size");
 _Static_assert(sizeof(struct resv_reg) == 24, "resv_reg size");
+
+/* What a shared save tells the other gateways: this header, then n
+ * entries; they deliver the notices to their own controllers of those
+ * hosts and, with abort, fail those hosts' commands in flight. */
+struct resv_msg_hdr {
+	uint32_t magic;                /* RESV_MSG_MAGIC */
+	uint16_t n;
+	uint8_t abort;
+	uint8_t rsvd;
+};
+
+struct resv_msg_entry {
+	uint8_t hostid[16];
+	uint8_t type;                  /* enum nvme_resv_notice_type */
+};
+_Static_assert(sizeof(struct resv_msg_hdr) == 8, "resv_msg_hdr size");
+_Static_assert(sizeof(struct resv_msg_entry) == 17, "resv_msg_entry size");
+
+/* Pending remote notices in every namespace: the reaper's cheap test. */
+static _Atomic unsigned remote_pending;
 
 static uint16_t conflict(void)
 {
@@ -408,8 +443,10 @@ static int parse_fail(char *why, size_t whylen, const char *what, long v)
 }
 
 /* Check a whole state file and fill st from it, or fail with why. */
+/* shared: written by gateways that may number the namespace differently
+ * (no NSID check) and kept whatever PTPL says. */
 static int state_decode(const uint8_t *data, size_t len, uint32_t nsid, const uint8_t uuid[16],
-			struct resv_state *st, char *why, size_t whylen)
+			bool shared, struct resv_state *st, char *why, size_t whylen)
 {
 	struct resv_file_hdr h;
 	bool holder_registered = false;
@@ -427,14 +464,14 @@ static int state_decode(const uint8_t *data, size_t len, uint32_t nsid, const ui
 		return parse_fail(why, whylen, "torn or padded: bytes", (long)len);
 	if (file_crc(&h, data + sizeof(h), len - sizeof(h)) != h.crc)
 		return parse_fail(why, whylen, "checksum mismatch", -1);
-	if (h.nsid != nsid || memcmp(h.uuid, uuid, 16) != 0)
+	if ((!shared && h.nsid != nsid) || memcmp(h.uuid, uuid, 16) != 0)
 		return parse_fail(why, whylen, "belongs to another namespace: NSID", (long)h.nsid);
-	if (h.rtype > NVME_RESV_EA_ALL_REGS || h.ptpl != 1)
+	if (h.rtype > NVME_RESV_EA_ALL_REGS || h.ptpl > 1 || (!shared && h.ptpl != 1))
 		return parse_fail(why, whylen, "bad reservation type or PTPL: type", (long)h.rtype);
 	memset(st, 0, sizeof(*st));
 	st->gen = h.gen;
 	st->rtype = h.rtype;
-	st->ptpl = true;
+	st->ptpl = h.ptpl;
 	memcpy(st->holder, h.holder, 16);
 	for (unsigned i = 0; i < h.nregs; i++) {
 		struct resv_reg r;
@@ -458,151 +495,198 @@ int resv_state_parse(const uint8_t *data, size_t len, uint32_t nsid, const uint8
 
 	if (st == NULL)
 		return -ENOMEM;
-	rc = state_decode(data, len, nsid, uuid, st, why, whylen);
+	rc = state_decode(data, len, nsid, uuid, false, st, why, whylen);
 	free(st);
 	return rc;
 }
 
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
+#define RESV_STATE_MAX (sizeof(struct resv_file_hdr) + RESV_MAX_REGS * sizeof(struct resv_reg))
 
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int sync_dir(const char *path)
-{
-	char dir[NVMF_PATH_SIZE];
-	char *slash;
-	int fd, rc = 0;
-
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (slash == NULL)
-		snprintf(dir, sizeof(dir), ".");
-	else
-		*(slash == dir ? slash + 1 : slash) = '\0';
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) != 0)
-		rc = -errno;
-	close(fd);
-	return rc;
-}
-
-/* Write st to a temporary file, sync it, rename it over the state file,
- * sync the directory: a crash leaves the old file or the new one. */
-static int state_store(const struct ns_resv *r, const struct nvmf_ns *ns,
-		       const struct resv_state *st)
+/* st in the state file's format, into buf (RESV_STATE_MAX bytes): its length. */
+static size_t state_encode(const struct ns_resv *r, const struct nvmf_ns *ns,
+			   const struct resv_state *st, uint8_t *buf)
 {
 	struct resv_file_hdr h = {.version = RESV_FILE_VERSION};
-	char tmp[NVMF_PATH_SIZE + 8];
 	size_t regs_len = st->nregs * sizeof(struct resv_reg);
-	int fd, rc;
 
 	memcpy(h.magic, RESV_FILE_MAGIC, 8);
-	h.nsid = ns->nsid;
+	h.nsid = r->shared ? 0 : ns->nsid;
 	h.gen = st->gen;
 	h.nregs = st->nregs;
 	h.rtype = st->rtype;
-	h.ptpl = 1;
+	h.ptpl = st->ptpl;
 	memcpy(h.uuid, ns->uuid, 16);
 	memcpy(h.holder, st->holder, 16);
 	h.crc = file_crc(&h, st->regs, regs_len);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", r->path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	rc = write_all(fd, &h, sizeof(h));
-	if (rc == 0)
-		rc = write_all(fd, st->regs, regs_len);
-	if (rc == 0 && fsync(fd) != 0)
-		rc = -errno;
-	close(fd);
-	if (rc == 0 && rename(tmp, r->path) != 0)
-		rc = -errno;
-	if (rc != 0) {
-		unlink(tmp);
-		return rc;
-	}
-	return sync_dir(r->path);
+	memcpy(buf, &h, sizeof(h));
+	memcpy(buf + sizeof(h), st->regs, regs_len);
+	return sizeof(h) + regs_len;
 }
 
-/* PTPL cleared: the file goes, so a restart starts with no reservation. */
-static int state_forget(const struct ns_resv *r)
+/* The stored state into st (none stored: empty) and its version, or a
+ * negative errno with why. */
+static int state_load(struct ns_resv *r, const struct nvmf_ns *ns, struct resv_state *st,
+		      uint64_t *version, char *why, size_t whylen)
 {
-	if (unlink(r->path) != 0 && errno != ENOENT)
-		return -errno;
-	return sync_dir(r->path);
-}
-
-static int state_load(struct ns_resv *r, const struct nvmf_ns *ns, char *err, size_t errlen)
-{
-	size_t max = sizeof(struct resv_file_hdr) + RESV_MAX_REGS * sizeof(struct resv_reg);
-	uint8_t *buf = malloc(max + 1);
-	char why[160];
-	ssize_t len = 0, n;
-	int fd, rc;
+	/* One byte beyond the largest valid state tells a padded one apart. */
+	uint8_t *buf = malloc(RESV_STATE_MAX + 1);
+	size_t len;
+	int rc;
 
 	if (buf == NULL)
-		return ENOMEM;
-	fd = open(r->path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		rc = errno;
-		free(buf);
-		if (rc == ENOENT)
-			return 0; /* nothing persisted */
-		snprintf(err, errlen, "reservation state %s: %s", r->path, strerror(rc));
-		return rc;
-	}
-	/* One byte beyond the largest valid file tells a padded one apart. */
-	while ((size_t)len <= max && (n = read(fd, buf + len, max + 1 - (size_t)len)) > 0)
-		len += n;
-	rc = n < 0 ? errno : 0;
-	close(fd);
-	if (rc == 0 && state_decode(buf, (size_t)len, ns->nsid, ns->uuid, &r->st, why,
-				    sizeof(why)) != 0) {
-		snprintf(err, errlen,
-			 "reservation state %s: %s; refusing the namespace rather than "
-			 "serving it without its reservation (move the file away to start "
-			 "with none)", r->path, why);
-		rc = EINVAL;
-	} else if (rc != 0) {
-		snprintf(err, errlen, "reservation state %s: %s", r->path, strerror(rc));
-	}
+		return -ENOMEM;
+	memset(st, 0, sizeof(*st));
+	rc = r->store->ops->load(r->store, buf, RESV_STATE_MAX + 1, &len, version);
+	if (rc != 0)
+		snprintf(why, whylen, "%s", strerror(-rc));
+	else if (len > 0)
+		rc = state_decode(buf, len, ns->nsid, ns->uuid, r->shared, st, why, whylen);
 	free(buf);
-	if (rc == 0 && r->st.nregs > 0)
-		NVMF_INFO("nvmfd: namespace %u: reservation state loaded from %s: %u "
-			  "registrants, %s", ns->nsid, r->path, r->st.nregs,
-			  rtype_name(r->st.rtype));
 	return rc;
+}
+
+/* The notices and abort of a command, for the other gateways; its length. */
+static size_t msg_encode(const struct resv_notices *out, uint8_t *buf, size_t cap)
+{
+	struct resv_msg_hdr h = {.magic = RESV_MSG_MAGIC, .abort = out->abort};
+	size_t len = sizeof(h);
+
+	for (unsigned i = 0; i < out->n && len + sizeof(struct resv_msg_entry) <= cap; i++) {
+		struct resv_msg_entry e;
+
+		memcpy(e.hostid, out->e[i].hostid, 16);
+		e.type = out->e[i].type;
+		memcpy(buf + len, &e, sizeof(e));
+		len += sizeof(e);
+		h.n++;
+	}
+	memcpy(buf, &h, sizeof(h));
+	return len;
 }
 
 /* ------------------------------------------------------------------ */
 /* Namespaces                                                          */
 /* ------------------------------------------------------------------ */
 
+/* Preempt-and-abort took these hosts' commands in flight; r->lock held. */
+static void record_aborts(struct ns_resv *r, const struct resv_notices *out)
+{
+	for (unsigned i = 0; i < out->n; i++) {
+		uint64_t g;
+
+		if (out->e[i].type != NVME_RESV_NOTICE_REG_PREEMPTED)
+			continue;
+		g = atomic_load(&r->abort_gen) + 1;
+		memcpy(r->aborted[g % RESV_ABORT_RING].hostid, out->e[i].hostid, 16);
+		r->aborted[g % RESV_ABORT_RING].gen = g;
+		atomic_store(&r->abort_gen, g);
+	}
+}
+
+/* Another gateway changed the shared state (nvmf_resv_changed_fn), on the
+ * store's thread: the copy is stale; its notices wait for the reaper. */
+static void remote_changed(void *arg, const void *msg, size_t len)
+{
+	struct ns_resv *r = arg;
+	struct resv_notices *in;
+	struct resv_msg_hdr h;
+
+	atomic_store(&r->stale, true);
+	if (msg == NULL)
+		return;
+	if (len >= sizeof(h))
+		memcpy(&h, msg, sizeof(h));
+	if (len < sizeof(h) || h.magic != RESV_MSG_MAGIC || h.n > RESV_MAX_REGS * 2 ||
+	    len != sizeof(h) + h.n * sizeof(struct resv_msg_entry)) {
+		NVMF_WARN("nvmfd: namespace %u: a malformed reservation notice (%zu bytes) from "
+			  "another gateway ignored", r->nsid, len);
+		return;
+	}
+	in = calloc(1, sizeof(*in));
+	if (in == NULL)
+		return;
+	for (unsigned i = 0; i < h.n; i++) {
+		struct resv_msg_entry e;
+
+		memcpy(&e, (const uint8_t *)msg + sizeof(h) + i * sizeof(e), sizeof(e));
+		notice(in, e.hostid, e.type);
+	}
+	if (h.abort) {
+		pthread_rwlock_wrlock(&r->lock);
+		record_aborts(r, in);
+		pthread_rwlock_unlock(&r->lock);
+	}
+	nvmf_mutex_lock(&r->remote_lock);
+	if (r->remote == NULL)
+		r->remote = calloc(1, sizeof(*r->remote));
+	if (r->remote != NULL && r->remote->n == 0 && in->n > 0)
+		atomic_fetch_add(&remote_pending, 1);
+	for (unsigned i = 0; r->remote != NULL && i < in->n; i++)
+		notice(r->remote, in->e[i].hostid, in->e[i].type);
+	nvmf_mutex_unlock(&r->remote_lock);
+	free(in);
+}
+
 static void resv_free(struct ns_resv *r)
 {
+	/* First: no store callback runs on r after this. */
+	if (r->store != NULL)
+		r->store->ops->close(r->store);
+	if (r->remote != NULL && r->remote->n > 0)
+		atomic_fetch_sub(&remote_pending, 1);
+	free(r->remote);
+	pthread_mutex_destroy(&r->remote_lock);
 	pthread_mutex_destroy(&r->op_lock);
 	pthread_rwlock_destroy(&r->lock);
 	free(r);
 }
 
+/* The state file's path in state_dir, named by the namespace's identity
+ * (its UUID, stable across restarts); NULL without a directory. */
+static const char *state_path(const struct nvmf_ns *ns, const char *state_dir, char *path,
+			      size_t size)
+{
+	char hex[33];
+
+	if (state_dir == NULL || state_dir[0] == '\0')
+		return NULL;
+	for (int i = 0; i < 16; i++)
+		snprintf(hex + 2 * i, 3, "%02x", ns->uuid[i]);
+	if (snprintf(path, size, "%s/resv-%s.state", state_dir, hex) >= (int)size)
+		return NULL;
+	return path;
+}
+
+/* The store's state, into r; 0 or a positive errno with err. */
+static int resv_load_initial(struct ns_resv *r, const struct nvmf_ns *ns, char *err,
+			     size_t errlen)
+{
+	char why[200];
+	int rc = state_load(r, ns, &r->st, &r->version, why, sizeof(why));
+
+	if (rc == -EINVAL) {
+		snprintf(err, errlen,
+			 "reservation state %s: %s; refusing the namespace rather than "
+			 "serving it without its reservation (%s to start with none)",
+			 r->store->where, why, r->shared ? "remove the object" : "move the file away");
+		return EINVAL;
+	}
+	if (rc != 0) {
+		snprintf(err, errlen, "reservation state %s: %s", r->store->where, why);
+		return -rc;
+	}
+	if (r->st.nregs > 0)
+		NVMF_INFO("nvmfd: namespace %u: reservation state loaded from %s: %u "
+			  "registrants, %s", ns->nsid, r->store->where, r->st.nregs,
+			  rtype_name(r->st.rtype));
+	return 0;
+}
+
 int resv_ns_init(struct nvmf_ns *ns, const char *state_dir, char *err, size_t errlen)
 {
 	struct ns_resv *r = calloc(1, sizeof(*r));
+	char path[NVMF_PATH_SIZE];
+	const char *file;
 	int rc;
 
 	if (r == NULL) {
@@ -610,25 +694,23 @@ int resv_ns_init(struct nvmf_ns *ns, const char *state_dir, char *err, size_t er
 		return ENOMEM;
 	}
 	nvmf_mutex_init(&r->op_lock);
+	nvmf_mutex_init(&r->remote_lock);
 	pthread_rwlock_init(&r->lock, NULL);
-	if (state_dir != NULL && state_dir[0] != '\0') {
-		char hex[33];
-
-		for (int i = 0; i < 16; i++)
-			snprintf(hex + 2 * i, 3, "%02x", ns->uuid[i]);
-		/* Named by the namespace's identity (its UUID, stable across restarts). */
-		if (snprintf(r->path, sizeof(r->path), "%s/resv-%s.state", state_dir, hex) >=
-		    (int)sizeof(r->path)) {
-			snprintf(err, errlen, "state directory path too long");
-			resv_free(r);
-			return ENAMETOOLONG;
-		}
-		r->can_persist = true;
-		rc = state_load(r, ns, err, errlen);
-		if (rc != 0) {
-			resv_free(r);
-			return rc;
-		}
+	r->nsid = ns->nsid;
+	file = state_path(ns, state_dir, path, sizeof(path));
+	if (file == NULL && state_dir != NULL && state_dir[0] != '\0') {
+		snprintf(err, errlen, "state directory path too long");
+		resv_free(r);
+		return ENAMETOOLONG;
+	}
+	rc = -nvmf_resv_store_open(ns->bdev, file, remote_changed, r, &r->store, err, errlen);
+	if (rc == 0 && r->store != NULL) {
+		r->shared = r->store->shared;
+		rc = resv_load_initial(r, ns, err, errlen);
+	}
+	if (rc != 0) {
+		resv_free(r);
+		return rc;
 	}
 	atomic_init(&r->rtype, r->st.rtype);
 	ns->resv = r;
@@ -640,8 +722,8 @@ uint8_t resv_rescap(const struct nvmf_ns *ns)
 {
 	if (ns->resv == NULL)
 		return 0;
-	return ns->resv->can_persist ? NVME_NS_RESCAP_ALL
-				     : NVME_NS_RESCAP_ALL & ~NVME_NS_RESCAP_PTPL;
+	return ns->resv->store != NULL ? NVME_NS_RESCAP_ALL
+				       : NVME_NS_RESCAP_ALL & ~NVME_NS_RESCAP_PTPL;
 }
 
 /* ------------------------------------------------------------------ */
@@ -688,18 +770,57 @@ static void ctrl_notice(struct nvmf_ctrl *ctrl, uint32_t nsid, uint8_t type)
 }
 
 /* Each notice goes to every controller of its host. */
-static void deliver(struct nvmf_subsys *subsys, uint32_t nsid, const struct resv_notices *out)
+static void deliver_locked(struct nvmf_subsys *subsys, uint32_t nsid,
+			   const struct resv_notices *out)
 {
-	struct nvmf_target *t = subsys->target;
-
-	if (out->n == 0)
-		return;
-	nvmf_mutex_lock(&t->lock);
+	NVMF_ASSERT_LOCKED(&subsys->target->lock);
 	for (struct nvmf_ctrl *c = subsys->ctrls; c != NULL; c = c->next)
 		for (unsigned i = 0; i < out->n; i++)
 			if (!atomic_load(&c->dead) && memcmp(c->hostid, out->e[i].hostid, 16) == 0)
 				ctrl_notice(c, nsid, out->e[i].type);
-	nvmf_mutex_unlock(&t->lock);
+}
+
+static void deliver(struct nvmf_subsys *subsys, uint32_t nsid, const struct resv_notices *out)
+{
+	if (out->n == 0)
+		return;
+	nvmf_mutex_lock(&subsys->target->lock);
+	deliver_locked(subsys, nsid, out);
+	nvmf_mutex_unlock(&subsys->target->lock);
+}
+
+/* The notices another gateway's commands raised, taken off ns. */
+static struct resv_notices *take_remote(struct ns_resv *r)
+{
+	struct resv_notices *out = NULL;
+
+	nvmf_mutex_lock(&r->remote_lock);
+	if (r->remote != NULL && r->remote->n > 0) {
+		out = r->remote;
+		r->remote = NULL;
+		atomic_fetch_sub(&remote_pending, 1);
+	}
+	nvmf_mutex_unlock(&r->remote_lock);
+	return out;
+}
+
+void resv_deliver_remote_locked(struct nvmf_subsys *subsys)
+{
+	NVMF_ASSERT_LOCKED(&subsys->target->lock);
+	if (atomic_load(&remote_pending) == 0)
+		return;
+	for (uint32_t id = 1; id <= NVMF_MAX_NSID; id++) {
+		struct nvmf_ns *ns = subsys_get_ns(subsys, id);
+		struct resv_notices *out;
+
+		if (ns == NULL)
+			continue;
+		if (ns->resv != NULL && (out = take_remote(ns->resv)) != NULL) {
+			deliver_locked(subsys, id, out);
+			free(out);
+		}
+		ns_put(ns);
+	}
 }
 
 void resv_log_page(struct nvmf_ctrl *ctrl, struct nvme_resv_notification_log *log, bool retain)
@@ -731,6 +852,58 @@ void resv_ctrl_free(struct nvmf_ctrl *ctrl)
 /* Commands                                                            */
 /* ------------------------------------------------------------------ */
 
+/* st, as the store has it at version, in place for the I/O checks. */
+static void install(struct ns_resv *r, const struct resv_state *st, uint64_t version)
+{
+	pthread_rwlock_wrlock(&r->lock);
+	r->st = *st;
+	r->version = version;
+	atomic_store_explicit(&r->rtype, st->rtype, memory_order_release);
+	pthread_rwlock_unlock(&r->lock);
+}
+
+/* The stored state in place, if another gateway changed it; r->op_lock
+ * held.  0 or a negative errno (the copy stays stale). */
+static int refresh_locked(struct ns_resv *r, const struct nvmf_ns *ns)
+{
+	struct resv_state *st;
+	uint64_t version;
+	char why[160];
+	int rc;
+
+	if (!atomic_exchange(&r->stale, false))
+		return 0;
+	st = malloc(sizeof(*st));
+	if (st == NULL) {
+		atomic_store(&r->stale, true);
+		return -ENOMEM;
+	}
+	rc = state_load(r, ns, st, &version, why, sizeof(why));
+	if (rc == 0) {
+		install(r, st, version);
+	} else {
+		atomic_store(&r->stale, true);
+		NVMF_ERR("nvmfd: namespace %u: reservation state %s: %s", ns->nsid,
+			 r->store->where, why);
+	}
+	free(st);
+	return rc;
+}
+
+/* The same, for an I/O check or a report: with the copy current, 0. */
+static uint16_t refresh(struct ns_resv *r, const struct nvmf_ns *ns)
+{
+	int rc = 0;
+
+	if (!r->shared || !atomic_load(&r->stale))
+		return 0;
+	nvmf_mutex_lock(&r->op_lock);
+	rc = refresh_locked(r, ns);
+	nvmf_mutex_unlock(&r->op_lock);
+	/* The reservation is unknown here: another path may know it. */
+	return rc == 0 ? 0 : NVME_STATUS(NVME_SCT_PATH, NVME_SC_INTERNAL_PATH_ERROR);
+}
+
 bool resv_is_command(uint8_t opc)
 {
 	return opc == NVME_IO_RESV_REGISTER || opc == NVME_IO_RESV_ACQUIRE ||
@@ -743,6 +916,10 @@ uint16_t resv_io_check(struct nvmf_cmd *cmd)
 	uint16_t st;
 
 	cmd->resv_seen = atomic_load(&r->abort_gen);
+	/* Another gateway changed the reservation: read it before checking. */
+	st = refresh(r, cmd->ns);
+	if (st != 0)
+		return st;
 	if (atomic_load_explicit(&r->rtype, memory_order_acquire) == NVME_RESV_NONE)
 		return 0;
 	pthread_rwlock_rdlock(&r->lock);
@@ -768,37 +945,47 @@ bool resv_io_aborted(struct nvmf_cmd *cmd)
 	return hit;
 }
 
-/* The new state in place, after the file if PTPL asks for one; r->op_lock held. */
+/*
+ * The new state in place, after the store if it keeps it (a shared one
+ * always, a file only with PTPL); r->op_lock held.  -ECANCELED: another
+ * gateway changed the shared state first.
+ */
 static int commit(struct ns_resv *r, const struct nvmf_ns *ns, const struct resv_state *st,
 		  const struct resv_notices *out)
 {
+	uint64_t version = r->version;
+	uint8_t *buf = NULL, *msg = NULL;
+	size_t len = 0, msglen = 0;
 	int rc = 0;
 
-	if (st->ptpl)
-		rc = state_store(r, ns, st);
-	else if (r->st.ptpl)
-		rc = state_forget(r);
-	if (rc != 0) {
-		NVMF_ERR("nvmfd: namespace %u: reservation state %s not written: %s; the "
-			 "command fails and nothing changes", ns->nsid, r->path, strerror(-rc));
-		return rc;
-	}
-	pthread_rwlock_wrlock(&r->lock);
-	r->st = *st;
-	atomic_store_explicit(&r->rtype, st->rtype, memory_order_release);
-	if (out->abort) {
-		for (unsigned i = 0; i < out->n; i++) {
-			uint64_t g;
-
-			if (out->e[i].type != NVME_RESV_NOTICE_REG_PREEMPTED)
-				continue;
-			g = atomic_load(&r->abort_gen) + 1;
-			memcpy(r->aborted[g % RESV_ABORT_RING].hostid, out->e[i].hostid, 16);
-			r->aborted[g % RESV_ABORT_RING].gen = g;
-			atomic_store(&r->abort_gen, g);
+	if (r->shared || st->ptpl || (r->st.ptpl && r->store != NULL)) {
+		buf = malloc(RESV_STATE_MAX);
+		msg = malloc(NVMF_RESV_MSG_MAX);
+		if (buf == NULL || msg == NULL) {
+			rc = -ENOMEM;
+		} else {
+			len = r->shared || st->ptpl ? state_encode(r, ns, st, buf) : 0;
+			msglen = msg_encode(out, msg, NVMF_RESV_MSG_MAX);
+			rc = r->store->ops->save(r->store, r->version, buf, len, msg, msglen,
+						 &version);
 		}
 	}
-	pthread_rwlock_unlock(&r->lock);
+	free(buf);
+	free(msg);
+	if (rc == -ECANCELED)
+		return rc;
+	if (rc != 0) {
+		NVMF_ERR("nvmfd: namespace %u: reservation state %s not written: %s; the "
+			 "command fails and nothing changes", ns->nsid, r->store->where,
+			 strerror(-rc));
+		return rc;
+	}
+	install(r, st, version);
+	if (out->abort) {
+		pthread_rwlock_wrlock(&r->lock);
+		record_aborts(r, out);
+		pthread_rwlock_unlock(&r->lock);
+	}
 	return 0;
 }
 
@@ -816,10 +1003,77 @@ static void log_change(struct nvmf_cmd *cmd, const struct resv_state *old,
 		  st->ptpl ? " (persists through power loss)" : "");
 }
 
+/* The command's change to st, with what hosts hear of it in out. */
+static uint16_t apply(struct nvmf_cmd *cmd, struct resv_state *st, struct resv_notices *out)
+{
+	const struct nvme_sqe *sqe = cmd_sqe(cmd);
+	const uint8_t *self = cmd->conn->ctrl->hostid;
+	bool can_persist = cmd->ns->resv->store != NULL;
+
+	switch (sqe->opc) {
+	case NVME_IO_RESV_REGISTER: {
+		struct nvme_resv_register_data d;
+
+		memcpy(&d, cmd->buf, sizeof(d));
+		return op_register(st, self, sqe->cdw10, &d, can_persist, out);
+	}
+	case NVME_IO_RESV_ACQUIRE: {
+		struct nvme_resv_acquire_data d;
+
+		memcpy(&d, cmd->buf, sizeof(d));
+		return op_acquire(st, self, sqe->cdw10, &d, out);
+	}
+	case NVME_IO_RESV_RELEASE: {
+		struct nvme_resv_release_data d;
+
+		memcpy(&d, cmd->buf, sizeof(d));
+		return op_release(st, self, sqe->cdw10, &d, out);
+	}
+	default: /* Set Features 83h */
+		st->ptpl = (sqe->cdw11 & 1) != 0;
+		return 0;
+	}
+}
+
+/*
+ * Decide on the current state and commit; r->op_lock held.  A shared
+ * state is read first, and decided on again when another gateway saved
+ * before this one could.
+ */
+static uint16_t decide_and_commit(struct nvmf_cmd *cmd, struct resv_state *old,
+				  struct resv_state *st, struct resv_notices *out)
+{
+	struct ns_resv *r = cmd->ns->resv;
+	uint16_t status = NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_INTERNAL_DEVICE_ERROR);
+
+	for (unsigned attempt = 0; attempt < RESV_CAS_TRIES; attempt++) {
+		int rc;
+
+		if (r->shared)
+			atomic_store(&r->stale, true);
+		if (refresh_locked(r, cmd->ns) != 0)
+			return NVME_STATUS(NVME_SCT_PATH, NVME_SC_INTERNAL_PATH_ERROR);
+		*old = r->st;
+		*st = r->st;
+		memset(out, 0, sizeof(*out));
+		status = apply(cmd, st, out);
+		if (status != 0)
+			return status;
+		rc = commit(r, cmd->ns, st, out);
+		if (rc == 0)
+			return 0;
+		if (rc != -ECANCELED)
+			return NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_INTERNAL_DEVICE_ERROR);
+	}
+	NVMF_ERR("nvmfd: namespace %u: reservation state %s: other gateways changed it %u "
+		 "times in a row; the command fails", cmd->ns->nsid, r->store->where,
+		 RESV_CAS_TRIES);
+	return NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_INTERNAL_DEVICE_ERROR);
+}
+
 static void resv_work(struct nvmf_work *work)
 {
 	struct nvmf_cmd *cmd = cmd_of_work(work);
-	const struct nvme_sqe *sqe = cmd_sqe(cmd);
 	struct nvmf_ctrl *ctrl = cmd->conn->ctrl;
 	struct ns_resv *r = cmd->ns->resv;
 	struct resv_state *st = malloc(sizeof(*st)), *old = malloc(sizeof(*old));
@@ -829,44 +1083,14 @@ static void resv_work(struct nvmf_work *work)
 	if (st == NULL || old == NULL || out == NULL)
 		goto done;
 	nvmf_mutex_lock(&r->op_lock);
-	*old = r->st;
-	*st = r->st;
-	switch (sqe->opc) {
-	case NVME_IO_RESV_REGISTER: {
-		struct nvme_resv_register_data d;
-
-		memcpy(&d, cmd->buf, sizeof(d));
-		status = op_register(st, ctrl->hostid, sqe->cdw10, &d, r->can_persist, out);
-		break;
-	}
-	case NVME_IO_RESV_ACQUIRE: {
-		struct nvme_resv_acquire_data d;
-
-		memcpy(&d, cmd->buf, sizeof(d));
-		status = op_acquire(st, ctrl->hostid, sqe->cdw10, &d, out);
-		break;
-	}
-	case NVME_IO_RESV_RELEASE: {
-		struct nvme_resv_release_data d;
-
-		memcpy(&d, cmd->buf, sizeof(d));
-		status = op_release(st, ctrl->hostid, sqe->cdw10, &d, out);
-		break;
-	}
-	default: /* Set Features 83h */
-		st->ptpl = (sqe->cdw11 & 1) != 0;
-		status = 0;
-		break;
-	}
-	if (status == 0 && commit(r, cmd->ns, st, out) != 0)
-		status = NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_INTERNAL_DEVICE_ERROR);
+	status = decide_and_commit(cmd, old, st, out);
 	nvmf_mutex_unlock(&r->op_lock);
 	if (status == 0) {
 		log_change(cmd, old, st);
 		deliver(ctrl->subsys, cmd->ns->nsid, out);
 	} else if (status == conflict()) {
 		NVMF_DEBUG("nvmfd: namespace %u: host %s: reservation command %#x: conflict",
-			   cmd->ns->nsid, ctrl->hostnqn, sqe->opc);
+			   cmd->ns->nsid, ctrl->hostnqn, cmd_sqe(cmd)->opc);
 	}
 done:
 	free(st);
@@ -898,6 +1122,8 @@ static void resv_report(struct nvmf_cmd *cmd)
 	full = NVME_RESV_REPORT_EXT_HDR + RESV_MAX_REGS * sizeof(struct nvme_resv_registrant_ext);
 	if (st == 0 && !cmd_buf(cmd, len > full ? len : full))
 		st = NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_INTERNAL_DEVICE_ERROR);
+	if (st == 0)
+		st = refresh(r, cmd->ns);
 	if (st != 0) {
 		cmd_complete(cmd, st, 0, 0);
 		return;
@@ -1055,7 +1281,7 @@ void resv_set_features(struct nvmf_cmd *cmd)
 		break;
 	default: /* NVME_FEAT_RESV_PERSIST */
 		st = feature_ns(cmd, &ns);
-		if (st == 0 && (cmd_sqe(cmd)->cdw11 & 1) && !ns->resv->can_persist)
+		if (st == 0 && (cmd_sqe(cmd)->cdw11 & 1) && ns->resv->store == NULL)
 			st = invalid_field(); /* nowhere to persist to */
 		if (st == 0) {
 			cmd->ns = ns; /* the command's reference, dropped as it ends */

@@ -38,6 +38,9 @@ void resv_get_features(struct nvmf_cmd *cmd, unsigned sel);
 void resv_set_features(struct nvmf_cmd *cmd);
 /* Get Log Page 80h: the oldest notice, taken off the queue. */
 void resv_log_page(struct nvmf_ctrl *ctrl, struct nvme_resv_notification_log *log, bool retain);
+/* reaper.c, target lock held: deliver to subsys's controllers the
+ * notices other gateways' reservation commands raised (shared stores). */
+void resv_deliver_remote_locked(struct nvmf_subsys *subsys);
 /* Free what the controller kept for reservations (ctrl_free). */
 void resv_ctrl_free(struct nvmf_ctrl *ctrl);
 
