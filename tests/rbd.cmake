@@ -16,7 +16,7 @@ if(NVMF_HAVE_RBD)
   # event a resize brings.
   add_executable(rbd_host rbd/rbd_host.c)
   target_link_libraries(rbd_host nvmf_test_util)
-  foreach(case failover twogw durability resize outage unreachable)
+  foreach(case failover twogw durability resize outage unreachable resv mpath)
     add_test(NAME rbd_${case}
              COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/rbd/rbd_test.sh ${PROJECT_BINARY_DIR}
                      ${RBD_CLUSTER_DIR} ${case})

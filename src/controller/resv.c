@@ -1064,6 +1064,8 @@ static uint16_t decide_and_commit(struct nvmf_cmd *cmd, struct resv_state *old,
 			return 0;
 		if (rc != -ECANCELED)
 			return NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_INTERNAL_DEVICE_ERROR);
+		NVMF_DEBUG("nvmfd: namespace %u: another gateway changed the reservation first; "
+			   "deciding again on its state", cmd->ns->nsid);
 	}
 	NVMF_ERR("nvmfd: namespace %u: reservation state %s: other gateways changed it %u "
 		 "times in a row; the command fails", cmd->ns->nsid, r->store->where,

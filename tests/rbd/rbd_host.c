@@ -9,6 +9,11 @@
  *     connects, runs COMMAND (rbd resize), waits up to 60 s for the
  *     Namespace Attribute Changed event, then checks that namespace NSID
  *     holds WANT_BYTES.
+ *   rbd_host notice URI NSID HOSTNQN HOSTID WANT_TYPE COMMAND [ARGS...]
+ *     connects as that host, runs COMMAND (a reservation command through
+ *     another gateway), waits up to 60 s for the Reservation Log Page
+ *     Available event and checks the notice it brought: type WANT_TYPE
+ *     (enum nvme_resv_notice_type) for namespace NSID.
  *
  * Exit 0 on success, 1 otherwise, 2 on bad usage.
  */
@@ -30,13 +35,16 @@
 
 static _Atomic unsigned events;
 static _Atomic uint32_t last_cdw0;
+static struct nvme_resv_notification_log last_notice; /* before events counts it */
 
 /* On the controller's thread, after the namespaces were identified again. */
 static void on_aen(void *arg, uint32_t cdw0, const void *log, size_t log_len)
 {
 	(void)arg;
-	(void)log;
-	(void)log_len;
+	if (log != NULL && log_len >= sizeof(last_notice) &&
+	    cdw0 == NVME_AER_DW0(NVME_AER_TYPE_IO_SPECIFIC, NVME_AER_IO_RESV_LOG,
+				 NVME_LOG_RESERVATION))
+		memcpy(&last_notice, log, sizeof(last_notice));
 	atomic_store(&last_cdw0, cdw0);
 	atomic_fetch_add(&events, 1);
 }
@@ -65,7 +73,8 @@ static uint64_t ns_bytes(struct nvmf_ctrl *ctrl, uint32_t nsid)
 	return ns != NULL ? nvmf_ns_size_bytes(ns) : 0;
 }
 
-static struct nvmf_ctrl *connect_uri(const char *uri, char *buf, size_t len)
+static struct nvmf_ctrl *connect_uri(const char *uri, const char *hostnqn, const char *hostid,
+				     char *buf, size_t len)
 {
 	struct nvmf_host_opts opts;
 	struct nvmf_error err;
@@ -77,6 +86,8 @@ static struct nvmf_ctrl *connect_uri(const char *uri, char *buf, size_t len)
 		return NULL;
 	}
 	opts.aen_cb = on_aen;
+	opts.hostnqn = hostnqn;
+	opts.hostid = hostid;
 	ctrl = nvmf_connect(&opts, &err);
 	if (ctrl == NULL)
 		fprintf(stderr, "rbd_host: connect: %s\n", err.msg);
@@ -149,23 +160,55 @@ static int cmd_resize(struct nvmf_ctrl *ctrl, uint32_t nsid, uint64_t want, char
 	return 0;
 }
 
+static int cmd_notice(uint32_t nsid, unsigned want_type, char **command)
+{
+	uint32_t want_cdw0 = NVME_AER_DW0(NVME_AER_TYPE_IO_SPECIFIC, NVME_AER_IO_RESV_LOG,
+					  NVME_LOG_RESERVATION);
+	int rc = run(command), waited = 0;
+
+	if (rc != 0) {
+		fprintf(stderr, "rbd_host: %s exited %d\n", command[0], rc);
+		return 1;
+	}
+	while (atomic_load(&events) == 0 && waited < WAIT_MS) {
+		usleep(10000);
+		waited += 10;
+	}
+	printf("rbd_host: %u event(s), last %#x, after %d ms; notice type %u for namespace %u\n",
+	       atomic_load(&events), atomic_load(&last_cdw0), waited, last_notice.rnlpt,
+	       last_notice.nsid);
+	if (atomic_load(&events) == 0 || atomic_load(&last_cdw0) != want_cdw0 ||
+	    last_notice.rnlpt != want_type || last_notice.nsid != nsid) {
+		fprintf(stderr, "rbd_host: no reservation notice of type %u (want event %#x)\n",
+			want_type, want_cdw0);
+		return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct nvmf_ctrl *ctrl;
 	char buf[1024];
 	bool ids = argc == 4 && strcmp(argv[1], "ids") == 0;
+	bool notice = argc >= 8 && strcmp(argv[1], "notice") == 0;
 	int rc;
 
-	if (!ids && !(argc >= 6 && strcmp(argv[1], "resize") == 0)) {
+	if (!ids && !notice && !(argc >= 6 && strcmp(argv[1], "resize") == 0)) {
 		fprintf(stderr, "usage: rbd_host ids URI NSID\n"
-				"       rbd_host resize URI NSID WANT_BYTES COMMAND [ARGS...]\n");
+				"       rbd_host resize URI NSID WANT_BYTES COMMAND [ARGS...]\n"
+				"       rbd_host notice URI NSID HOSTNQN HOSTID WANT_TYPE COMMAND [ARGS...]\n");
 		return 2;
 	}
-	ctrl = connect_uri(argv[2], buf, sizeof(buf));
+	ctrl = connect_uri(argv[2], notice ? argv[4] : NULL, notice ? argv[5] : NULL, buf,
+			   sizeof(buf));
 	if (ctrl == NULL)
 		return 1;
 	if (ids)
 		rc = cmd_ids(ctrl, (uint32_t)strtoul(argv[3], NULL, 0));
+	else if (notice)
+		rc = cmd_notice((uint32_t)strtoul(argv[3], NULL, 0),
+				(unsigned)strtoul(argv[6], NULL, 0), argv + 7);
 	else
 		rc = cmd_resize(ctrl, (uint32_t)strtoul(argv[3], NULL, 0),
 				strtoull(argv[4], NULL, 0), argv + 5);

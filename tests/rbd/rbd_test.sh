@@ -16,6 +16,14 @@
 #                    namespace serves, the RBD one serves again once it is back
 #       unreachable  no cluster at start-up: that namespace is left out with
 #                    the reason, the others are served
+#       resv         two gateways with reservations on one image: a Write
+#                    Exclusive taken through A holds through B, its release
+#                    through A frees B, a preempt through B is seen by A (and
+#                    heard of by A's connected host); registrations racing
+#                    through both gateways all land
+#       mpath        the multipath host (nvmf perf, two paths) verifying I/O
+#                    through both gateways while one is killed -9 and
+#                    restarted: no error, no mismatch
 # Exit 77 (skipped), saying why, when the cluster is not there.
 set -u
 
@@ -76,7 +84,30 @@ start_nvmfd() {
 	local name=$1 port=$2
 	shift 2
 	"$NVMFD" -s "$port" --discovery-port 0 -n "$NQN" "$@" >"$DIR/$name.log" 2>&1 &
-	NVMFD_PID=$!
+	wait_ready "$name" $!
+}
+
+# start_resv_nvmfd NAME PORT: a gateway on the image with reservations
+# enabled (an nvmetcli-format file: the command line has no such option)
+start_resv_nvmfd() {
+	local name=$1 port=$2
+	cat >"$DIR/$name.json" <<JSON
+{"hosts": [], "ports": [{"addr": {"adrfam": "ipv4", "traddr": "127.0.0.1",
+  "treq": "not specified", "trsvcid": "$port", "trtype": "tcp"}, "portid": 1,
+  "referrals": [], "subsystems": ["$NQN"]}],
+ "subsystems": [{"allowed_hosts": [], "attr": {"allow_any_host": "1"},
+  "namespaces": [{"device": {"path": "rbd:$IMAGE"}, "enable": 1, "nsid": 1,
+  "resv": {"enable": "1"}}], "nqn": "$NQN"}]}
+JSON
+	"$NVMFD" -c "$DIR/$name.json" --discovery-port 0 --data-dir "$DIR/$name.data" \
+		>"$DIR/$name.log" 2>&1 &
+	wait_ready "$name" $!
+}
+
+# wait_ready NAME PID
+wait_ready() {
+	local name=$1
+	NVMFD_PID=$2
 	PIDS+=("$NVMFD_PID")
 	# Opening an image is a few cluster round trips; an unreachable
 	# cluster is bounded by client_mount_timeout.
@@ -345,8 +376,133 @@ case_unreachable() {
 	expect_ok other-ns "$port" write --nsid 2 --offset 0 --length 4096 --data <(head -c 4096 /dev/zero)
 }
 
+HA=(-q nqn.2024-01.io.example:rbd-host-a -I 0a0a0a0a-1111-2222-3333-444444444444)
+HB=(-q nqn.2024-01.io.example:rbd-host-b -I 0b0b0b0b-1111-2222-3333-444444444444)
+
+# expect_conflict NAME PORT CMD ARGS...: refused with Reservation Conflict
+expect_conflict() {
+	local name=$1
+	shift
+	if io "$name" "$@"; then
+		fail "$name succeeded"
+	elif grep -q "reservation conflict" "$DIR/$name.err"; then
+		pass "$name: reservation conflict"
+	else
+		fail "$name: $(head -c 400 "$DIR/$name.err")"
+	fi
+}
+
+# report_is NAME PORT PYTHON_CONDITION: a report through PORT, as JSON in d
+report_is() {
+	io "$1" "$2" resv-report "${HA[@]}" --nsid 1 --eds -o json &&
+		python3 -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if ($3) else 1)" \
+			"$DIR/$1.out"
+}
+
+case_resv() {
+	local a b i jobs=()
+	create_image 32M
+	head -c 4096 /dev/urandom >"$DIR/block"
+	a=$(free_port)
+	b=$(free_port)
+	start_resv_nvmfd gw-a "$a"
+	start_resv_nvmfd gw-b "$b"
+	local W=(--nsid 1 --offset 0 --length 4096 --data "$DIR/block")
+	expect_ok register-a "$a" resv-register "${HA[@]}" --nsid 1 --nrkey 0xa --rrega 0
+	expect_ok acquire-a "$a" resv-acquire "${HA[@]}" --nsid 1 --crkey 0xa --rtype 1 --racqa 0
+	expect_conflict write-b-through-b "$b" write "${HB[@]}" "${W[@]}"
+	expect_ok read-b-through-b "$b" read "${HB[@]}" --nsid 1 --offset 0 --length 4096 --data -
+	expect_ok write-a-through-b "$b" write "${HA[@]}" "${W[@]}"
+	report_is report-b "$b" "d['rtype'] == 1 and d['regctl'] == 1 and d['registrants'][0]['rcsts'] == 1" &&
+		pass "gateway B reports A's Write Exclusive" || fail "report through B: $(cat "$DIR/report-b.out")"
+	expect_ok release-a "$a" resv-release "${HA[@]}" --nsid 1 --crkey 0xa --rtype 1 --rrela 0
+	expect_ok write-b-after-release "$b" write "${HB[@]}" "${W[@]}"
+	# A holds again; B registers and preempts it through gateway B, while
+	# host A, connected to gateway A, waits for the notice.
+	expect_ok acquire-a-again "$a" resv-acquire "${HA[@]}" --nsid 1 --crkey 0xa --rtype 1 --racqa 0
+	expect_conflict write-b-again "$b" write "${HB[@]}" "${W[@]}"
+	expect_ok register-b "$b" resv-register "${HB[@]}" --nsid 1 --nrkey 0xb --rrega 0
+	if "$BUILD/tests/rbd_host" notice "$(uri "$a")" 1 "${HA[1]}" "${HA[3]}" 1 \
+		"$NVMF" resv-acquire "${HB[@]}" --nsid 1 --crkey 0xb --prkey 0xa --rtype 1 --racqa 1 \
+		"$(uri "$b")" >"$DIR/notice.out" 2>&1; then
+		pass "preempt through B: host A on gateway A told its registration was preempted ($(tail -n 1 "$DIR/notice.out"))"
+	else
+		fail "preempt through B not heard of through A: $(cat "$DIR/notice.out")"
+	fi
+	report_is report-a "$a" "d['rtype'] == 1 and d['regctl'] == 1 and d['registrants'][0]['rkey'] == 0xb and d['registrants'][0]['rcsts'] == 1" &&
+		pass "gateway A reports B holding, A gone" || fail "report through A: $(cat "$DIR/report-a.out")"
+	expect_conflict write-a-through-a "$a" write "${HA[@]}" "${W[@]}"
+	expect_ok write-b-through-a "$a" write "${HB[@]}" "${W[@]}"
+	# Registrations racing through both gateways: every one lands (the
+	# loser of a compare-and-swap decides again on the winner's state).
+	for i in 1 2 3 4 5 6; do
+		io reg-$i "$([ $((i % 2)) = 0 ] && echo "$a" || echo "$b")" resv-register \
+			-q "nqn.2024-01.io.example:rbd-host-c$i" -I "0c0c0c0c-1111-2222-3333-44444444440$i" \
+			--nsid 1 --nrkey "0xc$i" --rrega 0 &
+		jobs+=($!)
+	done
+	for i in "${!jobs[@]}"; do
+		wait "${jobs[$i]}" || fail "racing registration $((i + 1)): $(cat "$DIR/reg-$((i + 1)).err")"
+	done
+	report_is report-race "$b" "d['regctl'] == 7" &&
+		pass "6 registrations racing through both gateways: 7 registrants" ||
+		fail "after racing registrations: $(cat "$DIR/report-race.out")"
+	grep -q "reservation object nvmf_resv\." "$DIR/gw-a.log" "$DIR/gw-b.log" &&
+		fail "a gateway logged a reservation store problem: $(grep -h "reservation object" "$DIR"/gw-*.log)"
+	kill -0 "$NVMFD_PID" 2>/dev/null || fail "a gateway died"
+}
+
+# perf_ticks N: perf has printed N progress lines (one a second; 60 s).
+perf_ticks() {
+	for _ in $(seq 600); do
+		[ "$(grep -c IOPS "$DIR/perf.err")" -ge "$1" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+case_mpath() {
+	local a b pid_a perf ticks
+	create_image 64M
+	a=$(free_port)
+	b=$(free_port)
+	start_nvmfd gw-a "$a" "rbd:$IMAGE"
+	pid_a=$NVMFD_PID
+	start_nvmfd gw-b "$b" "rbd:$IMAGE"
+	"$NVMF" perf --rw randrw --bs 4k --iodepth 16 --runtime 14 --verify --size 16M \
+		-c 1 -l 60 -o json -a 127.0.0.1 -s "$a" -s "$b" -n "$NQN" \
+		>"$DIR/perf.json" 2>"$DIR/perf.err" &
+	perf=$!
+	perf_ticks 3 || fail "perf did not start: $(cat "$DIR/perf.err")"
+	kill -9 "$pid_a"
+	KILLED=1
+	wait "$pid_a" 2>/dev/null
+	ticks=$(grep -c IOPS "$DIR/perf.err")
+	perf_ticks $((ticks + 3)) && pass "perf goes on through gateway B with A killed -9" ||
+		fail "perf stalled with gateway A killed: $(tail -n 5 "$DIR/perf.err")"
+	start_nvmfd gw-a2 "$a" "rbd:$IMAGE"
+	for _ in $(seq 600); do
+		grep -q "127.0.0.1:$a.*reconnected\|reconnected.*127.0.0.1:$a" "$DIR/perf.err" && break
+		kill -0 "$perf" 2>/dev/null || break
+		sleep 0.1
+	done
+	grep -q "reconnected" "$DIR/perf.err" && pass "the path to gateway A reconnected once it was restarted" ||
+		fail "no reconnect to the restarted gateway A: $(grep -v IOPS "$DIR/perf.err" | tail -n 5)"
+	if wait "$perf" && python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["errors"] == 0, d["errors"]
+assert d["verify"]["mismatches"] == 0 and d["verify"]["checked"] > 0, d["verify"]
+assert len(d["paths"]) == 2 and all(p["commands"] > 0 for p in d["paths"]), d["paths"]
+' "$DIR/perf.json"; then
+		pass "perf --verify over both gateways, one killed -9 and restarted: no error, no mismatch ($(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["verify"]["checked"], "reads checked")' "$DIR/perf.json"))"
+	else
+		fail "perf over two gateways: $(tail -n 20 "$DIR/perf.err"; cat "$DIR/perf.json")"
+	fi
+}
+
 case "$CASE" in
-failover | twogw | durability | resize | outage | unreachable) "case_$CASE" ;;
+failover | twogw | durability | resize | outage | unreachable | resv | mpath) "case_$CASE" ;;
 *)
 	echo "unknown case $CASE" >&2
 	exit 2
