@@ -14,6 +14,13 @@ vm=${LINUX_VM:-"$repo/../shared/interop/linux-vm"}
 # socket and its Connect.  The timeout itself is tested by robustness_hostile.
 nvmfd_guest_opts=(--connect-timeout 60000)
 
+# linux-vm host options for every guest: Linux sends no keep-alive until all
+# of its queues are connected, and an emulated guest on a loaded machine was
+# seen to take over the 5 s default KATO between two I/O queue Connects (a
+# connect failing in nvme connect).  KATO expiry itself is tested by
+# robustness_kato.
+vm_host_opts=(--kato 30)
+
 # The console log linux-vm keeps for the target on a port.
 vm_target_log() {
 	echo "${NVMF_INTEROP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/nvmf-interop}/run/target-$1.log"

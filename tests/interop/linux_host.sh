@@ -57,13 +57,8 @@ run() {
 	local name=$1
 	shift
 	local start=$SECONDS
-	# KATO 30 s, not the kernel's 5: Linux sends no keep alive until every
-	# I/O queue is connected, and an emulated 4-CPU guest on a loaded 2-core
-	# machine was seen silent for over 5 s between two I/O queue Connects, so
-	# nvmfd (as nvmet would) ended the association.  Expiry itself is tested
-	# by robustness_kato.
 	vm_retry_boot "$work/$name.console" "$vm" host --kernel "$kernel" --port "$port" \
-		--nqn "$nqn" --log "$work/$name.console" --quiet --kato 30 "$@" >"$work/$name.log" 2>&1
+		--nqn "$nqn" --log "$work/$name.console" --quiet "${vm_host_opts[@]}" "$@" >"$work/$name.log" 2>&1
 	local rc=$?
 	local verdict
 	verdict=$(tail -n 1 "$work/$name.log")

@@ -159,7 +159,7 @@ nvme disconnect -n $NQN >/dev/null 2>&1
 EOF
 
 start=$SECONDS
-vm_retry_boot "$work/console" "$vm" host --kernel "$kernel" --kato 30 --unrestricted --port "$p1" \
+vm_retry_boot "$work/console" "$vm" host --kernel "$kernel" "${vm_host_opts[@]}" --unrestricted --port "$p1" \
 	--nqn "$nqn" --script "$work/guest.sh" --log "$work/console" --quiet >"$work/run.log" 2>&1
 rc=$?
 echo "Linux $kernel host, ANA: exit $rc, $((SECONDS - start)) s: $(tail -n 1 "$work/run.log")"

@@ -159,7 +159,7 @@ exit $rc
 EOF
 
 start=$SECONDS
-vm_retry_boot "$work/vm.console" "$vm" host --kernel $kernel --port "$port" --nqn "$nqn" \
+vm_retry_boot "$work/vm.console" "$vm" host --kernel $kernel "${vm_host_opts[@]}" --port "$port" --nqn "$nqn" \
 	--hostnqn "$host_a" --dhchap-secret "$key_a" --nr-io-queues 2 --script "$work/guest.sh" \
 	--log "$work/vm.console" --quiet >"$work/vm.log" 2>&1
 rc=$?

@@ -68,13 +68,15 @@ run() {
 		return
 	fi
 	start=$SECONDS
-	vm_retry_boot "$dir/console.log" "$vm" host --kernel "$kernel" --port "$relay" --nqn "$nqn" \
+	vm_retry_boot "$dir/console.log" "$vm" host --kernel "$kernel" "${vm_host_opts[@]}" --port "$relay" --nqn "$nqn" \
 		--hdgst --ddgst --log "$dir/console.log" --quiet >"$dir/host.log" 2>&1
 	rc=$?
 	echo "Linux $kernel, $name: exit $rc, $((SECONDS - start)) s: $(tail -n 1 "$dir/host.log")"
 	[ $rc -eq 0 ] && grep -q "linux-vm host: PASS" "$dir/host.log" &&
 		pass "$name: the host recovered and its data read back" ||
-		fail "$name: $(grep NVMF-VM "$dir/host.log" | tail -5)"
+		fail "$name: $(grep NVMF-VM "$dir/host.log" | tail -5)
+guest kernel: $(grep -a 'nvme' "$dir/console.log" | grep -av 'NVMF-VM' | tail -8)
+nvmfd: $(tail -5 "$dir/nvmfd.log")"
 	grep -q "corrupted" "$dir/relay.log" && pass "$name: $(grep corrupted "$dir/relay.log")" ||
 		fail "$name: the relay corrupted nothing"
 	if [ "$fatal" = close ]; then

@@ -84,7 +84,7 @@ cmp /tmp/blk /tmp/back && echo "NVMF-RBD: past the old end OK"
 EOF
 
 start=$SECONDS
-"$vm" host --kato 30 --port "$port" --nqn "$nqn" --log "$work/console.log" --quiet --fio \
+"$vm" host "${vm_host_opts[@]}" --port "$port" --nqn "$nqn" --log "$work/console.log" --quiet --fio \
 	--script "$work/guest.sh" >"$work/vm.log" 2>&1 &
 vm_pid=$!
 # The guest is waiting: grow the image under it.

@@ -129,7 +129,7 @@ GUEST
 } >"$work/guest.sh"
 
 start=$SECONDS
-vm_retry_boot "$work/vm.console" "$vm" host --kernel $kernel --kato 30 --port "$port" --nqn "$nqn" \
+vm_retry_boot "$work/vm.console" "$vm" host --kernel $kernel "${vm_host_opts[@]}" --port "$port" --nqn "$nqn" \
 	--script "$work/guest.sh" --log "$work/vm.console" --quiet >"$work/vm.log" 2>&1
 rc=$?
 echo "linux host (6.12) -> nvmfd: exit $rc, $((SECONDS - start)) s: $(tail -n 1 "$work/vm.log")"

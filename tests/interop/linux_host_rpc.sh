@@ -117,7 +117,7 @@ start=$SECONDS
 # KATO 30 s as interop_linux_host: Linux sends no keep alive before all
 # its I/O queues are connected, which a loaded machine can stretch past 5 s.
 vm_retry_boot "$work/vm.console" "$vm" host --kernel $kernel --port "$port" --nqn "$nqn" \
-	--nr-io-queues 2 --kato 30 --script "$work/guest.sh" --log "$work/vm.console" --quiet \
+	--nr-io-queues 2 "${vm_host_opts[@]}" --script "$work/guest.sh" --log "$work/vm.console" --quiet \
 	>"$work/vm.log" 2>&1
 rc=$?
 echo "linux host (6.12) -> nvmfd, namespaces over JSON-RPC: exit $rc, $((SECONDS - start)) s: $(tail -n 1 "$work/vm.log")"
