@@ -509,11 +509,21 @@ int nvmf_mpath_read(struct nvmf_mpath *mp, uint32_t nsid, uint64_t slba, uint32_
 int nvmf_mpath_write(struct nvmf_mpath *mp, uint32_t nsid, uint64_t slba, uint32_t nlb,
 		     const void *buf, unsigned io_flags, nvmf_cmd_cb *cb, void *arg);
 int nvmf_mpath_flush(struct nvmf_mpath *mp, uint32_t nsid, nvmf_cmd_cb *cb, void *arg);
+/* As nvmf_ns_write_zeroes and nvmf_ns_dsm (the ranges stay valid until cb). */
+int nvmf_mpath_write_zeroes(struct nvmf_mpath *mp, uint32_t nsid, uint64_t slba, uint32_t nlb,
+			    unsigned io_flags, nvmf_cmd_cb *cb, void *arg);
+int nvmf_mpath_dsm(struct nvmf_mpath *mp, uint32_t nsid, const struct nvme_dsm_range *ranges,
+		   unsigned nr, uint32_t attributes, nvmf_cmd_cb *cb, void *arg);
 /* Byte offsets and lengths, multiples of the block size (0, -errno or status). */
 int nvmf_mpath_read_sync(struct nvmf_mpath *mp, uint32_t nsid, uint64_t offset, void *buf,
 			 size_t len);
 int nvmf_mpath_write_sync(struct nvmf_mpath *mp, uint32_t nsid, uint64_t offset,
 			  const void *buf, size_t len, unsigned io_flags);
+int nvmf_mpath_flush_sync(struct nvmf_mpath *mp, uint32_t nsid);
+/* As nvmf_ns_write_zeroes_sync and nvmf_ns_trim_sync, over the paths. */
+int nvmf_mpath_write_zeroes_sync(struct nvmf_mpath *mp, uint32_t nsid, uint64_t offset,
+				 uint64_t len, unsigned io_flags);
+int nvmf_mpath_trim_sync(struct nvmf_mpath *mp, uint32_t nsid, uint64_t offset, uint64_t len);
 
 /* ------------------------------------------------------------------ */
 /* Names                                                               */

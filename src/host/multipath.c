@@ -34,7 +34,9 @@
 #define MP_ANA_MAX_GROUPS 1024
 #define MP_ANA_MAX_NSIDS 16384
 
-enum mp_op { MP_READ, MP_WRITE, MP_FLUSH };
+enum mp_op { MP_READ, MP_WRITE, MP_FLUSH, MP_WRITE_ZEROES, MP_DSM };
+
+#define MP_NLB_MAX 65536u     /* NLB is a 16-bit 0's based field */
 
 struct nvmf_mpath;
 
@@ -63,9 +65,9 @@ struct mp_req {
 	enum mp_op op;
 	uint32_t nsid;
 	uint64_t slba;
-	uint32_t nlb;
-	void *buf;
-	unsigned flags;
+	uint32_t nlb;                  /* DSM: the number of ranges */
+	void *buf;                     /* DSM: the ranges */
+	unsigned flags;                /* NVMF_IO_*; DSM: the attributes */
 	nvmf_cmd_cb *cb;
 	void *arg;
 	struct mp_path *path;          /* where it was sent last */
@@ -325,6 +327,13 @@ static int req_send(struct mp_req *r, struct mp_path *p)
 		ret = nvmf_ns_write(ns, NVMF_IOQ_ANY, r->slba, r->nlb, r->buf, r->flags, req_done,
 				    r);
 		break;
+	case MP_WRITE_ZEROES:
+		ret = nvmf_ns_write_zeroes(ns, NVMF_IOQ_ANY, r->slba, r->nlb, r->flags, req_done,
+					   r);
+		break;
+	case MP_DSM:
+		ret = nvmf_ns_dsm(ns, NVMF_IOQ_ANY, r->buf, r->nlb, r->flags, req_done, r);
+		break;
 	default:
 		ret = nvmf_ns_flush(ns, NVMF_IOQ_ANY, req_done, r);
 		break;
@@ -472,40 +481,75 @@ int nvmf_mpath_flush(struct nvmf_mpath *mp, uint32_t nsid, nvmf_cmd_cb *cb, void
 	return mp_submit(mp, &(struct mp_req){.op = MP_FLUSH, .nsid = nsid, .cb = cb, .arg = arg});
 }
 
-static int mp_sync_rw(struct nvmf_mpath *mp, bool write, uint32_t nsid, uint64_t offset,
-		      void *buf, size_t len, unsigned flags)
+int nvmf_mpath_write_zeroes(struct nvmf_mpath *mp, uint32_t nsid, uint64_t slba, uint32_t nlb,
+			    unsigned io_flags, nvmf_cmd_cb *cb, void *arg)
+{
+	return mp_submit(mp, &(struct mp_req){.op = MP_WRITE_ZEROES, .nsid = nsid, .slba = slba,
+					      .nlb = nlb, .flags = io_flags, .cb = cb, .arg = arg});
+}
+
+int nvmf_mpath_dsm(struct nvmf_mpath *mp, uint32_t nsid, const struct nvme_dsm_range *ranges,
+		   unsigned nr, uint32_t attributes, nvmf_cmd_cb *cb, void *arg)
+{
+	if (ranges == NULL || nr == 0 || nr > NVME_DSM_MAX_RANGES)
+		return -EINVAL;
+	return mp_submit(mp, &(struct mp_req){.op = MP_DSM, .nsid = nsid, .buf = (void *)ranges,
+					      .nlb = nr, .flags = attributes, .cb = cb,
+					      .arg = arg});
+}
+
+/* One command to its completion, waiting while the chosen path is full. */
+static int mp_sync(struct nvmf_mpath *mp, const struct mp_req *tmpl)
+{
+	struct mp_req req = *tmpl;
+	struct sync_wait w;
+	int ret;
+
+	sync_wait_init(&w);
+	req.cb = sync_cb;
+	req.arg = &w;
+	while ((ret = mp_submit(mp, &req)) == -EAGAIN)
+		nanosleep(&(struct timespec){.tv_nsec = 100000}, NULL);
+	if (ret != 0) {
+		w.done = true;
+		sync_wait_for(&w);
+		return ret;
+	}
+	sync_wait_for(&w);
+	return nvmf_cpl_result(&w.cpl);
+}
+
+/* A byte range as blocks of the namespace: 0, -EINVAL (unaligned) or -ENOENT/-ENODEV. */
+static int mp_byte_range(struct nvmf_mpath *mp, uint32_t nsid, uint64_t offset, uint64_t len,
+			 uint32_t *lba_size)
 {
 	struct nvmf_ns_info info;
-	uint32_t chunk = nvmf_mpath_max_io_size(mp);
 	int ret = nvmf_mpath_ns_info(mp, nsid, &info);
 
 	if (ret != 0)
 		return ret;
 	if (info.lba_size == 0 || offset % info.lba_size != 0 || len % info.lba_size != 0)
 		return -EINVAL;
-	chunk -= chunk % info.lba_size;
+	*lba_size = info.lba_size;
+	return 0;
+}
+
+static int mp_sync_rw(struct nvmf_mpath *mp, bool write, uint32_t nsid, uint64_t offset,
+		      void *buf, size_t len, unsigned flags)
+{
+	uint32_t lba_size, chunk = nvmf_mpath_max_io_size(mp);
+	int ret = mp_byte_range(mp, nsid, offset, len, &lba_size);
+
+	if (ret != 0)
+		return ret;
+	chunk -= chunk % lba_size;
 	while (len > 0) {
 		size_t n = len < chunk ? len : chunk;
-		struct sync_wait w;
 
-		sync_wait_init(&w);
-		do {
-			ret = write ? nvmf_mpath_write(mp, nsid, offset / info.lba_size,
-						       (uint32_t)(n / info.lba_size), buf, flags,
-						       sync_cb, &w)
-				    : nvmf_mpath_read(mp, nsid, offset / info.lba_size,
-						      (uint32_t)(n / info.lba_size), buf, sync_cb,
-						      &w);
-			if (ret == -EAGAIN)
-				nanosleep(&(struct timespec){.tv_nsec = 100000}, NULL);
-		} while (ret == -EAGAIN);
-		if (ret != 0) {
-			w.done = true;
-			sync_wait_for(&w);
-			return ret;
-		}
-		sync_wait_for(&w);
-		ret = nvmf_cpl_result(&w.cpl);
+		ret = mp_sync(mp, &(struct mp_req){.op = write ? MP_WRITE : MP_READ, .nsid = nsid,
+						   .slba = offset / lba_size,
+						   .nlb = (uint32_t)(n / lba_size), .buf = buf,
+						   .flags = flags});
 		if (ret != 0)
 			return ret;
 		offset += n;
@@ -525,6 +569,54 @@ int nvmf_mpath_write_sync(struct nvmf_mpath *mp, uint32_t nsid, uint64_t offset,
 			  const void *buf, size_t len, unsigned io_flags)
 {
 	return mp_sync_rw(mp, true, nsid, offset, (void *)buf, len, io_flags);
+}
+
+int nvmf_mpath_flush_sync(struct nvmf_mpath *mp, uint32_t nsid)
+{
+	return mp_sync(mp, &(struct mp_req){.op = MP_FLUSH, .nsid = nsid});
+}
+
+int nvmf_mpath_write_zeroes_sync(struct nvmf_mpath *mp, uint32_t nsid, uint64_t offset,
+				 uint64_t len, unsigned io_flags)
+{
+	uint32_t lba_size = 1;
+	int ret = mp_byte_range(mp, nsid, offset, len, &lba_size);
+	uint64_t slba = offset / lba_size, nlb = len / lba_size;
+
+	while (ret == 0 && nlb > 0) {
+		uint32_t n = (uint32_t)(nlb < MP_NLB_MAX ? nlb : MP_NLB_MAX);
+
+		ret = mp_sync(mp, &(struct mp_req){.op = MP_WRITE_ZEROES, .nsid = nsid,
+						   .slba = slba, .nlb = n, .flags = io_flags});
+		slba += n;
+		nlb -= n;
+	}
+	return ret;
+}
+
+int nvmf_mpath_trim_sync(struct nvmf_mpath *mp, uint32_t nsid, uint64_t offset, uint64_t len)
+{
+	struct nvme_dsm_range ranges[NVME_DSM_MAX_RANGES];
+	uint32_t lba_size = 1;
+	int ret = mp_byte_range(mp, nsid, offset, len, &lba_size);
+	uint64_t slba = offset / lba_size, nlb = len / lba_size;
+
+	while (ret == 0 && nlb > 0) {
+		unsigned nr = 0;
+
+		memset(ranges, 0, sizeof(ranges));
+		for (; nlb > 0 && nr < NVME_DSM_MAX_RANGES; nr++) {
+			uint32_t n = (uint32_t)(nlb < UINT32_MAX ? nlb : UINT32_MAX);
+
+			ranges[nr].slba = slba;
+			ranges[nr].nlb = n;
+			slba += n;
+			nlb -= n;
+		}
+		ret = mp_sync(mp, &(struct mp_req){.op = MP_DSM, .nsid = nsid, .buf = ranges,
+						   .nlb = nr, .flags = NVME_DSM_ATTR_DEALLOCATE});
+	}
+	return ret;
 }
 
 /* ------------------------------------------------------------------ */
