@@ -57,6 +57,9 @@ struct mp_path {
 	_Atomic uint64_t commands;
 	_Atomic uint8_t ns_ana[MP_MAX_NSID + 1];   /* enum nvme_ana_state; 0 unlisted */
 	_Atomic uint32_t ns_grp[MP_MAX_NSID + 1];
+	/* The states the log gave last (ns_ana may be ahead: a path status),
+	 * so each change the log shows is logged once.  The worker's only. */
+	uint8_t logged_ana[MP_MAX_NSID + 1];
 };
 
 struct mp_req {
@@ -233,9 +236,11 @@ static void path_read_ana(struct mp_path *p)
 	}
 	free(buf);
 	for (uint32_t n = 1; n <= MP_MAX_NSID; n++) {
-		if (atomic_exchange(&p->ns_ana[n], st[n]) != st[n] && st[n] != 0)
+		atomic_store(&p->ns_ana[n], st[n]);
+		if (p->logged_ana[n] != st[n] && st[n] != 0)
 			NVMF_INFO("host: %s: namespace %u: ANA group %u %s", c->name, n, grp[n],
 				  nvmf_ana_state_name(st[n]));
+		p->logged_ana[n] = st[n];
 		atomic_store(&p->ns_grp[n], grp[n]);
 	}
 	atomic_store(&p->ana_known, true);
