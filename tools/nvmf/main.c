@@ -98,7 +98,7 @@ enum opt_id {
 #define C_RESV_REGISTER (1u << 14)
 #define C_RESV_ACQUIRE (1u << 15)
 #define C_LIST_PATHS (1u << 19)
-#define C_MULTIPATH (C_PERF | C_LIST_PATHS) /* take several paths */
+#define C_MULTIPATH (C_PERF | C_LIST_PATHS | C_MOUNT) /* take several paths */
 #define C_UMOUNT (1u << 16) /* no connection options */
 #define C_RESV_RELEASE (1u << 17)
 #define C_RESV_REPORT (1u << 18)
@@ -250,7 +250,7 @@ static void usage(FILE *out, const struct cmd_def *cmd)
 	if (cmd != NULL && cmd->bit == C_UMOUNT)
 		fprintf(out, "usage: nvmf umount [options] MOUNTPOINT\n");
 	else if (cmd != NULL && cmd->bit == C_MOUNT)
-		fprintf(out, "usage: nvmf mount [options] [nvme+tcp://ADDR[:PORT]/SUBNQN] MOUNTPOINT\n");
+		fprintf(out, "usage: nvmf mount [options] [nvme+tcp://ADDR[:PORT]/SUBNQN]... MOUNTPOINT\n");
 	else
 		fprintf(out, "usage: nvmf COMMAND [options] [nvme+tcp://ADDR[:PORT]/SUBNQN]\n");
 	if (cmd == NULL) {
@@ -712,7 +712,7 @@ static void parse(struct cli *cli, const struct cmd_def *cmd, int argc, char **a
 	if (cli->opts.traddr == NULL && cmd->bit != C_UMOUNT)
 		die(cli, "a target address is required (-a ADDR or nvme+tcp://ADDR/NQN)");
 	if (cli_npaths(cli) > 1 && (cmd->bit & C_MULTIPATH) == 0)
-		die(cli, "several paths (-a/-s or URIs given more than once) are for perf and list-paths; %s takes one",
+		die(cli, "several paths (-a/-s or URIs given more than once) are for perf, mount and list-paths; %s takes one",
 		    cmd->name);
 	/* A PSK means TLS, except to a discovery controller: its log says
 	 * which subsystems need TLS, and connect-all uses it there. */

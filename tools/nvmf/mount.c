@@ -176,6 +176,12 @@ static void mount_setup(struct mount *m)
 	m->depth = nvmf_ctrl_queue_depth(m->ctrl);
 	if (m->nq == 0 || m->depth == 0)
 		die(m->cli, "%s has no I/O queues", nvmf_ctrl_subnqn(m->ctrl));
+	if (m->mp != NULL) {
+		/* The library picks the queue: count one path's slots, all the
+		 * one path left after a failure can take without refusing. */
+		m->depth *= m->nq;
+		m->nq = 1;
+	}
 	m->inflight = calloc(m->nq, sizeof(*m->inflight));
 	if (m->inflight == NULL || sem_init(&m->permits, 0, m->nq * m->depth) != 0)
 		die(m->cli, "out of memory");
@@ -235,19 +241,19 @@ static int mount_teardown(struct mount *m)
 	pthread_mutex_unlock(&m->watch_lock);
 	pthread_join(m->watcher, NULL);
 	fuse_session_unmount(m->se);
-	if (nvmf_ctrl_state(m->ctrl) == NVMF_CTRL_LIVE) {
+	if (mount_live(m)) {
 		if (!wait_ios(m, m->cli->opts.io_timeout_ms != 0 ? m->cli->opts.io_timeout_ms : 30000))
 			mount_log(LOG_WARNING, "requests still in flight at unmount");
 		for (size_t i = 0; i < m->nfiles; i++) {
 			if (!atomic_load(&m->files[i]->active))
 				continue;
-			ret = nvmf_ns_flush_sync(m->files[i]->ns);
+			ret = mount_flush_sync(m, m->files[i]);
 			if (ret != 0)
 				mount_log(LOG_ERR, "n%u: Flush at unmount failed: %s", m->files[i]->nsid,
 					  result_str(ret, why, sizeof(why)));
 		}
 	}
-	ret = nvmf_disconnect(m->ctrl);
+	ret = m->mp != NULL ? nvmf_mpath_disconnect(m->mp) : nvmf_disconnect(m->ctrl);
 	if (ret != 0)
 		mount_log(LOG_WARNING, "disconnect was not clean: %s", strerror(-ret));
 	/* Every command has completed now, so every request has been answered. */
@@ -352,7 +358,13 @@ int cmd_mount(struct cli *cli)
 	cli->opts.aen_cb = mount_fs_on_aen;
 	cli->opts.aen_arg = &m;
 	m.mountpoint = mountpoint;
-	m.ctrl = cli_connect(cli);
+	if (cli_npaths(cli) > 1 || cli->all_paths) {
+		m.mp = cli_mpath_connect(cli);
+		for (unsigned i = 0; m.ctrl == NULL && i < nvmf_mpath_npaths(m.mp); i++)
+			m.ctrl = nvmf_mpath_ctrl(m.mp, i);
+	} else {
+		m.ctrl = cli_connect(cli);
+	}
 	mount_setup(&m);
 	mount_fs_sync_namespaces(&m, false);
 	session_mount(&m);
@@ -361,8 +373,10 @@ int cmd_mount(struct cli *cli)
 	if (m.daemon)
 		daemonize_finish(notify_fd);
 	else
-		mount_log(LOG_INFO, "%s: %zu namespace%s of %s, %u I/O queues of %u", mountpoint,
-			  active, active == 1 ? "" : "s", nvmf_ctrl_subnqn(m.ctrl), m.nq, m.depth);
+		mount_log(LOG_INFO, "%s: %zu namespace%s of %s, %u path%s, %u I/O queues of %u",
+			  mountpoint, active, active == 1 ? "" : "s", nvmf_ctrl_subnqn(m.ctrl),
+			  m.mp != NULL ? nvmf_mpath_npaths(m.mp) : 1,
+			  m.mp != NULL && nvmf_mpath_npaths(m.mp) > 1 ? "s" : "", m.nq, m.depth);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	session_serve(&m);
 	ret = mount_teardown(&m);

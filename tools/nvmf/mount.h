@@ -51,6 +51,10 @@ struct nsfile {
 /* One mount: the controller, the FUSE session and what both parts share. */
 struct mount {
 	struct cli *cli;
+	/* Several paths: I/O goes through mp, which retries a lost path's
+	 * commands on another; ctrl is then one path's controller, for names
+	 * and Identify data.  One path: mp is NULL and I/O goes to ctrl. */
+	struct nvmf_mpath *mp;
 	struct nvmf_ctrl *ctrl;
 	struct fuse_session *se;
 	const char *mountpoint;
@@ -59,8 +63,8 @@ struct mount {
 	gid_t gid;
 	struct timespec mount_time;   /* every file's times */
 
-	unsigned nq;                  /* I/O queues */
-	unsigned depth;               /* slots per I/O queue */
+	unsigned nq;                  /* I/O queues (1 over several paths) */
+	unsigned depth;               /* slots per I/O queue (one path's slots) */
 	sem_t permits;                /* free slots over all queues */
 	_Atomic unsigned *inflight;   /* per I/O queue */
 	_Atomic unsigned next_q;      /* where the next slot search starts */
@@ -94,6 +98,7 @@ struct io {
 	uint64_t slba;
 	uint64_t nlb;
 	uint32_t shift;                /* log2 of the block size */
+	uint64_t step;                 /* blocks per command */
 	unsigned io_flags;             /* NVMF_IO_* for Writes */
 	size_t skip;                   /* the caller's bytes within data */
 	size_t len;
@@ -110,6 +115,10 @@ struct io {
 void mount_log(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void mount_log_to_syslog(void);
 struct timespec mount_deadline(unsigned ms);
+/* A live path's controller if there is one, for namespace lists. */
+struct nvmf_ctrl *mount_ctrl(struct mount *m);
+bool mount_live(struct mount *m);
+int mount_flush_sync(struct mount *m, struct nsfile *f);
 
 /* The I/O path (mount_io.c). */
 struct io *mount_io_new(struct mount *m, struct nsfile *f, enum io_kind kind, uint64_t slba,

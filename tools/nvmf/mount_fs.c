@@ -125,7 +125,7 @@ static int nsid_cmp(const void *a, const void *b)
 }
 
 /* The controller's active NSIDs, ascending, in *count; NULL without memory. */
-static uint32_t *ns_list(struct mount *m, size_t *count)
+static uint32_t *ns_list(struct nvmf_ctrl *ctrl, size_t *count)
 {
 	size_t max = 256, n;
 	uint32_t *ids = NULL;
@@ -138,7 +138,7 @@ static uint32_t *ns_list(struct mount *m, size_t *count)
 			return NULL;
 		}
 		ids = grown;
-		n = nvmf_ctrl_ns_list(m->ctrl, ids, max);
+		n = nvmf_ctrl_ns_list(ctrl, ids, max);
 		if (n <= max)
 			break;
 		max = n;
@@ -148,13 +148,13 @@ static uint32_t *ns_list(struct mount *m, size_t *count)
 }
 
 /* Bring the file table in line with ids[0..n); what changed, in changes. */
-static size_t apply_ns_list_locked(struct mount *m, const uint32_t *ids, size_t n,
-				   struct change *changes)
+static size_t apply_ns_list_locked(struct mount *m, struct nvmf_ctrl *ctrl, const uint32_t *ids,
+				   size_t n, struct change *changes)
 {
 	size_t nchanges = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		struct nvmf_ns *ns = nvmf_ctrl_ns(m->ctrl, ids[i]);
+		struct nvmf_ns *ns = nvmf_ctrl_ns(ctrl, ids[i]);
 		struct nsfile *f = file_find_locked(m, ids[i]);
 		uint64_t size;
 
@@ -213,8 +213,9 @@ static void notify_changes(struct mount *m, const struct change *changes, size_t
  */
 void mount_fs_sync_namespaces(struct mount *m, bool notify)
 {
+	struct nvmf_ctrl *ctrl = mount_ctrl(m);
 	size_t n, nchanges;
-	uint32_t *ids = ns_list(m, &n);
+	uint32_t *ids = ns_list(ctrl, &n);
 	struct change *changes;
 
 	if (ids == NULL)
@@ -226,7 +227,7 @@ void mount_fs_sync_namespaces(struct mount *m, bool notify)
 		free(ids);
 		return;
 	}
-	nchanges = apply_ns_list_locked(m, ids, n, changes);
+	nchanges = apply_ns_list_locked(m, ctrl, ids, n, changes);
 	pthread_mutex_unlock(&m->ns_lock);
 	/* Outside ns_lock: the kernel may call back in while it handles these. */
 	if (notify)

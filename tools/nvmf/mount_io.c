@@ -2,7 +2,8 @@
 /*
  * nvmf mount's I/O path.  I/O is direct: every read and write becomes NVMe
  * Reads and Writes, split at the controller's transfer limit and spread over
- * all I/O queues.  The FUSE threads only submit; completions arrive on the
+ * all I/O queues; over several paths, through libnvmf's multipath, which
+ * sends a command failed by a lost or inaccessible path again on another.  The FUSE threads only submit; completions arrive on the
  * transport's threads, which answer the kernel themselves, so a handful of
  * FUSE threads keep every queue slot busy.  Permits (one per queue slot)
  * keep submissions from ever finding a queue full.
@@ -77,6 +78,23 @@ struct timespec mount_deadline(unsigned ms)
 
 	return (struct timespec){.tv_sec = (time_t)(t / 1000000000u),
 				 .tv_nsec = (long)(t % 1000000000u)};
+}
+
+struct nvmf_ctrl *mount_ctrl(struct mount *m)
+{
+	for (unsigned i = 0; m->mp != NULL && i < nvmf_mpath_npaths(m->mp); i++) {
+		struct nvmf_ctrl *c = nvmf_mpath_ctrl(m->mp, i);
+
+		if (c != NULL && nvmf_ctrl_state(c) == NVMF_CTRL_LIVE)
+			return c;
+	}
+	return m->ctrl;
+}
+
+/* Some path can take commands now. */
+bool mount_live(struct mount *m)
+{
+	return nvmf_ctrl_state(mount_ctrl(m)) == NVMF_CTRL_LIVE;
 }
 
 /* A failed command: logged at most once a second, so a lost target does not flood. */
@@ -190,10 +208,11 @@ void mount_io_range_unlock(struct nsfile *f, struct range *r)
 /* Requests                                                            */
 /* ------------------------------------------------------------------ */
 
-/* Blocks per command: the transfer limit and the 16-bit NLB field. */
+/* Blocks per command: the transfer limit (the smallest path's) and the 16-bit NLB field. */
 static uint64_t chunk_blocks(const struct mount *m, uint32_t shift)
 {
-	uint64_t n = nvmf_ctrl_max_io_size(m->ctrl) >> shift;
+	uint64_t n = (m->mp != NULL ? nvmf_mpath_max_io_size(m->mp)
+				    : nvmf_ctrl_max_io_size(m->ctrl)) >> shift;
 
 	return n == 0 ? 1 : n < NLB_MAX ? n : NLB_MAX;
 }
@@ -202,9 +221,8 @@ static uint64_t chunk_blocks(const struct mount *m, uint32_t shift)
 struct io *mount_io_new(struct mount *m, struct nsfile *f, enum io_kind kind, uint64_t slba,
 			uint64_t nlb, uint32_t shift)
 {
-	unsigned nparts = kind == IO_FLUSH ? 1
-					   : (unsigned)((nlb + chunk_blocks(m, shift) - 1) /
-							chunk_blocks(m, shift));
+	uint64_t step = chunk_blocks(m, shift);
+	unsigned nparts = kind == IO_FLUSH ? 1 : (unsigned)((nlb + step - 1) / step);
 	size_t head = (sizeof(struct io) + nparts * sizeof(struct io_part) + 63) & ~(size_t)63;
 	size_t bytes = kind == IO_FLUSH ? 0 : (size_t)nlb << shift;
 	struct io *io = malloc(head + bytes);
@@ -212,7 +230,7 @@ struct io *mount_io_new(struct mount *m, struct nsfile *f, enum io_kind kind, ui
 	if (io == NULL)
 		return NULL;
 	*io = (struct io){.m = m, .f = f, .kind = kind, .slba = slba, .nlb = nlb, .shift = shift,
-			  .nparts = nparts};
+			  .step = step, .nparts = nparts};
 	io->parts = (struct io_part *)(io + 1);
 	io->data = (uint8_t *)io + head;
 	atomic_fetch_add(&m->ios, 1);
@@ -251,10 +269,42 @@ static void part_done(void *arg, const struct nvmf_cpl *cpl)
 	io_put(io);
 }
 
+/* Over several paths, the library picks the path and its queue. */
+static int part_send_mpath(struct io_part *part, uint64_t slba, uint32_t nlb, uint8_t *buf)
+{
+	struct io *io = part->io;
+
+	switch (io->kind) {
+	case IO_READ:
+		return nvmf_mpath_read(io->m->mp, io->f->nsid, slba, nlb, buf, part_done, part);
+	case IO_WRITE:
+		return nvmf_mpath_write(io->m->mp, io->f->nsid, slba, nlb, buf, io->io_flags,
+					part_done, part);
+	default:
+		return nvmf_mpath_flush(io->m->mp, io->f->nsid, part_done, part);
+	}
+}
+
+static int part_send(struct io_part *part, uint64_t slba, uint32_t nlb, uint8_t *buf)
+{
+	struct io *io = part->io;
+	struct nvmf_ns *ns = io->f->ns;
+
+	if (io->m->mp != NULL)
+		return part_send_mpath(part, slba, nlb, buf);
+	switch (io->kind) {
+	case IO_READ:
+		return nvmf_ns_read(ns, part->ioq, slba, nlb, buf, part_done, part);
+	case IO_WRITE:
+		return nvmf_ns_write(ns, part->ioq, slba, nlb, buf, io->io_flags, part_done, part);
+	default:
+		return nvmf_ns_flush(ns, part->ioq, part_done, part);
+	}
+}
+
 static int part_submit(struct io *io, unsigned i, uint64_t slba, uint32_t nlb, uint8_t *buf)
 {
 	struct io_part *part = &io->parts[i];
-	struct nvmf_ns *ns = io->f->ns;
 
 	part->io = io;
 	for (;;) {
@@ -263,22 +313,12 @@ static int part_submit(struct io *io, unsigned i, uint64_t slba, uint32_t nlb, u
 		if (ioq < 0)
 			return ioq;
 		part->ioq = (unsigned)ioq;
-		switch (io->kind) {
-		case IO_READ:
-			ret = nvmf_ns_read(ns, part->ioq, slba, nlb, buf, part_done, part);
-			break;
-		case IO_WRITE:
-			ret = nvmf_ns_write(ns, part->ioq, slba, nlb, buf, io->io_flags, part_done,
-					    part);
-			break;
-		default:
-			ret = nvmf_ns_flush(ns, part->ioq, part_done, part);
-			break;
-		}
+		ret = part_send(part, slba, nlb, buf);
 		if (ret == 0)
 			return 0;
 		permit_give(io->m, part->ioq);
-		/* The library's own synchronous helpers (fallocate) may hold the slot. */
+		/* The library's own synchronous helpers (fallocate) may hold the slot,
+		 * or all of multipath's commands went to the one path left. */
 		if (ret != -EAGAIN)
 			return ret;
 		sched_yield();
@@ -288,7 +328,7 @@ static int part_submit(struct io *io, unsigned i, uint64_t slba, uint32_t nlb, u
 /* Send every part; io->done runs once the last one completed (perhaps at once). */
 void mount_io_submit(struct io *io)
 {
-	uint64_t step = chunk_blocks(io->m, io->shift);
+	uint64_t step = io->step;
 
 	atomic_store(&io->pending, io->nparts + 1);
 	for (unsigned i = 0; i < io->nparts; i++) {
@@ -388,7 +428,7 @@ static int zero_partial(struct mount *m, struct nsfile *f, uint32_t shift, uint6
 }
 
 /* Zero whole blocks by writing zeroes: the namespace offers nothing better. */
-static int write_zero_buffers(struct nsfile *f, uint64_t from, uint64_t to)
+static int write_zero_buffers(struct mount *m, struct nsfile *f, uint64_t from, uint64_t to)
 {
 	size_t chunk = MOUNT_MAX_IO;
 	void *zeroes = calloc(1, chunk);
@@ -397,7 +437,11 @@ static int write_zero_buffers(struct nsfile *f, uint64_t from, uint64_t to)
 	if (zeroes == NULL)
 		return ENOMEM;
 	for (uint64_t pos = from; pos < to && ret == 0; pos += chunk)
-		ret = nvmf_ns_write_sync(f->ns, pos, zeroes, to - pos < chunk ? to - pos : chunk, 0);
+		ret = m->mp != NULL
+			      ? nvmf_mpath_write_sync(m->mp, f->nsid, pos, zeroes,
+						      to - pos < chunk ? to - pos : chunk, 0)
+			      : nvmf_ns_write_sync(f->ns, pos, zeroes,
+						   to - pos < chunk ? to - pos : chunk, 0);
 	free(zeroes);
 	return result_errno(ret);
 }
@@ -412,14 +456,19 @@ static int zero_blocks(struct mount *m, struct nsfile *f, uint64_t from, uint64_
 	uint8_t dlfeat = nvmf_ns_identify(f->ns)->dlfeat;
 	bool dsm_zeroes = (oncs & NVME_CTRL_ONCS_DSM) != 0 &&
 			  (dlfeat & 0x7) == NVME_NS_DLFEAT_READ_ZEROES;
+	unsigned wz_flags = punch && (dlfeat & NVME_NS_DLFEAT_WZ_DEALLOC) ? NVMF_IO_DEALLOCATE : 0;
 
 	if (punch && dsm_zeroes)
-		return result_errno(nvmf_ns_trim_sync(f->ns, from, to - from));
+		return result_errno(m->mp != NULL
+					    ? nvmf_mpath_trim_sync(m->mp, f->nsid, from, to - from)
+					    : nvmf_ns_trim_sync(f->ns, from, to - from));
 	if ((oncs & NVME_CTRL_ONCS_WRITE_ZEROES) != 0)
-		return result_errno(nvmf_ns_write_zeroes_sync(
-			f->ns, from, to - from,
-			punch && (dlfeat & NVME_NS_DLFEAT_WZ_DEALLOC) ? NVMF_IO_DEALLOCATE : 0));
-	return write_zero_buffers(f, from, to);
+		return result_errno(
+			m->mp != NULL
+				? nvmf_mpath_write_zeroes_sync(m->mp, f->nsid, from, to - from,
+							       wz_flags)
+				: nvmf_ns_write_zeroes_sync(f->ns, from, to - from, wz_flags));
+	return write_zero_buffers(m, f, from, to);
 }
 
 /* Make [off, end) read zeroes: whole blocks at once, partial edge blocks by RMW. */
@@ -447,4 +496,10 @@ int mount_io_zero_range(struct mount *m, struct nsfile *f, uint64_t off, uint64_
 	}
 	mount_io_range_unlock(f, &r);
 	return err;
+}
+
+/* Flush at unmount: 0, -errno or an NVMe status. */
+int mount_flush_sync(struct mount *m, struct nsfile *f)
+{
+	return m->mp != NULL ? nvmf_mpath_flush_sync(m->mp, f->nsid) : nvmf_ns_flush_sync(f->ns);
 }
