@@ -5,3 +5,7 @@ foreach(t fs fio semantics lifecycle reconnect)
            COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/mount/${t}_test.sh ${PROJECT_BINARY_DIR})
   set_tests_properties(mount_${t} PROPERTIES LABELS mount TIMEOUT 180)
 endforeach()
+# Over two paths (ANA reload, two daemons killed in turn); skips without FUSE.
+add_test(NAME mount_mpath
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/mount/mpath_test.sh ${PROJECT_BINARY_DIR})
+set_tests_properties(mount_mpath PROPERTIES LABELS mount TIMEOUT 300 SKIP_RETURN_CODE 77)
