@@ -6,7 +6,8 @@
 #       inaccessible, then optimized again;
 #   (b) two nvmfd on one file (disjoint controller IDs) serve the paths, one
 #       is killed with kill -9 and restarted, then the other is killed (the
-#       first must have rejoined to carry the load) and restarted.
+#       first must have rejoined to carry the load) and restarted;
+# and punch-hole / zero-range (Dataset Management, Write Zeroes) over them.
 # Skips (77) without root or /dev/fuse.
 # Usage: mpath_test.sh BUILD_DIR
 if [ "$(id -u)" != 0 ] || [ ! -c /dev/fuse ]; then
@@ -128,5 +129,14 @@ kill_restart() {
 kill_restart a PID_A "${A[@]}"
 kill_restart b PID_B "${B[@]}"
 stop_load "(b) each of two daemons killed and restarted"
+# Deallocate and Write Zeroes go over the paths too.
+zeroes() { cmp -s -n "$2" <(dd if="$NS/n1" bs=4096 skip=$(($1 / 4096)) count=$(($2 / 4096)) \
+	status=none) /dev/zero; }
+if fallocate -p -o 4096 -l 1M "$NS/n1" && fallocate -z -o 2M -l 1M "$NS/n1" &&
+	zeroes 4096 1048576 && zeroes 2097152 1048576; then
+	pass "punch-hole and zero-range over two paths read zeroes"
+else
+	fail "punch-hole / zero-range over two paths: $(tail -3 "$LOG")"
+fi
 end_mount
 finish
