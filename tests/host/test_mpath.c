@@ -6,6 +6,7 @@
  * zero errors, zero wrong data.  The I/O policies spread commands as they
  * say (commands counted per path).
  */
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -246,6 +247,55 @@ static void policy_spread(struct two_ports *t)
 	test_end();
 }
 
+static bool all_zero(const uint8_t *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (p[i] != 0)
+			return false;
+	return true;
+}
+
+/* Write Zeroes, Deallocate and Flush over the paths: on the one usable
+ * path while the other's group is inaccessible. */
+static void zeroing(struct two_ports *t)
+{
+	const size_t len = 128 * 1024;
+	struct nvmf_mpath *mp;
+	uint8_t *buf = malloc(len), *in = malloc(len);
+	uint64_t c0;
+	uint8_t dlfeat;
+
+	test_begin("multipath: Write Zeroes, Deallocate and Flush on the usable path");
+	REQUIRE(buf != NULL && in != NULL);
+	reload(t, "inaccessible", "optimized");
+	mp = connect_ports(t->p0, t->p1, NVMF_IOPOLICY_ROUND_ROBIN);
+	REQUIRE(mp != NULL);
+	REQUIRE(wait_ana(mp, 0, NVME_ANA_INACCESSIBLE) && wait_ana(mp, 1, NVME_ANA_OPTIMIZED));
+	dlfeat = nvmf_ns_identify(nvmf_ctrl_ns(nvmf_mpath_ctrl(mp, 1), 1))->dlfeat;
+	c0 = path_commands(mp, 0);
+	test_fill(buf, len, 7);
+	CHECK_EQ(nvmf_mpath_write_sync(mp, 1, 0, buf, len, 0), 0);
+	CHECK_EQ(nvmf_mpath_write_zeroes_sync(mp, 1, 0, len / 2, 0), 0);
+	CHECK_EQ(nvmf_mpath_trim_sync(mp, 1, len / 2, len / 2), 0);
+	CHECK_EQ(nvmf_mpath_flush_sync(mp, 1), 0);
+	CHECK_EQ(nvmf_mpath_read_sync(mp, 1, 0, in, len), 0);
+	CHECK(all_zero(in, len / 2));
+	/* Deallocated blocks read zeroes only where DLFEAT says so. */
+	if ((dlfeat & 0x7) == NVME_NS_DLFEAT_READ_ZEROES)
+		CHECK(all_zero(in + len / 2, len / 2));
+	CHECK_EQ(path_commands(mp, 0), c0);
+	/* Bad arguments get -EINVAL, sent nowhere. */
+	CHECK_EQ(nvmf_mpath_write_zeroes_sync(mp, 1, 1, 4096, 0), -EINVAL);
+	CHECK_EQ(nvmf_mpath_trim_sync(mp, 1, 0, 100), -EINVAL);
+	CHECK_EQ(nvmf_mpath_dsm(mp, 1, NULL, 1, NVME_DSM_ATTR_DEALLOCATE, count_done, NULL),
+		 -EINVAL);
+	CHECK_EQ(nvmf_mpath_disconnect(mp), 0);
+	reload(t, "optimized", "optimized");
+	free(buf);
+	free(in);
+	test_end();
+}
+
 /* Non-optimized only when no optimized path is usable; verified I/O goes
  * on while reloads make one port's group inaccessible and swap the ports. */
 static void ana_failover(struct two_ports *t)
@@ -340,6 +390,7 @@ int main(void)
 	write_two_port_config(t.conf, t.p0, t.p1, t.img, "optimized", "optimized");
 	REQUIRE(nvmfd_start_ports(&t.d, t.p0, nvmfd_free_port(), NULL, extra));
 	policy_spread(&t);
+	zeroing(&t);
 	ana_failover(&t);
 	nvmfd_stop(&t.d, true);
 	ha_pair();
