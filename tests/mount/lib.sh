@@ -2,8 +2,8 @@
 # Shared by the nvmf mount tests (sourced): a scratch directory, nvmfd, the
 # relay that logs commands on the wire, mounts, and a trap that removes every
 # mount, loop device and process a test made, even when it fails.
-# A test that cannot run here (not root, no /dev/fuse, a tool missing) fails
-# and says why: it never passes without having run.
+# A test that cannot run here (not root, no /dev/fuse, a tool missing) skips
+# (77) and says why: it never passes without having run.
 set -u
 
 BUILD=${1:?usage: $0 BUILD_DIR}
@@ -25,6 +25,7 @@ fail() { echo "FAIL: $*" >&2; FAILURES=$((FAILURES + 1)); }
 pass() { echo "ok: $*"; }
 # A reason the test cannot go on.
 fatal() { echo "FAIL: $*" >&2; exit 1; }
+skip() { echo "SKIP: $*" >&2; exit 77; }
 
 is_mounted() {
 	awk -v m="$1" '$5 == m { found = 1 } END { exit !found }' /proc/self/mountinfo
@@ -91,14 +92,14 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-# require CMD...: root, /dev/fuse and these commands, or fail saying so.
+# require CMD...: root, /dev/fuse and these commands, or skip saying why.
 require() {
 	local cmd
-	[ "$(id -u)" = 0 ] || fatal "the mount tests need root (FUSE mounts, loop devices, mount)"
-	[ -c /dev/fuse ] || fatal "/dev/fuse is missing: FUSE cannot mount here (modprobe fuse)"
+	[ "$(id -u)" = 0 ] || skip "the mount tests need root (FUSE mounts, loop devices, mount)"
+	[ -c /dev/fuse ] || skip "/dev/fuse is missing: FUSE cannot mount here (modprobe fuse)"
 	for cmd in python3 fusermount3 "$@"; do
 		command -v "$cmd" >/dev/null ||
-			fatal "$cmd is not installed (scripts/install-deps.sh installs it)"
+			skip "$cmd is not installed (scripts/install-deps.sh installs it)"
 	done
 	[ -x "$NVMF" ] && [ -x "$NVMFD" ] || fatal "build nvmf and nvmfd first ($BUILD)"
 }

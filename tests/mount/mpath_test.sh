@@ -8,12 +8,7 @@
 #       is killed with kill -9 and restarted, then the other is killed (the
 #       first must have rejoined to carry the load) and restarted;
 # and punch-hole / zero-range (Dataset Management, Write Zeroes) over them.
-# Skips (77) without root or /dev/fuse.
 # Usage: mpath_test.sh BUILD_DIR
-if [ "$(id -u)" != 0 ] || [ ! -c /dev/fuse ]; then
-	echo "SKIP: needs root and /dev/fuse (FUSE mounts)"
-	exit 77
-fi
 . "$(dirname "$0")/lib.sh"
 require
 
