@@ -556,6 +556,8 @@ static bool rx_take_header(struct tcp_qpair *tq, const uint8_t *p)
 	rx->pad_left = rx->layout.pad_len;
 	rx->data_left = rx->layout.data_len;
 	rx->crc = NVMF_CRC32C_INIT;
+	if (rx->data_left > 0)
+		rx->large = rx->data_left >= TCP_RX_LARGE;
 	if (!handle_header(tq))
 		return false;
 	if (rx->target == TARGET_TERM) {
@@ -650,6 +652,26 @@ static bool rx_process(struct tcp_qpair *tq)
 }
 
 /*
+ * How much a ring read asks for, from space free bytes.  Behind large
+ * payloads only what is due in the ring (the rest of a small payload, its
+ * digest) and the next headers: a large payload behind them then goes
+ * straight into place with the next read instead of through the ring.
+ * Small PDUs keep whole-ring reads: many of them per system call.
+ */
+static size_t rx_ring_want(const struct tcp_rx *rx, size_t space)
+{
+	size_t want = TCP_RX_STAGE;
+
+	if (!rx->large)
+		return space;
+	if (rx->phase == RX_PAD)
+		want += (size_t)rx->pad_left + rx->data_left;
+	else if (rx->phase == RX_DATA)
+		want += rx->data_left;
+	return want < space ? want : space;
+}
+
+/*
  * Read once from the socket.  A large payload with nothing buffered ahead of
  * it is read straight into its destination, with the ring behind it to catch
  * whatever follows.  *drained tells whether the read came up short, i.e.
@@ -659,6 +681,7 @@ static ssize_t rx_read(struct tcp_qpair *tq, bool block, bool *drained)
 {
 	struct tcp_rx *rx = &tq->rx;
 	struct iovec v[TCP_MAX_DATA_IOVCNT + 1];
+	size_t want;
 	ssize_t n;
 	int nd = 0;
 
@@ -668,13 +691,13 @@ static ssize_t rx_read(struct tcp_qpair *tq, bool block, bool *drained)
 		nd = tcp_slice_iovecs(&rx->dst, rx->data_left, v, TCP_MAX_DATA_IOVCNT);
 	if (nd > 0) {
 		v[nd].iov_base = rx->ring;
-		v[nd].iov_len = TCP_RX_RING_SIZE;
+		v[nd].iov_len = rx->large ? TCP_RX_STAGE : TCP_RX_RING_SIZE;
 		do
 			n = sock_recvv(tq, v, nd + 1, block);
 		while (n < 0 && errno == EINTR);
 		if (n <= 0)
 			return n;
-		*drained = (size_t)n < rx->data_left + TCP_RX_RING_SIZE;
+		*drained = (size_t)n < rx->data_left + v[nd].iov_len;
 		size_t direct = (size_t)n < rx->data_left ? (size_t)n : rx->data_left;
 
 		rx_data_placed(tq, v, nd, direct);
@@ -691,12 +714,13 @@ static ssize_t rx_read(struct tcp_qpair *tq, bool block, bool *drained)
 		rx->wr -= rx->rd;
 		rx->rd = 0;
 	}
-	v[0] = (struct iovec){.iov_base = rx->ring + rx->wr, .iov_len = TCP_RX_RING_SIZE - rx->wr};
+	want = rx_ring_want(rx, TCP_RX_RING_SIZE - rx->wr);
+	v[0] = (struct iovec){.iov_base = rx->ring + rx->wr, .iov_len = want};
 	do
 		n = sock_recvv(tq, v, 1, block);
 	while (n < 0 && errno == EINTR);
 	if (n > 0) {
-		*drained = (size_t)n < TCP_RX_RING_SIZE - rx->wr;
+		*drained = (size_t)n < want;
 		rx->wr += (uint32_t)n;
 	}
 	return n;
