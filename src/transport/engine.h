@@ -66,6 +66,7 @@ struct nvmf_engine_conn {
 			pthread_t rx_thread;
 			pthread_t tx_thread;
 			pthread_cond_t tx_cond;
+			bool tx_running;  /* one of the two threads is in tx() (lock) */
 		} threads;
 		struct {
 			struct nvmf_loop *loop;

@@ -3,6 +3,12 @@
  * The threads engine: every connection gets a receive thread that sleeps in
  * recv() and a transmit thread that sleeps on a condition variable until
  * PDUs are queued, as the kernel's socket upcalls would wake them.
+ *
+ * What the receive thread's own callbacks queue (a host resubmitting from
+ * its completions, a target answering inline) it sends itself once rx()
+ * returns, without blocking: waking the transmit thread for it would cost
+ * two context switches per I/O.  The transmit thread takes over what
+ * others queue and whatever a full socket left unsent.
  */
 #include <errno.h>
 #include <signal.h>
@@ -15,13 +21,46 @@
 #include "util/log.h"
 #include "util/thread.h"
 
+/* On a receive thread, the connection whose rx() it is in. */
+static _Thread_local struct nvmf_engine_conn *in_rx;
+
+/* The receive thread sends what its rx() queued, unless tx() is running. */
+static void rx_flush(struct nvmf_engine_conn *conn)
+{
+	int r;
+
+	nvmf_mutex_lock(conn->lock);
+	if (!conn->tx_queued || conn->threads.tx_running || conn->stop) {
+		nvmf_mutex_unlock(conn->lock);
+		return;
+	}
+	conn->tx_queued = false;
+	conn->threads.tx_running = true;
+	nvmf_mutex_unlock(conn->lock);
+	r = conn->tx(conn, false);
+	nvmf_mutex_lock(conn->lock);
+	conn->threads.tx_running = false;
+	if (r != NVMF_CONN_DONE && conn->tx_blocked)
+		conn->tx_queued = true; /* the transmit thread waits for room */
+	if (conn->tx_queued)
+		pthread_cond_signal(&conn->threads.tx_cond);
+	nvmf_mutex_unlock(conn->lock);
+	if (r == NVMF_CONN_DONE)
+		shutdown(conn->fd, SHUT_RDWR); /* as the transmit thread would */
+}
+
 static void *threads_rx_main(void *arg)
 {
 	struct nvmf_engine_conn *conn = arg;
+	int r;
 
 	nvmf_thread_name(pthread_self(), "nvmf-rx");
-	while (conn->rx(conn, true) != NVMF_CONN_DONE)
-		;
+	do {
+		in_rx = conn;
+		r = conn->rx(conn, true);
+		in_rx = NULL;
+		rx_flush(conn);
+	} while (r != NVMF_CONN_DONE);
 	conn->rx_done(conn);
 	return NULL;
 }
@@ -33,11 +72,12 @@ static void *threads_tx_main(void *arg)
 	nvmf_thread_name(pthread_self(), "nvmf-tx");
 	nvmf_mutex_lock(conn->lock);
 	for (;;) {
-		while (!conn->tx_queued && !conn->stop)
+		while ((!conn->tx_queued || conn->threads.tx_running) && !conn->stop)
 			pthread_cond_wait(&conn->threads.tx_cond, conn->lock);
 		if (conn->stop)
 			break;
 		conn->tx_queued = false;
+		conn->threads.tx_running = true;
 		nvmf_mutex_unlock(conn->lock);
 		if (conn->tx(conn, true) == NVMF_CONN_DONE) {
 			/* The send side is dead: wake the receiver so it reports. */
@@ -45,6 +85,7 @@ static void *threads_tx_main(void *arg)
 			return NULL;
 		}
 		nvmf_mutex_lock(conn->lock);
+		conn->threads.tx_running = false;
 	}
 	nvmf_mutex_unlock(conn->lock);
 	return NULL;
@@ -69,6 +110,7 @@ static int threads_attach(struct nvmf_engine *engine, struct nvmf_engine_conn *c
 
 	conn->engine = engine;
 	conn->stop = false;
+	conn->threads.tx_running = false;
 	pthread_cond_init(&conn->threads.tx_cond, NULL);
 	error = start_thread(&conn->threads.tx_thread, threads_tx_main, conn);
 	if (error != 0)
@@ -92,6 +134,9 @@ fail_cond:
 
 static void threads_kick(struct nvmf_engine_conn *conn)
 {
+	/* Queued from the receive thread's rx(): rx_flush sends it. */
+	if (in_rx == conn)
+		return;
 	pthread_cond_signal(&conn->threads.tx_cond);
 }
 
