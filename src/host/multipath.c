@@ -27,6 +27,7 @@
 #include "util/clock.h"
 #include "util/lock.h"
 #include "util/log.h"
+#include "util/thread.h"
 
 #define MP_MAX_NSID 1024      /* namespaces whose ANA state a path keeps */
 #define MP_RETRY_MS 10        /* held commands are tried again this often */
@@ -696,6 +697,7 @@ static void *mp_worker(void *arg)
 {
 	struct nvmf_mpath *mp = arg;
 
+	nvmf_thread_name(pthread_self(), "nvmf-mpath");
 	nvmf_mutex_lock(&mp->lock);
 	while (!mp->stop) {
 		if (!mp->kick) {
@@ -809,7 +811,8 @@ struct nvmf_mpath *nvmf_mpath_connect(const struct nvmf_host_opts *const *paths,
 		return NULL;
 	}
 	nvmf_mutex_init(&mp->lock);
-	pthread_cond_init(&mp->cond, NULL);
+	/* The worker's deadlines are CLOCK_MONOTONIC (nvmf_deadline_ms). */
+	nvmf_cond_init_monotonic(&mp->cond);
 	mp->held_tail = &mp->held_head;
 	mp->npaths = npaths;
 	atomic_init(&mp->policy, policy);

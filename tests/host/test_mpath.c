@@ -6,6 +6,7 @@
  * zero errors, zero wrong data.  The I/O policies spread commands as they
  * say (commands counted per path).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -203,6 +204,73 @@ static bool wait_done(atomic_uint *done, unsigned n)
 	return atomic_load(done) == n;
 }
 
+static bool read_line(const char *path, char *buf, int len)
+{
+	FILE *f = fopen(path, "r");
+	bool ok = f != NULL && fgets(buf, len, f) != NULL;
+
+	if (f != NULL)
+		fclose(f);
+	return ok;
+}
+
+/* CPU seconds (user + system) of this process's thread named name; -1: none. */
+static double thread_cpu_s(const char *name)
+{
+	char path[300], comm[32], stat[1024];
+	unsigned long ut, st;
+	double cpu = -1;
+	struct dirent *e;
+	DIR *d = opendir("/proc/self/task");
+
+	REQUIRE(d != NULL);
+	while (cpu < 0 && (e = readdir(d)) != NULL) {
+		const char *after;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+		if (!read_line(path, comm, sizeof(comm)) || strncmp(comm, name, strlen(name)) != 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/stat", e->d_name);
+		if (!read_line(path, stat, sizeof(stat)) || (after = strrchr(stat, ')')) == NULL)
+			continue;
+		/* Fields 14 and 15 (utime, stime), counted from the state after ")". */
+		if (sscanf(after + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) ==
+		    2)
+			cpu = (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+	}
+	closedir(d);
+	return cpu;
+}
+
+/*
+ * With every path up and nothing held, the worker sleeps until a path
+ * needs it (it used to wait on a CLOCK_REALTIME condition with monotonic
+ * deadlines, always in the past: a thread spinning a whole CPU beside every
+ * multipath user, which halved what two paths carried).  The window is a
+ * measurement, not a wait for an event: an idle worker takes no CPU in it.
+ */
+static void idle_worker(struct two_ports *t)
+{
+	struct nvmf_mpath *mp;
+	double before, after;
+	uint64_t end;
+
+	test_begin("multipath: the worker sleeps while there is nothing to do");
+	mp = connect_ports(t->p0, t->p1, NVMF_IOPOLICY_ROUND_ROBIN);
+	REQUIRE(mp != NULL);
+	before = thread_cpu_s("nvmf-mpath");
+	CHECK(before >= 0);
+	for (end = test_now_us() + 2000000; test_now_us() < end;)
+		usleep(100000);
+	after = thread_cpu_s("nvmf-mpath");
+	fprintf(stderr, "worker CPU over 2 s idle: %.2f s\n", after - before);
+	CHECK(after - before < 0.1);
+	CHECK_EQ(nvmf_mpath_disconnect(mp), 0);
+	test_end();
+}
+
 static void policy_spread(struct two_ports *t)
 {
 	struct nvmf_mpath *mp;
@@ -389,6 +457,7 @@ int main(void)
 	t.p1 = nvmfd_free_port();
 	write_two_port_config(t.conf, t.p0, t.p1, t.img, "optimized", "optimized");
 	REQUIRE(nvmfd_start_ports(&t.d, t.p0, nvmfd_free_port(), NULL, extra));
+	idle_worker(&t);
 	policy_spread(&t);
 	zeroing(&t);
 	ana_failover(&t);
