@@ -697,7 +697,6 @@ static void *mp_worker(void *arg)
 {
 	struct nvmf_mpath *mp = arg;
 
-	nvmf_thread_name(pthread_self(), "nvmf-mpath");
 	nvmf_mutex_lock(&mp->lock);
 	while (!mp->stop) {
 		if (!mp->kick) {
@@ -835,6 +834,8 @@ struct nvmf_mpath *nvmf_mpath_connect(const struct nvmf_host_opts *const *paths,
 		nvmf_mpath_disconnect(mp);
 		return NULL;
 	}
+	/* Named here, so that it has its name once connect returns. */
+	nvmf_thread_name(mp->worker, "nvmf-mpath");
 	mp->worker_started = true;
 	return mp;
 }

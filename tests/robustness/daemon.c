@@ -268,6 +268,30 @@ int daemon_fds(const struct daemon *d)
 	return n;
 }
 
+int daemon_socket_fds(const struct daemon *d)
+{
+	struct dirent *e;
+	char path[64], link[64 + sizeof(e->d_name)], target[64];
+	DIR *dp;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)d->pid);
+	dp = opendir(path);
+	if (dp == NULL)
+		return -1;
+	while ((e = readdir(dp)) != NULL) {
+		ssize_t len;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(link, sizeof(link), "%s/%s", path, e->d_name);
+		len = readlink(link, target, sizeof(target) - 1);
+		n += len > 7 && strncmp(target, "socket:", 7) == 0;
+	}
+	closedir(dp);
+	return n;
+}
+
 long daemon_status(const struct daemon *d, const char *field)
 {
 	char path[64], line[256];

@@ -53,6 +53,8 @@ int daemon_fds(const struct daemon *d);
 long daemon_status(const struct daemon *d, const char *field);
 /* Wait until at most max fds are open; the last count seen. */
 int daemon_wait_fds(const struct daemon *d, int max, int timeout_ms);
+/* Sockets the daemon holds open (its listeners included). */
+int daemon_socket_fds(const struct daemon *d);
 /* Established TCP connections on the daemon's port (from /proc/net/tcp). */
 int daemon_tcp_conns(const struct daemon *d);
 /* How often the current log contains text. */
