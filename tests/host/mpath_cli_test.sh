@@ -31,18 +31,8 @@ free_port() {
 
 P1=$(free_port)
 P2=$(free_port)
-config() {
-	cat >"$DIR/config.json.new" <<EOF
-{"ports": [
- {"portid": 1, "addr": {"trtype": "tcp", "adrfam": "ipv4", "traddr": "127.0.0.1", "trsvcid": "$P1"},
-  "subsystems": ["$NQN"], "ana_groups": [{"grpid": 1, "ana": {"state": "$1"}}]},
- {"portid": 2, "addr": {"trtype": "tcp", "adrfam": "ipv4", "traddr": "127.0.0.1", "trsvcid": "$P2"},
-  "subsystems": ["$NQN"], "ana_groups": [{"grpid": 1, "ana": {"state": "$2"}}]}],
- "subsystems": [{"nqn": "$NQN", "attr": {"allow_any_host": "1"},
-   "namespaces": [{"nsid": 1, "enable": 1, "device": {"path": "ramdisk:64M"}}]}]}
-EOF
-	mv "$DIR/config.json.new" "$DIR/config.json"
-}
+. "$(dirname "$0")/../util/two_port_config.sh"
+config() { two_port_config "$DIR" "$NQN" "$P1" "$P2" "$1" "$2"; }
 
 # wait_log TEXT: nvmfd's log has it (60 s).
 wait_log() {
