@@ -1226,14 +1226,16 @@ static void test_silent_crowd(void)
 	       closed_early, closed_late, open);
 	CHECK_EQ(open, 0);
 	/* The limit holds at every moment: one descriptor per connection, so
-	 * nvmfd never holds more than the limit above its baseline.  How many
+	 * nvmfd never holds more than the limit above its baseline, plus the
+	 * one its listener has just accepted in order to refuse it (a clean
+	 * clone's ASan run saw 114 of 17 + 96).  How many
 	 * it refused depends on load: on a slow machine the first ones time out
 	 * before it accepts the last, which then fit (a count of exactly 8
 	 * refusals failed that way under sanitizers). */
 	answer("nvmfd held at most %d descriptors (baseline %d, limit %d connections), refused %u",
 	       peak_fds, base_fds, MAX_CONNECTIONS,
 	       daemon_log_count(&d, "refusing a connection") - refused0);
-	CHECK(peak_fds <= base_fds + MAX_CONNECTIONS);
+	CHECK(peak_fds <= base_fds + MAX_CONNECTIONS + 1);
 	for (int i = 0; i < CROWD; i++)
 		if (pfds[i].fd >= 0)
 			close(pfds[i].fd);
