@@ -64,7 +64,9 @@ start_nvmfd ana -c "$DIR/config.json"
 ANA_PID=$NVMFD_PID
 mount_fg "$NS" "$LOG" -v -a 127.0.0.1 -s "$P1" -s "$P2" -n "$NQN" -i 2 --reconnect-delay 1 \
 	--ctrl-loss-tmo 60
-log_has "$LOG" "2 paths" && pass "mounted over 2 paths" || fail "mount log: $(cat "$LOG")"
+# The summary line follows the mount itself, so it may lag the mount table.
+wait_until 30 log_has "$LOG" "2 paths" && pass "mounted over 2 paths" ||
+	fail "mount log: $(cat "$LOG")"
 start_load
 config inaccessible optimized
 kill -HUP "$ANA_PID"
