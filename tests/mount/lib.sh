@@ -164,7 +164,8 @@ mount_fg() {
 	fatal "nvmf mount -f did not mount $mnt: $(cat "$log")"
 }
 
-# wait_until SECONDS CMD...: true once CMD succeeds.
+# wait_until SECONDS CMD...: true once CMD succeeds.  Log lines are looked for
+# this way too: a process may write one just after the event a test saw.
 wait_until() {
 	local tenths=$(($1 * 10))
 	shift

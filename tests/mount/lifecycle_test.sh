@@ -47,7 +47,7 @@ if wait_until 5 test -e "$NS/n2"; then
 else
 	fail "n2 did not appear: $(cat "$LOG")"
 fi
-grep -q "n2 appeared (4 MiB)" "$LOG" && pass "logged: $(grep "n2 appeared" "$LOG")" ||
+wait_until 30 grep -q "n2 appeared (4 MiB)" "$LOG" && pass "logged: $(grep "n2 appeared" "$LOG")" ||
 	fail "no 'n2 appeared' line: $(cat "$LOG")"
 # A file open across the namespace's removal, and across the NSID's reuse.
 exec 5<>"$NS/n2"
@@ -55,7 +55,7 @@ write_config ""
 kill -HUP "$NVMFD_PID"
 wait_until 5 test ! -e "$NS/n2" && [ "$(ls "$NS")" = n1 ] && pass "n2 went away" ||
 	fail "n2 still there: $(ls "$NS")"
-grep -q "n2 went away" "$LOG" && pass "logged: n2 went away" || fail "no 'went away' line"
+wait_until 30 grep -q "n2 went away" "$LOG" && pass "logged: n2 went away" || fail "no 'went away' line"
 dd of=/dev/null bs=4096 count=1 <&5 2>"$DIR/gone.err" && fail "read from a removed namespace" ||
 	{ grep -q "Input/output error" "$DIR/gone.err" && pass "open file on a removed namespace: EIO"; } ||
 	fail "removed namespace: $(cat "$DIR/gone.err")"

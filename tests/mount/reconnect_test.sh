@@ -34,7 +34,7 @@ if wait "$FIO" && grep -q "err= 0" "$DIR/fio.out"; then
 else
 	fail "fio across a restart: $(grep -m5 -E "err=|verify|error" "$DIR/fio.out")"
 fi
-grep -q "reconnected" "$LOG" && pass "mount log: $(grep -m1 "reconnected" "$LOG")" ||
+wait_until 30 grep -q "reconnected" "$LOG" && pass "mount log: $(grep -m1 "reconnected" "$LOG")" ||
 	fail "no reconnect in the log: $(cat "$LOG")"
 kill -TERM "$MOUNT_PID"
 T0=$SECONDS
@@ -60,7 +60,7 @@ dd if=/dev/zero of="$NS/n1" bs=4096 count=1 conv=notrunc 2>"$DIR/write.err" &&
 	fail "write succeeded with the controller lost" ||
 	{ grep -q "Input/output error" "$DIR/write.err" && pass "write after the loss: EIO"; } ||
 	fail "write: $(cat "$DIR/write.err")"
-grep -q "ctrl-loss-tmo (2 s) expired" "$LOG" && pass "mount log: controller lost" ||
+wait_until 30 grep -q "ctrl-loss-tmo (2 s) expired" "$LOG" && pass "mount log: controller lost" ||
 	fail "no controller-lost line: $(tail -5 "$LOG")"
 "$NVMF" umount "$NS" 2>"$DIR/umount.err" && ! is_mounted "$NS" &&
 	pass "nvmf umount after the loss" || fail "umount after the loss: $(cat "$DIR/umount.err")"
