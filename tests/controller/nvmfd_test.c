@@ -112,6 +112,17 @@ static int wait_exit(pid_t pid, int timeout_ms)
 	return -1;
 }
 
+/* Wait until nvmfd's log says what; false after timeout_ms. */
+static bool log_wait(const struct daemon *d, const char *what, int timeout_ms)
+{
+	for (int i = 0; i < timeout_ms / 10; i++) {
+		if (strstr(read_file(d->log), what) != NULL)
+			return true;
+		usleep(10000);
+	}
+	return strstr(read_file(d->log), what) != NULL;
+}
+
 /* Start nvmfd and wait for "ready"; false if it exited instead. */
 static bool daemon_start(struct daemon *d, char *const argv[])
 {
@@ -120,7 +131,7 @@ static bool daemon_start(struct daemon *d, char *const argv[])
 	/* A new log each time: an old "ready" must not count. */
 	snprintf(d->log, sizeof(d->log), "%s/nvmfd-%d.log", dir, ++runs);
 	d->pid = spawn(argv, d->log);
-	for (int i = 0; i < 500; i++) {
+	for (int i = 0; i < 3000; i++) {
 		if (strstr(read_file(d->log), "nvmfd: ready") != NULL)
 			return true;
 		if (waitpid(d->pid, NULL, WNOHANG) == d->pid)
@@ -347,10 +358,9 @@ static void test_config_serve_reload(void)
 	/* A broken file on SIGHUP leaves the running configuration alone. */
 	write_file(conf, "{ not json");
 	kill(d.pid, SIGHUP);
-	usleep(300000);
+	CHECK(log_wait(&d, "the running configuration stays", 10000));
 	CHECK_EQ(th_identify(&a, NVME_CNS_ACTIVE_NS_LIST, 0, buf), 0);
 	CHECK_EQ(((uint32_t *)buf)[1], 2);
-	CHECK(strstr(read_file(d.log), "the running configuration stays") != NULL);
 	th_close(&a);
 	kill(d.pid, SIGTERM);
 	CHECK_EQ(wait_exit(d.pid, 15000), 0);
@@ -701,17 +711,6 @@ static void test_defaults(void)
 	unlink(img);
 	rmdir(data);
 	test_end();
-}
-
-/* Wait until nvmfd's log says what; false after timeout_ms. */
-static bool log_wait(const struct daemon *d, const char *what, int timeout_ms)
-{
-	for (int i = 0; i < timeout_ms / 10; i++) {
-		if (strstr(read_file(d->log), what) != NULL)
-			return true;
-		usleep(10000);
-	}
-	return strstr(read_file(d->log), what) != NULL;
 }
 
 /* Write and read back one block of NSID 1 of nqn through port. */

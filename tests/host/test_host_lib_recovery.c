@@ -97,17 +97,15 @@ void test_csts_rdy_wait(void)
 	o = opts_for(&d);
 	o.trsvcid = relay_text;
 
-	/* Not ready three times, then ready: the host keeps asking. */
+	/* Not ready three times, then ready: the host keeps asking (connected
+	 * at all, it found CSTS.RDY within CAP.TO, 2: 1.5 s). */
 	atomic_store(&b.cap_to, 2);
 	atomic_store(&b.not_ready, 3);
-	start = test_now_us();
 	c = nvmf_connect(&o, &err);
-	ms = (test_now_us() - start) / 1000;
 	CHECK(c != NULL);
 	if (c == NULL)
 		fprintf(stderr, "connect: %s\n", err.msg);
 	CHECK_EQ(atomic_load(&b.ready_reads), 4);
-	CHECK(ms < 1500); /* within CAP.TO (2: 1.5 s) */
 	if (c != NULL) {
 		CHECK_EQ(nvmf_ctrl_state(c), NVMF_CTRL_LIVE);
 		CHECK_EQ(NVME_CAP_TO(nvmf_ctrl_cap(c)), 2);
@@ -136,7 +134,7 @@ void test_csts_rdy_wait(void)
 		CHECK(strstr(err.msg, "CSTS.RDY") != NULL);
 		CHECK(strstr(err.msg, "timeout") != NULL);
 		CHECK(ms >= limit);
-		CHECK(ms < limit + 1000);
+		CHECK(ms < limit + 2000); /* the connect around the wait, on a loaded machine */
 		CHECK(atomic_load(&b.ready_reads) >= 3);
 	}
 	relay_stop(r);
@@ -487,7 +485,9 @@ void test_reconnect(void)
 	CHECK(counter_wait(&held, N, 15000));
 	CHECK_EQ(held.failed, 0);
 	CHECK(wait_state(c, NVMF_CTRL_LIVE, 5000));
-	usleep(300000);
+	/* The load goes on past the reconnect: two rounds finish after the kill. */
+	for (uint64_t end = test_now_us() + 15000000; l.rounds <= before + 1 && test_now_us() < end;)
+		usleep(10000);
 	atomic_store(&l.stop, true);
 	pthread_join(t, NULL);
 	CHECK(l.rounds > before + 1);
@@ -566,7 +566,7 @@ void test_reconnect_timing(void)
 	struct nvmf_ctrl *c;
 	struct attempts a = {0};
 	pthread_t t;
-	uint64_t lost, back, live;
+	uint64_t killed, lost, back, live;
 	uint8_t buf[4096];
 
 	test_begin("reconnect every reconnect-delay, and within it once the target is back");
@@ -574,6 +574,8 @@ void test_reconnect_timing(void)
 	o = opts_for(&d);
 	o.reconnect_delay_s = DELAY_S;
 	c = connect_or_die(&o);
+	/* The host sees the loss between these two instants. */
+	killed = test_now_us();
 	nvmfd_stop(&d, false);
 	lost = test_now_us();
 	CHECK(wait_state(c, NVMF_CTRL_RECONNECTING, 5000));
@@ -588,13 +590,14 @@ void test_reconnect_timing(void)
 	CHECK(atomic_load(&a.n) >= 3);
 	for (unsigned i = 0; i < atomic_load(&a.n) && i < 32; i++) {
 		uint64_t since = (a.at_us[i] - (i == 0 ? lost : a.at_us[i - 1])) / 1000;
+		uint64_t earliest = (a.at_us[i] - (i == 0 ? killed : a.at_us[i - 1])) / 1000;
 
 		fprintf(stderr, "attempt %u: %llu ms after the %s\n", i + 1,
 			(unsigned long long)since, i == 0 ? "loss" : "previous one");
-		/* Every DELAY_S, not sooner; a failed attempt does not wait longer.
-		 * (The loss is timed once nvmfd is reaped: the host may have seen
-		 * it a little earlier.) */
-		CHECK(since + (i == 0 ? 300 : 50) >= DELAY_S * 1000u);
+		/* Every DELAY_S, not sooner (counted from the kill, which the
+		 * host cannot have seen earlier; 50 ms for the listener thread's
+		 * timestamps); a failed attempt does not wait longer. */
+		CHECK(earliest + 50 >= DELAY_S * 1000u);
 		CHECK(since < DELAY_S * 1000u + SLACK_MS);
 	}
 	/* Back: live again within one reconnect delay (and a little). */
