@@ -218,6 +218,8 @@ void nvmf_listener_free(struct nvmf_listener *listener);
  * Lets queued PDUs leave (briefly), stops the transport, completes every
  * outstanding transfer with ECONNABORTED, closes the socket.  Capsules the
  * caller still holds stay valid until freed; transmitting them fails.
+ * The event-loop engines allow this from the queue pair's own callbacks;
+ * the threads engine does not (its threads cannot join themselves).
  */
 void nvmf_qpair_free(struct nvmf_qpair *qp);
 void nvmf_qpair_get_info(const struct nvmf_qpair *qp, struct nvmf_qpair_info *info);

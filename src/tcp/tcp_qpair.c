@@ -440,8 +440,9 @@ static void tcp_qpair_free(struct nvmf_qpair *qp)
 
 	/* Let queued PDUs (responses, a TermReq) leave, briefly. */
 	if (tq->qp.engine->ops->on_engine_thread(&tq->conn)) {
-		/* Freed from a callback on its own event loop: nobody else will
-		 * send for it, so try once, without waiting. */
+		/* Freed from a callback on its own event loop (the threads
+		 * engine refuses this): nobody else will send for it, so try
+		 * once, without waiting. */
 		nvmf_mutex_lock(&tq->lock);
 		tq->freeing = true;
 		nvmf_mutex_unlock(&tq->lock);

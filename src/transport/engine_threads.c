@@ -140,8 +140,18 @@ static void threads_kick(struct nvmf_engine_conn *conn)
 	pthread_cond_signal(&conn->threads.tx_cond);
 }
 
+static bool threads_on_engine_thread(const struct nvmf_engine_conn *conn)
+{
+	pthread_t self = pthread_self();
+
+	return pthread_equal(self, conn->threads.rx_thread) ||
+	       pthread_equal(self, conn->threads.tx_thread);
+}
+
 static void threads_detach(struct nvmf_engine_conn *conn)
 {
+	/* A connection's own threads cannot join themselves. */
+	NVMF_ASSERT(!threads_on_engine_thread(conn));
 	nvmf_mutex_lock(conn->lock);
 	conn->stop = true;
 	pthread_cond_signal(&conn->threads.tx_cond);
@@ -151,14 +161,6 @@ static void threads_detach(struct nvmf_engine_conn *conn)
 	pthread_join(conn->threads.tx_thread, NULL);
 	pthread_join(conn->threads.rx_thread, NULL);
 	pthread_cond_destroy(&conn->threads.tx_cond);
-}
-
-static bool threads_on_engine_thread(const struct nvmf_engine_conn *conn)
-{
-	pthread_t self = pthread_self();
-
-	return pthread_equal(self, conn->threads.rx_thread) ||
-	       pthread_equal(self, conn->threads.tx_thread);
 }
 
 static void threads_destroy(struct nvmf_engine *engine)
