@@ -15,21 +15,16 @@ skipped, saying why (scripts/install-deps.sh bench installs it).
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
+from benchutil import free_port, wait_ready
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 NQN = "nqn.2024-01.io.nvmf:bench-latency"
 REGION = "256M"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_target(build, engine):
@@ -38,12 +33,7 @@ def start_target(build, engine):
                              "127.0.0.1", "-s", str(port), "-n", NQN, "--discovery-port", "0",
                              "--engine", engine, f"ramdisk:{REGION}"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    for line in proc.stderr:
-        if "nvmfd: ready" in line:
-            break
-    else:
-        raise RuntimeError("nvmfd did not start")
-    proc.stderr.close()
+    wait_ready(proc)
     return proc, port
 
 

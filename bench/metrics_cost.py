@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,14 +28,10 @@ import threading
 import time
 import urllib.request
 
+from benchutil import free_port, proc_cpu_seconds, wait_ready
+
 NQN = "nqn.2024-01.io.nvmf:bench-metrics"
 REGION = "256M"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Target:
@@ -51,16 +46,12 @@ class Target:
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                      text=True)
         self.metrics_url = None
-        for line in self.proc.stderr:
+
+        def metrics_url(line):
             m = re.search(r"metrics on (http://\S+)", line)
             if m:
                 self.metrics_url = m.group(1)
-            if "nvmfd: ready" in line:
-                break
-        else:
-            raise RuntimeError("nvmfd did not start")
-        # Keep draining its log so that it never blocks on a full pipe.
-        threading.Thread(target=self.proc.stderr.read, daemon=True).start()
+        wait_ready(self.proc, metrics_url)
         self.scrapes = 0
         self.stopping = threading.Event()
         self.scraper = None
@@ -81,13 +72,6 @@ class Target:
             self.scraper.join()
         self.proc.terminate()
         self.proc.wait(timeout=30)
-
-
-def cpu_seconds(pid):
-    """utime + stime of a process, all threads."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def perf(nvmf, port, engine, rw, qd, runtime):
@@ -122,9 +106,9 @@ def main():
             try:
                 # Written once: reads of never-written ramdisk pages fault.
                 perf(nvmf, t.port, args.engine, "write", 32, 1)
-                before = cpu_seconds(t.proc.pid)
+                before = proc_cpu_seconds(t.proc.pid)
                 r = perf(nvmf, t.port, args.engine, "randread", 32, args.runtime)
-                cpu[name].append((cpu_seconds(t.proc.pid) - before) / r["ios"] * 1e6)
+                cpu[name].append((proc_cpu_seconds(t.proc.pid) - before) / r["ios"] * 1e6)
                 iops[name].append(r["iops"])
             finally:
                 t.stop()

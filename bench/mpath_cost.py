@@ -20,13 +20,12 @@ nvmfd's (over the timed run), with ratios to one path, as a Markdown table.
 import argparse
 import json
 import os
-import resource
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
+
+from benchutil import children_cpu_seconds, free_port, proc_cpu_seconds, wait_ready
 
 NQN = "nqn.2024-01.io.nvmf:bench-mpath"
 REGION = "256M"
@@ -34,12 +33,6 @@ REGION_BYTES = 256 << 20
 CASES = [("randread", "4k", 32), ("read", "128k", 8)]
 VARIANTS = [("1 path", 1, None), ("2 paths rr", 2, "round-robin"),
             ("2 paths qd", 2, "queue-depth")]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Target:
@@ -64,29 +57,11 @@ class Target:
                "--rpc-socket", os.path.join(tmp, "nvmfd.sock"), "--engine", engine]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                      text=True)
-        for line in self.proc.stderr:
-            if "nvmfd: ready" in line:
-                break
-        else:
-            raise RuntimeError("nvmfd did not start")
-        # Keep draining its log so that it never blocks on a full pipe.
-        threading.Thread(target=self.proc.stderr.read, daemon=True).start()
+        wait_ready(self.proc)
 
     def stop(self):
         self.proc.terminate()
         self.proc.wait(timeout=30)
-
-
-def cpu_seconds(pid):
-    """utime + stime of a process, all threads."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def children_cpu():
-    r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime
 
 
 def perf(nvmf, ports, engine, rw, bs, qd, runtime, policy=None):
@@ -98,14 +73,14 @@ def perf(nvmf, ports, engine, rw, bs, qd, runtime, policy=None):
         cmd += ["-s", str(p)]
     if policy:
         cmd += ["--iopolicy", policy]
-    before = children_cpu()
+    before = children_cpu_seconds()
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=runtime + 120)
     if out.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)}: {out.stderr.strip()}")
     r = json.loads(out.stdout)
     if r["errors"] != 0:
         raise RuntimeError(f"{' '.join(cmd)}: {r['errors']} I/O errors")
-    r["client_cpu"] = children_cpu() - before
+    r["client_cpu"] = children_cpu_seconds() - before
     return r
 
 
@@ -114,9 +89,9 @@ def measure(args, t, rw, bs, qd):
     runs = {name: [] for name, _, _ in VARIANTS}
     for _ in range(args.rounds):
         for name, npaths, policy in VARIANTS:
-            before = cpu_seconds(t.proc.pid)
+            before = proc_cpu_seconds(t.proc.pid)
             r = perf(args.nvmf, t.ports[:npaths], args.engine, rw, bs, qd, args.runtime, policy)
-            r["server_cpu"] = cpu_seconds(t.proc.pid) - before
+            r["server_cpu"] = proc_cpu_seconds(t.proc.pid) - before
             runs[name].append(r)
     return runs
 

@@ -17,6 +17,8 @@ import subprocess
 import sys
 import time
 
+from benchutil import free_port, proc_cpu_seconds
+
 # (rw, bs, iodepth) cases: latency-bound, IOPS-bound, bandwidth-bound.
 TRANSPORT_CASES = [
     ("read", "4k", 1),
@@ -172,20 +174,6 @@ ENGINES = ["threads", "epoll", "hybrid", "poll"]
 # The RAM namespace's size, and the region perf and the ceiling's server spread
 # their blocks over (--region).
 REGION = "256M"
-
-
-def free_port():
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def proc_cpu_seconds(pid):
-    """utime + stime of a process, all threads, in seconds."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Target:
