@@ -14,73 +14,13 @@ NQN=nqn.2024-01.io.example:cli
 HOST_A=nqn.2024-01.io.example:cli-host-a
 HOST_B=nqn.2024-01.io.example:cli-host-b
 DIR=$(mktemp -d /tmp/nvmf-cli-test.XXXXXX)
-PIDS=()
-FAILURES=0
-
-cleanup() {
-	for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null; done
-	wait 2>/dev/null
-	rm -rf "$DIR"
-}
-trap cleanup EXIT
-
-fail() { echo "FAIL: $*" >&2; FAILURES=$((FAILURES + 1)); }
-pass() { echo "ok: $*"; }
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+. "$HERE/../util/cli_lib.sh"
 
 # start_nvmfd NAME PORT DISC_PORT ARGS...: start, wait for "ready"; pid in NVMFD_PID
 start_nvmfd() {
 	local name=$1 port=$2 disc=$3
 	shift 3
-	"$NVMFD" -s "$port" --discovery-port "$disc" "$@" >"$DIR/$name.log" 2>&1 &
-	NVMFD_PID=$!
-	PIDS+=("$NVMFD_PID")
-	for _ in $(seq 500); do
-		grep -q "nvmfd: ready" "$DIR/$name.log" && return 0
-		kill -0 "$NVMFD_PID" 2>/dev/null || break
-		sleep 0.01
-	done
-	echo "nvmfd did not start:" >&2
-	cat "$DIR/$name.log" >&2
-	exit 1
-}
-
-# run NAME EXPECTED_STATUS CMD...: run, keep stdout/stderr in $DIR/NAME.{out,err}
-run() {
-	local name=$1 want=$2 got
-	shift 2
-	"$@" >"$DIR/$name.out" 2>"$DIR/$name.err"
-	got=$?
-	if [ "$got" != "$want" ]; then
-		fail "$name: exit status $got, want $want: $(head -c 600 "$DIR/$name.err")"
-		return 1
-	fi
-	return 0
-}
-
-# json_check NAME PYTHON_EXPR: the expression holds for d = the JSON output
-json_check() {
-	local name=$1 expr=$2
-	if python3 -c "import json,sys; d=json.load(open('$DIR/$name.out')); sys.exit(0 if ($expr) else 1)"; then
-		pass "$name"
-	else
-		fail "$name: JSON check failed: $expr"
-		head -c 2000 "$DIR/$name.out" >&2
-	fi
-}
-
-# one_line NAME PATTERN: stderr is exactly one line and matches
-one_line() {
-	local name=$1 pattern=$2 lines
-	lines=$(wc -l <"$DIR/$name.err")
-	if [ "$lines" != 1 ] || ! grep -q -- "$pattern" "$DIR/$name.err"; then
-		fail "$name: want one line matching '$pattern', got: $(cat "$DIR/$name.err")"
-	else
-		pass "$name: $(cat "$DIR/$name.err")"
-	fi
+	nvmfd_start "$DIR/$name.log" -s "$port" --discovery-port "$disc" "$@"
 }
 
 PORT=$(free_port)

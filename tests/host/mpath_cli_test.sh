@@ -13,21 +13,7 @@ NVMF=$BUILD/nvmf
 NVMFD=$BUILD/nvmfd
 NQN=nqn.2024-01.io.example:mpath-cli
 DIR=$(mktemp -d /tmp/nvmf-mpath-cli.XXXXXX)
-PID=
-FAILURES=0
-
-cleanup() {
-	[ -n "$PID" ] && kill -9 "$PID" 2>/dev/null
-	wait 2>/dev/null
-	rm -rf "$DIR"
-}
-trap cleanup EXIT
-
-fail() { echo "FAIL: $*" >&2; FAILURES=$((FAILURES + 1)); }
-pass() { echo "ok: $*"; }
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+. "$(dirname "$0")/../util/cli_lib.sh"
 
 P1=$(free_port)
 P2=$(free_port)
@@ -45,10 +31,7 @@ wait_log() {
 
 config optimized optimized
 # --ana-state over the file: port 2's group 1 non-optimized.
-"$NVMFD" -c "$DIR/config.json" --discovery-port 0 --ana-state 2:1=non_optimized \
-	>"$DIR/nvmfd.log" 2>&1 &
-PID=$!
-wait_log "nvmfd: ready" || { cat "$DIR/nvmfd.log"; echo "FAIL: nvmfd did not start"; exit 1; }
+nvmfd_start "$DIR/nvmfd.log" -c "$DIR/config.json" --discovery-port 0 --ana-state 2:1=non_optimized
 
 out=$("$NVMF" list-paths -a 127.0.0.1 -s "$P1" -s "$P2" -n "$NQN" 2>&1)
 if echo "$out" | grep -q "127.0.0.1:$P1 .*ANA group 1 optimized" &&
@@ -98,12 +81,12 @@ perf_ticks() {
 }
 perf_ticks 1 || fail "perf did not start"
 config inaccessible optimized
-kill -HUP "$PID"
+kill -HUP "$NVMFD_PID"
 wait_log "port 1: ANA group 1 inaccessible" || fail "reload 1 not logged"
 perf_ticks 3 || fail "perf stalled after the first swap"
 # Port 2 stays non-optimized: --ana-state holds over reloads.
 config optimized inaccessible
-kill -HUP "$PID"
+kill -HUP "$NVMFD_PID"
 wait_log "port 1: ANA group 1 optimized" || fail "reload 2 not logged"
 if wait "$perf" && python3 -c '
 import json, sys
@@ -123,9 +106,9 @@ if echo "$out" | grep -q "127.0.0.1:$P2 .*ANA group 1 non_optimized"; then
 else
 	fail "after the reloads: $out"
 fi
-kill -TERM "$PID"
-wait "$PID" || fail "nvmfd did not stop cleanly"
-PID=
+kill -TERM "$NVMFD_PID"
+wait "$NVMFD_PID" || fail "nvmfd did not stop cleanly"
+PIDS=()
 if [ $FAILURES -ne 0 ]; then
 	tail -n 30 "$DIR/nvmfd.log"
 	echo "mpath_cli_test: $FAILURES failure(s)"
