@@ -15,18 +15,7 @@ NQN=nqn.2024-01.io.example:resv-cli
 DIR=$(mktemp -d /tmp/nvmf-resv-cli.XXXXXX)
 A=(-q nqn.2024-01.io.example:resv-a -I 0a0a0a0a-1111-2222-3333-444444444444)
 B=(-q nqn.2024-01.io.example:resv-b -I 0b0b0b0b-1111-2222-3333-444444444444)
-FAILURES=0
-PID=
-
-cleanup() {
-	[ -n "$PID" ] && kill -9 "$PID" 2>/dev/null
-	wait 2>/dev/null
-	rm -rf "$DIR"
-}
-trap cleanup EXIT
-
-fail() { echo "FAIL: $*" >&2; FAILURES=$((FAILURES + 1)); }
-pass() { echo "ok: $*"; }
+. "$(dirname "$0")/../util/cli_lib.sh"
 
 # expect NAME STATUS CMD...: the exit status, output kept in $DIR/NAME.{out,err}
 expect() {
@@ -39,7 +28,7 @@ expect() {
 	fi
 }
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 cat >"$DIR/config.json" <<JSON
 {"hosts": [], "ports": [{"addr": {"adrfam": "ipv4", "traddr": "127.0.0.1",
   "treq": "not specified", "trsvcid": "$PORT", "trtype": "tcp"}, "portid": 1,
@@ -48,13 +37,7 @@ cat >"$DIR/config.json" <<JSON
   "namespaces": [{"device": {"path": "$DIR/ns1.img", "size": "1M"}, "enable": 1,
   "nsid": 1, "resv": {"enable": "1"}}], "nqn": "$NQN"}]}
 JSON
-"$NVMFD" -c "$DIR/config.json" --discovery-port 0 --data-dir "$DIR" >"$DIR/nvmfd.log" 2>&1 &
-PID=$!
-for _ in $(seq 6000); do
-	grep -q "nvmfd: ready" "$DIR/nvmfd.log" && break
-	kill -0 "$PID" 2>/dev/null || { cat "$DIR/nvmfd.log" >&2; exit 1; }
-	sleep 0.01
-done
+nvmfd_start "$DIR/nvmfd.log" -c "$DIR/config.json" --discovery-port 0 --data-dir "$DIR"
 U=nvme+tcp://127.0.0.1:$PORT/$NQN
 head -c 4096 /dev/urandom >"$DIR/block"
 
