@@ -583,35 +583,65 @@ static void record_aborts(struct ns_resv *r, const struct resv_notices *out)
 	}
 }
 
+/* A notice message from another gateway (what msg_encode wrote), into in;
+ * -EINVAL if it is anything else. */
+static int msg_decode(const uint8_t *msg, size_t len, struct resv_notices *in)
+{
+	struct resv_msg_hdr h;
+
+	if (len < sizeof(h))
+		return -EINVAL;
+	memcpy(&h, msg, sizeof(h));
+	if (h.magic != RESV_MSG_MAGIC || h.n > RESV_MAX_REGS * 2 || h.abort > 1 || h.rsvd != 0 ||
+	    len != sizeof(h) + h.n * sizeof(struct resv_msg_entry))
+		return -EINVAL;
+	memset(in, 0, sizeof(*in));
+	in->abort = h.abort;
+	for (unsigned i = 0; i < h.n; i++) {
+		struct resv_msg_entry e;
+
+		memcpy(&e, msg + sizeof(h) + i * sizeof(e), sizeof(e));
+		if (e.type < NVME_RESV_NOTICE_REG_PREEMPTED || e.type > NVME_RESV_NOTICE_RESV_PREEMPTED)
+			return -EINVAL;
+		notice(in, e.hostid, e.type);
+	}
+	return 0;
+}
+
+ssize_t resv_msg_reencode(const uint8_t *msg, size_t len, uint8_t *out, size_t cap)
+{
+	struct resv_notices *in = malloc(sizeof(*in));
+	ssize_t n;
+
+	if (in == NULL)
+		return -ENOMEM;
+	n = msg_decode(msg, len, in);
+	if (n == 0)
+		n = (ssize_t)msg_encode(in, out, cap);
+	free(in);
+	return n;
+}
+
 /* Another gateway changed the shared state (nvmf_resv_changed_fn), on the
  * store's thread: the copy is stale; its notices wait for the reaper. */
 static void remote_changed(void *arg, const void *msg, size_t len)
 {
 	struct ns_resv *r = arg;
 	struct resv_notices *in;
-	struct resv_msg_hdr h;
 
 	atomic_store(&r->stale, true);
 	if (msg == NULL)
 		return;
-	if (len >= sizeof(h))
-		memcpy(&h, msg, sizeof(h));
-	if (len < sizeof(h) || h.magic != RESV_MSG_MAGIC || h.n > RESV_MAX_REGS * 2 ||
-	    len != sizeof(h) + h.n * sizeof(struct resv_msg_entry)) {
-		NVMF_WARN("nvmfd: namespace %u: a malformed reservation notice (%zu bytes) from "
-			  "another gateway ignored", r->nsid, len);
-		return;
-	}
 	in = calloc(1, sizeof(*in));
 	if (in == NULL)
 		return;
-	for (unsigned i = 0; i < h.n; i++) {
-		struct resv_msg_entry e;
-
-		memcpy(&e, (const uint8_t *)msg + sizeof(h) + i * sizeof(e), sizeof(e));
-		notice(in, e.hostid, e.type);
+	if (msg_decode(msg, len, in) != 0) {
+		NVMF_WARN("nvmfd: namespace %u: a malformed reservation notice (%zu bytes) from "
+			  "another gateway ignored", r->nsid, len);
+		free(in);
+		return;
 	}
-	if (h.abort) {
+	if (in->abort) {
 		pthread_rwlock_wrlock(&r->lock);
 		record_aborts(r, in);
 		pthread_rwlock_unlock(&r->lock);

@@ -13,6 +13,8 @@
 #ifndef NVMF_CONTROLLER_RESV_H
 #define NVMF_CONTROLLER_RESV_H
 
+#include <sys/types.h>
+
 #include "controller/cmd.h"
 
 /* Give ns reservations (target.c, at namespace open): with state_dir,
@@ -47,5 +49,9 @@ void resv_ctrl_free(struct nvmf_ctrl *ctrl);
 /* The state file's loader, for the fuzz target: 0, or -EINVAL with why. */
 int resv_state_parse(const uint8_t *data, size_t len, uint32_t nsid, const uint8_t uuid[16],
 		     char *why, size_t whylen);
+/* A notice message from another gateway, for the fuzz target: decoded and
+ * encoded again into out (cap >= len); the length written, or -EINVAL if
+ * the message is refused. */
+ssize_t resv_msg_reencode(const uint8_t *msg, size_t len, uint8_t *out, size_t cap);
 
 #endif

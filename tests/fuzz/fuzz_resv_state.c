@@ -9,6 +9,10 @@
  * file's CRC32C into its header first (the 4 bytes at offset 12, computed
  * with them zero, as resv.c does), so the fuzzer gets past the checksum to
  * the checks behind it.  The namespace is NSID 1 with UUID 5a5a...5a.
+ *
+ * Flags bit 1: the bytes are instead a notice message from another gateway
+ * (an RBD namespace's watch delivers whatever was sent to the object): it
+ * is refused, or accepted and encodes back to exactly the same bytes.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +22,7 @@
 
 #define CRC_OFFSET 12
 #define FLAG_FIX_CRC 0x01
+#define FLAG_NOTICE_MSG 0x02
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -35,6 +40,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (file == NULL)
 		return 0;
 	memcpy(file, data + 1, len);
+	if (data[0] & FLAG_NOTICE_MSG) {
+		uint8_t *again = malloc(len + 1);
+		ssize_t n = again != NULL ? resv_msg_reencode(file, len, again, len) : -1;
+
+		if (n >= 0 && ((size_t)n != len || memcmp(again, file, len) != 0))
+			abort(); /* an accepted message means exactly what it says */
+		free(again);
+		free(file);
+		return 0;
+	}
 	if ((data[0] & FLAG_FIX_CRC) && len >= CRC_OFFSET + 4) {
 		uint32_t crc;
 
