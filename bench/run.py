@@ -569,6 +569,30 @@ class Mount:
         os.rmdir(self.dir)
 
 
+class NullFuse:
+    """bench/fuse_ceiling on CPU 1: FUSE answering at once, no storage behind it."""
+
+    def __init__(self, build):
+        import tempfile
+        self.dir = tempfile.mkdtemp(prefix="nvmf-bench-fuse-ceiling.")
+        self.proc = subprocess.Popen(["taskset", "-c", "1",
+                                      os.path.join(build, "bench", "fuse_ceiling"), self.dir,
+                                      REGION.rstrip("M")], stderr=subprocess.PIPE, text=True)
+        self.pid = self.proc.pid
+        self.file = os.path.join(self.dir, "n1")
+        deadline = time.time() + 30
+        while not os.path.exists(self.file):
+            if self.proc.poll() is not None or time.time() > deadline:
+                self.stop()
+                raise RuntimeError(f"fuse_ceiling did not mount: {self.proc.stderr.read()}")
+            time.sleep(0.05)
+
+    def stop(self):
+        subprocess.run(["fusermount3", "-u", self.dir], capture_output=True, timeout=60)
+        self.proc.wait(timeout=60)
+        os.rmdir(self.dir)
+
+
 def fio_fuse(mount, rw, bs, qd, runtime):
     """fio on CPU 1 against the mounted file; CPU is fio's plus the mount process's."""
     import resource
@@ -602,20 +626,22 @@ def fuse_suite(build, runtime, inline):
     engine = "threads"
     rows = []
     target = Target(build, engine, inline)
-    mount = None
+    mount = ceiling = None
     try:
         perf(build, target.port, engine, "write", "128k", 8, 1, 2, False)
         mount = Mount(build, target.port, engine, 1)
+        ceiling = NullFuse(build)
         for rw, bs, qd in FUSE_CASES:
             means = {}
-            for stack in ("nvmf perf", "fio on nvmf mount"):
+            for stack in ("nvmf perf", "fio on nvmf mount", "fio on null FUSE (ceiling)"):
                 runs = []
                 for _ in range(FUSE_RUNS):
                     cpu0 = proc_cpu_seconds(target.proc.pid)
                     if stack == "nvmf perf":
                         r = perf(build, target.port, engine, rw, bs, qd, 1, runtime, False)
                     else:
-                        r = fio_fuse(mount, rw, bs, qd, runtime)
+                        r = fio_fuse(mount if "mount" in stack else ceiling, rw, bs, qd,
+                                     runtime)
                     tcpu = proc_cpu_seconds(target.proc.pid) - cpu0
                     ios = max(r.get("ios", 1), 1)
                     runs.append((metric(r, bs), r["lat_usec"]["mean"],
@@ -630,7 +656,10 @@ def fuse_suite(build, runtime, inline):
                 })
                 print(f"  {rows[-1]['case']:<16} {stack:<18} {rows[-1]['runs']:>28}",
                       file=sys.stderr)
+            rows[-2]["of_ceiling"] = means["fio on nvmf mount"] / means["fio on null FUSE (ceiling)"]
     finally:
+        if ceiling is not None:
+            ceiling.stop()
         if mount is not None:
             mount.stop()
         target.stop()
@@ -639,10 +668,11 @@ def fuse_suite(build, runtime, inline):
 
 def fuse_table(rows):
     out = ["| case | path | run 1 / run 2 | mean lat (us) | CPU us/IO, target + host "
-           "| of nvmf perf (means) |", "|---|---|---|---|---|---|"]
+           "| of nvmf perf (means) | of the FUSE ceiling |", "|---|---|---|---|---|---|---|"]
     for r in rows:
+        of_ceiling = f"{r['of_ceiling']:.2f}" if "of_ceiling" in r else ""
         out.append(f"| {r['case']} | {r['stack']} | {r['runs']} | {r['lat']} | {r['cpu']} "
-                   f"| {r['ratio']:.2f} |")
+                   f"| {r['ratio']:.2f} | {of_ceiling} |")
     return "\n".join(out)
 
 
