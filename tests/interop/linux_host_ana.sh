@@ -130,7 +130,9 @@ echo 0 > /tmp/rounds
 	while [ ! -e /tmp/stop ]; do
 		io $((k % 8)) || echo "round $k" >> /tmp/ioerr
 		k=$((k + 1))
-		echo $k > /tmp/rounds
+		# Replaced whole: a reader must never see the file truncated
+		# and empty (it did once, and the wait below ended at once).
+		echo $k > /tmp/rounds.new && mv /tmp/rounds.new /tmp/rounds
 	done
 ) &
 bg=$!
