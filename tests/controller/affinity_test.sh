@@ -8,6 +8,7 @@
 # then two where this process may use two (said when it cannot).
 set -u
 BUILD=$1
+. "$(dirname "$0")/../util/nvmfd_ready.sh"
 DIR=$(mktemp -d /tmp/nvmf-affinity.XXXXXX)
 NQN=nqn.2024-01.io.nvmf:affinity
 PID=
@@ -27,19 +28,15 @@ done
 # check_mask MASK: start nvmfd under taskset -c MASK, connect once (the
 # default engine starts with the first connection), check its threads.
 check_mask() {
-	local mask=$1 want=$2 pinned=$3 port loops=0 names="" t comm
+	local mask=$1 want=$2 pinned=$3 port ready loops=0 names="" t comm
 	: >"$DIR/nvmfd.log"
 	taskset -c "$mask" "$BUILD/nvmfd" -a 127.0.0.1 -s 0 -n "$NQN" --discovery-port 0 \
 		--pidfile "$DIR/pid" ramdisk:16M </dev/null >/dev/null 2>"$DIR/nvmfd.log" &
 	PID=$!
-	# "ready" once it serves; 60 s leaves room for a loaded machine.
-	for _ in $(seq 600); do
-		grep -qs "nvmfd: ready" "$DIR/nvmfd.log" && break
-		kill -0 "$PID" 2>/dev/null || break
-		sleep 0.1
-	done
+	ready=0
+	nvmfd_wait_ready "$DIR/nvmfd.log" "$PID" && ready=1
 	port=$(sed -n 's/.*listening on 127\.0\.0\.1 port \([0-9]*\).*/\1/p' "$DIR/nvmfd.log" | head -1)
-	if ! grep -qs "nvmfd: ready" "$DIR/nvmfd.log" || [ -z "$port" ]; then
+	if [ "$ready" = 0 ] || [ -z "$port" ]; then
 		cat "$DIR/nvmfd.log"
 		echo "FAIL: nvmfd did not start (or said no port) under taskset -c $mask"
 		fail=1

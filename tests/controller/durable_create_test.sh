@@ -7,6 +7,7 @@
 # Skipped (77) where strace cannot trace here.
 set -u
 BUILD=$1
+. "$(dirname "$0")/../util/nvmfd_ready.sh"
 NVMFD=$BUILD/nvmfd
 DIR=$(mktemp -d /tmp/nvmf-durable.XXXXXX)
 PID=
@@ -27,13 +28,7 @@ strace -f -qq -y -e trace=fsync,fdatasync -e signal=none -o "$DIR/trace" \
 	"$NVMFD" -a 127.0.0.1 -s 0 --discovery-port 0 --pidfile "$DIR/pid" \
 	"$DIR/ns/new.img,size=1M" </dev/null >/dev/null 2>"$DIR/nvmfd.log" &
 PID=$!
-# nvmfd says "ready" once it serves; 60 s leaves room for a loaded machine.
-for _ in $(seq 600); do
-	grep -qs "nvmfd: ready" "$DIR/nvmfd.log" && break
-	kill -0 "$PID" 2>/dev/null || break
-	sleep 0.1
-done
-if ! grep -qs "nvmfd: ready" "$DIR/nvmfd.log"; then
+if ! nvmfd_wait_ready "$DIR/nvmfd.log" "$PID"; then
 	cat "$DIR/nvmfd.log"
 	echo "FAIL: nvmfd did not start"
 	exit 1

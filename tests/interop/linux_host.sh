@@ -13,6 +13,7 @@ set -u
 nvmfd=${1:?usage: linux_host.sh NVMFD_BINARY [KERNEL]}
 kernel=${2:-6.1}
 repo=$(cd "$(dirname "$0")/../.." && pwd)
+. "$repo/tests/util/nvmfd_ready.sh"
 . "$repo/tests/interop/lib.sh"
 nqn=nqn.2024-01.org.nvmfd:interop
 work=$(mktemp -d)
@@ -41,10 +42,7 @@ fi
 # An ephemeral port: nvmfd logs the one it got.
 "$nvmfd" "${nvmfd_guest_opts[@]}" -s 0 --discovery-port 0 -n "$nqn" ramdisk:256M 2>"$work/nvmfd.log" &
 pid=$!
-for _ in $(seq 100); do
-	grep -qs "nvmfd: ready" "$work/nvmfd.log" && break
-	sleep 0.1
-done
+nvmfd_wait_ready "$work/nvmfd.log" "$pid"
 port=$(sed -n 's/.*port 1 listening on 127.0.0.1 port \([0-9]*\).*/\1/p' "$work/nvmfd.log")
 if [ -z "$port" ]; then
 	cat "$work/nvmfd.log"

@@ -13,6 +13,7 @@ set -u
 nvmfd=${1:?usage: linux_host_ana.sh NVMFD_BINARY}
 kernel=6.12
 repo=$(cd "$(dirname "$0")/../.." && pwd)
+. "$repo/tests/util/nvmfd_ready.sh"
 . "$repo/tests/interop/lib.sh"
 nqn=nqn.2024-01.org.nvmfd:ana
 work=$(mktemp -d)
@@ -55,10 +56,7 @@ EOF
 config optimized non_optimized
 "$nvmfd" "${nvmfd_guest_opts[@]}" -c "$work/config.json" --discovery-port 0 2>"$work/nvmfd.log" &
 pid=$!
-for _ in $(seq 100); do
-	grep -qs "nvmfd: ready" "$work/nvmfd.log" && break
-	sleep 0.1
-done
+nvmfd_wait_ready "$work/nvmfd.log" "$pid"
 p1=$(sed -n 's/.*port 1 listening on 127.0.0.1 port \([0-9]*\).*/\1/p' "$work/nvmfd.log" | head -n 1)
 p2=$(sed -n 's/.*port 2 listening on 127.0.0.1 port \([0-9]*\).*/\1/p' "$work/nvmfd.log" | head -n 1)
 if [ -z "$p1" ] || [ -z "$p2" ]; then

@@ -22,6 +22,7 @@ build=${1:?usage: linux_host_auth.sh BUILD_DIR}
 nvmfd="$build/nvmfd"
 nvmf="$build/nvmf"
 repo=$(cd "$(dirname "$0")/../.." && pwd)
+. "$repo/tests/util/nvmfd_ready.sh"
 . "$repo/tests/interop/lib.sh"
 kernel=6.12
 nqn=nqn.2024-01.org.nvmfd:interop-auth
@@ -69,10 +70,7 @@ ckey_c=$("$nvmf" gen-dhchap-key --hmac 2 --nqn "$nqn")
 	--allow-host "$host_c" --dhchap-secret "$key_c" --dhchap-ctrl-secret "$ckey_c" \
 	--dhchap-hash sha512 --dhchap-dhgroup ffdhe3072 2>"$work/nvmfd.log" &
 pid=$!
-for _ in $(seq 100); do
-	grep -qs "nvmfd: ready" "$work/nvmfd.log" && break
-	sleep 0.1
-done
+nvmfd_wait_ready "$work/nvmfd.log" "$pid"
 port=$(sed -n 's/.*port 1 listening on 127.0.0.1 port \([0-9]*\).*/\1/p' "$work/nvmfd.log")
 if [ -z "$port" ]; then
 	cat "$work/nvmfd.log"

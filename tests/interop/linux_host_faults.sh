@@ -17,6 +17,7 @@ set -u
 
 nvmfd=${1:?usage: linux_host_faults.sh NVMFD_BINARY}
 repo=$(cd "$(dirname "$0")/../.." && pwd)
+. "$repo/tests/util/nvmfd_ready.sh"
 . "$repo/tests/interop/lib.sh"
 nqn=nqn.2024-01.org.nvmfd:interop-faults
 work=$(mktemp -d)
@@ -54,7 +55,7 @@ run() {
 	"$nvmfd" "${nvmfd_guest_opts[@]}" -s 0 --discovery-port 0 -n "$nqn" --fatal-error "$fatal" ramdisk:128M \
 		2>"$dir/nvmfd.log" &
 	pids+=($!)
-	if ! wait_for "$dir/nvmfd.log" "nvmfd: ready"; then
+	if ! nvmfd_wait_ready "$dir/nvmfd.log" "${pids[-1]}"; then
 		fail "$name: nvmfd did not start: $(tail -3 "$dir/nvmfd.log")"
 		return
 	fi

@@ -16,6 +16,7 @@ set -u
 build=${1:?usage: linux_host_rbd.sh BUILD_DIR CLUSTER_DIR}
 cluster=${2:?usage: linux_host_rbd.sh BUILD_DIR CLUSTER_DIR}
 repo=$(cd "$(dirname "$0")/../.." && pwd)
+. "$repo/tests/util/nvmfd_ready.sh"
 . "$repo/tests/interop/lib.sh"
 nqn=nqn.2024-01.org.nvmfd:interop-rbd
 image=rbd/interop-$$
@@ -49,10 +50,7 @@ created=1
 
 "$build/nvmfd" "${nvmfd_guest_opts[@]}" -s 0 --discovery-port 0 -n "$nqn" "rbd:$image" 2>"$work/nvmfd.log" &
 pid=$!
-for _ in $(seq 600); do
-	grep -qs "nvmfd: ready" "$work/nvmfd.log" && break
-	sleep 0.1
-done
+nvmfd_wait_ready "$work/nvmfd.log" "$pid"
 port=$(sed -n 's/.*port 1 listening on 127.0.0.1 port \([0-9]*\).*/\1/p' "$work/nvmfd.log")
 if [ -z "$port" ]; then
 	cat "$work/nvmfd.log"

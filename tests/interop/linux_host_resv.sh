@@ -17,6 +17,7 @@ build=${1:?usage: linux_host_resv.sh BUILD_DIR}
 nvmfd="$build/nvmfd"
 nvmf="$build/nvmf"
 repo=$(cd "$(dirname "$0")/../.." && pwd)
+. "$repo/tests/util/nvmfd_ready.sh"
 . "$repo/tests/interop/lib.sh"
 kernel=6.12
 nqn=nqn.2024-01.org.nvmfd:interop-resv
@@ -64,11 +65,7 @@ start_nvmfd() {
 	"$nvmfd" "${nvmfd_guest_opts[@]}" -c "$work/config.json" --discovery-port 0 --data-dir "$work" \
 		2>"$work/nvmfd-$1.log" &
 	pid=$!
-	for _ in $(seq 600); do
-		grep -qs "nvmfd: ready" "$work/nvmfd-$1.log" && return 0
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
+	nvmfd_wait_ready "$work/nvmfd-$1.log" "$pid" && return 0
 	cat "$work/nvmfd-$1.log"
 	echo "FAIL: nvmfd did not start"
 	exit 1

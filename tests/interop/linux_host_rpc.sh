@@ -13,6 +13,7 @@ build=${1:?usage: linux_host_rpc.sh BUILD_DIR}
 nvmfd="$build/nvmfd"
 nvmfctl="$build/nvmfctl"
 repo=$(cd "$(dirname "$0")/../.." && pwd)
+. "$repo/tests/util/nvmfd_ready.sh"
 . "$repo/tests/interop/lib.sh"
 kernel=6.12
 nqn=nqn.2024-01.org.nvmfd:interop-rpc
@@ -47,10 +48,7 @@ fi
 
 "$nvmfd" "${nvmfd_guest_opts[@]}" -s 0 --discovery-port 0 -n "$nqn" --rpc-socket "$sock" ramdisk:64M 2>"$work/nvmfd.log" &
 pid=$!
-for _ in $(seq 600); do
-	grep -qs "nvmfd: ready" "$work/nvmfd.log" && break
-	sleep 0.1
-done
+nvmfd_wait_ready "$work/nvmfd.log" "$pid"
 port=$(sed -n 's/.*port 1 listening on 127.0.0.1 port \([0-9]*\).*/\1/p' "$work/nvmfd.log" | head -1)
 if [ -z "$port" ]; then
 	cat "$work/nvmfd.log"

@@ -8,6 +8,7 @@ set -u
 
 BUILD=${1:?usage: $0 BUILD_DIR}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$HERE/../util/nvmfd_ready.sh"
 NVMF=$BUILD/nvmf
 NVMFD=$BUILD/nvmfd
 NQN=nqn.2024-01.io.example:mount
@@ -109,19 +110,17 @@ free_port() {
 }
 
 # start_nvmfd NAME ARGS...: start nvmfd (no discovery port), wait for "ready";
-# pid in NVMFD_PID, log in $DIR/NAME.log.
+# pid in NVMFD_PID, log in $DIR/NAME.log.  A restart under the same NAME
+# appends to the log, so it waits for one more "ready" than the log held.
 start_nvmfd() {
-	local name=$1
+	local name=$1 log=$DIR/$1.log before
 	shift
-	"$NVMFD" --discovery-port 0 "$@" >>"$DIR/$name.log" 2>&1 &
+	before=$(nvmfd_ready_count "$log")
+	"$NVMFD" --discovery-port 0 "$@" >>"$log" 2>&1 &
 	NVMFD_PID=$!
 	PIDS+=("$NVMFD_PID")
-	for _ in $(seq 500); do
-		grep -q "nvmfd: ready" "$DIR/$name.log" && return 0
-		kill -0 "$NVMFD_PID" 2>/dev/null || break
-		sleep 0.01
-	done
-	fatal "nvmfd did not start: $(cat "$DIR/$name.log")"
+	nvmfd_wait_ready "$log" "$NVMFD_PID" "$before" ||
+		fatal "nvmfd did not start: $(cat "$log")"
 }
 
 # start_wire_log PORT TARGET_PORT LOG: the command-logging relay.

@@ -31,6 +31,7 @@ BUILD=${1:?usage: rbd_test.sh BUILD_DIR CLUSTER_DIR CASE}
 CLUSTER=${2:?usage: rbd_test.sh BUILD_DIR CLUSTER_DIR CASE}
 CASE=${3:?usage: rbd_test.sh BUILD_DIR CLUSTER_DIR CASE}
 HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/../util/nvmfd_ready.sh"
 SCRIPT=$HERE/../../scripts/ceph-test-cluster
 NVMF=$BUILD/nvmf
 NVMFD=$BUILD/nvmfd
@@ -112,11 +113,7 @@ wait_ready() {
 	PIDS+=("$NVMFD_PID")
 	# Opening an image is a few cluster round trips; an unreachable
 	# cluster is bounded by client_mount_timeout.
-	for _ in $(seq 3000); do
-		grep -q "nvmfd: ready" "$DIR/$name.log" && return 0
-		kill -0 "$NVMFD_PID" 2>/dev/null || break
-		sleep 0.01
-	done
+	nvmfd_wait_ready "$DIR/$name.log" "$NVMFD_PID" && return 0
 	echo "nvmfd did not start:" >&2
 	cat "$DIR/$name.log" >&2
 	exit 1

@@ -3,6 +3,8 @@
 # and DIR (a scratch directory): on exit it kills every pid in PIDS and
 # removes DIR; fail counts into FAILURES.
 
+. "$(dirname "${BASH_SOURCE[0]}")/nvmfd_ready.sh"
+
 PIDS=()
 FAILURES=0
 
@@ -30,11 +32,7 @@ nvmfd_start() {
 	"$NVMFD" "$@" >"$log" 2>&1 &
 	NVMFD_PID=$!
 	PIDS+=("$NVMFD_PID")
-	for _ in $(seq 600); do
-		grep -q "nvmfd: ready" "$log" && return 0
-		kill -0 "$NVMFD_PID" 2>/dev/null || break
-		sleep 0.1
-	done
+	nvmfd_wait_ready "$log" "$NVMFD_PID" && return 0
 	echo "nvmfd did not start:" >&2
 	cat "$log" >&2
 	exit 1
