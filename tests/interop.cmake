@@ -4,6 +4,11 @@
 # linux-vm's first build apt-installs QEMU and friends and downloads the
 # kernels; two interop tests doing that at once under `ctest -j` fight over
 # the dpkg lock, so one setup test builds both kernels before any of them.
+# The relay that corrupts a header digest for interop_linux_host_faults must
+# hand the host every byte the target sent before it closed (no QEMU needed).
+add_test(NAME interop_flip_relay
+         COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/interop/flip_relay_test.py)
+set_tests_properties(interop_flip_relay PROPERTIES LABELS interop TIMEOUT 120)
 set(NVMF_LINUX_VM ${CMAKE_CURRENT_SOURCE_DIR}/../../shared/interop/linux-vm)
 if(NOT EXISTS ${NVMF_LINUX_VM})
   # No harness beside the repository: one test that says so and skips.

@@ -22,7 +22,30 @@ lock = threading.Lock()
 state = {"conns": 0, "flipped": False}
 
 
-def pump_plain(src, dst):
+class Pair:
+    """A relayed connection: closed once both directions have ended."""
+
+    def __init__(self, hs, ts):
+        self.socks = (hs, ts)
+        self.running = 2
+
+    def direction_done(self, dst):
+        # Pass the end on as a half-close only: bytes the other direction
+        # still has to deliver (the target's TermReq after the host's next
+        # capsule found the target gone) must reach their reader first.
+        try:
+            dst.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+        with lock:
+            self.running -= 1
+            last = self.running == 0
+        if last:
+            for s in self.socks:
+                s.close()
+
+
+def pump_plain(src, dst, pair):
     try:
         while True:
             data = src.recv(65536)
@@ -31,11 +54,7 @@ def pump_plain(src, dst):
             dst.sendall(data)
     except OSError:
         pass
-    for s in (dst, src):
-        try:
-            s.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
+    pair.direction_done(dst)
 
 
 def read_exact(sock, n):
@@ -48,7 +67,7 @@ def read_exact(sock, n):
     return buf
 
 
-def pump_host(src, dst, conn, args):
+def pump_host(src, dst, conn, args, pair):
     """Host to target, PDU by PDU (the plen field bounds each one)."""
     capsules = 0
     try:
@@ -77,11 +96,7 @@ def pump_host(src, dst, conn, args):
             dst.sendall(pdu)
     except OSError:
         pass
-    for s in (dst, src):
-        try:
-            s.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
+    pair.direction_done(dst)
 
 
 def main():
@@ -109,8 +124,9 @@ def main():
         print(f"flip_relay: connection {conn}", flush=True)
         for s in (hs, ts):
             s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        threading.Thread(target=pump_host, args=(hs, ts, conn, args), daemon=True).start()
-        threading.Thread(target=pump_plain, args=(ts, hs), daemon=True).start()
+        pair = Pair(hs, ts)
+        threading.Thread(target=pump_host, args=(hs, ts, conn, args, pair), daemon=True).start()
+        threading.Thread(target=pump_plain, args=(ts, hs, pair), daemon=True).start()
 
 
 if __name__ == "__main__":
