@@ -463,10 +463,19 @@ static void test_socket_abuse(void)
 	CHECK(json_is_string(json_object_get(a, "id")));
 	json_decref(a);
 	close(fd);
-	/* Half a request, then gone; clients beyond the limit; then service. */
+	/*
+	 * Half a request, then gone; clients beyond the limit; then service.
+	 * nvmfd closes a client over its limit as soon as it accepts it, which
+	 * may come before the write: that write fails with EPIPE (or the
+	 * close's ECONNRESET), and nothing else may fail it.
+	 */
 	for (int i = 0; i < 20; i++) {
 		fds[i] = rpc_connect(sock);
-		REQUIRE(test_write_all(fds[i], "{\"jsonrpc\": \"2.0\", \"meth", 25) == 0);
+		if (test_write_all(fds[i], "{\"jsonrpc\": \"2.0\", \"meth", 25) != 0 &&
+		    errno != EPIPE && errno != ECONNRESET) {
+			fprintf(stderr, "client %d: write: %s\n", i, strerror(errno));
+			CHECK(0);
+		}
 	}
 	for (int i = 0; i < 20; i++)
 		close(fds[i]);
