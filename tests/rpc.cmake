@@ -6,5 +6,6 @@ nvmf_add_test(rpc_nvmfd
   LABELS rpc
   TIMEOUT 180)
 target_compile_definitions(rpc_nvmfd PRIVATE NVMFD_PATH="$<TARGET_FILE:nvmfd>"
-                           NVMFCTL_PATH="$<TARGET_FILE:nvmfctl>")
-add_dependencies(rpc_nvmfd nvmfd nvmfctl)
+                           NVMFCTL_PATH="$<TARGET_FILE:nvmfctl>"
+                           CLOCKSTEP_PATH="$<TARGET_FILE:clockstep>")
+add_dependencies(rpc_nvmfd nvmfd nvmfctl clockstep)

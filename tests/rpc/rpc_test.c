@@ -629,6 +629,47 @@ static void test_nvmfctl(void)
 	test_end();
 }
 
+/*
+ * nvmfctl's wait for an answer against a wall clock stepped a day ahead half
+ * a second in (the clockstep shim): it still waits its whole --timeout.  Its
+ * deadline was on the wall clock, and it gave up at its next look, 1 s in.
+ */
+static void test_nvmfctl_clock_step(void)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	char cmd[1024], out[256] = "";
+	uint64_t start, took_ms;
+	FILE *p;
+	int fd, status;
+
+	test_begin("nvmfctl: --timeout holds across a step of the wall clock");
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/silent.sock", dir);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	/* Listening and never accepting: connects, takes the request, never answers. */
+	REQUIRE(fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(fd, 4) == 0);
+	/* An ASan build's runtime would refuse to come after the shim. */
+	snprintf(cmd, sizeof(cmd), "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}"
+		 "verify_asan_link_order=0 LD_PRELOAD=%s NVMF_CLOCK_STEP=86400 "
+		 "NVMF_CLOCK_STEP_AFTER_MS=500 %s -s %s -t 3 nvmf_get_subsystems 2>&1",
+		 CLOCKSTEP_PATH, NVMFCTL_PATH, sa.sun_path);
+	start = test_now_us();
+	p = popen(cmd, "r");
+	REQUIRE(p != NULL);
+	if (fgets(out, sizeof(out), p) == NULL)
+		out[0] = '\0';
+	status = pclose(p);
+	took_ms = (test_now_us() - start) / 1000;
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) != 0);
+	CHECK(strstr(out, "no answer within 3 s") != NULL);
+	if (took_ms < 2900) {
+		fprintf(stderr, "nvmfctl gave up after %llu ms of a 3 s timeout: %s",
+			(unsigned long long)took_ms, out);
+		CHECK(0);
+	}
+	close(fd);
+	test_end();
+}
+
 /* An explicit socket that cannot be had stops nvmfd, saying why. */
 static void expect_socket_refused(const char *path, const char *why)
 {
@@ -712,6 +753,7 @@ int main(void)
 	test_socket_abuse();
 	test_live_namespace(port);
 	test_nvmfctl();
+	test_nvmfctl_clock_step();
 	test_socket_refused();
 	/* Still serving after all of the above. */
 	r = rpc_ok("nvmf_get_stats", NULL);

@@ -168,11 +168,20 @@ static int connect_socket(const char *path)
 	return fd;
 }
 
+/* For the answer's deadline: a step of the wall clock must not move it. */
+static long long monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* Send the request, read one answer (a line). */
 static json_t *call(int fd, const char *request, int timeout_s)
 {
 	size_t len = strlen(request), got = 0, cap = 0;
-	time_t end = time(NULL) + timeout_s;
+	long long end = monotonic_ms() + (long long)timeout_s * 1000;
 	char *buf = NULL;
 	json_t *answer = NULL;
 	json_error_t err;
@@ -191,7 +200,7 @@ static json_t *call(int fd, const char *request, int timeout_s)
 		ssize_t n;
 
 		if (poll(&p, 1, 1000) == 0) {
-			if (time(NULL) >= end) {
+			if (monotonic_ms() >= end) {
 				fprintf(stderr, "nvmfctl: no answer within %d s\n", timeout_s);
 				goto out;
 			}
