@@ -231,6 +231,8 @@ static void client_write(struct client *c)
 
 static void accept_client(struct nvmfd_rpc *rpc)
 {
+	static const char busy[] = "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32000,"
+				   "\"message\":\"too many clients: try again\"}}\n";
 	int fd = accept4(rpc->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
 	if (fd < 0)
@@ -242,6 +244,9 @@ static void accept_client(struct nvmfd_rpc *rpc)
 		}
 	fprintf(stderr, "nvmfd: rpc: %d clients already connected: one more refused\n",
 		RPC_MAX_CLIENTS);
+	/* Said, not only closed, so its user knows to try again; best effort
+	 * (the socket is new: it has room, and it does not block). */
+	(void)send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL);
 	close(fd);
 }
 
