@@ -126,12 +126,13 @@ void tcp_serve_r2t_waiters_locked(struct tcp_qpair *tq)
 /* Transmit batches                                                    */
 /* ------------------------------------------------------------------ */
 
+/* The data digest of a PDU about to be sent: often data no one has read lately. */
 static uint32_t iovecs_crc(const struct iovec *v, int n)
 {
 	uint32_t crc = NVMF_CRC32C_INIT;
 
 	for (int i = 0; i < n; i++)
-		crc = nvmf_crc32c_update(crc, v[i].iov_base, v[i].iov_len);
+		crc = nvmf_crc32c_update_cold(crc, v[i].iov_base, v[i].iov_len);
 	return nvmf_crc32c_final(crc);
 }
 
