@@ -60,14 +60,16 @@ static int cmp_double(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-	size_t region_len = (size_t)(argc > 1 ? strtoul(argv[1], NULL, 10) : 256) << 20;
+	unsigned long mib = argc > 1 ? strtoul(argv[1], NULL, 10) : 256;
 	const size_t sizes[] = {4096, 131072};
+	size_t region_len;
 	uint8_t *region;
 
-	if (region_len < (128u << 10)) {
-		fprintf(stderr, "digest_cost: the region must hold a 128 KiB block\n");
+	if (mib < 1 || mib > 65536) {
+		fprintf(stderr, "digest_cost: REGION_MIB must be 1 to 65536\n");
 		return 2;
 	}
+	region_len = (size_t)mib << 20;
 	region = malloc(region_len);
 	if (region == NULL) {
 		fprintf(stderr, "digest_cost: out of memory\n");
