@@ -17,6 +17,7 @@
 #endif
 
 #define MAX_DAEMONS 16
+#define NVMFD_READY_S 60
 
 static char dir[] = "/tmp/nvmf-host-test-XXXXXX";
 static bool have_dir;
@@ -80,9 +81,31 @@ static bool log_says_ready(const char *path)
 	return strstr(buf, "nvmfd: ready") != NULL;
 }
 
+/* Why nvmfd did not get ready: its exit status if it exited, then its log. */
+static void report_no_start(const struct nvmfd_proc *d, pid_t pid, int status, bool exited)
+{
+	char line[512];
+	FILE *f = fopen(d->log, "r");
+
+	if (exited)
+		fprintf(stderr, "nvmfd did not start: it %s %d; its log (%s):\n",
+			WIFEXITED(status) ? "exited with" : "died of signal",
+			WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), d->log);
+	else
+		fprintf(stderr, "nvmfd (pid %d) not ready within %d s; its log (%s):\n", (int)pid,
+			NVMFD_READY_S, d->log);
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+		fprintf(stderr, "  | %s", line);
+	if (f != NULL)
+		fclose(f);
+}
+
 static bool launch(struct nvmfd_proc *d)
 {
 	static int runs;
+	uint64_t deadline;
+	int status = 0;
+	bool exited = false;
 	pid_t pid;
 
 	snprintf(d->log, sizeof(d->log), "%s/nvmfd-%d.log", nvmfd_dir(), ++runs);
@@ -98,17 +121,20 @@ static bool launch(struct nvmfd_proc *d)
 	}
 	d->pid = pid;
 	track(pid, 0);
-	for (int i = 0; i < 1000; i++) {
+	/* As tests/util/nvmfd_ready.sh: room for a machine that is busy. */
+	deadline = test_now_us() + NVMFD_READY_S * 1000000ull;
+	while (test_now_us() < deadline) {
 		if (log_says_ready(d->log))
 			return true;
-		if (waitpid(pid, NULL, WNOHANG) == pid) {
+		if (waitpid(pid, &status, WNOHANG) == pid) {
 			track(0, pid);
 			d->pid = 0;
+			exited = true;
 			break;
 		}
 		usleep(10000);
 	}
-	fprintf(stderr, "nvmfd did not start; see %s\n", d->log);
+	report_no_start(d, pid, status, exited);
 	return false;
 }
 
