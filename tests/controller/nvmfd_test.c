@@ -131,7 +131,7 @@ static bool daemon_start(struct daemon *d, char *const argv[])
 	/* A new log each time: an old "ready" must not count. */
 	snprintf(d->log, sizeof(d->log), "%s/nvmfd-%d.log", dir, ++runs);
 	d->pid = spawn(argv, d->log);
-	for (int i = 0; i < 3000; i++) {
+	for (int i = 0; i < 6000; i++) { /* 60 s: a busy machine */
 		if (strstr(read_file(d->log), "nvmfd: ready") != NULL)
 			return true;
 		if (waitpid(d->pid, NULL, WNOHANG) == d->pid)

@@ -19,7 +19,7 @@
 #endif
 
 #define MAX_DAEMONS 8
-#define START_TIMEOUT_MS 20000
+#define START_TIMEOUT_MS 60000 /* as tests/util/nvmfd_ready.sh: a busy machine */
 #define LOG_MAX (4u << 20)
 
 static char dir[] = "/tmp/nvmf-robustness-XXXXXX";
