@@ -10,6 +10,7 @@
  *
  *   build/bench/digest_cost [REGION_MIB]
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +33,8 @@ static double cpu_ns(void)
 static volatile uint32_t sink;
 
 /* ns per block of bs bytes; cold: at random blocks of the region. */
-static double run(const uint8_t *region, size_t region_len, size_t bs, int cold, int prefetch)
+static double run(const uint8_t *region, size_t region_len, size_t bs, bool cold,
+		  bool prefetch)
 {
 	uint64_t blocks = region_len / bs, seed = 0x9e3779b97f4a7c15ull;
 	unsigned long n = (unsigned long)(BYTES_PER_ROUND / bs);
@@ -79,12 +81,13 @@ int main(int argc, char **argv)
 	printf("| block | data | CRC only (ns) | prefetched (ns) | prefetched / CRC only |\n");
 	printf("|---|---|---|---|---|\n");
 	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++)
-		for (int cold = 1; cold >= 0; cold--) {
+		for (int c = 1; c >= 0; c--) {
+			bool cold = c == 1;
 			double plain[ROUNDS], pref[ROUNDS];
 
 			for (int r = 0; r < ROUNDS; r++) {
-				plain[r] = run(region, region_len, sizes[s], cold, 0);
-				pref[r] = run(region, region_len, sizes[s], cold, 1);
+				plain[r] = run(region, region_len, sizes[s], cold, false);
+				pref[r] = run(region, region_len, sizes[s], cold, true);
 			}
 			qsort(plain, ROUNDS, sizeof(double), cmp_double);
 			qsort(pref, ROUNDS, sizeof(double), cmp_double);

@@ -34,13 +34,14 @@ static inline uint32_t nvmf_crc32c_update(uint32_t crc, const void *buf, size_t 
  * bench/digest_cost measures both on cold and hot blocks.
  */
 #define NVMF_CRC32C_PREFETCH_BYTES 4096u
+#define NVMF_CACHE_LINE_BYTES 64u
 
 static inline uint32_t nvmf_crc32c_update_cold(uint32_t crc, const void *buf, size_t len)
 {
 	const unsigned char *p = buf;
 	size_t head = len < NVMF_CRC32C_PREFETCH_BYTES ? len : NVMF_CRC32C_PREFETCH_BYTES;
 
-	for (size_t off = 0; off < head; off += 64)
+	for (size_t off = 0; off < head; off += NVMF_CACHE_LINE_BYTES)
 		__builtin_prefetch(p + off);
 	return nvmf_crc32c_update(crc, buf, len);
 }
